@@ -1,0 +1,61 @@
+# Digit recognition service: one Makefile for the local stack, tests and benchmarks.
+# `make help` lists the targets. The two commands that matter: `make up` and `make test`.
+
+PYTHON_BASE ?= python3
+VENV        := .venv
+AWS_VENV    := .venv-aws
+PY          := $(VENV)/bin/python
+REQ_HASH    := $(shell cat requirements.txt | sha256sum | cut -c1-16)
+STAMP       := $(VENV)/.installed-$(REQ_HASH)
+AWS_STAMP   := $(AWS_VENV)/.installed-ministack-1.5.33
+SITE        := $(VENV)/lib/python3.11/site-packages
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help setup up down reset demo test test-unit lint bench load browser
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+setup: $(STAMP) $(AWS_STAMP) ## Create .venv (project) and .venv-aws (emulator); a no-op when up to date
+
+$(STAMP): requirements.txt
+	@test -x $(PY) || $(PYTHON_BASE) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@printf '%s\n%s\n' "$(CURDIR)" "$(CURDIR)/chalice_app" > $(SITE)/digits-project.pth
+	@rm -f $(VENV)/.installed-* && touch $@
+
+$(AWS_STAMP):
+	@test -x $(AWS_VENV)/bin/python || $(PYTHON_BASE) -m venv $(AWS_VENV)
+	$(AWS_VENV)/bin/pip install --quiet --disable-pip-version-check ministack==1.5.33
+	@touch $@
+
+browser: ## Install Debian's Chromium for the browser tests (skipped when present)
+	@test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+
+up: setup ## Run the whole local stack in the foreground (Ctrl-C stops it, state is kept)
+	$(PY) -m ops.stack up
+
+down: ## Stop a running `make up` cleanly (state is kept)
+	@$(PY) -m ops.stack down
+
+reset: down ## Wipe all local state (buckets, tables, queues)
+	rm -rf .local/ministack
+
+demo: setup ## Push generated sample images through both paths of a running stack
+	$(PY) -m ops.demo
+
+test: setup browser ## Run every test (unit, integration, browser)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-unit: setup ## Run only the fast unit tests
+	$(PY) -m pytest -m unit $(PYTEST_ARGS)
+
+lint: setup ## ruff check
+	$(VENV)/bin/ruff check .
+
+bench: setup ## Run the benchmarks; results in bench/results/*.json
+	$(PY) -m bench
+
+load: setup ## The long load test (5,000 API + 1,000 S3 predictions)
+	$(PY) -m bench.load

@@ -1,0 +1,6 @@
+"""Operations tooling: the local AWS emulator, provisioning, the S3 event bridge and the local stack.
+
+Nothing here runs in AWS. :mod:`ops.emulator` starts, stops and health-checks MiniStack (its own venv,
+``.venv-aws``); :mod:`ops.provision` creates the stage's buckets, tables and queue, against the emulator
+or real AWS; later modules add the event bridge and the process supervisor behind ``make up``.
+"""

@@ -1,0 +1,143 @@
+"""Start, stop and health-check MiniStack, the local AWS emulator (S3, DynamoDB, SQS).
+
+MiniStack pins botocore exactly, so it lives in its own venv (``.venv-aws``, created by ``make setup``)
+and runs as a child process bound to 127.0.0.1 only, with every listener we do not use switched off.
+Its state is persisted under a state folder and snapshotted on a clean stop (SIGTERM): always stop it
+with :meth:`Emulator.stop`, never ``kill -9``, or new buckets and items are lost.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ops.errors import OpsError
+
+ROOT = Path(__file__).resolve().parent.parent
+AWS_VENV = ROOT / ".venv-aws"
+DEFAULT_PORT = 4566
+DEFAULT_STATE_DIR = ROOT / ".local" / "ministack"
+SERVICES = "s3,dynamodb,sqs,sts"
+
+#: Credentials and region for talking to the emulator; boto3 needs some, MiniStack ignores them.
+CLIENT_ENV = {
+    "AWS_ACCESS_KEY_ID": "test",
+    "AWS_SECRET_ACCESS_KEY": "test",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    """True when something already listens on ``host:port``."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        return s.connect_ex((host, port)) == 0
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Emulator:
+    """One MiniStack process on ``127.0.0.1:port`` with its state under ``state_dir``."""
+
+    port: int = DEFAULT_PORT
+    state_dir: Path = DEFAULT_STATE_DIR
+    log_path: Path | None = None
+    #: Where MiniStack's output goes: ``log_path`` when set, else this (``subprocess.PIPE`` lets the
+    #: stack supervisor prefix it into its own log stream).
+    stdout: int | None = subprocess.DEVNULL
+    _proc: subprocess.Popen | None = field(default=None, init=False, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def client_env(self) -> dict[str, str]:
+        """Environment variables that point unchanged boto3 code at this emulator."""
+        return {**CLIENT_ENV, "AWS_ENDPOINT_URL": self.url}
+
+    @property
+    def process(self) -> subprocess.Popen | None:
+        return self._proc
+
+    def healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/_ministack/health", timeout=1) as resp:
+                return resp.status == 200
+        except (OSError, urllib.error.URLError):
+            return False
+
+    def start(self, timeout: float = 20.0) -> None:
+        """Start MiniStack and wait until it answers its health check."""
+        binary = AWS_VENV / "bin" / "ministack"
+        if not binary.exists():
+            raise OpsError(f"MiniStack is not installed ({binary} missing): run `make setup`")
+        if port_in_use(self.port):
+            raise OpsError(
+                f"port {self.port} is already in use (another emulator or `make up`?): "
+                "run `make down` or choose another port with AWS_PORT=..."
+            )
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        env = {
+            **os.environ,
+            "BIND_HOST": "127.0.0.1",
+            "GATEWAY_PORT": str(self.port),
+            "SERVICES": SERVICES,
+            "IOT_MTLS_ENABLED": "0",
+            "SFTP_ENABLED": "0",
+            "PERSIST_STATE": "1",
+            "S3_PERSIST": "1",
+            "STATE_DIR": str(self.state_dir / "state"),
+            "S3_DATA_DIR": str(self.state_dir / "s3"),
+            "TMPDIR": str(self.state_dir),
+        }
+        log = open(self.log_path, "ab") if self.log_path else self.stdout  # noqa: SIM115
+        self._proc = subprocess.Popen(
+            [str(binary)], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise OpsError(f"MiniStack exited at start (code {self._proc.returncode}); see {self.log_path}")
+            if self.healthy():
+                return
+            time.sleep(0.1)
+        self.stop()
+        raise OpsError(f"MiniStack did not answer on {self.url} within {timeout:.0f} s; see {self.log_path}")
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Stop cleanly (SIGTERM, so MiniStack snapshots its state) and wait for the exit."""
+        if self._proc is None or self._proc.poll() is not None:
+            self._proc = None
+            return
+        os.killpg(self._proc.pid, signal.SIGTERM)
+        try:
+            self._proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self._proc.pid, signal.SIGKILL)
+            self._proc.wait()
+        self._proc = None
+
+    def reset(self) -> None:
+        """Wipe every resource and the persisted files (MiniStack's own reset)."""
+        req = urllib.request.Request(f"{self.url}/_ministack/reset", method="POST")
+        with urllib.request.urlopen(req, timeout=10):
+            pass
+
+    def __enter__(self) -> Emulator:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

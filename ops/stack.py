@@ -1,0 +1,256 @@
+"""``make up``: the whole local system in one foreground process with one prefixed log stream.
+
+Order: MiniStack (local S3/DynamoDB/SQS) -> provisioning -> the local SageMaker endpoint (shipped
+model) -> ``chalice local`` (the API) -> the S3 event bridge -> Streamlit. Each step waits for its
+health check before the next starts. Ctrl-C, SIGTERM or ``make down`` stop everything in reverse
+order with SIGTERM (so the emulator snapshots its state) and wait for each process to exit.
+
+Ports come from the environment (defaults in brackets): ``AWS_PORT`` [4566], ``ENDPOINT_PORT`` [8080],
+``API_PORT`` [8000], ``UI_PORT`` [8501]; the browser tests start a whole stack on free ports this way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from chalicelib.config import load
+from ops.emulator import DEFAULT_STATE_DIR, ROOT, Emulator, port_in_use
+from ops.errors import OpsError
+
+PID_FILE = ROOT / ".local" / "stack.pid"
+MODEL_ARCHIVE = ROOT / "model" / "artifacts" / "model.tar.gz"
+_print_lock = threading.Lock()
+
+
+def log(prefix: str, line: str) -> None:
+    with _print_lock:
+        print(f"{prefix:<9}| {line}", flush=True)
+
+
+def _pump(prefix: str, stream) -> None:
+    for raw in iter(stream.readline, b""):
+        log(prefix, raw.decode("utf-8", "replace").rstrip())
+
+
+def wait_http(url: str, timeout: float, proc: subprocess.Popen | None = None) -> None:
+    """Wait until ``url`` answers 200, failing fast when ``proc`` exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise OpsError(f"process exited with code {proc.returncode} before {url} was healthy")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as resp:
+                if resp.status == 200:
+                    return
+        except (OSError, urllib.error.URLError):
+            pass
+        time.sleep(0.1)
+    raise OpsError(f"{url} not healthy within {timeout:.0f} s")
+
+
+@dataclass
+class Ports:
+    aws: int = 4566
+    endpoint: int = 8080
+    api: int = 8000
+    ui: int = 8501
+
+    @classmethod
+    def from_env(cls) -> Ports:
+        env = os.environ
+        return cls(
+            aws=int(env.get("AWS_PORT", 4566)),
+            endpoint=int(env.get("ENDPOINT_PORT", 8080)),
+            api=int(env.get("API_PORT", 8000)),
+            ui=int(env.get("UI_PORT", 8501)),
+        )
+
+
+@dataclass
+class Service:
+    """A child process of the stack, healthy when ``health_url`` answers 200 (or at once without one)."""
+
+    name: str
+    argv: list[str]
+    health_url: str | None = None
+    timeout: float = 30.0
+    cwd: Path = ROOT
+
+
+@dataclass
+class Stack:
+    """The local system; :meth:`start` brings it up, :meth:`stop` takes it down in reverse order."""
+
+    ports: Ports = field(default_factory=Ports)
+    state_dir: Path = DEFAULT_STATE_DIR
+    model: Path = MODEL_ARCHIVE
+    with_ui: bool = True
+    _procs: list[tuple[str, subprocess.Popen]] = field(default_factory=list, init=False)
+    _emulator: Emulator | None = field(default=None, init=False)
+
+    def env(self) -> dict[str, str]:
+        """Environment shared by every process: unchanged boto3 code reaches the local services."""
+        config = load("local")
+        return {
+            **os.environ,
+            **Emulator(port=self.ports.aws).client_env(),
+            "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": f"http://127.0.0.1:{self.ports.endpoint}",
+            "DIGITS_STAGE": "local",
+            "DIGITS_API_URL": f"http://127.0.0.1:{self.ports.api}",
+            "AWS_DEFAULT_REGION": config.region,
+            "PYTHONUNBUFFERED": "1",
+        }
+
+    def services(self) -> list[Service]:
+        py = sys.executable
+        services = [
+            Service(
+                "endpoint",
+                [py, "-m", "model.serve", "--model", str(self.model), "--port", str(self.ports.endpoint)],
+                f"http://127.0.0.1:{self.ports.endpoint}/ping",
+            ),
+            Service(
+                "api",
+                [
+                    str(Path(py).with_name("chalice")), "local", "--no-autoreload", "--stage", "local",
+                    "--host", "127.0.0.1", "--port", str(self.ports.api),
+                ],
+                f"http://127.0.0.1:{self.ports.api}/health",
+                cwd=ROOT / "chalice_app",
+            ),
+            Service("bridge", [py, "-m", "ops.bridge"]),
+        ]
+        if self.with_ui:
+            services.append(
+                Service(
+                    "ui",
+                    [
+                        py, "-m", "streamlit", "run", str(ROOT / "ui" / "Home.py"),
+                        "--server.address", "127.0.0.1", "--server.port", str(self.ports.ui),
+                        "--server.headless", "true", "--browser.gatherUsageStats", "false",
+                    ],
+                    f"http://127.0.0.1:{self.ports.ui}/_stcore/health",
+                    timeout=60,
+                )
+            )
+        return services
+
+    def start(self) -> None:
+        for name, port in vars(self.ports).items():
+            if port_in_use(port):
+                raise OpsError(f"port {port} ({name}) is already in use: run `make down`, or set {name.upper()}_PORT")
+        self._emulator = Emulator(port=self.ports.aws, state_dir=self.state_dir, stdout=subprocess.PIPE)
+        self._emulator.start()
+        self._watch("aws", self._emulator.process)
+        log("stack", f"aws       {self._emulator.url} (S3, DynamoDB, SQS; state in {self.state_dir})")
+
+        env = self.env()
+        result = subprocess.run(
+            [sys.executable, "-m", "ops.provision", "--stage", "local"], env=env, capture_output=True, text=True
+        )
+        for line in (result.stdout + result.stderr).splitlines():
+            log("provision", line)
+        if result.returncode:
+            raise OpsError("provisioning failed (see above)")
+
+        for service in self.services():
+            proc = subprocess.Popen(
+                service.argv, cwd=service.cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            self._watch(service.name, proc)
+            if service.health_url:
+                wait_http(service.health_url, service.timeout, proc)
+            log("stack", f"{service.name:<9} {service.health_url or 'running'}")
+
+    def _watch(self, name: str, proc: subprocess.Popen) -> None:
+        self._procs.append((name, proc))
+        threading.Thread(target=_pump, args=(name, proc.stdout), daemon=True).start()
+
+    def stop(self) -> None:
+        for name, proc in reversed(self._procs):
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(20)
+                except subprocess.TimeoutExpired:
+                    log("stack", f"{name} did not stop within 20 s: killing it")
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
+        self._procs.clear()
+
+    def wait(self) -> None:
+        """Block until a signal arrives or a child dies."""
+        while True:
+            for name, proc in self._procs:
+                if proc.poll() is not None:
+                    raise OpsError(f"{name} exited with code {proc.returncode}")
+            time.sleep(0.5)
+
+
+def up() -> int:
+    stack = Stack(ports=Ports.from_env())
+
+    def _terminate(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _terminate)
+    PID_FILE.parent.mkdir(parents=True, exist_ok=True)
+    PID_FILE.write_text(str(os.getpid()))
+    code = 0
+    try:
+        stack.start()
+        log("stack", f"ready: API http://127.0.0.1:{stack.ports.api}  UI http://127.0.0.1:{stack.ports.ui}"
+                     "  (Ctrl-C or `make down` stops)")
+        stack.wait()
+    except KeyboardInterrupt:
+        log("stack", "stopping")
+    except OpsError as exc:
+        log("stack", f"error: {exc}")
+        code = 1
+    finally:
+        stack.stop()
+        PID_FILE.unlink(missing_ok=True)
+        log("stack", "stopped; state kept in .local/ (make reset wipes it)")
+    return code
+
+
+def down() -> int:
+    try:
+        pid = int(PID_FILE.read_text())
+    except (FileNotFoundError, ValueError):
+        print("stack: not running")
+        return 0
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        PID_FILE.unlink(missing_ok=True)
+        print("stack: not running (stale pid file removed)")
+        return 0
+    for _ in range(300):
+        if not PID_FILE.exists():
+            print("stack: stopped")
+            return 0
+        time.sleep(0.1)
+    print("stack: still stopping after 30 s", file=sys.stderr)
+    return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Run the local stack")
+    parser.add_argument("command", choices=["up", "down"])
+    return {"up": up, "down": down}[parser.parse_args(argv).command]()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
