@@ -116,7 +116,8 @@ class Stack:
         services = [
             Service(
                 "endpoint",
-                [py, "-m", "model.serve", "--model", str(self.model), "--port", str(self.ports.endpoint)],
+                [py, "-m", "model.serve", "--model", str(self.model), "--port", str(self.ports.endpoint),
+                 "--endpoint-name", load("local").endpoint_name],
                 f"http://127.0.0.1:{self.ports.endpoint}/ping",
             ),
             Service(
