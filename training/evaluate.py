@@ -1,0 +1,127 @@
+"""Measure a trained model: accuracy, per-class accuracy (JSON) and a confusion-matrix plot (PNG).
+
+By default on the validation split the model was trained without (same seed and size, read from its
+metadata); with ``--split t10k`` on any IDX files, e.g. the official test split if you have it::
+
+    python -m training.evaluate                                   # shipped model, validation split
+    python -m training.evaluate --model .local/train/model --output-dir /tmp/eval
+    python -m training.evaluate --data-dir ~/mnist --split t10k   # t10k-images-idx3-ubyte.gz etc.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import tarfile
+from pathlib import Path
+
+import torch
+
+from model.network import DigitNet
+from training.data import Dataset, load_mnist, stratified_split
+
+ROOT = Path(__file__).resolve().parent.parent
+SHIPPED = ROOT / "model" / "artifacts" / "model.tar.gz"
+DEFAULT_OUTPUT = ROOT / ".local" / "evaluate"
+
+
+def load_model(path: str | Path = SHIPPED) -> tuple[DigitNet, dict]:
+    """(DigitNet in eval mode, metadata) from a ``model.tar.gz``, a model dir or a ``model.pt`` file."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "model.pt"
+    if path.name.endswith(".tar.gz"):
+        with tarfile.open(path) as tar:
+            weights = io.BytesIO(tar.extractfile("model.pt").read())  # type: ignore[union-attr]
+            metadata = json.loads(tar.extractfile("metadata.json").read())  # type: ignore[union-attr]
+    else:
+        weights = path
+        meta_path = path.parent / "metadata.json"
+        metadata = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+    model = DigitNet()
+    model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+    return model.eval(), metadata
+
+
+def validation_split(metadata: dict, data_dir: str | None = None) -> Dataset:
+    """The validation images the model in ``metadata`` was trained without (same seed and size)."""
+    hyper = metadata.get("hyperparameters", {})
+    data = load_mnist(data_dir)
+    expected = metadata.get("data", {}).get("fingerprint")
+    if expected and expected != data.fingerprint:
+        raise ValueError(f"data fingerprint {data.fingerprint} differs from the model's {expected}")
+    _, val_index = stratified_split(data.labels, int(hyper.get("val_size", 5000)), int(hyper.get("seed", 42)))
+    return data.subset(val_index)
+
+
+def evaluate(model: torch.nn.Module, data: Dataset) -> dict:
+    """Accuracy, per-class accuracy, the confusion matrix (rows: true digit) and the misclassified indices."""
+    from training.train import score
+
+    loss, accuracy, logits = score(model, data)
+    predicted = logits.argmax(1)
+    confusion = torch.zeros(10, 10, dtype=torch.long)
+    confusion.index_put_((data.labels, predicted), torch.ones_like(predicted), accumulate=True)
+    per_class = (confusion.diag().double() / confusion.sum(1).clamp(min=1)).tolist()
+    wrong = torch.nonzero(predicted != data.labels).flatten().tolist()
+    return {
+        "images": len(data),
+        "accuracy": accuracy,
+        "errors": len(wrong),
+        "loss": loss,
+        "per_class_accuracy": {str(d): round(a, 5) for d, a in enumerate(per_class)},
+        "confusion_matrix": confusion.tolist(),
+        "misclassified": [{"index": i, "label": int(data.labels[i]), "predicted": int(predicted[i])} for i in wrong],
+    }
+
+
+def plot_confusion(confusion: list[list[int]], path: Path, title: str) -> None:
+    """Confusion matrix as a PNG: counts in each cell, off-diagonal cells (the errors) highlighted."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    matrix = np.array(confusion)
+    errors = matrix.copy()
+    np.fill_diagonal(errors, 0)
+    fig, ax = plt.subplots(figsize=(6.4, 5.6))
+    image = ax.imshow(errors, cmap="Reds")
+    fig.colorbar(image, ax=ax, label="misclassified images")
+    for (row, col), count in np.ndenumerate(matrix):
+        if count:
+            ax.text(col, row, str(count), ha="center", va="center", fontsize=7, color="black" if row != col else "navy")
+    ax.set(xticks=range(10), yticks=range(10), xlabel="predicted digit", ylabel="true digit", title=title)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default=str(SHIPPED), help="model.tar.gz, model dir or model.pt")
+    parser.add_argument("--data-dir", help="folder with the IDX .gz files (default: as for training)")
+    parser.add_argument("--split", default="validation", help="'validation' (held out of train) or an IDX prefix")
+    parser.add_argument("--output-dir", type=Path, default=DEFAULT_OUTPUT)
+    args = parser.parse_args(argv)
+
+    model, metadata = load_model(args.model)
+    if args.split == "validation":
+        data = validation_split(metadata, args.data_dir)
+    else:
+        data = load_mnist(args.data_dir, split=args.split)
+    result = {"model_version": metadata.get("version"), "split": args.split, **evaluate(model, data)}
+    args.output_dir.mkdir(parents=True, exist_ok=True)
+    (args.output_dir / "evaluation.json").write_text(json.dumps(result, indent=1) + "\n")
+    title = f"{args.split}: {result['accuracy']:.2%} of {result['images']:,} ({result['errors']} errors)"
+    plot_confusion(result["confusion_matrix"], args.output_dir / "confusion_matrix.png", title)
+    print(json.dumps({k: result[k] for k in ("model_version", "split", "images", "accuracy", "errors")}))
+    print(f"wrote {args.output_dir / 'evaluation.json'} and {args.output_dir / 'confusion_matrix.png'}")
+    return result
+
+
+if __name__ == "__main__":
+    main()

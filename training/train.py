@@ -1,0 +1,327 @@
+"""Train DigitNet on MNIST: locally (``python -m training.train``) and as the SageMaker entry script.
+
+Hyperparameters arrive as ``--key value`` (unknown keys are ignored, as SageMaker's toolkit may add
+some); ``$SM_HPS``, ``$SM_MODEL_DIR``, ``$SM_CHANNEL_TRAINING`` and ``$SM_OUTPUT_DATA_DIR`` provide the
+defaults inside a training job. Recipe: AdamW + one-cycle learning rate, label smoothing 0.1, small
+random affine and stroke-width jitter on every batch, a seeded stratified validation split.
+
+Every epoch prints exactly one metrics line (format in :mod:`training.metrics`) and saves a checkpoint
+(model, optimiser, scheduler, RNG states) to the checkpoint dir; a rerun with the same settings resumes
+after the last finished epoch (managed spot interruptions). At the end the model dir holds
+``model.pt``, ``metadata.json`` and ``code/``, i.e. exactly what ``model.tar.gz`` must contain, and the
+output data dir holds the loss/accuracy curves (PNG) and the per-epoch history (JSON).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import os
+import random
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from model.network import MEAN, STD, DigitNet
+from training.data import Dataset, batches, load_mnist, stratified_split
+from training.metrics import format_metrics
+from training.package import write_code
+
+ROOT = Path(__file__).resolve().parent.parent
+LOCAL_RUN = ROOT / ".local" / "train"
+SAGEMAKER_CHECKPOINTS = Path("/opt/ml/checkpoints")
+CHECKPOINT = "checkpoint.pt"
+
+
+@dataclass
+class Config:
+    lr: float = 3e-3
+    weight_decay: float = 1e-2
+    dropout: float = 0.3
+    batch_size: int = 128
+    epochs: int = 12
+    seed: int = 42
+    val_size: int = 5000
+    label_smoothing: float = 0.1
+    limit: int | None = None
+    threads: int = 2
+    data_dir: str | None = None
+    model_dir: str = str(LOCAL_RUN / "model")
+    checkpoint_dir: str = str(LOCAL_RUN / "checkpoints")
+    output_data_dir: str = str(LOCAL_RUN / "output")
+
+    def resume_key(self) -> dict[str, object]:
+        """What must match for a checkpoint to be resumed (everything that shapes the run but ``epochs``)."""
+        keys = ("lr", "weight_decay", "dropout", "batch_size", "seed", "val_size", "label_smoothing", "limit")
+        return {k: getattr(self, k) for k in keys}
+
+
+def _default_checkpoint_dir() -> str:
+    if SAGEMAKER_CHECKPOINTS.is_dir() and os.access(SAGEMAKER_CHECKPOINTS, os.W_OK):
+        return str(SAGEMAKER_CHECKPOINTS)
+    return Config.checkpoint_dir
+
+
+def parse_args(argv: list[str] | None = None) -> Config:
+    """``--key value`` arguments (dashes or underscores) over ``$SM_*`` defaults over :class:`Config`."""
+    env = os.environ
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add = parser.add_argument
+    add("--lr", type=float, default=Config.lr, help="peak learning rate of the one-cycle schedule")
+    add("--weight-decay", "--weight_decay", type=float, default=Config.weight_decay, help="AdamW weight decay")
+    add("--dropout", type=float, default=Config.dropout, help="dropout before the output layer (half in conv blocks)")
+    add("--batch-size", "--batch_size", type=int, default=Config.batch_size)
+    add("--epochs", type=int, default=Config.epochs)
+    add("--seed", type=int, default=Config.seed)
+    add("--val-size", "--val_size", type=int, default=Config.val_size, help="images held out for validation")
+    add("--label-smoothing", "--label_smoothing", type=float, default=Config.label_smoothing)
+    add("--limit", type=int, default=None, help="train on the first N training images only (smoke tests)")
+    add("--threads", type=int, default=Config.threads, help="torch CPU threads")
+    add("--data-dir", "--data_dir", default=env.get("SM_CHANNEL_TRAINING"), help="folder with the IDX .gz files")
+    add("--model-dir", "--model_dir", default=env.get("SM_MODEL_DIR", Config.model_dir))
+    add("--checkpoint-dir", "--checkpoint_dir", default=_default_checkpoint_dir())
+    add("--output-data-dir", "--output_data_dir", default=env.get("SM_OUTPUT_DATA_DIR", Config.output_data_dir))
+    if env.get("SM_HPS"):  # the job's hyperparameters, in case they are not repeated on the command line
+        hps = json.loads(env["SM_HPS"])
+        known = {a.dest for a in parser._actions}
+        parser.set_defaults(**{k.replace("-", "_"): v for k, v in hps.items() if k.replace("-", "_") in known})
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        print(f"ignoring unknown arguments: {' '.join(unknown)}", file=sys.stderr)
+    return Config(**{k: v for k, v in vars(args).items()})
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def score(model: nn.Module, data: Dataset, batch_size: int = 1000) -> tuple[float, float, torch.Tensor]:
+    """(mean cross-entropy, accuracy, logits) of ``model`` on ``data``, in eval mode."""
+    model.eval()
+    with torch.inference_mode():
+        logits = torch.cat([model(x) for x, _ in batches(data, batch_size, shuffle=False)])
+    loss = F.cross_entropy(logits, data.labels).item()
+    accuracy = (logits.argmax(1) == data.labels).float().mean().item()
+    return loss, accuracy, logits
+
+
+def _rng_state() -> dict[str, object]:
+    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+
+
+def _set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(state["numpy"])
+    random.setstate(state["python"])
+
+
+def _save_checkpoint(path: Path, payload: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save(payload, tmp)
+    tmp.replace(path)  # atomic: an interruption leaves the previous checkpoint intact
+
+
+def _load_checkpoint(path: Path, config: Config) -> dict | None:
+    if not path.exists():
+        return None
+    checkpoint = torch.load(path, map_location="cpu", weights_only=False)  # our own file: RNG states inside
+    if checkpoint.get("resume_key") != config.resume_key():
+        print(f"not resuming {path}: it was written with other settings ({checkpoint.get('resume_key')})")
+        return None
+    return checkpoint
+
+
+def save_curves(history: list[dict[str, float]], path: Path) -> None:
+    """Loss and validation-accuracy curves per epoch as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [h["epoch"] for h in history]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+    left.plot(epochs, [h["train_loss"] for h in history], "o-", label="train (augmented, dropout)")
+    left.plot(epochs, [h["val_loss"] for h in history], "o-", label="validation")
+    left.set(xlabel="epoch", ylabel="cross-entropy", title="Loss", yscale="log")
+    left.legend()
+    right.plot(epochs, [100 * h["val_accuracy"] for h in history], "o-", color="tab:green")
+    right.axhline(99.6, color="grey", linestyle="--", linewidth=1, label="99.6 % target")
+    right.set(xlabel="epoch", ylabel="accuracy (%)", title="Validation accuracy")
+    right.legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def train(config: Config, on_epoch: Callable[[int, float], None] | None = None) -> dict:
+    """Run (or resume) training as configured; returns the metadata written next to ``model.pt``.
+
+    ``on_epoch(epoch, val_accuracy)`` is called after each epoch (Optuna pruning raises from it).
+    """
+    started = time.perf_counter()
+    torch.set_num_threads(config.threads)
+    seed_everything(config.seed)
+    data = load_mnist(config.data_dir)
+    train_index, val_index = stratified_split(data.labels, config.val_size, config.seed)
+    if config.limit:
+        train_index = train_index[: config.limit]
+    train_set, val_set = data.subset(train_index), data.subset(val_index)
+    steps_per_epoch = max(1, len(train_set) // config.batch_size)
+
+    model = DigitNet(dropout=config.dropout).to(memory_format=torch.channels_last)  # faster convs on CPU
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=config.lr, total_steps=max(10, config.epochs * steps_per_epoch), pct_start=0.25
+    )
+    criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+    history: list[dict[str, float]] = []
+    start_epoch = 0
+
+    checkpoint_path = Path(config.checkpoint_dir) / CHECKPOINT
+    checkpoint = _load_checkpoint(checkpoint_path, config)
+    if checkpoint:
+        model.load_state_dict(checkpoint["model"])
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        if checkpoint["scheduler"]["total_steps"] == scheduler.total_steps:
+            scheduler.load_state_dict(checkpoint["scheduler"])
+        else:  # --epochs changed: continue on the new schedule from the same step
+            scheduler.last_epoch = checkpoint["epoch"] * steps_per_epoch
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                for group, lr in zip(optimizer.param_groups, scheduler.get_lr(), strict=True):
+                    group["lr"] = lr
+        _set_rng_state(checkpoint["rng"])
+        history, start_epoch = checkpoint["history"], checkpoint["epoch"]
+        print(f"resuming from {checkpoint_path} after epoch {start_epoch}", flush=True)
+
+    from tqdm import tqdm
+
+    for epoch in range(start_epoch + 1, config.epochs + 1):
+        epoch_started = time.perf_counter()
+        model.train()
+        generator = torch.Generator().manual_seed(config.seed * 1000 + epoch)  # same batches after a resume
+        loss_sum, seen = 0.0, 0
+        progress = tqdm(
+            batches(train_set, config.batch_size, shuffle=True, generator=generator, train=True, drop_last=True),
+            total=steps_per_epoch,
+            desc=f"epoch {epoch}",
+            disable=not sys.stderr.isatty(),
+            leave=False,
+        )
+        for x, y in progress:
+            optimizer.zero_grad(set_to_none=True)
+            logits = model(x.contiguous(memory_format=torch.channels_last))
+            criterion(logits, y).backward()
+            optimizer.step()
+            scheduler.step()
+            loss_sum += F.cross_entropy(logits.detach(), y, reduction="sum").item()
+            seen += len(y)
+        val_loss, val_accuracy, _ = score(model, val_set)
+        seconds = time.perf_counter() - epoch_started
+        row = {
+            "epoch": epoch,
+            "train_loss": loss_sum / max(seen, 1),
+            "val_loss": val_loss,
+            "val_accuracy": val_accuracy,
+            "epoch_seconds": seconds,
+        }
+        history.append(row)
+        print(format_metrics(**row), flush=True)
+        _save_checkpoint(
+            checkpoint_path,
+            {
+                "epoch": epoch,
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "rng": _rng_state(),
+                "history": history,
+                "resume_key": config.resume_key(),
+            },
+        )
+        if on_epoch:
+            on_epoch(epoch, val_accuracy)
+
+    return export(model, config, history, data, len(train_set), len(val_set), time.perf_counter() - started)
+
+
+def export(
+    model: nn.Module,
+    config: Config,
+    history: list[dict[str, float]],
+    data: Dataset,
+    train_size: int,
+    val_size: int,
+    run_seconds: float,
+) -> dict:
+    """Write model.pt, metadata.json and code/ into the model dir, curves and history into the output dir."""
+    model_dir, output_dir = Path(config.model_dir), Path(config.output_data_dir)
+    model_dir.mkdir(parents=True, exist_ok=True)
+    weights = model_dir / "model.pt"
+    torch.save({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, weights)
+    digest = hashlib.sha256(weights.read_bytes()).hexdigest()
+    now = dt.datetime.now(dt.UTC)
+    last = history[-1] if history else {}
+    hyperparameters = {k: v for k, v in asdict(config).items() if not k.endswith("_dir") and k != "threads"}
+    metadata = {
+        "version": f"{now:%Y-%m-%d}-{digest[:7]}",
+        "created_at": now.isoformat(timespec="seconds"),
+        "sha256": digest,
+        "architecture": {
+            "class": "model.network.DigitNet",
+            "layers": "conv5x5/32-pool-conv3x3/64-conv3x3/64-pool-fc128 (BatchNorm, ReLU, dropout)",
+            "parameters": sum(p.numel() for p in model.parameters()),
+            "input": [1, 28, 28],
+            "normalization": {"mean": MEAN, "std": STD},
+            "dropout": config.dropout,
+        },
+        "hyperparameters": hyperparameters,
+        "metrics": {
+            "val_accuracy": last.get("val_accuracy"),
+            "val_loss": last.get("val_loss"),
+            "train_loss": last.get("train_loss"),
+            "epochs": len(history),
+            "train_seconds": round(sum(h["epoch_seconds"] for h in history), 1),
+            "epoch_seconds": [round(h["epoch_seconds"], 1) for h in history],
+        },
+        "data": {
+            "fingerprint": data.fingerprint,
+            "source": data.source,
+            "train_size": train_size,
+            "val_size": val_size,
+            "split": f"stratified, seed {config.seed}",
+        },
+        "torch_version": torch.__version__,
+        "history": history,
+    }
+    (model_dir / "metadata.json").write_text(json.dumps(metadata, indent=2) + "\n")
+    write_code(model_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    (output_dir / "history.json").write_text(json.dumps(history, indent=2) + "\n")
+    if history:
+        save_curves(history, output_dir / "training_curves.png")
+    print(f"model {weights} ({weights.stat().st_size / 1e6:.2f} MB), version {metadata['version']}, "
+          f"run {run_seconds:.0f} s", flush=True)
+    return metadata
+
+
+def main(argv: list[str] | None = None) -> None:
+    train(parse_args(argv))
+
+
+if __name__ == "__main__":
+    main()
