@@ -1,0 +1,196 @@
+"""The Chalice app: the HTTPS routes and the inbox bucket's S3 trigger. Thin handlers only.
+
+The logic lives in ``chalicelib``: :mod:`~chalicelib.service` (the two prediction flows),
+:mod:`~chalicelib.store` (DynamoDB + S3), :mod:`~chalicelib.endpoint_client` (SageMaker),
+:mod:`~chalicelib.media` (what an image is). The stage (``DIGITS_STAGE``) and the resource names come
+from the Chalice stage's environment variables, which the Chalice CLI applies *before* it imports
+this module for ``chalice deploy/package/local --stage <stage>``: that is how the S3 trigger's bucket
+below is the stage's inbox bucket.
+
+Every error body is ``{"error": {"code", "message"}}``; unexpected exceptions are logged with the
+request id and answered with ``500 internal_error`` and that id, never a stack trace.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from chalice import Chalice, IAMAuthorizer, Response
+from chalice.app import S3Event
+
+from chalicelib.config import load
+from chalicelib.errors import BadRequest, NotFound, ServiceError
+from chalicelib.media import IMAGE_CONTENT_TYPES, decode_base64_image
+from chalicelib.observability import logger
+from chalicelib.service import PredictionService
+
+CONFIG = load()
+service = PredictionService(CONFIG)
+
+app = Chalice(app_name="digits")
+app.api.binary_types.extend(t for t in IMAGE_CONTENT_TYPES if t not in app.api.binary_types)
+
+#: Per-stage authentication (``DIGITS_API_AUTH`` in ``.chalice/config.json``): ``iam`` makes every route
+#: except ``/health`` require a SigV4-signed request (API Gateway's AWS_IAM authorizer).
+AUTHORIZER = IAMAuthorizer() if os.environ.get("DIGITS_API_AUTH", "none") == "iam" else None
+LIST_PARAMETERS = {"limit", "cursor", "source", "digit", "status"}
+
+
+def _request_id() -> str:
+    return app.current_request.context.get("requestId", "") if app.current_request else ""
+
+
+def error_response(exc: ServiceError) -> Response:
+    return Response(body=exc.body(), status_code=exc.status, headers=exc.headers())
+
+
+def api_route(path: str, *, public: bool = False, **options: Any) -> Callable:
+    """``app.route`` with our error contract, and the stage's authorizer unless ``public``."""
+
+    def register(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def handle(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return view(*args, **kwargs)
+            except ServiceError as exc:
+                logger.info("request refused", extra={"status": exc.status, "code": exc.code})
+                return error_response(exc)
+            except Exception:
+                logger.exception("unhandled error")
+                return error_response(ServiceError(f"internal error (request id {_request_id()})"))
+
+        if AUTHORIZER is not None and not public:
+            options["authorizer"] = AUTHORIZER
+        return app.route(path, **options)(handle)
+
+    return register
+
+
+@app.middleware("http")
+def request_context(event: Any, get_response: Callable) -> Response:
+    """Correlation id for the logs, ``X-Request-Id`` on every answer, and Chalice's own errors
+    (wrong content type, wrong method) reshaped to our error body."""
+    request_id = event.context.setdefault("requestId", str(uuid.uuid4()))
+    logger.thread_safe_append_keys(correlation_id=request_id)
+    try:
+        response = get_response(event)
+    finally:
+        logger.thread_safe_remove_keys(["correlation_id"])
+    body = response.body
+    if response.status_code >= 400 and isinstance(body, dict) and {"Code", "Message"} <= set(body):
+        code = re.sub(r"(?<!^)(?=[A-Z])", "_", body["Code"]).lower().removesuffix("_error")
+        if response.status_code >= 500:  # Chalice's generic answer to an exception outside our views
+            code, body["Message"] = "internal_error", f"internal error (request id {request_id})"
+        response.body = {"error": {"code": code, "message": body["Message"]}}
+    response.headers["X-Request-Id"] = request_id
+    return response
+
+
+def _json_body() -> dict[str, Any]:
+    raw = app.current_request.raw_body
+    if not raw:
+        raise BadRequest("the request body is empty: send a JSON object", code="empty_body")
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("the request body is not valid JSON", code="malformed_json") from None
+    if not isinstance(body, dict):
+        raise BadRequest("the request body must be a JSON object", code="malformed_json")
+    return body
+
+
+@api_route("/predict", methods=["POST"], content_types=list(IMAGE_CONTENT_TYPES))
+def predict() -> dict[str, Any]:
+    """The raw image as the body (``curl --data-binary @digit.png -H 'Content-Type: image/png'``)."""
+    return service.predict_upload(app.current_request.raw_body)
+
+
+@api_route("/predict/json", methods=["POST"], content_types=["application/json"])
+def predict_json() -> dict[str, Any]:
+    """``{"image": "<base64 or data: URL>"}``, for browsers and other JSON-only clients."""
+    return service.predict_upload(decode_base64_image(_json_body().get("image")))
+
+
+@api_route("/predictions", methods=["GET"])
+def list_predictions() -> dict[str, Any]:
+    """Newest first: ``?limit=20&cursor=...&source=api|s3&digit=0-9&status=succeeded|rejected|failed``."""
+    params = app.current_request.query_params or {}
+    unknown = set(params) - LIST_PARAMETERS
+    if unknown:
+        raise BadRequest(
+            f"unknown parameter(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(LIST_PARAMETERS))}",
+            code="invalid_parameter",
+        )
+    page = service.store.list(
+        limit=_int_parameter(params, "limit", default=20),
+        cursor=params.get("cursor") or None,
+        source=params.get("source") or None,
+        digit=_int_parameter(params, "digit"),
+        status=params.get("status") or None,
+    )
+    return {"items": page.items, "next_cursor": page.cursor}
+
+
+def _int_parameter(params: dict[str, str], name: str, default: int | None = None) -> int | None:
+    value = params.get(name)
+    if value is None or value == "":
+        return default
+    if not re.fullmatch(r"\d{1,4}", value):
+        raise BadRequest(f"{name} must be a whole number", code="invalid_parameter")
+    return int(value)
+
+
+@api_route("/predictions/{prediction_id}", methods=["GET"])
+def get_prediction(prediction_id: str) -> dict[str, Any]:
+    record = service.store.get(prediction_id)
+    if record is None:
+        raise NotFound(f"no prediction {prediction_id!r}")
+    return record
+
+
+@api_route("/predictions/{prediction_id}/feedback", methods=["POST"], content_types=["application/json"])
+def add_feedback(prediction_id: str) -> dict[str, Any]:
+    """``{"label": 0-9}``: the digit the user says the image shows."""
+    label = _json_body().get("label")
+    if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label <= 9:
+        raise BadRequest('"label" must be a whole number from 0 to 9', code="invalid_label")
+    return service.store.add_feedback(prediction_id, label)
+
+
+@api_route("/health", methods=["GET"], public=True)
+def health() -> Response:
+    """200 when the endpoint answers a real (tiny) inference and the table a real read; else 503."""
+    checks: dict[str, dict[str, Any]] = {}
+    model_version = None
+    try:
+        probe = service.endpoint.probe()
+        model_version = probe.result.get("model_version")
+        checks["endpoint"] = {"ok": True, "latency_ms": probe.latency_ms}
+    except ServiceError as exc:
+        checks["endpoint"] = {"ok": False, "code": exc.code, "message": exc.message}
+    try:
+        service.store.ping()
+        checks["table"] = {"ok": True}
+    except ServiceError as exc:
+        checks["table"] = {"ok": False, "code": exc.code, "message": exc.message}
+    healthy = all(check["ok"] for check in checks.values())
+    body = {
+        "status": "ok" if healthy else "unavailable",
+        "stage": CONFIG.stage,
+        "endpoint_name": CONFIG.endpoint_name,
+        "model_version": model_version,
+        "checks": checks,
+    }
+    return Response(body=body, status_code=200 if healthy else 503, headers={} if healthy else {"Retry-After": "5"})
+
+
+@app.on_s3_event(bucket=CONFIG.inbox_bucket, events=["s3:ObjectCreated:*"], prefix=CONFIG.inbox_prefix)
+def handle_inbox_upload(event: S3Event) -> list[dict[str, Any]]:
+    """Predict every image dropped under ``inbox/``; raises (so Lambda retries) when a dependency failed."""
+    return service.process_inbox_event(event.to_dict(), event.context)

@@ -1,0 +1,183 @@
+"""The two ways a prediction is made, shared by the routes and the S3 trigger (``app.py`` stays thin).
+
+* :meth:`PredictionService.predict_upload` (``POST /predict``): validate, ask the endpoint, store, return
+  the record. Bad input and dependency failures raise a :class:`~chalicelib.errors.ServiceError`
+  and change nothing: the client still has its image and gets a precise error (503s say when to retry).
+* :meth:`PredictionService.process_inbox_event` (the S3 trigger): each object version is processed once.
+  Powertools Idempotency (DynamoDB idempotency table) absorbs redeliveries and concurrent duplicates
+  within its window; the id derived from bucket, key and version makes any later redelivery find the
+  finished record instead of creating a second one. An image the service or the model refuses is
+  recorded as ``rejected`` (never retried); any other failure is recorded as ``failed`` where possible
+  and raised again, so Lambda (or the local bridge) retries it; a later success replaces that record.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from aws_lambda_powertools.utilities.data_classes import S3Event
+from aws_lambda_powertools.utilities.data_classes.s3_event import S3EventRecord
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+
+from chalicelib.config import StageConfig
+from chalicelib.endpoint_client import EndpointClient
+from chalicelib.errors import BadRequest, ImageRejected, ServiceError
+from chalicelib.media import accept_image, check_size
+from chalicelib.observability import logger, record_prediction, tracer
+from chalicelib.store import PredictionStore, inbox_prediction_id, new_prediction_id, utc_now
+
+#: How long a processed inbox object is remembered by Powertools Idempotency (the deterministic id
+#: keeps protecting it afterwards).
+IDEMPOTENCY_WINDOW_S = 24 * 3600
+
+
+@dataclass(frozen=True)
+class InboxObject:
+    """One object version named by an S3 ObjectCreated record."""
+
+    bucket: str
+    key: str
+    #: ``versionId`` in a versioned bucket, else the ETag: what makes this upload distinct.
+    version: str
+    version_id: str | None = None
+
+    @classmethod
+    def from_record(cls, record: S3EventRecord) -> InboxObject:
+        obj = record.s3.get_object  # the data class decodes the URL-encoded key ('+' is a space)
+        return cls(
+            bucket=record.s3.bucket.name,
+            key=obj.key,
+            version=obj.version_id or obj.etag or obj.sequencer,
+            version_id=obj.version_id,
+        )
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+    @property
+    def prediction_id(self) -> str:
+        return inbox_prediction_id(self.bucket, self.key, self.version)
+
+
+@dataclass
+class PredictionService:
+    config: StageConfig
+
+    @cached_property
+    def store(self) -> PredictionStore:
+        return PredictionStore(self.config)
+
+    @cached_property
+    def endpoint(self) -> EndpointClient:
+        return EndpointClient(self.config.endpoint_name)
+
+    # -- API --------------------------------------------------------------------------------------
+
+    @tracer.capture_method
+    def predict_upload(self, body: bytes | None) -> dict[str, Any]:
+        """Predict the digit(s) in an uploaded image and store the result; returns the record."""
+        image = accept_image(body)
+        created_at = utc_now()
+        try:
+            prediction = self.endpoint.predict(image.data, image.content_type)
+        except ServiceError as exc:
+            record_prediction("api", "rejected" if isinstance(exc, ImageRejected | BadRequest) else "failed")
+            raise
+        record = self.store.save_succeeded(
+            prediction_id=new_prediction_id(),
+            source="api",
+            created_at=created_at,
+            result=prediction.result,
+            latency_ms=prediction.latency_ms,
+            image=image,
+        )
+        record_prediction("api", "succeeded", prediction.latency_ms, prediction.result.get("confidence"))
+        return record
+
+    # -- S3 trigger -------------------------------------------------------------------------------
+
+    def process_inbox_event(self, event: dict[str, Any], lambda_context: Any = None) -> list[dict[str, Any]]:
+        """Process every record of an S3 ObjectCreated event; returns ``{prediction_id, status}`` each."""
+        if lambda_context is not None:
+            self._idempotency_config.register_lambda_context(lambda_context)
+        results = []
+        for record in S3Event(event).records:
+            obj = InboxObject.from_record(record)
+            if obj.bucket != self.config.inbox_bucket or not obj.key.startswith(self.config.inbox_prefix):
+                logger.warning("ignoring an object outside the inbox", extra={"object": obj.uri})
+                continue
+            logger.thread_safe_append_keys(correlation_id=obj.uri)
+            try:
+                results.append(self._process_once(obj=vars(obj)))
+            finally:
+                logger.thread_safe_remove_keys(["correlation_id"])
+        return results
+
+    @cached_property
+    def _idempotency_config(self) -> IdempotencyConfig:
+        return IdempotencyConfig(
+            event_key_jmespath="[bucket, key, version]",
+            raise_on_no_idempotency_key=True,
+            expires_after_seconds=IDEMPOTENCY_WINDOW_S,
+        )
+
+    @cached_property
+    def _process_once(self) -> Any:
+        """:meth:`_process` behind Powertools Idempotency (built on first use: it creates a boto3 client)."""
+        persistence = DynamoDBPersistenceLayer(table_name=self.config.idempotency_table)
+        return idempotent_function(
+            data_keyword_argument="obj", persistence_store=persistence, config=self._idempotency_config
+        )(self._process)
+
+    @tracer.capture_method
+    def _process(self, obj: dict[str, Any]) -> dict[str, Any]:
+        inbox = InboxObject(**obj)
+        prediction_id = inbox.prediction_id
+        existing = self.store.get(prediction_id)
+        if existing and existing["status"] != "failed":
+            logger.info("already processed", extra={"prediction_id": prediction_id, "status": existing["status"]})
+            return {"prediction_id": prediction_id, "status": existing["status"]}
+        common = {"prediction_id": prediction_id, "source": "s3", "created_at": utc_now(), "source_key": inbox.key}
+        try:
+            size = self.store.inbox_object_size(inbox.key, inbox.version_id)  # HEAD: size cap before reading
+            if size is not None:
+                check_size(size)
+                data = self.store.read_inbox_object(inbox.key, inbox.version_id)
+            if size is None or data is None:
+                raise ImageRejected("the object was deleted before it was read", code="object_not_found", status=404)
+            image = accept_image(data)
+            prediction = self.endpoint.predict(image.data, image.content_type)
+        except (ImageRejected, BadRequest) as exc:
+            record = self.store.save_rejected(error=exc, **common)
+            logger.info("rejected", extra={"prediction_id": prediction_id, "code": exc.code})
+            record_prediction("s3", "rejected")
+            return {"prediction_id": prediction_id, "status": record["status"]}
+        except ServiceError as exc:
+            self._record_failure(exc, common)
+            raise
+        try:
+            record = self.store.save_succeeded(
+                result=prediction.result, latency_ms=prediction.latency_ms, **common
+            )
+        except ServiceError as exc:
+            self._record_failure(exc, common)
+            raise
+        logger.info("predicted", extra={"prediction_id": prediction_id, "number": record.get("number")})
+        record_prediction("s3", "succeeded", prediction.latency_ms, prediction.result.get("confidence"))
+        return {"prediction_id": prediction_id, "status": record["status"]}
+
+    def _record_failure(self, exc: ServiceError, common: dict[str, Any]) -> None:
+        """Leave a ``failed`` record for the UI (best effort: storage may be what failed)."""
+        logger.warning("failed; the event will be retried", extra={"code": exc.code, **common})
+        record_prediction("s3", "failed")
+        try:
+            self.store.save_failed(error=exc, **common)
+        except ServiceError:
+            logger.exception("could not record the failure either")

@@ -1,0 +1,405 @@
+"""The prediction store: the one module that knows the DynamoDB item and the S3 layout.
+
+Layout (``docs/contracts.md``):
+
+* DynamoDB predictions table, key ``prediction_id``; GSI ``by-time`` (``feed`` = ``"all"``, ``created_at``)
+  for the newest predictions, GSI ``by-source`` (``source``, ``created_at``) for the newest of one source.
+  Listing is always a Query on one of them, newest first, never a Scan.
+* Results bucket: ``images/<yyyy>/<mm>/<dd>/<prediction_id>.<ext>`` (images posted to the API) and
+  ``results/<yyyy>/<mm>/<dd>/<prediction_id>.json`` (the full record). Images dropped into the inbox
+  bucket stay there; the record points at them (``image_bucket``/``image_key`` = ``source_key``).
+
+Write order, so that a crash loses nothing and leaves nothing dangling that a record points to: image,
+then result JSON, then the item (the item is what the UI lists). Records of inbox objects have a
+deterministic id and a conditional put: a redelivered event can replace a ``failed`` record, never a
+finished one (which may carry the user's feedback).
+
+The UI may import this module to list and read predictions directly.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from functools import cache
+from typing import Any
+
+import boto3
+from boto3.dynamodb.conditions import Attr, Key
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chalicelib.config import StageConfig
+from chalicelib.errors import BadRequest, NotFound, ServiceError, StorageUnavailable
+from chalicelib.media import Image
+
+FEED = "all"
+FEED_INDEX = "by-time"
+SOURCE_INDEX = "by-source"
+SOURCES = ("api", "s3")
+STATUSES = ("succeeded", "rejected", "failed")
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+#: A filtered listing reads at most this many DynamoDB pages per request, then returns what it found
+#: with a cursor: a rare filter value never turns one request into a read of the whole table.
+MAX_QUERY_PAGES = 10
+RETRY_AFTER_S = 2
+
+_INBOX_NAMESPACE = uuid.UUID("6f1c2b0e-4a57-4c8e-9a55-6d1f0b7f3c21")
+_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
+#: Fields of the endpoint's answer kept on the record (``docs/contracts.md``).
+RESULT_FIELDS = ("digit", "number", "confidence", "probabilities", "top_k", "digits", "model_input", "model_version")
+
+
+@cache
+def _s3() -> Any:
+    return boto3.client("s3")
+
+
+@cache
+def _dynamodb() -> Any:
+    return boto3.resource("dynamodb")
+
+
+def new_prediction_id() -> str:
+    return str(uuid.uuid4())
+
+
+def inbox_prediction_id(bucket: str, key: str, version: str) -> str:
+    """The same inbox object version always gets the same id, so a redelivery cannot duplicate it."""
+    return str(uuid.uuid5(_INBOX_NAMESPACE, f"s3://{bucket}/{key}#{version}"))
+
+
+def is_prediction_id(value: str) -> bool:
+    return bool(_ID.match(value))
+
+
+def utc_now() -> str:
+    """ISO-8601 UTC with microseconds, fixed width, so string order is time order."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def image_key(prediction_id: str, created_at: str, extension: str) -> str:
+    return f"images/{_day(created_at)}/{prediction_id}.{extension}"
+
+
+def result_key(prediction_id: str, created_at: str) -> str:
+    return f"results/{_day(created_at)}/{prediction_id}.json"
+
+
+def _day(created_at: str) -> str:
+    return f"{created_at[0:4]}/{created_at[5:7]}/{created_at[8:10]}"
+
+
+def to_dynamodb(value: Any) -> Any:
+    """Floats become Decimals (DynamoDB has no float type), recursively."""
+    if isinstance(value, float):
+        return Decimal(str(round(value, 6)))
+    if isinstance(value, dict):
+        return {k: to_dynamodb(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_dynamodb(v) for v in value]
+    return value
+
+
+def to_public(item: dict[str, Any]) -> dict[str, Any]:
+    """A stored item as JSON-ready data for clients (Decimals to numbers, internal fields dropped)."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, Decimal):
+            return int(value) if value == value.to_integral_value() else float(value)
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [plain(v) for v in value]
+        return value
+
+    return {k: plain(v) for k, v in item.items() if k != "feed"}
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[dict[str, Any]]
+    #: Opaque cursor for the next page; None at the end.
+    cursor: str | None
+
+
+@contextmanager
+def _storage(operation: str) -> Iterator[None]:
+    """Turn an AWS failure into StorageUnavailable (503) without exposing its text to clients."""
+    try:
+        yield
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code == "ConditionalCheckFailedException":
+            raise
+        raise StorageUnavailable(
+            f"storage unavailable ({operation}); retry shortly", retry_after=RETRY_AFTER_S
+        ) from exc
+    except BotoCoreError as exc:
+        raise StorageUnavailable(
+            f"storage unavailable ({operation}); retry shortly", retry_after=RETRY_AFTER_S
+        ) from exc
+
+
+def _is_condition_failure(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+@dataclass(frozen=True)
+class PredictionStore:
+    """Predictions of one stage: write (succeeded / rejected / failed), read, list, feedback."""
+
+    config: StageConfig
+
+    @property
+    def table(self) -> Any:
+        return _dynamodb().Table(self.config.predictions_table)
+
+    # -- writes -----------------------------------------------------------------------------------
+
+    def save_succeeded(
+        self,
+        *,
+        prediction_id: str,
+        source: str,
+        created_at: str,
+        result: dict[str, Any],
+        latency_ms: float,
+        image: Image | None = None,
+        source_key: str | None = None,
+    ) -> dict[str, Any]:
+        """Store a prediction: the image (API uploads only), its result JSON, then the item.
+
+        Returns the stored record; for an inbox object already finished by an earlier delivery, that one.
+        """
+        item = self._base_item(prediction_id, source, "succeeded", created_at, source_key)
+        item.update({name: result.get(name) for name in RESULT_FIELDS})
+        item["latency_ms"] = latency_ms
+        if image is not None:
+            item["image_bucket"] = self.config.results_bucket
+            item["image_key"] = image_key(prediction_id, created_at, image.extension)
+            with _storage("writing the image"):
+                _s3().put_object(
+                    Bucket=self.config.results_bucket, Key=item["image_key"], Body=image.data,
+                    ContentType=image.content_type,
+                )
+        return self._put(item, write_result=True)
+
+    def save_rejected(
+        self, *, prediction_id: str, source: str, created_at: str, error: ServiceError, source_key: str | None = None
+    ) -> dict[str, Any]:
+        """Record an input the service or the model refused (not retried: it would fail again)."""
+        item = self._base_item(prediction_id, source, "rejected", created_at, source_key)
+        item.update(error_code=error.code, error_message=error.message)
+        return self._put(item, write_result=True)
+
+    def save_failed(
+        self, *, prediction_id: str, source: str, created_at: str, error: ServiceError, source_key: str | None = None
+    ) -> dict[str, Any]:
+        """Record a failure of a dependency (retried by the caller; a later success replaces it)."""
+        item = self._base_item(prediction_id, source, "failed", created_at, source_key)
+        item.update(error_code=error.code, error_message=error.message)
+        return self._put(item, write_result=False)
+
+    def _base_item(
+        self, prediction_id: str, source: str, status: str, created_at: str, source_key: str | None
+    ) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            "prediction_id": prediction_id,
+            "feed": FEED,
+            "source": source,
+            "status": status,
+            "created_at": created_at,
+        }
+        if source_key is not None:
+            item.update(source_key=source_key, image_bucket=self.config.inbox_bucket, image_key=source_key)
+        return item
+
+    def _put(self, item: dict[str, Any], *, write_result: bool) -> dict[str, Any]:
+        item = {k: v for k, v in to_dynamodb(item).items() if v is not None}
+        if write_result:
+            item["result_key"] = result_key(item["prediction_id"], item["created_at"])
+            with _storage("writing the result"):
+                _s3().put_object(
+                    Bucket=self.config.results_bucket,
+                    Key=item["result_key"],
+                    Body=json.dumps(to_public(item), separators=(",", ":")).encode(),
+                    ContentType="application/json",
+                )
+        try:
+            with _storage("writing the record"):
+                self.table.put_item(
+                    Item=item,
+                    # A new record, or one that replaces a failed attempt; never a finished record.
+                    ConditionExpression=Attr("prediction_id").not_exists() | Attr("status").eq("failed"),
+                )
+        except ClientError as exc:
+            if not _is_condition_failure(exc):
+                raise
+            existing = self.get(item["prediction_id"])
+            if existing is None:  # deleted in between: nothing to protect, nothing to return
+                raise StorageUnavailable("the record changed while it was written; retry", retry_after=1) from exc
+            return existing
+        return to_public(item)
+
+    def add_feedback(self, prediction_id: str, label: int) -> dict[str, Any]:
+        """Record the user's correction of a prediction; NotFound for an unknown id."""
+        if not is_prediction_id(prediction_id):
+            raise NotFound(f"no prediction {prediction_id!r}")
+        try:
+            with _storage("writing feedback"):
+                response = self.table.update_item(
+                    Key={"prediction_id": prediction_id},
+                    UpdateExpression="SET feedback_label = :label, feedback_at = :at",
+                    ConditionExpression=Attr("prediction_id").exists(),
+                    ExpressionAttributeValues={":label": label, ":at": utc_now()},
+                    ReturnValues="ALL_NEW",
+                )
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                raise NotFound(f"no prediction {prediction_id!r}") from exc
+            raise
+        return to_public(response["Attributes"])
+
+    # -- reads ------------------------------------------------------------------------------------
+
+    def inbox_object_size(self, key: str, version_id: str | None) -> int | None:
+        """Size of an inbox object (HEAD: nothing downloaded); None when it no longer exists."""
+        try:
+            with _storage("reading the inbox object"):
+                head = _s3().head_object(Bucket=self.config.inbox_bucket, Key=key, **_version(version_id))
+        except StorageUnavailable as exc:
+            if _is_missing(exc.__cause__):
+                return None
+            raise
+        return int(head["ContentLength"])
+
+    def read_inbox_object(self, key: str, version_id: str | None) -> bytes | None:
+        """The bytes of an inbox object; None when it no longer exists."""
+        try:
+            with _storage("reading the inbox object"):
+                response = _s3().get_object(Bucket=self.config.inbox_bucket, Key=key, **_version(version_id))
+                return response["Body"].read()
+        except StorageUnavailable as exc:
+            if _is_missing(exc.__cause__):
+                return None
+            raise
+
+    def get(self, prediction_id: str) -> dict[str, Any] | None:
+        if not is_prediction_id(prediction_id):
+            return None
+        with _storage("reading the record"):
+            item = self.table.get_item(Key={"prediction_id": prediction_id}, ConsistentRead=True).get("Item")
+        return to_public(item) if item else None
+
+    def list(
+        self,
+        *,
+        limit: int = DEFAULT_PAGE_SIZE,
+        cursor: str | None = None,
+        source: str | None = None,
+        digit: int | None = None,
+        status: str | None = None,
+    ) -> Page:
+        """Newest first, ``limit`` at most, optionally of one source / digit / status.
+
+        ``source`` picks the ``by-source`` index; ``digit`` and ``status`` are filters, so the query keeps
+        reading pages until ``limit`` items matched, the index ends, or :data:`MAX_QUERY_PAGES` were read.
+        """
+        _check_list_arguments(limit, source, digit, status)
+        if source:
+            index, condition, partition = SOURCE_INDEX, Key("source").eq(source), ("source", source)
+        else:
+            index, condition, partition = FEED_INDEX, Key("feed").eq(FEED), ("feed", FEED)
+        filters = []
+        if digit is not None:
+            filters.append(Attr("digit").eq(digit))
+        if status is not None:
+            filters.append(Attr("status").eq(status))
+        query: dict[str, Any] = {"IndexName": index, "KeyConditionExpression": condition, "ScanIndexForward": False}
+        if filters:
+            expression = filters[0]
+            for extra in filters[1:]:
+                expression &= extra
+            query["FilterExpression"] = expression
+        start_key = decode_cursor(cursor, partition) if cursor else None
+
+        items: list[dict[str, Any]] = []
+        for _ in range(MAX_QUERY_PAGES):
+            wanted = limit - len(items)
+            # Unfiltered: read exactly what is wanted. Filtered: read ahead, most items may not match.
+            query["Limit"] = wanted if not filters else max(wanted, 50)
+            if start_key:
+                query["ExclusiveStartKey"] = start_key
+            with _storage("listing records"):
+                response = self.table.query(**query)
+            page = response.get("Items", [])
+            start_key = response.get("LastEvaluatedKey")
+            for position, item in enumerate(page):
+                items.append(item)
+                if len(items) == limit:
+                    more = position < len(page) - 1 or start_key is not None
+                    next_key = {name: item[name] for name in ("prediction_id", "created_at", partition[0])}
+                    return Page([to_public(i) for i in items], encode_cursor(next_key) if more else None)
+            if start_key is None:
+                return Page([to_public(i) for i in items], None)
+        return Page([to_public(i) for i in items], encode_cursor(start_key))
+
+    def ping(self) -> None:
+        """A cheap real read (GetItem of a key that never exists): the table answers with our permissions."""
+        with _storage("reading the table"):
+            self.table.get_item(Key={"prediction_id": "health-check"})
+
+
+def _check_list_arguments(limit: int, source: str | None, digit: int | None, status: str | None) -> None:
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise BadRequest(f"limit must be between 1 and {MAX_PAGE_SIZE}", code="invalid_parameter")
+    if source is not None and source not in SOURCES:
+        raise BadRequest(f"source must be one of {', '.join(SOURCES)}", code="invalid_parameter")
+    if digit is not None and not 0 <= digit <= 9:
+        raise BadRequest("digit must be between 0 and 9", code="invalid_parameter")
+    if status is not None and status not in STATUSES:
+        raise BadRequest(f"status must be one of {', '.join(STATUSES)}", code="invalid_parameter")
+
+
+def encode_cursor(key: dict[str, Any]) -> str:
+    raw = json.dumps({k: str(v) for k, v in sorted(key.items())}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, partition: tuple[str, str]) -> dict[str, str]:
+    """The DynamoDB start key in ``cursor``, checked to belong to this listing (index and partition)."""
+    invalid = BadRequest("the cursor is not valid for this listing; start again without it", code="invalid_cursor")
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError):
+        raise invalid from None
+    name, value = partition
+    if (
+        not isinstance(key, dict)
+        or set(key) != {"prediction_id", "created_at", name}
+        or key[name] != value
+        or not is_prediction_id(str(key["prediction_id"]))
+        or not _TIMESTAMP.match(str(key["created_at"]))
+    ):
+        raise invalid
+    return key
+
+
+
+def _version(version_id: str | None) -> dict[str, str]:
+    return {"VersionId": version_id} if version_id else {}
+
+
+def _is_missing(exc: BaseException | None) -> bool:
+    missing = ("404", "NoSuchKey", "NoSuchVersion", "NotFound")
+    return isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") in missing
