@@ -54,3 +54,7 @@ def mnist_dir() -> Path:
     if not (MNIST_DIR / "train-images-idx3-ubyte.gz").exists():
         pytest.fail(f"MNIST training split missing at {MNIST_DIR} (see ../shared/data/mnist/README.md)")
     return MNIST_DIR
+
+
+# The running local stack (endpoint, chalice local, event bridge) and the Chalice test client.
+pytest_plugins = ["tests.stack_fixtures"]
