@@ -1,0 +1,5 @@
+"""``python -m training.cloud <command>``."""
+
+from training.cloud.cli import main
+
+main()
