@@ -1,0 +1,176 @@
+"""The prediction store against the emulator: item shape, S3 layout, conditional writes, listing."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import boto3
+import pytest
+
+from chalicelib import store as store_module
+from chalicelib.config import StageConfig
+from chalicelib.errors import BadRequest, EndpointUnavailable, ImageRejected, NotFound
+from chalicelib.media import accept_image
+from chalicelib.store import PredictionStore, inbox_prediction_id, new_prediction_id, utc_now
+from ops import provision
+from tests import images
+
+pytestmark = pytest.mark.integration
+
+PNG = images.png(images.blank((28, 28), 0))
+
+
+def result(digit: int, confidence: float = 0.97) -> dict:
+    """An endpoint answer in the contract's shape (docs/contracts.md)."""
+    probabilities = [(1 - confidence) / 9] * 10
+    probabilities[digit] = confidence
+    return {
+        "digit": digit,
+        "number": str(digit),
+        "confidence": confidence,
+        "probabilities": probabilities,
+        "top_k": [{"digit": digit, "probability": confidence}],
+        "digits": [{"digit": digit, "confidence": confidence, "probabilities": probabilities, "box": [1, 2, 20, 26]}],
+        "model_input": "iVBORw0KGgo=",
+        "model_version": "test-version",
+    }
+
+
+@pytest.fixture
+def store(aws: StageConfig) -> PredictionStore:
+    return PredictionStore(aws)
+
+
+def save(store: PredictionStore, digit: int, source: str = "api", **extra) -> dict:
+    common = {"prediction_id": new_prediction_id(), "source": source, "created_at": utc_now()}
+    common.update(extra)
+    if source == "api":
+        common.setdefault("image", accept_image(PNG))
+    else:
+        common.setdefault("source_key", f"inbox/{common['prediction_id']}.png")
+    return store.save_succeeded(result=result(digit), latency_ms=12.5, **common)
+
+
+def test_index_names_match_provisioning():
+    assert (store_module.FEED_INDEX, store_module.SOURCE_INDEX) == (provision.FEED_INDEX, provision.SOURCE_INDEX)
+
+
+def test_api_prediction_writes_image_result_and_item(store: PredictionStore, aws: StageConfig):
+    record = save(store, 7)
+    pid, day = record["prediction_id"], record["created_at"][:10].replace("-", "/")
+    assert record["image_key"] == f"images/{day}/{pid}.png"
+    assert record["result_key"] == f"results/{day}/{pid}.json"
+    assert record["image_bucket"] == aws.results_bucket
+    s3 = boto3.client("s3")
+    stored_image = s3.get_object(Bucket=aws.results_bucket, Key=record["image_key"])
+    assert stored_image["Body"].read() == PNG and stored_image["ContentType"] == "image/png"
+    stored_result = json.loads(s3.get_object(Bucket=aws.results_bucket, Key=record["result_key"])["Body"].read())
+    assert stored_result == record
+    item = boto3.resource("dynamodb").Table(aws.predictions_table).get_item(Key={"prediction_id": pid})["Item"]
+    assert item["feed"] == "all" and item["source"] == "api" and item["status"] == "succeeded"
+    assert isinstance(item["confidence"], Decimal) and item["digit"] == 7
+    assert store.get(pid) == record
+    assert record["confidence"] == 0.97 and record["latency_ms"] == 12.5
+    assert len(record["created_at"]) == 27 and record["created_at"].endswith("Z")
+
+
+def test_inbox_records_point_at_the_inbox_object(store: PredictionStore, aws: StageConfig):
+    pid = inbox_prediction_id(aws.inbox_bucket, "inbox/a b.png", "etag1")
+    assert pid == inbox_prediction_id(aws.inbox_bucket, "inbox/a b.png", "etag1")
+    assert pid != inbox_prediction_id(aws.inbox_bucket, "inbox/a b.png", "etag2")
+    record = save(store, 3, source="s3", prediction_id=pid, source_key="inbox/a b.png")
+    assert (record["image_bucket"], record["image_key"], record["source_key"]) == (
+        aws.inbox_bucket, "inbox/a b.png", "inbox/a b.png",
+    )
+
+
+def test_a_failed_record_is_replaced_by_a_later_success_but_a_finished_one_never(store: PredictionStore):
+    pid, key = new_prediction_id(), "inbox/x.png"
+    failure = EndpointUnavailable("down", retry_after=5)
+    failed = store.save_failed(prediction_id=pid, source="s3", created_at=utc_now(), error=failure, source_key=key)
+    assert failed["status"] == "failed" and failed["error_code"] == "endpoint_unavailable"
+    assert "result_key" not in failed
+    succeeded = save(store, 4, source="s3", prediction_id=pid, source_key=key)
+    assert succeeded["status"] == "succeeded" and "error_code" not in succeeded
+    store.add_feedback(pid, 9)
+    # A late redelivery must neither duplicate nor overwrite the finished record (and its feedback).
+    again = store.save_rejected(
+        prediction_id=pid, source="s3", created_at=utc_now(), error=ImageRejected("x"), source_key=key
+    )
+    assert again["status"] == "succeeded" and again["feedback_label"] == 9
+    store.save_failed(prediction_id=pid, source="s3", created_at=utc_now(), error=failure, source_key=key)
+    assert store.get(pid)["status"] == "succeeded"
+
+
+def test_rejected_records_keep_the_error(store: PredictionStore):
+    error = ImageRejected("no digit here", code="no_digit_found", status=422)
+    record = store.save_rejected(
+        prediction_id=new_prediction_id(), source="s3", created_at=utc_now(), error=error, source_key="inbox/b.png"
+    )
+    assert (record["status"], record["error_code"]) == ("rejected", "no_digit_found")
+    assert record["error_message"] == error.message
+    assert "digit" not in record
+
+
+def test_feedback_round_trip_and_unknown_ids(store: PredictionStore):
+    record = save(store, 1)
+    updated = store.add_feedback(record["prediction_id"], 7)
+    assert updated["feedback_label"] == 7 and updated["feedback_at"] >= record["created_at"]
+    assert store.get(record["prediction_id"])["feedback_label"] == 7
+    for unknown in (new_prediction_id(), "not-an-id"):
+        with pytest.raises(NotFound):
+            store.add_feedback(unknown, 3)
+        assert store.get(unknown) is None
+
+
+def test_listing_is_newest_first_and_pages_with_a_cursor(store: PredictionStore):
+    saved = [save(store, i % 10, source="api" if i % 3 else "s3") for i in range(7)]
+    newest_first = [r["prediction_id"] for r in reversed(saved)]
+    seen, cursor, pages = [], None, 0
+    while True:
+        page = store.list(limit=3, cursor=cursor)
+        seen += [r["prediction_id"] for r in page.items]
+        pages += 1
+        cursor = page.cursor
+        if cursor is None:
+            break
+    assert seen == newest_first and pages == 3
+    only_s3 = store.list(limit=10, source="s3")
+    assert [r["prediction_id"] for r in only_s3.items] == [p for p, r in zip(newest_first, reversed(saved), strict=True)
+                                                         if r["source"] == "s3"]
+    assert only_s3.cursor is None
+
+
+def test_filters_keep_paging_until_the_page_is_full(store: PredictionStore, monkeypatch: pytest.MonkeyPatch):
+    saved = [save(store, 5 if i in (0, 4, 8) else 2) for i in range(10)]
+    monkeypatch.setattr(store_module, "MAX_QUERY_PAGES", 50)
+    fives = [r["prediction_id"] for r in reversed(saved) if r["digit"] == 5]
+    first = store.list(limit=2, digit=5)
+    assert [r["prediction_id"] for r in first.items] == fives[:2] and first.cursor
+    rest = store.list(limit=2, digit=5, cursor=first.cursor)
+    assert [r["prediction_id"] for r in rest.items] == fives[2:]
+    failed = store.list(limit=5, status="failed")
+    assert failed.items == [] and failed.cursor is None
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"limit": 0}, {"limit": 101}, {"source": "ftp"}, {"digit": 10}, {"status": "done"}, {"cursor": "!!"},
+     {"cursor": "eyJhIjoxfQ"}],
+)
+def test_bad_listing_arguments_are_400(store: PredictionStore, kwargs: dict):
+    with pytest.raises(BadRequest):
+        store.list(**kwargs)
+
+
+def test_a_cursor_only_fits_its_own_listing(store: PredictionStore):
+    for i in range(3):
+        save(store, i)
+    cursor = store.list(limit=1).cursor
+    with pytest.raises(BadRequest, match="cursor"):
+        store.list(limit=1, cursor=cursor, source="api")  # by-time cursor on the by-source index
+
+
+def test_ping_reads_the_table(store: PredictionStore):
+    store.ping()
