@@ -7,7 +7,8 @@ Registered for every test module by ``tests/conftest.py`` (``pytest_plugins``). 
 * ``endpoint_server``: ``model.serve`` with the shipped model; sets ``AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME``
   in this process, so in-process code (the Chalice test client) reaches it too. ``stop()``/``start()``
   take it down and bring it back on the same port (fault tests).
-* ``local_stack``: the endpoint + ``chalice local`` + the S3 event bridge, the local stage provisioned.
+* ``local_stack`` (per module, so that its bridge does not consume other modules' inbox events): the
+  endpoint + ``chalice local`` + the S3 event bridge, the local stage provisioned.
   ``local_stack.api_url`` is the API's base URL.
 * ``chalice_client``: Chalice's in-process test client on the provisioned local stage.
 
@@ -127,13 +128,14 @@ def provisioned(emulator: Emulator) -> StageConfig:
     return config
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def local_stack(
     emulator: Emulator,
     endpoint_server: ManagedProcess,
     provisioned: StageConfig,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[LocalStack]:
+    provision(provisioned)  # again: a test before may have reset the emulator
     endpoint_port = int(os.environ["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"].rsplit(":", 1)[1])
     stack = _stack_for(emulator, endpoint_port, free_port())
     logs = tmp_path_factory.mktemp("stack")
@@ -159,9 +161,10 @@ def chalice_app(endpoint_server: ManagedProcess, provisioned: StageConfig):
 
 
 @pytest.fixture
-def chalice_client(chalice_app):
+def chalice_client(chalice_app, provisioned: StageConfig):
     """Chalice's in-process test client (HTTP routes and Lambda handlers) on the local stage."""
     from chalice.test import Client
 
+    provision(provisioned)  # idempotent: recreates what an emulator reset in an earlier test removed
     with Client(chalice_app.app, stage_name="local", project_dir=str(ROOT / "chalice_app")) as client:
         yield client

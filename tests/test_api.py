@@ -1,0 +1,220 @@
+"""The HTTP routes, in-process (Chalice's test client) against the emulator and the real local endpoint."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import boto3
+import numpy as np
+import pytest
+
+from chalicelib.media import MAX_IMAGE_BYTES
+from tests import images
+
+pytestmark = pytest.mark.integration
+
+RESPONSE_FIELDS = {
+    "prediction_id", "digit", "number", "confidence", "probabilities", "digits", "top_k", "model_input",
+    "model_version", "created_at", "latency_ms",
+}
+
+
+@pytest.fixture(scope="module")
+def digits(mnist_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+    return images.validation_digits(mnist_dir, count=10)
+
+
+def post_image(client, body: bytes, content_type: str = "image/png"):
+    return client.http.post("/predict", headers={"Content-Type": content_type}, body=body)
+
+
+def post_json(client, path: str, payload: object):
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    return client.http.post(path, headers={"Content-Type": "application/json"}, body=body)
+
+
+def error_of(response) -> tuple[int, str]:
+    body = json.loads(response.body)
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}, body
+    assert "Traceback" not in body["error"]["message"]
+    return response.status_code, body["error"]["code"]
+
+
+def count_records(provisioned) -> int:
+    table = boto3.resource("dynamodb").Table(provisioned.predictions_table)
+    return table.scan(Select="COUNT")["Count"]  # test-only check; the service never scans
+
+
+def test_predict_recognises_real_digits_and_stores_them(chalice_client, digits, provisioned):
+    pictures, labels = digits
+    correct = 0
+    for picture, label in zip(pictures, labels, strict=True):
+        response = post_image(chalice_client, images.png(picture))
+        assert response.status_code == 200, response.body
+        body = json.loads(response.body)
+        assert set(body) >= RESPONSE_FIELDS
+        correct += body["digit"] == int(label)
+    assert correct >= 9, f"{correct}/10 digits right"
+    # The last one is durable: record, image and result JSON.
+    stored = json.loads(chalice_client.http.get(f"/predictions/{body['prediction_id']}").body)
+    assert stored == body and stored["status"] == "succeeded" and stored["source"] == "api"
+    s3 = boto3.client("s3")
+    assert s3.get_object(Bucket=provisioned.results_bucket, Key=body["image_key"])["Body"].read() == images.png(picture)
+    assert json.loads(s3.get_object(Bucket=provisioned.results_bucket, Key=body["result_key"])["Body"].read()) == body
+
+
+def test_declared_type_is_a_hint_the_bytes_decide(chalice_client, digits):
+    pictures, labels = digits
+    photo = images.jpeg(images.invert(images.resize(pictures[7], 112)), quality=85)
+    for content_type in ("image/png", "application/octet-stream", "image/jpeg"):
+        response = post_image(chalice_client, photo, content_type)
+        assert response.status_code == 200, response.body
+        assert json.loads(response.body)["digit"] == int(labels[7])
+
+
+def test_predict_json_takes_base64_and_data_urls(chalice_client, digits):
+    pictures, labels = digits
+    encoded = base64.b64encode(images.png(pictures[2])).decode()
+    for image in (encoded, f"data:image/png;base64,{encoded}"):
+        response = post_json(chalice_client, "/predict/json", {"image": image})
+        assert response.status_code == 200, response.body
+        assert json.loads(response.body)["digit"] == int(labels[2])
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "expected"),
+    [
+        (b"", "image/png", (400, "empty_body")),
+        (b"%PDF-1.4 not an image", "image/png", (415, "unsupported_media_type")),
+        (b"<html><body>hello</body></html>", "image/png", (415, "unsupported_media_type")),
+        (b"\x89PNG\r\n\x1a\n but then garbage", "image/png", (422, "corrupt_image")),
+        (b"hello", "text/plain", (415, "unsupported_media_type")),  # refused by the route itself
+    ],
+)
+def test_bad_uploads_get_specific_errors_and_change_nothing(chalice_client, provisioned, body, content_type, expected):
+    before = count_records(provisioned)
+    response = post_image(chalice_client, body, content_type)
+    assert error_of(response) == expected
+    assert count_records(provisioned) == before
+
+
+def test_no_digit_is_422_and_too_large_is_413(chalice_client, provisioned):
+    before = count_records(provisioned)
+    assert error_of(post_image(chalice_client, images.png(images.blank()))) == (422, "no_digit_found")
+    huge = images.png(images.blank((28, 28), 0)) + b"\x00" * MAX_IMAGE_BYTES
+    assert error_of(post_image(chalice_client, huge)) == (413, "image_too_large")
+    assert count_records(provisioned) == before
+
+
+@pytest.mark.parametrize(
+    ("payload", "expected"),
+    [
+        (b"", (400, "empty_body")),
+        (b"{not json", (400, "malformed_json")),
+        (b"[1, 2]", (400, "malformed_json")),
+        ({}, (400, "invalid_request")),
+        ({"image": 5}, (400, "invalid_request")),
+        ({"image": "%%%not base64%%%"}, (400, "invalid_base64")),
+        ({"image": base64.b64encode(b"just text").decode()}, (415, "unsupported_media_type")),
+    ],
+)
+def test_bad_json_requests(chalice_client, payload, expected):
+    assert error_of(post_json(chalice_client, "/predict/json", payload)) == expected
+
+
+def test_listing_pages_newest_first(chalice_client, digits):
+    pictures, _ = digits
+    made = [json.loads(post_image(chalice_client, images.png(p)).body)["prediction_id"] for p in pictures[:5]]
+    seen, cursor = [], None
+    for _ in range(10):
+        query = "/predictions?limit=2&source=api" + (f"&cursor={cursor}" if cursor else "")
+        response = chalice_client.http.get(query)
+        assert response.status_code == 200, response.body
+        page = json.loads(response.body)
+        assert len(page["items"]) <= 2
+        seen += [item["prediction_id"] for item in page["items"]]
+        cursor = page["next_cursor"]
+        if len(seen) >= 5 or cursor is None:
+            break
+    assert seen[:5] == list(reversed(made))
+    times = [item["created_at"] for item in json.loads(chalice_client.http.get("/predictions?limit=50").body)["items"]]
+    assert times == sorted(times, reverse=True)
+
+
+def test_listing_filters(chalice_client, digits):
+    pictures, labels = digits
+    post_image(chalice_client, images.png(pictures[6]))
+    page = json.loads(chalice_client.http.get(f"/predictions?digit={int(labels[6])}&status=succeeded&limit=5").body)
+    assert page["items"] and all(i["digit"] == int(labels[6]) and i["status"] == "succeeded" for i in page["items"])
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["limit=0", "limit=abc", "limit=1000", "digit=12", "digit=-1", "source=email", "status=ok", "cursor=garbage",
+     "colour=red"],
+)
+def test_bad_listing_parameters_are_400(chalice_client, query):
+    status, code = error_of(chalice_client.http.get(f"/predictions?{query}"))
+    assert status == 400 and code in ("invalid_parameter", "invalid_cursor")
+
+
+def test_unknown_prediction_is_404_json(chalice_client):
+    for prediction_id in ("00000000-0000-4000-8000-000000000000", "nope"):
+        assert error_of(chalice_client.http.get(f"/predictions/{prediction_id}")) == (404, "not_found")
+
+
+def test_feedback_round_trip(chalice_client, digits):
+    pictures, _ = digits
+    prediction_id = json.loads(post_image(chalice_client, images.png(pictures[0])).body)["prediction_id"]
+    response = post_json(chalice_client, f"/predictions/{prediction_id}/feedback", {"label": 8})
+    assert response.status_code == 200, response.body
+    assert json.loads(response.body)["feedback_label"] == 8
+    stored = json.loads(chalice_client.http.get(f"/predictions/{prediction_id}").body)
+    assert stored["feedback_label"] == 8 and stored["feedback_at"]
+    for bad in ({"label": 10}, {"label": "3"}, {"label": True}, {"label": 2.5}, {}):
+        assert error_of(post_json(chalice_client, f"/predictions/{prediction_id}/feedback", bad)) == (
+            400, "invalid_label",
+        )
+    assert json.loads(chalice_client.http.get(f"/predictions/{prediction_id}").body)["feedback_label"] == 8
+    unknown = "00000000-0000-4000-8000-000000000000"
+    assert error_of(post_json(chalice_client, f"/predictions/{unknown}/feedback", {"label": 1})) == (404, "not_found")
+
+
+def test_health_reports_endpoint_table_and_model_version(chalice_client):
+    response = chalice_client.http.get("/health")
+    assert response.status_code == 200, response.body
+    body = json.loads(response.body)
+    assert body["status"] == "ok" and body["model_version"] and body["stage"] == "local"
+    assert body["checks"]["endpoint"]["ok"] and body["checks"]["table"]["ok"]
+
+
+def test_endpoint_down_is_503_with_retry_after_and_recovers(chalice_client, endpoint_server, digits):
+    pictures, labels = digits
+    endpoint_server.stop()
+    try:
+        response = post_image(chalice_client, images.png(pictures[1]))
+        assert error_of(response) == (503, "endpoint_unavailable")
+        assert int(response.headers["Retry-After"]) > 0
+        health = chalice_client.http.get("/health")
+        assert health.status_code == 503
+        assert json.loads(health.body)["checks"]["endpoint"]["ok"] is False
+    finally:
+        endpoint_server.start()
+    response = post_image(chalice_client, images.png(pictures[1]))
+    assert response.status_code == 200 and json.loads(response.body)["digit"] == int(labels[1])
+
+
+def test_wrong_method_and_unexpected_errors_keep_the_error_shape(chalice_client, chalice_app, monkeypatch):
+    status, code = error_of(chalice_client.http.get("/predict"))
+    assert status == 405 and code == "method_not_allowed"
+
+    def broken(**_: object):
+        raise RuntimeError("secret internal detail")
+
+    monkeypatch.setattr(chalice_app.service.store, "list", broken)  # fault injection: an unexpected bug
+    response = chalice_client.http.get("/predictions")
+    assert error_of(response) == (500, "internal_error")
+    assert "secret" not in response.body.decode()
+    assert response.headers["X-Request-Id"] in json.loads(response.body)["error"]["message"]
