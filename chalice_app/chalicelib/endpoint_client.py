@@ -2,7 +2,7 @@
 
 * One boto3 client per container, created on first use (after the environment is final), reused.
 * Timeouts and retries come from botocore: ``standard`` retry mode retries throttling, 5xx and
-  connection errors with exponential backoff and jitter, ``max_attempts`` in all; a ``ModelError`` (the
+  connection errors with exponential backoff and jitter, ``total_max_attempts`` in all; a ``ModelError`` (the
   model rejected or crashed on this input) is never retried.
 * Errors map to :mod:`chalicelib.errors`: the model's 4xx (``OriginalStatusCode`` / ``OriginalMessage``)
   become :class:`ImageRejected` with the model's own code; everything that says "not now" becomes
@@ -56,7 +56,7 @@ def runtime_client() -> Any:
     config = Config(
         connect_timeout=CONNECT_TIMEOUT_S,
         read_timeout=READ_TIMEOUT_S,
-        retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
+        retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
     )
     return boto3.client("sagemaker-runtime", config=config)
 
