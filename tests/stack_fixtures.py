@@ -62,9 +62,10 @@ class ManagedProcess:
             self.stop()
             raise RuntimeError(f"{self.service.name} did not start; log:\n{self.log_tail()}") from None
 
-    def stop(self) -> None:
+    def stop(self) -> int | None:
+        """Stop it (SIGTERM, then SIGKILL after 20 s); its exit code, None when it was not started."""
         if self._proc is None:
-            return
+            return None
         if self._proc.poll() is None:
             os.killpg(self._proc.pid, signal.SIGTERM)
             try:
@@ -72,7 +73,8 @@ class ManagedProcess:
             except subprocess.TimeoutExpired:
                 os.killpg(self._proc.pid, signal.SIGKILL)
                 self._proc.wait()
-        self._proc = None
+        code, self._proc = self._proc.returncode, None
+        return code
 
     def log_tail(self, chars: int = 4000) -> str:
         return self.log_path.read_text(errors="replace")[-chars:] if self.log_path.exists() else ""
