@@ -2,8 +2,10 @@
 
 * Logger: JSON lines; ``correlation_id`` is the API request id or the inbox object's ``s3://`` URI
   (thread-local keys: the local event bridge runs handlers in threads).
-* Tracer: X-Ray subsegments for our calls and patched boto3 calls; off outside Lambda and when
-  ``POWERTOOLS_TRACE_DISABLED`` is set (the local stage).
+* Tracer: X-Ray subsegments for our calls and patched boto3 calls, when the X-Ray SDK is importable
+  (locally it is, and ``POWERTOOLS_TRACE_DISABLED`` switches it off; in Lambda it comes with the
+  Powertools layer, see ``requirements.txt``). Without it :func:`capture` changes nothing and Lambda's
+  active tracing still records each invocation.
 * Metrics: CloudWatch EMF lines, namespace :data:`NAMESPACE`. One self-contained line per prediction
   (``EphemeralMetrics``: no state shared between threads), dimensions ``source`` and ``status``.
   ``POWERTOOLS_METRICS_DISABLED=true`` silences them.
@@ -11,13 +13,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from importlib.util import find_spec
+from typing import TypeVar
+
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
 NAMESPACE = "DigitRecognition"
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer() if find_spec("aws_xray_sdk") else None
+
+F = TypeVar("F", bound=Callable)
+
+
+def capture(method: F) -> F:
+    """``tracer.capture_method`` when tracing is available, else the method unchanged."""
+    return tracer.capture_method(method) if tracer is not None else method
 
 
 def record_prediction(

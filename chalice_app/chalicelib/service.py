@@ -29,7 +29,7 @@ from chalicelib.config import StageConfig
 from chalicelib.endpoint_client import EndpointClient
 from chalicelib.errors import BadRequest, ImageRejected, ServiceError
 from chalicelib.media import accept_image, check_size
-from chalicelib.observability import logger, record_prediction, tracer
+from chalicelib.observability import capture, logger, record_prediction
 from chalicelib.store import PredictionStore, inbox_prediction_id, new_prediction_id, utc_now
 
 #: How long a processed inbox object is remembered by Powertools Idempotency (the deterministic id
@@ -80,7 +80,7 @@ class PredictionService:
 
     # -- API --------------------------------------------------------------------------------------
 
-    @tracer.capture_method
+    @capture
     def predict_upload(self, body: bytes | None) -> dict[str, Any]:
         """Predict the digit(s) in an uploaded image and store the result; returns the record."""
         image = accept_image(body)
@@ -136,7 +136,7 @@ class PredictionService:
             data_keyword_argument="obj", persistence_store=persistence, config=self._idempotency_config
         )(self._process)
 
-    @tracer.capture_method
+    @capture
     def _process(self, obj: dict[str, Any]) -> dict[str, Any]:
         inbox = InboxObject(**obj)
         prediction_id = inbox.prediction_id
