@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -47,8 +48,8 @@ def timestamp() -> str:
 
 
 def unique_name(base: str) -> str:
-    """``<base>-<timestamp>``, cut to SageMaker's 63 characters."""
-    stamp = timestamp()
+    """``<base>-<timestamp>-<4 hex>``, cut to SageMaker's 63 characters (two calls in one second differ)."""
+    stamp = f"{timestamp()}-{secrets.token_hex(2)}"
     return f"{base[: 62 - len(stamp)].rstrip('-')}-{stamp}"
 
 

@@ -1,0 +1,495 @@
+"""The SageMaker workflow CLI (``python -m training.cloud``): exactly what it sends to AWS.
+
+No AWS here, so every command runs for real through the SageMaker SDK v3 against moto's in-process
+AWS (``mock_aws``: the SDK also uploads code to S3), and the tests read the SageMaker API requests
+the SDK sends, recorded on the boto3 session (``provide-client-params.sagemaker.*``). Two fixes make
+moto answer like AWS: empty dicts it returns (``VpcConfig: {}``, ``DataCaptureConfig: {}``) are
+dropped, as the SDK's models reject them, and UpdateEndpoint, which moto does not implement, is
+answered at the botocore level (``before-call``) after the request was recorded and switches moto's
+endpoint to the new configuration.
+
+The metric regexes are checked against the real log of the training entry script, run from the same
+staged source folder a training job receives.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+import tarfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.awsrequest import AWSResponse
+from moto import mock_aws
+
+from training.cloud.cli import run
+from training.cloud.entry_point import container_defaults
+from training.cloud.source import ENTRY_SCRIPT, stage_source
+from training.metrics import METRIC_DEFINITIONS
+from training.search_space import OBJECTIVE_METRIC, SEARCH_SPACE
+
+# The SDK imports its own deprecated shims (sagemaker.train.configs, ...): their warnings are not ours.
+pytestmark = [pytest.mark.unit, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
+
+ROOT = Path(__file__).resolve().parent.parent
+REGION = "us-east-1"  # the dev stage's region
+ACCOUNT = "123456789012"  # moto's account
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/DigitsSageMaker"
+BUCKET = "digits-sagemaker-test"
+ENDPOINT = "digits-dev"  # the dev stage's endpoint_name
+TRAINING_IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.10-cpu-py313"
+INFERENCE_IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.6-cpu-py312"
+MODEL_DATA = f"s3://{BUCKET}/models/first/model.tar.gz"
+WHERE = ["--bucket", BUCKET, "--role-arn", ROLE]
+
+
+@dataclass
+class Requests:
+    """SageMaker API requests in the order the SDK sent them."""
+
+    sent: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    def record(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+        self.sent.append((model.name, json.loads(json.dumps(params, default=str))))
+
+    def of(self, operation: str) -> list[dict[str, Any]]:
+        return [params for name, params in self.sent if name == operation]
+
+    def one(self, operation: str) -> dict[str, Any]:
+        found = self.of(operation)
+        assert len(found) == 1, f"{operation} sent {len(found)} times: {self.names()}"
+        return found[0]
+
+    def names(self) -> list[str]:
+        return [name for name, _ in self.sent]
+
+    def clear(self) -> None:
+        self.sent.clear()
+
+
+def _drop_empty_dicts(parsed: dict[str, Any] | None = None, **_: Any) -> None:
+    for key in [key for key, value in (parsed or {}).items() if value == {}]:
+        del parsed[key]
+
+
+def _moto_update_endpoint(params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+    """UpdateEndpoint for moto (which lacks it): point the endpoint at the new configuration."""
+    from moto.sagemaker.models import sagemaker_backends
+
+    request = json.loads(params["body"])  # the serialized request: the API parameters as JSON
+    backend = sagemaker_backends[ACCOUNT][REGION]
+    endpoint = backend.endpoints[request["EndpointName"]]
+    backend.describe_endpoint_config(request["EndpointConfigName"])  # raises when it does not exist
+    endpoint.endpoint_config_name = request["EndpointConfigName"]
+    return AWSResponse(f"https://api.sagemaker.{REGION}.amazonaws.com/", 200, {}, None), {"EndpointArn": endpoint.arn}
+
+
+@pytest.fixture(scope="module")
+def aws_env() -> Iterator[None]:
+    """Offline AWS settings for the module: fake credentials, no endpoint redirection, no local config."""
+    with pytest.MonkeyPatch.context() as mp:
+        for key in list(os.environ):
+            if key.startswith(("AWS_", "DIGITS_")) or key in ("SAGEMAKER_ROLE_ARN",):
+                mp.delenv(key)
+        mp.setenv("AWS_DEFAULT_REGION", REGION)
+        mp.setenv("AWS_ACCESS_KEY_ID", "testing")
+        mp.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        mp.setenv("AWS_CONFIG_FILE", "/nonexistent")
+        mp.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+        mp.setenv("AWS_EC2_METADATA_DISABLED", "true")
+        mp.setenv("SAGEMAKER_VALIDATE_ROLE", "false")
+        yield
+
+
+@pytest.fixture
+def sagemaker(aws_env: None) -> Iterator[tuple[boto3.Session, Requests]]:
+    """moto's AWS with our bucket, a boto3 session for the CLI and the requests it sends to SageMaker."""
+    with mock_aws():
+        session = boto3.Session(region_name=REGION)
+        requests = Requests()
+        session.events.register("provide-client-params.sagemaker.*", requests.record)
+        session.events.register("after-call.sagemaker.*", _drop_empty_dicts)
+        session.events.register("before-call.sagemaker.UpdateEndpoint", _moto_update_endpoint)
+        session.client("s3").create_bucket(Bucket=BUCKET)
+        yield session, requests
+
+
+def cli(session: boto3.Session, capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, Any]:
+    """Run the CLI in-process on ``session``; returns its JSON result (fails on a non-zero status)."""
+    status = run(list(argv), boto_session=session)
+    out, err = capsys.readouterr()
+    assert status == 0, err
+    return json.loads(out)
+
+
+def cli_error(session: boto3.Session | None, capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    """Run the CLI expecting a user error; returns the one line it printed."""
+    status = run(list(argv), boto_session=session)
+    out, err = capsys.readouterr()
+    assert status == 1 and not out
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    return lines[0]
+
+
+def s3_bytes(session: boto3.Session, uri: str) -> bytes:
+    bucket, key = uri.removeprefix("s3://").split("/", 1)
+    return session.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+
+
+def s3_keys(session: boto3.Session, uri: str) -> list[str]:
+    bucket, prefix = uri.removeprefix("s3://").split("/", 1)
+    listing = session.client("s3").list_objects_v2(Bucket=bucket, Prefix=prefix.rstrip("/") + "/")
+    return [obj["Key"].removeprefix(prefix.rstrip("/") + "/") for obj in listing.get("Contents", [])]
+
+
+def expected_ranges() -> dict[str, list[dict[str, Any]]]:
+    """SEARCH_SPACE as the CreateHyperParameterTuningJob ranges it must become (values as numbers)."""
+    ranges: dict[str, list[dict[str, Any]]] = {"ContinuousParameterRanges": [], "CategoricalParameterRanges": []}
+    for p in SEARCH_SPACE:
+        if p.kind == "float":
+            scaling = "Logarithmic" if p.log else "Linear"
+            ranges["ContinuousParameterRanges"].append(
+                {"Name": p.name, "MinValue": p.low, "MaxValue": p.high, "ScalingType": scaling}
+            )
+        else:
+            assert p.kind == "categorical", "extend this test for integer ranges"
+            ranges["CategoricalParameterRanges"].append({"Name": p.name, "Values": [str(c) for c in p.choices]})
+    return ranges
+
+
+def sent_ranges(config: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    sent = {k: v for k, v in config["ParameterRanges"].items() if v}
+    for item in sent.get("ContinuousParameterRanges", []):
+        item["MinValue"], item["MaxValue"] = float(item["MinValue"]), float(item["MaxValue"])
+    return sent
+
+
+def assert_spot_training(definition: dict[str, Any], checkpoint_prefix: str) -> None:
+    assert definition["EnableManagedSpotTraining"] is True
+    stopping = definition["StoppingCondition"]
+    assert stopping["MaxWaitTimeInSeconds"] >= stopping["MaxRuntimeInSeconds"] == 3600
+    assert definition["CheckpointConfig"]["S3Uri"].startswith(checkpoint_prefix)
+    assert definition["CheckpointConfig"]["LocalPath"] == "/opt/ml/checkpoints"
+    assert definition["AlgorithmSpecification"]["TrainingImage"] == TRAINING_IMAGE
+    assert definition["AlgorithmSpecification"]["MetricDefinitions"] == METRIC_DEFINITIONS
+    assert definition["OutputDataConfig"]["S3OutputPath"] == f"s3://{BUCKET}/digits/output"
+    assert definition["RoleArn"] == ROLE
+    assert definition["ResourceConfig"]["InstanceType"] == "ml.m5.xlarge"
+    channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in definition["InputDataConfig"]}
+    assert channels["training"] == f"s3://{BUCKET}/digits/data/training/"
+
+
+def assert_source(names: list[str]) -> None:
+    """The uploaded code: entry point, both packages, requirements; no model artifacts, no caches."""
+    assert {ENTRY_SCRIPT, "requirements.txt", "training/train.py", "training/metrics.py", "model/network.py"} <= set(
+        names
+    )
+    assert not [n for n in names if "artifacts" in n or "__pycache__" in n or n.endswith((".gz", ".pt"))]
+
+
+# --- import hygiene ------------------------------------------------------------------------------
+
+
+def test_importing_the_cli_does_not_import_the_sdk() -> None:
+    code = "import sys, training.cloud, training.cloud.cli; assert 'sagemaker' not in sys.modules, 'SDK imported'"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+# --- train and tune ------------------------------------------------------------------------------
+
+
+def test_upload_data_puts_the_training_split_into_the_channel(sagemaker, capsys, mnist_dir: Path) -> None:
+    session, _ = sagemaker
+    result = cli(session, capsys, "upload-data", "--bucket", BUCKET, "--data-dir", str(mnist_dir))
+    assert result["training_channel"] == f"s3://{BUCKET}/digits/data/training/"
+    assert sorted(s3_keys(session, result["training_channel"])) == [
+        "train-images-idx3-ubyte.gz",
+        "train-labels-idx1-ubyte.gz",
+    ]
+    for uri in result["uploaded"]:
+        local = mnist_dir / uri.rsplit("/", 1)[1]
+        assert hashlib.sha256(s3_bytes(session, uri)).digest() == hashlib.sha256(local.read_bytes()).digest()
+
+
+def test_upload_data_without_files_is_a_one_line_error(sagemaker, capsys, tmp_path: Path) -> None:
+    session, _ = sagemaker
+    line = cli_error(session, capsys, "upload-data", "--bucket", BUCKET, "--data-dir", str(tmp_path))
+    assert "MNIST training files missing" in line
+
+
+def test_train_sends_a_managed_spot_training_job(sagemaker, capsys) -> None:
+    session, requests = sagemaker
+    result = cli(session, capsys, "train", "--no-wait", *WHERE, "--epochs", "3", "--lr", "0.002", "-H", "seed=7")
+
+    job = requests.one("CreateTrainingJob")
+    assert_spot_training(job, f"s3://{BUCKET}/digits/checkpoints/digits-train-")
+    assert job["StoppingCondition"]["MaxWaitTimeInSeconds"] == 7200
+    assert job["HyperParameters"] == {"epochs": "3", "lr": "0.002", "seed": "7"}
+    assert job["TrainingJobName"].startswith("digits-train-")
+    # ModelTrainer's driver runs the entry script from the code channel, installing requirements.txt.
+    channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in job["InputDataConfig"]}
+    assert_source(s3_keys(session, channels["code"]))
+    source_config = json.loads(s3_bytes(session, channels["sm_drivers"].rstrip("/") + "/sourcecode.json"))
+    assert source_config["entry_script"] == ENTRY_SCRIPT and source_config["requirements"] == "requirements.txt"
+    assert result["training_job"] == job["TrainingJobName"]
+    assert result["model_data"].endswith(f"/{job['TrainingJobName']}/output/model.tar.gz")
+
+
+def test_train_refuses_a_max_wait_below_the_max_run(sagemaker, capsys) -> None:
+    session, requests = sagemaker
+    line = cli_error(session, capsys, "train", *WHERE, "--max-run-minutes", "90", "--max-wait-minutes", "60")
+    assert "--max-wait-minutes (60) must be >= --max-run-minutes (90)" in line
+    assert requests.of("CreateTrainingJob") == []
+
+
+def test_tune_sends_a_bayesian_tuning_job_over_the_search_space(sagemaker, capsys) -> None:
+    session, requests = sagemaker
+    result = cli(session, capsys, "tune", "--no-wait", *WHERE, "--max-jobs", "20", "--max-parallel-jobs", "4")
+
+    request = requests.one("CreateHyperParameterTuningJob")
+    config, definition = request["HyperParameterTuningJobConfig"], request["TrainingJobDefinition"]
+    assert result == {"tuning_job": request["HyperParameterTuningJobName"], "status": "InProgress"}
+    assert config["Strategy"] == "Bayesian"
+    assert config["TrainingJobEarlyStoppingType"] == "Auto"
+    assert config["HyperParameterTuningJobObjective"] == {"Type": "Maximize", "MetricName": OBJECTIVE_METRIC}
+    assert OBJECTIVE_METRIC == "val_accuracy"
+    assert config["ResourceLimits"] == {"MaxNumberOfTrainingJobs": 20, "MaxParallelTrainingJobs": 4}
+    assert sent_ranges(config) == expected_ranges()
+    assert_spot_training(definition, f"s3://{BUCKET}/digits/checkpoints/digits-tune-")
+
+    # The tuner runs the DLC's legacy script mode: sagemaker_program from sagemaker_submit_directory.
+    static = definition["StaticHyperParameters"]
+    assert static["epochs"] == "12" and static["sagemaker_program"] == ENTRY_SCRIPT
+    assert not {p.name for p in SEARCH_SPACE} & set(static)
+    with tarfile.open(fileobj=io.BytesIO(s3_bytes(session, static["sagemaker_submit_directory"]))) as tar:
+        assert_source(tar.getnames())
+
+
+def test_tune_hyperband_turns_the_tuners_early_stopping_off(sagemaker, capsys) -> None:
+    session, requests = sagemaker
+    cli(session, capsys, "tune", "--no-wait", *WHERE, "--strategy", "Hyperband", "--epochs", "10", "--min-epochs", "3")
+
+    config = requests.one("CreateHyperParameterTuningJob")["HyperParameterTuningJobConfig"]
+    assert config["Strategy"] == "Hyperband"
+    assert config["TrainingJobEarlyStoppingType"] == "Off"
+    assert config["StrategyConfig"] == {"HyperbandStrategyConfig": {"MinResource": 3, "MaxResource": 10}}
+    assert sent_ranges(config) == expected_ranges()
+
+
+def test_tune_refuses_to_fix_a_tuned_hyperparameter(sagemaker, capsys) -> None:
+    session, requests = sagemaker
+    line = cli_error(session, capsys, "tune", *WHERE, "-H", "lr=0.1")
+    assert "lr tuned by the search space" in line
+    assert requests.of("CreateHyperParameterTuningJob") == []
+
+
+# --- deploy, update, delete ----------------------------------------------------------------------
+
+
+def assert_model(request: dict[str, Any], model_data: str) -> None:
+    container = request["PrimaryContainer"]
+    assert container["Image"] == INFERENCE_IMAGE
+    assert container["ModelDataUrl"] == model_data
+    assert container["Environment"]["SAGEMAKER_PROGRAM"] == "inference.py"
+    assert container["Environment"]["SAGEMAKER_SUBMIT_DIRECTORY"] == "/opt/ml/model/code"
+    assert request["ExecutionRoleArn"] == ROLE
+
+
+def test_deploy_real_time_endpoint(sagemaker, capsys) -> None:
+    session, requests = sagemaker
+    result = cli(
+        session, capsys, "deploy", *WHERE, "--model-data", MODEL_DATA, "--instance-type", "ml.c5.large",
+        "--instance-count", "2",
+    )  # fmt: skip
+
+    model = requests.one("CreateModel")
+    assert_model(model, MODEL_DATA)
+    config = requests.one("CreateEndpointConfig")
+    assert config["ProductionVariants"] == [
+        {
+            "VariantName": "AllTraffic",
+            "ModelName": model["ModelName"],
+            "InitialVariantWeight": 1,
+            "InitialInstanceCount": 2,
+            "InstanceType": "ml.c5.large",
+        }
+    ]
+    endpoint = requests.one("CreateEndpoint")
+    assert endpoint["EndpointName"] == ENDPOINT and endpoint["EndpointConfigName"] == config["EndpointConfigName"]
+    assert result["status"] == "InService" and result["model"] == model["ModelName"]
+    assert model["ModelName"].startswith(f"{ENDPOINT}-")
+
+    line = cli_error(session, capsys, "deploy", *WHERE, "--model-data", MODEL_DATA)
+    assert f"endpoint {ENDPOINT} already exists" in line
+
+
+def test_deploy_serverless_endpoint(sagemaker, capsys) -> None:
+    session, requests = sagemaker
+    cli(
+        session, capsys, "deploy", *WHERE, "--model-data", MODEL_DATA, "--serverless", "--memory-mb", "3072",
+        "--max-concurrency", "7", "--endpoint-name", "digits-serverless",
+    )  # fmt: skip
+
+    model = requests.one("CreateModel")
+    assert_model(model, MODEL_DATA)
+    (variant,) = requests.one("CreateEndpointConfig")["ProductionVariants"]
+    assert variant["ServerlessConfig"] == {"MemorySizeInMB": 3072, "MaxConcurrency": 7}
+    assert "InstanceType" not in variant and variant["ModelName"] == model["ModelName"]
+    assert requests.one("CreateEndpoint")["EndpointName"] == "digits-serverless"
+
+
+def test_deploy_the_model_of_a_training_job_and_of_a_tuning_jobs_best(sagemaker, capsys) -> None:
+    session, requests = sagemaker
+    trained = cli(session, capsys, "train", "--no-wait", *WHERE)
+    tuned = cli(session, capsys, "tune", "--no-wait", *WHERE)
+
+    # moto names a fixed fake best job: let it name ours, as SageMaker names one of the tuning job's.
+    def best_is_ours(parsed: dict[str, Any], **_: Any) -> None:
+        parsed["BestTrainingJob"]["TrainingJobName"] = trained["training_job"]
+
+    session.events.register("after-call.sagemaker.DescribeHyperParameterTuningJob", best_is_ours)
+    best = cli(session, capsys, "best", tuned["tuning_job"], "--bucket", BUCKET)
+    assert best["best"]["model_data"] == trained["model_data"]
+
+    requests.clear()
+    cli(session, capsys, "deploy", *WHERE, "--tuning-job", tuned["tuning_job"], "--endpoint-name", "from-tuning")
+    assert_model(requests.one("CreateModel"), trained["model_data"])
+    requests.clear()
+    cli(session, capsys, "deploy", *WHERE, "--training-job", trained["training_job"], "--endpoint-name", "from-job")
+    assert_model(requests.one("CreateModel"), trained["model_data"])
+
+    line = cli_error(session, capsys, "deploy", *WHERE, "--training-job", "no-such-job")
+    assert "no-such-job" in line and "Could not find" in line
+
+
+def test_update_switches_the_model_then_delete_removes_everything(sagemaker, capsys) -> None:
+    session, requests = sagemaker
+    first = cli(session, capsys, "deploy", *WHERE, "--model-data", MODEL_DATA, "--instance-type", "ml.c5.large")
+    requests.clear()
+
+    second_data = f"s3://{BUCKET}/models/second/model.tar.gz"
+    second = cli(session, capsys, "update", *WHERE, "--model-data", second_data)
+    model = requests.one("CreateModel")
+    assert_model(model, second_data)
+    config = requests.one("CreateEndpointConfig")
+    (variant,) = config["ProductionVariants"]
+    assert variant["ModelName"] == model["ModelName"] != first["model"]
+    assert variant["InstanceType"] == "ml.c5.large" and variant["InitialInstanceCount"] == 1  # capacity kept
+    assert requests.one("UpdateEndpoint") == {"EndpointName": ENDPOINT, "EndpointConfigName": config["EndpointConfigName"]}
+    # Once InService on the new configuration, the old configuration and model go.
+    assert requests.one("DeleteEndpointConfig") == {"EndpointConfigName": first["endpoint_config"]}
+    assert requests.one("DeleteModel") == {"ModelName": first["model"]}
+    assert second["endpoint_config"] == config["EndpointConfigName"]
+    names = requests.names()
+    assert names.index("UpdateEndpoint") < names.index("DescribeEndpoint", names.index("UpdateEndpoint")) < names.index(
+        "DeleteEndpointConfig"
+    )
+
+    requests.clear()
+    deleted = cli(session, capsys, "delete", "--bucket", BUCKET)
+    assert deleted == {
+        "endpoints": [ENDPOINT],
+        "endpoint_configs": [config["EndpointConfigName"]],
+        "models": [model["ModelName"]],
+    }
+    assert requests.one("DeleteEndpoint") == {"EndpointName": ENDPOINT}
+    client = session.client("sagemaker")
+    assert client.list_endpoints()["Endpoints"] == []
+    assert client.list_endpoint_configs()["EndpointConfigs"] == []
+    assert client.list_models()["Models"] == []
+    assert cli(session, capsys, "delete") == {"endpoints": [], "endpoint_configs": [], "models": []}
+
+
+def test_update_without_an_endpoint_is_a_one_line_error(sagemaker, capsys) -> None:
+    session, requests = sagemaker
+    line = cli_error(session, capsys, "update", *WHERE, "--model-data", MODEL_DATA)
+    assert f"endpoint {ENDPOINT} does not exist" in line
+    assert requests.of("CreateModel") == []
+
+
+# --- clear errors --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("role", "expected"),
+    [(None, "no SageMaker execution role"), ("DigitsSageMaker", "must be an IAM role ARN")],
+)
+def test_a_missing_or_malformed_role_is_a_one_line_error(sagemaker, capsys, role: str | None, expected: str) -> None:
+    session, requests = sagemaker
+    argv = ["train", "--bucket", BUCKET, *(["--role-arn", role] if role else [])]
+    assert expected in cli_error(session, capsys, *argv)
+    assert requests.sent == [] and s3_keys(session, f"s3://{BUCKET}/digits") == []  # nothing sent, nothing uploaded
+
+
+def test_missing_credentials_are_a_one_line_error(aws_env: None, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ACCESS_KEY") and "SECRET" not in k}
+    result = subprocess.run(
+        [sys.executable, "-m", "training.cloud", "deploy", "--role-arn", ROLE, "--model-data", MODEL_DATA],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.startswith("error: no AWS credentials found") and len(result.stderr.splitlines()) == 1
+
+
+def test_a_bad_model_uri_is_a_one_line_error(sagemaker, capsys) -> None:
+    session, _ = sagemaker
+    line = cli_error(session, capsys, "deploy", *WHERE, "--model-data", "/tmp/model.tar.gz")
+    assert "invalid --model-data '/tmp/model.tar.gz'" in line
+
+
+# --- the training job's side: entry point and metric regexes on real output ----------------------
+
+
+def test_entry_point_gives_each_job_its_own_checkpoint_folder() -> None:
+    extra = container_defaults(["--lr", "0.001"], {"TRAINING_JOB_NAME": "digits-tune-1-003-ab12"})
+    assert extra[:2] == ["--checkpoint-dir", "/opt/ml/checkpoints/digits-tune-1-003-ab12"]
+    assert extra[2] == "--threads" and int(extra[3]) >= 1
+    assert container_defaults(["--checkpoint_dir", "/x", "--threads", "2"], {"TRAINING_JOB_NAME": "j"}) == []
+    assert "--checkpoint-dir" not in container_defaults([], {})  # outside SageMaker: the script's default
+
+
+@pytest.mark.slow
+def test_metric_regexes_read_the_real_training_log(tmp_path: Path, mnist_dir: Path) -> None:
+    """One tiny epoch of the entry script, from the staged source alone (the repo off sys.path)."""
+    source = stage_source(tmp_path / "source")
+    runs = tmp_path / "run"
+    bootstrap = (
+        "import runpy, sys; "
+        f"sys.path = [p for p in sys.path if p not in ({str(ROOT)!r}, {str(ROOT / 'chalice_app')!r})]; "
+        f"sys.argv = [{str(source / ENTRY_SCRIPT)!r}, *sys.argv[1:]]; "
+        f"sys.path.insert(0, {str(source)!r}); "
+        "runpy.run_path(sys.argv[0], run_name='__main__')"
+    )
+    argv = ["--epochs", "1", "--limit", "300", "--val-size", "500", "--batch-size", "64", "--threads", "1"]
+    argv += ["--data-dir", str(mnist_dir), "--checkpoint-dir", str(runs / "checkpoints")]
+    argv += ["--model-dir", str(runs / "model"), "--output-data-dir", str(runs / "output")]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SM_", "TRAINING_JOB", "PYTHONPATH"))}
+    result = subprocess.run(
+        [sys.executable, "-c", bootstrap, *argv], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    log = result.stdout + result.stderr  # SageMaker scrapes both streams
+    values = {}
+    for definition in METRIC_DEFINITIONS:
+        matches = re.findall(definition["Regex"], log)
+        assert len(matches) == 1, f"{definition['Name']}: {matches} in {log!r}"  # one epoch, one value
+        values[definition["Name"]] = float(matches[0])
+    assert set(values) >= {OBJECTIVE_METRIC, "train_loss", "val_loss"}
+    assert all(v == v and v >= 0 for v in values.values()), values  # numbers, not NaN
+    assert 0 < values[OBJECTIVE_METRIC] <= 1
+    assert values.get("epoch", 1) == 1
+    # What the training job leaves in SM_MODEL_DIR is what the inference container needs.
+    for name in ("model.pt", "metadata.json", "code/inference.py", "code/model/network.py"):
+        assert (runs / "model" / name).is_file(), name
