@@ -192,10 +192,13 @@ def send_feedback(prediction_id: str, label: int) -> Prediction:
 # -- AWS: inbox bucket, predictions table, results bucket -------------------------------------------------
 
 
+#: The UI fails fast and says so, rather than hanging a page on retries.
+_AWS_CONFIG = Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 2})
+
+
 @cache
 def _aws(service: str) -> Any:
-    cfg = Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 2})
-    return boto3.client(service, region_name=config().region, config=cfg)
+    return boto3.client(service, region_name=config().region, config=_AWS_CONFIG)
 
 
 def _aws_call(what: str, call: Callable[[], T]) -> T:
@@ -303,7 +306,9 @@ def today_start() -> str:
 
 def count_today(source: str) -> int:
     """Predictions of one source since midnight UTC: a COUNT Query on the ``by-source`` index, no Scan."""
-    table = boto3.resource("dynamodb", region_name=config().region).Table(config().predictions_table)
+    table = boto3.resource("dynamodb", region_name=config().region, config=_AWS_CONFIG).Table(
+        config().predictions_table
+    )
     query: dict[str, Any] = {
         "IndexName": SOURCE_INDEX,
         "KeyConditionExpression": Key("source").eq(source) & Key("created_at").gte(today_start()),

@@ -19,7 +19,7 @@ page_header(
 state = st.session_state
 state.setdefault("canvas_generation", 0)
 
-draw_col, result_col = st.columns([1, 2], gap="large")
+draw_col, result_col = st.columns([2, 3], gap="large")
 with draw_col:
     stroke = st.slider("Pen width", min_value=8, max_value=40, value=20, step=1)
     canvas = st_canvas(
@@ -46,7 +46,7 @@ png = canvas.image_bytes
 fingerprint = hashlib.sha1(png).hexdigest() if png else None
 if png and (predict_clicked or (live and fingerprint != state.get("draw_hash"))):
     with result_col, st.spinner("asking the model…"):
-        state.draw_outcome = client.predict_file("drawing.png", png, "image/png", "api")
+        state.draw_outcome = client.predict_file("Your drawing", png, "image/png", "api")
     state.draw_hash = fingerprint
 elif predict_clicked:
     result_col.info("Draw a digit first.")
