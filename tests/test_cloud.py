@@ -352,15 +352,16 @@ def test_deploy_serverless_endpoint(sagemaker, capsys) -> None:
 def test_deploy_the_model_of_a_training_job_and_of_a_tuning_jobs_best(sagemaker, capsys) -> None:
     session, requests = sagemaker
     trained = cli(session, capsys, "train", "--no-wait", *WHERE)
-    tuned = cli(session, capsys, "tune", "--no-wait", *WHERE)
 
     # moto names a fixed fake best job: let it name ours, as SageMaker names one of the tuning job's.
     def best_is_ours(parsed: dict[str, Any], **_: Any) -> None:
         parsed["BestTrainingJob"]["TrainingJobName"] = trained["training_job"]
 
     session.events.register("after-call.sagemaker.DescribeHyperParameterTuningJob", best_is_ours)
-    best = cli(session, capsys, "best", tuned["tuning_job"], "--bucket", BUCKET)
-    assert best["best"]["model_data"] == trained["model_data"]
+    tuned = cli(session, capsys, "tune", *WHERE)  # waits (moto's tuning jobs complete at once), prints the best
+    assert tuned["status"] == "Completed" and tuned["best"]["training_job"] == trained["training_job"]
+    assert tuned["best"]["model_data"] == trained["model_data"] and tuned["best"]["status"] == "Completed"
+    assert cli(session, capsys, "best", tuned["tuning_job"], "--bucket", BUCKET) == tuned
 
     requests.clear()
     cli(session, capsys, "deploy", *WHERE, "--tuning-job", tuned["tuning_job"], "--endpoint-name", "from-tuning")
@@ -386,7 +387,8 @@ def test_update_switches_the_model_then_delete_removes_everything(sagemaker, cap
     (variant,) = config["ProductionVariants"]
     assert variant["ModelName"] == model["ModelName"] != first["model"]
     assert variant["InstanceType"] == "ml.c5.large" and variant["InitialInstanceCount"] == 1  # capacity kept
-    assert requests.one("UpdateEndpoint") == {"EndpointName": ENDPOINT, "EndpointConfigName": config["EndpointConfigName"]}
+    update = requests.one("UpdateEndpoint")
+    assert update == {"EndpointName": ENDPOINT, "EndpointConfigName": config["EndpointConfigName"]}
     # Once InService on the new configuration, the old configuration and model go.
     assert requests.one("DeleteEndpointConfig") == {"EndpointConfigName": first["endpoint_config"]}
     assert requests.one("DeleteModel") == {"ModelName": first["model"]}

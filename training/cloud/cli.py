@@ -229,12 +229,22 @@ def user_error(error: BaseException) -> str | None:
     return " ".join(message.split())
 
 
+def configure_logging(verbose: bool) -> None:
+    """Warnings only, unless ``--verbose``; set before the SDK's import, which would choose INFO."""
+    level = logging.INFO if verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    for name in ("sagemaker", "sagemaker.config"):
+        logging.getLogger(name).setLevel(level)
+    # Said when an SDK resource call gets the session but no region: it then uses the session's.
+    logging.getLogger("sagemaker.core.utils.utils").addFilter(
+        lambda record: not record.getMessage().startswith("No region provided")
+    )
+
+
 def run(argv: list[str] | None = None, boto_session: boto3.Session | None = None) -> int:
     """Parse ``argv``, run the command, print its JSON result; returns the exit status."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(args.verbose)
     try:
         settings = Settings.resolve(
             stage=args.stage,

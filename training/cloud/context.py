@@ -194,12 +194,7 @@ def connect(settings: Settings, boto_session: boto3.Session | None = None) -> Cl
 def import_sdk(region: str) -> None:
     """Prepare the process for importing the SageMaker SDK.
 
-    ``import sagemaker.serve`` builds a boto3 client at import time (NoRegionError without a region)
-    and calls ``logging.basicConfig(INFO)``: give it a region, and configure logging first so that
-    the CLI's output stays quiet unless ``--verbose``.
+    ``import sagemaker.serve`` builds a boto3 client at import time: without a default region that
+    raises NoRegionError. (Logging is configured before, by the CLI.)
     """
-    import logging
-
     os.environ.setdefault("AWS_DEFAULT_REGION", region)
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
