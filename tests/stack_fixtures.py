@@ -32,7 +32,11 @@ import pytest
 from chalicelib.config import StageConfig, load
 from ops.emulator import Emulator, free_port
 from ops.provision import provision
-from ops.stack import MODEL_ARCHIVE, ROOT, Ports, Service, Stack, wait_http
+from ops.stack import MODEL_ARCHIVE as SHIPPED_MODEL
+from ops.stack import ROOT, Ports, Service, Stack, wait_http
+
+#: The model the endpoint serves: the shipped one, or another archive (``TEST_MODEL_ARCHIVE=path``).
+MODEL_ARCHIVE = Path(os.environ.get("TEST_MODEL_ARCHIVE", SHIPPED_MODEL))
 
 
 @dataclass

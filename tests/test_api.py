@@ -210,10 +210,10 @@ def test_wrong_method_and_unexpected_errors_keep_the_error_shape(chalice_client,
     status, code = error_of(chalice_client.http.get("/predict"))
     assert status == 405 and code == "method_not_allowed"
 
-    def broken(**_: object):
+    def broken(*_: object, **__: object):
         raise RuntimeError("secret internal detail")
 
-    monkeypatch.setattr(chalice_app.service.store, "list", broken)  # fault injection: an unexpected bug
+    monkeypatch.setattr(type(chalice_app.service.store), "list", broken)  # fault injection: an unexpected bug
     response = chalice_client.http.get("/predictions")
     assert error_of(response) == (500, "internal_error")
     assert "secret" not in response.body.decode()

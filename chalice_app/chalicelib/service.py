@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
+from urllib.parse import unquote_plus
 
 from aws_lambda_powertools.utilities.data_classes import S3Event
 from aws_lambda_powertools.utilities.data_classes.s3_event import S3EventRecord
@@ -49,11 +50,11 @@ class InboxObject:
 
     @classmethod
     def from_record(cls, record: S3EventRecord) -> InboxObject:
-        obj = record.s3.get_object  # the data class decodes the URL-encoded key ('+' is a space)
+        obj = record.s3.get_object
         return cls(
             bucket=record.s3.bucket.name,
-            key=obj.key,
-            version=obj.version_id or obj.etag or obj.sequencer,
+            key=unquote_plus(obj.key),  # S3 URL-encodes keys in events ('+' is a space)
+            version=obj.version_id or obj.etag or obj.get("sequencer", ""),
             version_id=obj.version_id,
         )
 
