@@ -195,7 +195,7 @@ def assert_source(names: list[str]) -> None:
     assert {ENTRY_SCRIPT, "requirements.txt", "training/train.py", "training/metrics.py", "model/network.py"} <= set(
         names
     )
-    assert not [n for n in names if "artifacts" in n or "__pycache__" in n or n.endswith((".gz", ".pt"))]
+    assert not [n for n in names if re.search(r"artifacts|__pycache__|training/cloud|\.gz$|\.pt$", n)]
 
 
 # --- import hygiene ------------------------------------------------------------------------------
@@ -411,6 +411,28 @@ def test_update_switches_the_model_then_delete_removes_everything(sagemaker, cap
     assert client.list_endpoint_configs()["EndpointConfigs"] == []
     assert client.list_models()["Models"] == []
     assert cli(session, capsys, "delete") == {"endpoints": [], "endpoint_configs": [], "models": []}
+
+
+def test_a_rolled_back_update_is_reported_and_deletes_nothing(sagemaker, capsys) -> None:
+    session, requests = sagemaker
+    first = cli(session, capsys, "deploy", *WHERE, "--model-data", MODEL_DATA)
+
+    def roll_back(params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        """SageMaker's answer to a new model that never gets healthy: the old configuration stays."""
+        from moto.sagemaker.models import sagemaker_backends
+
+        endpoint = sagemaker_backends[ACCOUNT][REGION].endpoints[ENDPOINT]
+        endpoint.failure_reason = "The primary container for production variant AllTraffic did not pass the ping"
+        return AWSResponse("https://api.sagemaker.amazonaws.com/", 200, {}, None), {"EndpointArn": endpoint.arn}
+
+    session.events.unregister("before-call.sagemaker.UpdateEndpoint", _moto_update_endpoint)
+    session.events.register("before-call.sagemaker.UpdateEndpoint", roll_back)
+    requests.clear()
+    line = cli_error(session, capsys, "update", *WHERE, "--model-data", f"s3://{BUCKET}/models/broken/model.tar.gz")
+    assert f"endpoint {ENDPOINT} still serves {first['endpoint_config']}" in line and "did not pass the ping" in line
+    assert requests.of("DeleteEndpointConfig") == requests.of("DeleteModel") == []
+    models = [m["ModelName"] for m in session.client("sagemaker").list_models()["Models"]]
+    assert first["model"] in models and len(models) == 2
 
 
 def test_update_without_an_endpoint_is_a_one_line_error(sagemaker, capsys) -> None:

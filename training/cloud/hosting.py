@@ -135,7 +135,8 @@ def deploy(
             initial_instance_count=capacity.instance_count,
             wait=False,
         )
-    return _result(cloud, name, model_name, model_data, wait)
+    status = wait_in_service(cloud, name) if wait else endpoint_status(cloud, name) or {}
+    return _summary(cloud, status, model_name, model_data)
 
 
 def update(cloud: Cloud, model_data: str, wait: bool = True, keep_old: bool = False, verbose: bool = False) -> dict:
@@ -143,8 +144,8 @@ def update(cloud: Cloud, model_data: str, wait: bool = True, keep_old: bool = Fa
 
     A new model and a new endpoint configuration (same capacity as the current one) are created and
     UpdateEndpoint swaps them in: SageMaker keeps serving the old model until the new one is healthy
-    (and rolls back if it never gets healthy). Once the endpoint is InService on the new configuration,
-    the old configuration and its models are deleted, unless ``keep_old`` (or not ``wait``).
+    (and rolls back if it never gets healthy). Only once the endpoint is InService on the new
+    configuration are the old configuration and its models deleted, unless ``keep_old`` (or not ``wait``).
     """
     name = cloud.settings.endpoint_name
     endpoint = endpoint_status(cloud, name)
@@ -168,12 +169,19 @@ def update(cloud: Cloud, model_data: str, wait: bool = True, keep_old: bool = Fa
     ]
     client.create_endpoint_config(**request)
     client.update_endpoint(EndpointName=name, EndpointConfigName=new_name)
-    result = _result(cloud, name, new_name, model_data, wait)
-    if wait and not keep_old:
-        result["deleted"] = _delete_config_and_models(cloud, old_config["EndpointConfigName"])
-    else:
-        result["kept"] = old_config["EndpointConfigName"]
-    return result
+    old_name = old_config["EndpointConfigName"]
+    if not wait:
+        return {**_summary(cloud, endpoint_status(cloud, name) or {}, new_name, model_data), "kept": old_name}
+    status = wait_in_service(cloud, name)
+    if status["EndpointConfigName"] != new_name:  # SageMaker rolled the update back
+        raise CloudError(
+            f"endpoint {name} still serves {status['EndpointConfigName']}: the update to {new_name} failed"
+            f" ({status.get('FailureReason', 'no reason given')}); both configurations and models are kept"
+        )
+    result = _summary(cloud, status, new_name, model_data)
+    if keep_old:
+        return {**result, "kept": old_name}
+    return {**result, "deleted": _delete_config_and_models(cloud, old_name)}
 
 
 def delete(cloud: Cloud) -> dict[str, list[str]]:
@@ -209,10 +217,9 @@ def wait_in_service(cloud: Cloud, name: str) -> dict[str, Any]:
     return client.describe_endpoint(EndpointName=name)
 
 
-def _result(cloud: Cloud, name: str, model_name: str, model_data: str, wait: bool) -> dict[str, Any]:
-    status = wait_in_service(cloud, name) if wait else endpoint_status(cloud, name) or {}
+def _summary(cloud: Cloud, status: dict[str, Any], model_name: str, model_data: str) -> dict[str, Any]:
     return {
-        "endpoint": name,
+        "endpoint": cloud.settings.endpoint_name,
         "status": status.get("EndpointStatus"),
         "endpoint_config": status.get("EndpointConfigName"),
         "model": model_name,

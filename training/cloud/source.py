@@ -4,7 +4,7 @@
 
     train_entry.py      the entry script (:mod:`training.cloud.entry_point`)
     requirements.txt    what the PyTorch training image lacks, pinned as in the project's requirements.txt
-    training/*.py ...   the training package (Python files only)
+    training/*.py ...   the training package (Python files only, without this workstation CLI)
     model/*.py ...      the model package (Python files only: no artifacts)
 
 The whole folder is what ModelTrainer uploads as the ``code`` channel and what the tuner tars into
@@ -19,6 +19,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("training", "model")
+#: Folders no training job needs.
+SKIPPED = ("__pycache__", "artifacts", "cloud")
 ENTRY_SCRIPT = "train_entry.py"
 REQUIREMENTS = "requirements.txt"
 #: Imported by the training script but not shipped in the PyTorch training DLC.
@@ -44,7 +46,7 @@ def stage_source(folder: Path) -> Path:
     for package in PACKAGES:
         for source in sorted((ROOT / package).rglob("*.py")):
             relative = source.relative_to(ROOT)
-            if "__pycache__" in relative.parts or "artifacts" in relative.parts:
+            if set(relative.parts) & set(SKIPPED):
                 continue
             target = folder / relative
             target.parent.mkdir(parents=True, exist_ok=True)
