@@ -41,8 +41,9 @@ from .errors import InputError
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
 #: Largest decoded image accepted, checked from the header before decoding (a decompression bomb guard).
 MAX_PIXELS = 40_000_000
-#: Formats Pillow may decode. Restricting them keeps exotic decoders (EPS runs Ghostscript) out of reach.
-FORMATS = ("PNG", "JPEG", "MPO", "WEBP", "BMP", "DIB", "GIF", "TIFF")
+#: Formats Pillow may decode (JPEG includes phones' multi-picture MPO files). Restricting them keeps
+#: exotic decoders (EPS runs Ghostscript) out of reach.
+FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "DIB", "GIF", "TIFF")
 #: Longest side of the working image: photos are reduced to this early; it keeps a digit that fills a
 #: tenth of a photo at about 40 pixels, plenty for a 20-pixel MNIST box, and keeps the work fast.
 WORK_SIZE = 256

@@ -1,0 +1,264 @@
+"""SageMaker inference handlers: ``model_fn``, ``input_fn``, ``predict_fn``, ``output_fn``, plus
+``predict_many`` (one forward pass for several requests; the local endpoint's micro-batcher calls it).
+
+The SageMaker PyTorch inference container imports ``code/inference.py`` of ``model.tar.gz`` (a shim:
+``from model.inference import *``) and calls, per request::
+
+    model = model_fn("/opt/ml/model")              # once
+    data = input_fn(body, content_type)            # bytes, or str for application/json
+    prediction = predict_fn(data, model)
+    body = output_fn(prediction, accept)           # JSON, see docs/contracts.md
+
+Bad input raises :class:`~model.errors.InputError` (code, message, HTTP status). Accepted inputs:
+
+* an image body: ``image/png``, ``image/jpeg``, ``image/webp``, ``image/gif``, ``image/bmp``,
+  ``image/tiff``, ``application/x-image`` or ``application/octet-stream`` (the format is read from the
+  bytes, the declared type is only a hint);
+* ``application/json``: ``{"image": "<base64 of an image file>"}`` (a ``data:image/...;base64,`` URL
+  works too) or ``{"pixels": <28x28 array of 0-255>}`` / ``{"pixels": [<28x28>, ...]}``: digits already
+  MNIST-style (light on dark, centred), given to the network as they are. A JSON body that does not
+  parse, has neither or both keys, or an ``image`` that is not valid base64 is ``malformed_json``;
+  ``pixels`` of the wrong shape or range are ``invalid_pixels``; an ``image`` that decodes to something
+  that is not an image gets the same error as the raw body would.
+
+Torch 2.6 API only (the SageMaker inference containers); torch, numpy and Pillow.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .errors import InputError
+from .network import DigitNet, normalize
+from .preprocess import MAX_DIGITS, MIN_DIGIT_CONTRAST, SIZE, Digit, preprocess
+
+__all__ = [
+    "IMAGE_CONTENT_TYPES",
+    "JSON_CONTENT_TYPE",
+    "LoadedModel",
+    "Prediction",
+    "input_fn",
+    "model_fn",
+    "output_fn",
+    "predict_fn",
+    "predict_many",
+]
+
+JSON_CONTENT_TYPE = "application/json"
+IMAGE_CONTENT_TYPES = frozenset(
+    {
+        "image/png",
+        "image/jpeg",
+        "image/jpg",
+        "image/webp",
+        "image/gif",
+        "image/bmp",
+        "image/tiff",
+        "application/x-image",
+        "application/octet-stream",
+    }
+)
+TOP_K = 3
+_DATA_URL = re.compile(r"^data:[\w/+.-]*;base64,", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """What ``model_fn`` returns: the network in eval mode and the archive's metadata."""
+
+    network: DigitNet
+    version: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The result for one request: per digit, left to right, the probabilities and where it was."""
+
+    digits: list[Digit]
+    probabilities: np.ndarray  # (len(digits), 10) float32
+    model_version: str
+
+
+# ------------------------------------------------------------------------------------------- model_fn
+
+
+def model_fn(model_dir: str) -> LoadedModel:
+    """Load ``model.pt`` (a ``DigitNet`` state_dict, read with ``weights_only=True``) and ``metadata.json``."""
+    directory = Path(model_dir)
+    if "OMP_NUM_THREADS" not in os.environ:
+        # A 0.5 M-parameter CNN gains nothing from more threads than this; the container runs one
+        # worker per vCPU, each with its own threads, so more would only oversubscribe the CPUs.
+        torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    state = torch.load(directory / "model.pt", map_location="cpu", weights_only=True)
+    network = DigitNet()
+    network.load_state_dict(state)
+    network.eval()
+    metadata_path = directory / "metadata.json"
+    metadata = json.loads(metadata_path.read_text()) if metadata_path.is_file() else {}
+    with torch.inference_mode():  # the first forward pass pays for lazy initialisation: not a user's request
+        network(torch.zeros(1, 1, SIZE, SIZE))
+    return LoadedModel(network, str(metadata.get("version", "unknown")), metadata)
+
+
+# ------------------------------------------------------------------------------------------- input_fn
+
+
+def _media_type(content_type: str | None) -> str:
+    return (content_type or "").split(";")[0].strip().lower()
+
+
+def input_fn(body: bytes | bytearray | str, content_type: str | None) -> list[Digit]:
+    """A request body -> the digits in it (28x28 MNIST-style each, with boxes), left to right."""
+    media = _media_type(content_type) or "application/octet-stream"
+    if body is None or len(body) == 0:
+        raise InputError("empty_body", "the request body is empty: send an image or JSON")
+    if media == JSON_CONTENT_TYPE:
+        return _from_json(body)
+    if media in IMAGE_CONTENT_TYPES:
+        if isinstance(body, str):  # an image should arrive as bytes; latin-1 maps code points 0-255 back to bytes
+            try:
+                body = body.encode("latin-1")
+            except UnicodeEncodeError:
+                raise InputError("corrupt_image", "the image arrived as text, not bytes") from None
+        return preprocess(bytes(body))
+    accepted = ", ".join(sorted(IMAGE_CONTENT_TYPES | {JSON_CONTENT_TYPE}))
+    raise InputError("unsupported_media_type", f"content type {content_type!r} is not supported; use one of {accepted}")
+
+
+def _from_json(body: bytes | bytearray | str) -> list[Digit]:
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError("malformed_json", f"the body is not valid JSON ({exc})") from None
+    if not isinstance(payload, dict) or ("image" in payload) == ("pixels" in payload):
+        raise InputError(
+            "malformed_json",
+            'the JSON body must be an object with exactly one of "image" (base64 of an image file) '
+            'or "pixels" (a 28x28 array of 0-255, or a list of them)',
+        )
+    if "image" in payload:
+        return preprocess(_decode_base64(payload["image"]))
+    return _from_pixels(payload["pixels"])
+
+
+def _decode_base64(value: object) -> bytes:
+    if not isinstance(value, str):
+        raise InputError("malformed_json", '"image" must be a base64 string')
+    text = _DATA_URL.sub("", value.strip(), count=1)
+    try:
+        data = base64.b64decode(re.sub(r"\s+", "", text), validate=True)
+    except (binascii.Error, ValueError):
+        raise InputError("malformed_json", '"image" is not valid base64') from None
+    if not data:
+        raise InputError("empty_body", '"image" is empty')
+    return data
+
+
+def _from_pixels(value: object) -> list[Digit]:
+    """``pixels``: one 28x28 array or a list of them, numbers 0-255, MNIST-style (light on dark)."""
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (ValueError, TypeError):
+        raise InputError("invalid_pixels", '"pixels" must be a 28x28 array of numbers (or a list of them)') from None
+    if array.ndim == 2:
+        array = array[None]
+    if array.ndim != 3 or array.shape[1:] != (SIZE, SIZE) or not 1 <= array.shape[0] <= MAX_DIGITS:
+        raise InputError(
+            "invalid_pixels",
+            f'"pixels" must be a 28x28 array or a list of 1 to {MAX_DIGITS} of them, got shape {list(array.shape)}',
+        )
+    if not np.isfinite(array).all() or array.min() < 0 or array.max() > 255:
+        raise InputError("invalid_pixels", '"pixels" values must be numbers from 0 to 255')
+    images = np.rint(array).astype(np.uint8)
+    blank = [i for i, image in enumerate(images) if int(image.max()) < MIN_DIGIT_CONTRAST]
+    if blank:
+        raise InputError("no_digit_found", f"no digit found: pixel array {blank[0]} is blank")
+    return [Digit(image, (0, 0, SIZE, SIZE)) for image in images]
+
+
+# ------------------------------------------------------------------------------------------ predict_fn
+
+
+def predict_many(items: list[list[Digit]], model: LoadedModel) -> list[Prediction]:
+    """Several requests' digits in one forward pass; one :class:`Prediction` per request, in order."""
+    counts = [len(digits) for digits in items]
+    if not sum(counts):
+        return [Prediction([], np.zeros((0, 10), np.float32), model.version) for _ in items]
+    pixels = np.stack([digit.pixels for digits in items for digit in digits])
+    with torch.inference_mode():
+        logits = model.network(normalize(torch.from_numpy(pixels)))
+        probabilities = torch.softmax(logits.float(), dim=1).numpy()
+    predictions, start = [], 0
+    for digits, count in zip(items, counts, strict=True):
+        predictions.append(Prediction(digits, probabilities[start : start + count], model.version))
+        start += count
+    return predictions
+
+
+def predict_fn(data: list[Digit], model: LoadedModel) -> Prediction:
+    return predict_many([data], model)[0]
+
+
+# ------------------------------------------------------------------------------------------- output_fn
+
+
+def _accepts_json(accept: str | None) -> bool:
+    if not accept:
+        return True
+    ranges = {_media_type(part) for part in accept.split(",")}
+    return bool(ranges & {JSON_CONTENT_TYPE, "application/*", "*/*", ""})
+
+
+def output_fn(prediction: Prediction, accept: str | None) -> str:
+    """The response body (JSON, see ``docs/contracts.md``); ``unsupported_accept`` for other types."""
+    if not _accepts_json(accept):
+        raise InputError("unsupported_accept", f"cannot answer in {accept!r}; the response is application/json")
+    return json.dumps(to_response(prediction))
+
+
+def to_response(prediction: Prediction) -> dict[str, Any]:
+    """The response as a dict (what ``output_fn`` serialises)."""
+    probs = prediction.probabilities.astype(np.float64)
+    best = probs.argmax(axis=1)
+    digits = [
+        {
+            "digit": int(best[i]),
+            "confidence": round(float(probs[i, best[i]]), 6),
+            "probabilities": [round(float(p), 6) for p in probs[i]],
+            "box": [int(v) for v in digit.box],
+        }
+        for i, digit in enumerate(prediction.digits)
+    ]
+    first = probs[0]
+    ranked = np.argsort(-first, kind="stable")[:TOP_K]
+    return {
+        "digit": digits[0]["digit"] if len(digits) == 1 else None,
+        "number": "".join(str(d["digit"]) for d in digits),
+        "confidence": min(d["confidence"] for d in digits),
+        "probabilities": digits[0]["probabilities"],
+        "top_k": [{"digit": int(k), "probability": round(float(first[k]), 6)} for k in ranked],
+        "digits": digits,
+        "model_input": model_input_png(prediction.digits),
+        "model_version": prediction.model_version,
+    }
+
+
+def model_input_png(digits: list[Digit]) -> str:
+    """The 28x28 images the network saw, side by side (28 x 28n), as base64 PNG."""
+    strip = np.concatenate([digit.pixels for digit in digits], axis=1)
+    buffer = io.BytesIO()
+    Image.fromarray(strip).save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
