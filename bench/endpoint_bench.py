@@ -75,7 +75,8 @@ def percentile(values: list[float], q: float) -> float:
 def archive_handlers() -> Iterator[object]:
     """The archive's handlers loaded in this process, as the server loads them; the checkout's ``model``
     modules are put back afterwards so that other benchmarks in this process are not affected."""
-    from model.serve import load_handlers, unpack
+    from model.archive import unpack
+    from model.serve import load_handlers
 
     saved_modules = {n: m for n, m in sys.modules.items() if n in ("model", "inference") or n.startswith("model.")}
     saved_path = list(sys.path)

@@ -33,7 +33,6 @@ import json
 import logging
 import os
 import sys
-import tarfile
 import tempfile
 import time
 import uuid
@@ -50,6 +49,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from .archive import unpack
 from .batching import MicroBatcher
 
 log = logging.getLogger("model.serve")
@@ -112,15 +112,6 @@ class Handlers:
     input_error: type[Exception]
 
 
-def unpack(archive: Path, model_dir: Path) -> Path:
-    """Extract ``archive`` into ``model_dir`` (what SageMaker does into ``/opt/ml/model``)."""
-    with tarfile.open(archive) as tar:
-        tar.extractall(model_dir, filter="data")
-    if not (model_dir / "code" / "inference.py").is_file():
-        raise FileNotFoundError(f"{archive} has no code/inference.py")
-    return model_dir
-
-
 def load_handlers(model_dir: Path) -> Handlers:
     """Import ``model_dir/code/inference.py`` as the container does and call its ``model_fn``.
 
@@ -128,6 +119,8 @@ def load_handlers(model_dir: Path) -> Handlers:
     ``from model.inference import *``. The ``model`` package this server was started from is dropped
     from ``sys.modules`` first, so that the handlers, and everything they import, come from the archive.
     """
+    if not (model_dir / "code" / "inference.py").is_file():
+        raise FileNotFoundError(f"{model_dir} has no code/inference.py: not a model.tar.gz for the PyTorch container")
     code = str(model_dir / "code")
     for name in [n for n in sys.modules if n in ("model", "inference") or n.startswith("model.")]:
         del sys.modules[name]
@@ -248,7 +241,10 @@ class Endpoint:
                 500, "internal_error", f"The model failed on this request; the endpoint log has the details "
                 f"(request id {request_id})."
             )
-        response_body, response_type = result if isinstance(result, tuple) else (result, accept)
+        if isinstance(result, tuple):  # the toolkit lets output_fn name the type: (body, content_type)
+            response_body, response_type = result
+        else:  # else the type is the Accept header, when it names one type
+            response_body, response_type = result, accept if "*" not in accept and "," not in accept else DEFAULT_ACCEPT
         if isinstance(response_body, str):
             response_body = response_body.encode("utf-8")
         return Outcome(200, bytes(response_body), response_type, batch_size)

@@ -309,9 +309,10 @@ def tiny(tmp_path: Path) -> Iterator[tuple[Server, Path]]:
     (code / "model" / "errors.py").write_text((ROOT / "model" / "errors.py").read_text())
     (code / "model" / "inference.py").write_text(TINY_INFERENCE)
     (code / "inference.py").write_text("from model.inference import *  # noqa\n")
+    (tmp_path / "archive" / "model.pt").write_bytes(b"")
     archive = tmp_path / "tiny.tar.gz"
     with tarfile.open(archive, "w:gz") as tar:
-        tar.add(code, arcname="code")
+        tar.add(tmp_path / "archive", arcname=".")
     release = tmp_path / "release"
     with serve(archive, tmp_path, "--max-batch-delay-ms", "50", env={"TINY_RELEASE_FILE": str(release)}) as server:
         yield server, release
