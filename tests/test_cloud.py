@@ -230,12 +230,15 @@ def test_upload_data_without_files_is_a_one_line_error(sagemaker, capsys, tmp_pa
 
 def test_train_sends_a_managed_spot_training_job(sagemaker, capsys) -> None:
     session, requests = sagemaker
-    result = cli(session, capsys, "train", "--no-wait", *WHERE, "--epochs", "3", "--lr", "0.002", "-H", "seed=7")
+    argv = ["--epochs", "3", "--lr", "0.002", "--batch-size", "256", "-H", "seed=7", "-H", "label_smoothing=0.05"]
+    result = cli(session, capsys, "train", "--no-wait", *WHERE, *argv)
 
     job = requests.one("CreateTrainingJob")
     assert_spot_training(job, f"s3://{BUCKET}/digits/checkpoints/digits-train-")
     assert job["StoppingCondition"]["MaxWaitTimeInSeconds"] == 7200
-    assert job["HyperParameters"] == {"epochs": "3", "lr": "0.002", "seed": "7"}
+    assert job["HyperParameters"] == {
+        "epochs": "3", "lr": "0.002", "batch-size": "256", "seed": "7", "label-smoothing": "0.05",
+    }  # fmt: skip
     assert job["TrainingJobName"].startswith("digits-train-")
     # ModelTrainer's driver runs the entry script from the code channel, installing requirements.txt.
     channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in job["InputDataConfig"]}
@@ -433,6 +436,23 @@ def test_a_rolled_back_update_is_reported_and_deletes_nothing(sagemaker, capsys)
     assert requests.of("DeleteEndpointConfig") == requests.of("DeleteModel") == []
     models = [m["ModelName"] for m in session.client("sagemaker").list_models()["Models"]]
     assert first["model"] in models and len(models) == 2
+
+
+def test_deploy_over_the_leftovers_of_a_failed_deployment(sagemaker, capsys) -> None:
+    session, requests = sagemaker
+    first = cli(session, capsys, "deploy", *WHERE, "--model-data", MODEL_DATA, "--no-wait")
+    session.client("sagemaker").delete_endpoint(EndpointName=ENDPOINT)  # as after a failed creation
+
+    line = cli_error(session, capsys, "deploy", *WHERE, "--model-data", MODEL_DATA)
+    assert f"endpoint configuration {ENDPOINT} is left from an earlier deployment" in line
+    assert cli(session, capsys, "delete") == {
+        "endpoints": [],
+        "endpoint_configs": [first["endpoint_config"]],
+        "models": [first["model"]],
+    }
+    requests.clear()
+    assert cli(session, capsys, "deploy", *WHERE, "--model-data", MODEL_DATA)["status"] == "InService"
+    assert requests.one("CreateEndpoint")["EndpointName"] == ENDPOINT
 
 
 def test_update_without_an_endpoint_is_a_one_line_error(sagemaker, capsys) -> None:

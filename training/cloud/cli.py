@@ -67,7 +67,8 @@ def _training(parser: argparse.ArgumentParser, tuned: bool) -> None:
     group.add_argument("--epochs", type=int, default=12 if tuned else None, help="epochs per job")
     if not tuned:
         for param in SEARCH_SPACE:
-            group.add_argument(f"--{param.name}", help=f"training hyperparameter ({param.kind})")
+            kind = {"float": float, "int": int}.get(param.kind) or type(param.choices[0])
+            group.add_argument(f"--{param.name}", type=kind, help=f"training hyperparameter ({param.kind})")
     group.add_argument(
         "-H",
         "--hyperparameter",
@@ -147,7 +148,7 @@ def _hyperparameters(args: argparse.Namespace) -> dict[str, str]:
     for param in SEARCH_SPACE:
         value = getattr(args, param.name.replace("-", "_"), None)
         if value is not None:
-            values[param.name] = value
+            values[param.name] = str(value)
     if args.epochs is not None:
         if args.epochs < 1:
             raise CloudError("--epochs must be at least 1")

@@ -159,9 +159,13 @@ class Cloud:
         """``--bucket``, else the SDK's default bucket (created on first use, as the SDK does)."""
         return self.settings.bucket or self.sagemaker_session.default_bucket()
 
+    def key(self, *parts: str) -> str:
+        """``<prefix>/<parts...>/``: a folder in the bucket."""
+        return "/".join([self.settings.prefix, *parts]) + "/"
+
     def s3_uri(self, *parts: str) -> str:
         """``s3://<bucket>/<prefix>/<parts...>/``."""
-        return "/".join([f"s3://{self.bucket}", self.settings.prefix, *parts]) + "/"
+        return f"s3://{self.bucket}/{self.key(*parts)}"
 
     @property
     def training_data_uri(self) -> str:

@@ -118,6 +118,8 @@ def deploy(
             f"endpoint {name} already exists ({existing['EndpointStatus']}): "
             "`update` switches it to a new model, `delete` removes it"
         )
+    if _describe_or_none(cloud, "describe_endpoint_config", EndpointConfigName=name):
+        raise CloudError(f"endpoint configuration {name} is left from an earlier deployment: `delete` removes it")
     builder = model_builder(cloud, model_data, capacity, verbose)
     model_name = unique_name(name)
     builder.build(model_name=model_name)

@@ -44,7 +44,7 @@ def upload_data(cloud: Cloud, data_dir: Path = DEFAULT_DATA_DIR) -> list[str]:
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
         raise CloudError(f"MNIST training files missing: {', '.join(missing)} (see --data-dir)")
-    bucket, prefix = cloud.bucket, cloud.training_data_uri.split("/", 3)[3]
+    bucket, prefix = cloud.bucket, cloud.key("data", "training")
     s3 = cloud.boto_session.client("s3")
     uris = []
     for path in files:
