@@ -206,6 +206,19 @@ def test_importing_the_cli_does_not_import_the_sdk() -> None:
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 
 
+def test_nothing_on_the_lambda_or_endpoint_path_imports_the_sdk() -> None:
+    """The Chalice app, chalicelib and the model package (handlers, local endpoint) never load it."""
+    code = (
+        "import importlib, pkgutil, sys, app, chalicelib, model\n"
+        "for package in (chalicelib, model):\n"
+        "    for module in pkgutil.walk_packages(package.__path__, package.__name__ + '.'):\n"
+        "        importlib.import_module(module.name)\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] == 'sagemaker')\n"
+        "assert not loaded, loaded\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT / "chalice_app")
+
+
 # --- train and tune ------------------------------------------------------------------------------
 
 
@@ -484,6 +497,22 @@ def test_missing_credentials_are_a_one_line_error(aws_env: None, tmp_path: Path)
     )  # fmt: skip
     assert result.returncode == 1 and result.stdout == ""
     assert result.stderr.startswith("error: no AWS credentials found") and len(result.stderr.splitlines()) == 1
+
+
+def test_aws_refusals_are_one_line_and_bugs_keep_their_traceback() -> None:
+    from botocore.exceptions import ClientError, NoCredentialsError
+
+    from training.cloud.cli import user_error
+
+    assert user_error(NoCredentialsError()) == "Unable to locate credentials"
+    refusal = ClientError(
+        {"Error": {"Code": "AccessDeniedException", "Message": "User: x is not authorized\nto perform"}},
+        "CreateTrainingJob",
+    )
+    assert user_error(refusal) == (
+        "AWS refused CreateTrainingJob: AccessDeniedException: User: x is not authorized to perform"
+    )
+    assert user_error(KeyError("ModelArtifacts")) is None
 
 
 def test_a_bad_model_uri_is_a_one_line_error(sagemaker, capsys) -> None:
