@@ -25,6 +25,7 @@ import json
 import re
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -67,6 +68,12 @@ def _s3() -> Any:
 @cache
 def _dynamodb() -> Any:
     return boto3.resource("dynamodb")
+
+
+@cache
+def _uploads() -> ThreadPoolExecutor:
+    """Threads for concurrent S3 writes (boto3 clients are thread-safe)."""
+    return ThreadPoolExecutor(max_workers=4, thread_name_prefix="store-s3")
 
 
 def new_prediction_id() -> str:
@@ -187,12 +194,7 @@ class PredictionStore:
         if image is not None:
             item["image_bucket"] = self.config.results_bucket
             item["image_key"] = image_key(prediction_id, created_at, image.extension)
-            with _storage("writing the image"):
-                _s3().put_object(
-                    Bucket=self.config.results_bucket, Key=item["image_key"], Body=image.data,
-                    ContentType=image.content_type,
-                )
-        return self._put(item, write_result=True)
+        return self._put(item, write_result=True, image=image)
 
     def save_rejected(
         self, *, prediction_id: str, source: str, created_at: str, error: ServiceError, source_key: str | None = None
@@ -224,17 +226,19 @@ class PredictionStore:
             item.update(source_key=source_key, image_bucket=self.config.inbox_bucket, image_key=source_key)
         return item
 
-    def _put(self, item: dict[str, Any], *, write_result: bool) -> dict[str, Any]:
+    def _put(self, item: dict[str, Any], *, write_result: bool, image: Image | None = None) -> dict[str, Any]:
+        """S3 objects first (image and result JSON at once: they are independent), then the item."""
         item = {k: v for k, v in to_dynamodb(item).items() if v is not None}
+        objects = []
+        if image is not None:
+            objects.append((item["image_key"], image.data, image.content_type))
         if write_result:
             item["result_key"] = result_key(item["prediction_id"], item["created_at"])
-            with _storage("writing the result"):
-                _s3().put_object(
-                    Bucket=self.config.results_bucket,
-                    Key=item["result_key"],
-                    Body=json.dumps(to_public(item), separators=(",", ":")).encode(),
-                    ContentType="application/json",
-                )
+            result = json.dumps(to_public(item), separators=(",", ":")).encode()
+            objects.append((item["result_key"], result, "application/json"))
+        with _storage("writing to the results bucket"):
+            for done in [_uploads().submit(self._put_object, *obj) for obj in objects]:
+                done.result()
         try:
             with _storage("writing the record"):
                 self.table.put_item(
@@ -250,6 +254,9 @@ class PredictionStore:
                 raise StorageUnavailable("the record changed while it was written; retry", retry_after=1) from exc
             return existing
         return to_public(item)
+
+    def _put_object(self, key: str, body: bytes, content_type: str) -> None:
+        _s3().put_object(Bucket=self.config.results_bucket, Key=key, Body=body, ContentType=content_type)
 
     def add_feedback(self, prediction_id: str, label: int) -> dict[str, Any]:
         """Record the user's correction of a prediction; NotFound for an unknown id."""
