@@ -102,7 +102,8 @@ def prediction_panel(prediction: dict[str, Any], key: str, title: str | None = N
                     + " · chart: the first digit"
                 )
         _details(prediction)
-        if prediction.get("prediction_id"):
+        if prediction.get("prediction_id") and len(str(prediction.get("number") or "")) <= 1:
+            # Feedback is one digit (POST /predictions/{id}/feedback takes 0-9): single-digit predictions only.
             feedback_control(prediction, key)
 
 

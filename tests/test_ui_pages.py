@@ -1,0 +1,233 @@
+"""The Streamlit pages, run by ``streamlit.testing.v1.AppTest`` against the running local stack.
+
+No mocks: the pages call the real API (``chalice local`` + the local SageMaker endpoint with the shipped
+model), the emulator's buckets and table, and the S3 event bridge. AppTest runs each script in this
+process, so the UI client reads this process's environment (``local_ui`` points it at the stack).
+
+What AppTest cannot do: draw on the canvas (a Components v2 element; AppTest renders it as an
+``UnknownElement`` and cannot send it strokes). The Draw page is checked for rendering and for its
+"nothing drawn yet" answer here; drawing itself is tested in a real browser (``tests/test_browser.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests import images
+from ui import client
+from ui.components import confidence_histogram, digit_counts, feedback_accuracy
+
+UI = Path(__file__).resolve().parent.parent / "ui"
+TIMEOUT = 60
+
+
+def page(name: str) -> AppTest:
+    return AppTest.from_file(str(UI / name), default_timeout=TIMEOUT)
+
+
+@pytest.fixture(scope="module")
+def local_ui(local_stack) -> Iterator[object]:
+    """The UI client pointed at the test stack's API (the emulator variables are set by ``emulator``)."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("DIGITS_API_URL", local_stack.api_url)
+    mp.delenv("DIGITS_API_AUTH", raising=False)
+    try:
+        yield local_stack
+    finally:
+        mp.undo()
+
+
+@pytest.fixture(scope="module")
+def scans(mnist_dir: Path) -> dict[int, np.ndarray]:
+    """One held-out MNIST digit per class, rendered big (280 px) and dark on light: a scan."""
+    pictures, labels = images.validation_digits(mnist_dir, count=10)
+    return {int(label): images.invert(images.resize(p, 280)) for p, label in zip(pictures, labels, strict=True)}
+
+
+@pytest.fixture(scope="module")
+def digits(scans: dict[int, np.ndarray]) -> dict[int, bytes]:
+    """The scans as PNG files."""
+    return {label: images.png(scan) for label, scan in scans.items()}
+
+
+def markdown_text(at: AppTest) -> str:
+    return "\n".join(m.value for m in at.markdown)
+
+
+def elements(node: object, type_: str) -> list:
+    """Every element of ``type_`` under ``node`` (also those AppTest has no collection for, like charts)."""
+    found = [node] if getattr(node, "type", None) == type_ else []
+    for child in getattr(node, "children", {}).values():
+        found += elements(child, type_)
+    return found
+
+
+def no_exception(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+# -- unit: statistics behind the History page ----------------------------------------------------------
+
+
+@pytest.mark.unit
+def test_history_statistics_count_only_succeeded_predictions() -> None:
+    records = [
+        {"status": "succeeded", "digit": 7, "number": "7", "confidence": 0.99, "feedback_label": 7},
+        {"status": "succeeded", "digit": 1, "number": "1", "confidence": 0.55, "feedback_label": 7},
+        {"status": "succeeded", "digit": None, "number": "42", "confidence": 0.91},
+        {"status": "succeeded", "digit": 3, "number": "3", "confidence": 1.0},
+        {"status": "rejected", "error_code": "no_digit_found"},
+    ]
+    assert confidence_histogram(records)["predictions"] == [0, 0, 0, 0, 0, 1, 0, 0, 0, 3]
+    assert digit_counts(records)["predictions"] == [0, 1, 0, 1, 0, 0, 0, 1, 0, 0]
+    accuracy = feedback_accuracy(records)
+    assert (accuracy.predictions, accuracy.with_feedback, accuracy.confirmed) == (4, 2, 1)
+    assert accuracy.judged_accuracy == 0.5
+    assert accuracy.implied_accuracy == 0.75
+    assert feedback_accuracy([]).implied_accuracy is None
+
+
+@pytest.mark.unit
+def test_inbox_keys_stay_under_the_prefix_and_readable() -> None:
+    key = client.inbox_key("../../My digit (1).PNG")
+    assert key.startswith("inbox/ui/")
+    assert key.endswith("-My_digit__1_.PNG")
+    assert "/" not in key.removeprefix("inbox/ui/")
+
+
+@pytest.mark.unit
+def test_content_type_prefers_the_browser_then_the_name() -> None:
+    assert client.content_type_for("a.png", "image/png") == "image/png"
+    assert client.content_type_for("a.webp", None) == "image/webp"
+    assert client.content_type_for("a.jpg", "application/octet-stream") == "image/jpeg"
+    assert client.content_type_for("noext", None) == "application/octet-stream"
+
+
+# -- pages against the stack ---------------------------------------------------------------------------
+
+
+@pytest.mark.integration
+def test_home_shows_the_status_of_every_part_and_counts_today(local_ui, digits) -> None:
+    at = page("Home.py").run()
+    no_exception(at)
+    before = {m.label: int(m.value) for m in at.metric}
+    text = markdown_text(at)
+    for part in ("API", "Model endpoint", "Predictions table", "Inbox bucket", "Results bucket"):
+        assert f"🟢 **{part}**" in text, text
+    assert "model " in text and "digits-local" in text
+    assert [link.label for link in at.page_link] == ["Upload an image", "Draw a digit", "History"]
+
+    client.predict(digits[3])
+    at.run()
+    after = {m.label: int(m.value) for m in at.metric}
+    assert after["instant (API)"] == before["instant (API)"] + 1
+    assert after["event-driven (S3)"] == before["event-driven (S3)"]
+
+
+@pytest.mark.integration
+def test_home_says_when_the_api_is_down(local_ui, monkeypatch) -> None:
+    monkeypatch.setenv("DIGITS_API_URL", "http://127.0.0.1:9")  # discard port: nothing listens
+    at = page("Home.py").run()
+    no_exception(at)
+    text = markdown_text(at)
+    assert "🔴 **API**" in text and "did not answer" in text
+    assert "🟢 **Predictions table**" in text  # the AWS checks do not depend on the API
+
+
+def upload(at: AppTest, path_label: str, files: list[tuple[str, bytes, str]]) -> AppTest:
+    at.radio[0].set_value(path_label)
+    at.file_uploader[0].set_value(files)
+    at.run()
+    next(b for b in at.button if b.label == "Predict").click()
+    return at.run()
+
+
+INSTANT = "Instant: POST /predict"
+EVENT = "Event-driven: S3 inbox → trigger → DynamoDB"
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("path_label", [INSTANT, EVENT])
+def test_upload_predicts_each_file_and_shows_what_the_model_saw(local_ui, digits, scans, path_label) -> None:
+    files = [("seven.png", digits[7], "image/png"), ("two.jpg", images.jpeg(scans[2]), "image/jpeg")]
+    at = upload(page("pages/1_Upload_an_image.py").run(), path_label, files)
+    no_exception(at)
+    assert not at.error, [e.value for e in at.error]
+    assert [m.value for m in at.metric] == ["7", "2"]
+    # the 28x28 model input, enlarged, and a bar chart of the ten probabilities, per file
+    assert len(at.image) == 2
+    assert len(elements(at.main, "vega_lite_chart")) == 2
+    source = "s3" if path_label == EVENT else "api"
+    captions = "\n".join(c.value for c in at.caption)
+    assert f"via **{source}**" in captions
+
+
+@pytest.mark.integration
+def test_upload_explains_rejected_files_on_both_paths(local_ui) -> None:
+    blank = images.png(images.blank())
+    not_an_image = b"<html><body>not a digit</body></html>"
+    for path_label in (INSTANT, EVENT):
+        files = [("blank.png", blank, "image/png"), ("page.png", not_an_image, "image/png")]
+        at = upload(page("pages/1_Upload_an_image.py").run(), path_label, files)
+        no_exception(at)
+        errors = [e.value for e in at.error]
+        assert len(errors) == 2, errors
+        assert "No digit found" in errors[0] and "`no_digit_found`" in errors[0]
+        assert "not an image we can read" in errors[1] and "`unsupported_media_type`" in errors[1]
+        assert not at.metric
+
+
+@pytest.mark.integration
+def test_a_correction_is_sent_as_feedback(local_ui, digits) -> None:
+    at = upload(page("pages/1_Upload_an_image.py").run(), INSTANT, [("four.png", digits[4], "image/png")])
+    prediction_id = at.session_state["upload_outcomes"][0].prediction["prediction_id"]
+    at.segmented_control(key="feedback-label-upload-0").set_value(9).run()
+    next(b for b in at.button if b.label == "Send correction").click().run()
+    no_exception(at)
+    assert client.get_prediction(prediction_id)["feedback_label"] == 9
+    assert "corrected to **9**" in "\n".join(c.value for c in at.caption)
+
+
+@pytest.mark.integration
+def test_draw_page_renders_the_canvas_and_asks_for_a_drawing(local_ui) -> None:
+    at = page("pages/2_Draw_a_digit.py").run()
+    no_exception(at)
+    assert at.slider[0].label == "Pen width"
+    assert at.get_by_key("canvas-0") is not None  # the canvas component (not drawable here)
+    next(b for b in at.button if b.label == "Predict").click().run()
+    assert [i.value for i in at.info] == ["Draw a digit first."]
+    next(b for b in at.button if b.label == "Clear").click().run()
+    no_exception(at)
+    assert at.session_state["canvas_generation"] == 1
+
+
+@pytest.mark.integration
+def test_history_lists_predictions_of_both_paths_newest_first(local_ui, digits) -> None:
+    api_record = client.predict(digits[5])
+    upload_ = client.upload_to_inbox(digits[6], "six.png", "image/png")
+    s3_record = client.wait_for_record(upload_.prediction_id, timeout=30)
+    assert s3_record["status"] == "succeeded"
+
+    at = page("pages/3_History.py").run()
+    no_exception(at)
+    text = markdown_text(at)
+    assert text.index("### 6") < text.index("### 5")  # newest first
+    assert f"s3://{local_ui.config.inbox_bucket}/{upload_.key}" in "\n".join(c.value for c in at.caption)
+    assert len(at.image) >= 4  # thumbnails and model inputs of both
+
+    at.segmented_control(key="history_source").set_value("s3").run()
+    no_exception(at)
+    text = markdown_text(at)
+    assert "### 6" in text and "instant (API)" not in text
+    assert "event-driven (S3)" in text
+
+    at.segmented_control(key="history_source").set_value(None).run()
+    at.selectbox[0].set_value(5).run()
+    text = markdown_text(at)
+    assert "### 5" in text and "### 6" not in text
+    assert api_record["prediction_id"]
