@@ -19,6 +19,7 @@ batching at least 2x the throughput without it; ready in under 3 s. Request coun
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import http.client
 import json
@@ -72,7 +73,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 @contextlib.contextmanager
-def archive_handlers() -> Iterator[object]:
+def archive_handlers(archive: Path) -> Iterator[object]:
     """The archive's handlers loaded in this process, as the server loads them; the checkout's ``model``
     modules are put back afterwards so that other benchmarks in this process are not affected."""
     from model.archive import unpack
@@ -82,7 +83,7 @@ def archive_handlers() -> Iterator[object]:
     saved_path = list(sys.path)
     with tempfile.TemporaryDirectory() as tmp:
         try:
-            yield load_handlers(unpack(ARCHIVE, Path(tmp)))
+            yield load_handlers(unpack(archive, Path(tmp)))
         finally:
             for name in [n for n in sys.modules if n in ("model", "inference") or n.startswith("model.")]:
                 del sys.modules[name]
@@ -90,9 +91,9 @@ def archive_handlers() -> Iterator[object]:
             sys.path[:] = saved_path
 
 
-def in_process(bodies: list[bytes]) -> dict[str, float]:
+def in_process(bodies: list[bytes], archive: Path) -> dict[str, float]:
     """Median milliseconds per image of the handlers without any serving around them."""
-    with archive_handlers() as h:
+    with archive_handlers(archive) as h:
         model = h.model  # type: ignore[attr-defined]
 
         def pipeline(body: bytes) -> object:
@@ -129,14 +130,14 @@ def in_process(bodies: list[bytes]) -> dict[str, float]:
 class ServerProcess:
     """``python -m model.serve`` on a free port; ``ready_s`` is process start -> /ping 200."""
 
-    def __init__(self, *args: str) -> None:
+    def __init__(self, archive: Path, *args: str) -> None:
         from ops.emulator import free_port
 
         self.port = free_port()
         self.log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in stop)
         started = time.perf_counter()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "model.serve", "--model", str(ARCHIVE), "--port", str(self.port),
+            [sys.executable, "-m", "model.serve", "--model", str(archive), "--port", str(self.port),
              "--endpoint-name", ENDPOINT, "--log-level", "WARNING", *args],
             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=self.log,
         )
@@ -212,8 +213,8 @@ def load(port: int, bodies: list[bytes], concurrency: int, total: int) -> dict[s
     }
 
 
-def measure_server(bodies: list[bytes], *args: str, concurrencies: tuple[int, ...]) -> dict:
-    server = ServerProcess(*args)
+def measure_server(archive: Path, bodies: list[bytes], *args: str, concurrencies: tuple[int, ...]) -> dict:
+    server = ServerProcess(archive, *args)
     try:
         load(server.port, bodies, 1, WARMUP)
         out: dict = {"ready_s": server.ready_s}
@@ -239,12 +240,12 @@ def _r(value: float, digits: int = 2) -> float:
     return round(value, digits)
 
 
-def run() -> dict:
+def run(archive: Path = ARCHIVE) -> dict:
     bodies = sample_images()
-    baseline = in_process(bodies)
+    baseline = in_process(bodies, archive)
     torch_s = torch_import_s()
-    batched = measure_server(bodies, concurrencies=(1, CONCURRENCY))
-    unbatched = measure_server(bodies, "--max-batch-size", "1", concurrencies=(CONCURRENCY,))
+    batched = measure_server(archive, bodies, concurrencies=(1, CONCURRENCY))
+    unbatched = measure_server(archive, bodies, "--max-batch-size", "1", concurrencies=(CONCURRENCY,))
     handlers_ms = baseline["handlers_ms"]
     c1, c16 = batched["c1"], batched[f"c{CONCURRENCY}"]
     c16_off = unbatched[f"c{CONCURRENCY}"]
@@ -281,8 +282,10 @@ def run() -> dict:
     }
 
 
-def main() -> int:
-    result = run()
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Benchmark the local endpoint (model.serve)")
+    parser.add_argument("--model", type=Path, default=ARCHIVE, help=f"model.tar.gz (default {ARCHIVE})")
+    result = run(parser.parse_args(argv).model)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "endpoint.json").write_text(json.dumps(result, indent=2) + "\n")
     for row in result["rows"]:
