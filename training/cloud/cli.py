@@ -56,7 +56,6 @@ def _wait(parser: argparse.ArgumentParser, what: str) -> None:
 def _training(parser: argparse.ArgumentParser, tuned: bool) -> None:
     group = parser.add_argument_group("training job")
     group.add_argument("--instance-type", default=DEFAULT_TRAINING_INSTANCE, help="(default %(default)s)")
-    group.add_argument("--instance-count", type=int, default=1, help=argparse.SUPPRESS)
     group.add_argument(
         "--spot", action=argparse.BooleanOptionalAction, default=True, help="managed spot training (default: on)"
     )
@@ -159,7 +158,6 @@ def _hyperparameters(args: argparse.Namespace) -> dict[str, str]:
 def _spec(args: argparse.Namespace) -> TrainingSpec:
     return TrainingSpec(
         instance_type=args.instance_type,
-        instance_count=args.instance_count,
         hyperparameters=_hyperparameters(args),
         spot=args.spot,
         max_run_minutes=args.max_run_minutes,

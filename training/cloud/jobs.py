@@ -90,7 +90,6 @@ class TrainingSpec:
     """Everything that shapes the training jobs of ``train`` and ``tune``."""
 
     instance_type: str = DEFAULT_TRAINING_INSTANCE
-    instance_count: int = 1
     hyperparameters: dict[str, str] = field(default_factory=dict)
     spot: bool = True
     max_run_minutes: int = 60
@@ -140,7 +139,7 @@ def model_trainer(cloud: Cloud, spec: TrainingSpec, run_name: str) -> Iterator[M
             ),
             compute=Compute(
                 instance_type=spec.instance_type,
-                instance_count=spec.instance_count,
+                instance_count=1,  # train.py is not distributed
                 volume_size_in_gb=spec.volume_gb,
                 enable_managed_spot_training=spec.spot,
             ),
