@@ -27,7 +27,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from chalicelib.config import StageConfig, load
 from ops.emulator import Emulator, free_port
@@ -126,6 +128,14 @@ def endpoint_server(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory
             os.environ["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"] = saved
 
 
+def ensure_provisioned(config: StageConfig) -> None:
+    """Provision again when an emulator reset (an earlier test's ``aws`` fixture) removed the stage."""
+    try:
+        boto3.client("dynamodb").describe_table(TableName=config.idempotency_table)
+    except ClientError:
+        provision(config)
+
+
 @pytest.fixture(scope="session")
 def provisioned(emulator: Emulator) -> StageConfig:
     """The local stage's resources exist (created once; idempotent, no reset)."""
@@ -141,7 +151,7 @@ def local_stack(
     provisioned: StageConfig,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[LocalStack]:
-    provision(provisioned)  # again: a test before may have reset the emulator
+    ensure_provisioned(provisioned)
     endpoint_port = int(os.environ["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"].rsplit(":", 1)[1])
     stack = _stack_for(emulator, endpoint_port, free_port())
     logs = tmp_path_factory.mktemp("stack")
@@ -171,6 +181,6 @@ def chalice_client(chalice_app, provisioned: StageConfig):
     """Chalice's in-process test client (HTTP routes and Lambda handlers) on the local stage."""
     from chalice.test import Client
 
-    provision(provisioned)  # idempotent: recreates what an emulator reset in an earlier test removed
+    ensure_provisioned(provisioned)
     with Client(chalice_app.app, stage_name="local", project_dir=str(ROOT / "chalice_app")) as client:
         yield client
