@@ -38,7 +38,7 @@ def objective(trial: optuna.Trial, base: Config) -> float:
     """Train one trial in throwaway folders; report each epoch so the pruner can stop bad ones early."""
     params = {p.name.replace("-", "_"): suggest(trial, p) for p in SEARCH_SPACE}
     with tempfile.TemporaryDirectory(prefix=f"trial{trial.number}-") as tmp:
-        folders = {"model_dir": f"{tmp}/model", "checkpoint_dir": f"{tmp}/checkpoints", "output_data_dir": f"{tmp}/output"}
+        folders = {"model_dir": f"{tmp}/model", "checkpoint_dir": f"{tmp}/ckpt", "output_data_dir": f"{tmp}/output"}
         config = Config(**{**vars(base), **params, **folders})
 
         def report(epoch: int, val_accuracy: float) -> None:

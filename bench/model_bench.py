@@ -1,0 +1,200 @@
+"""Model benchmark: the shipped DigitNet next to the pytorch/examples MNIST network, measured in one run.
+
+Measured here, both networks on the same inputs and threads (``torch.set_num_threads(2)``):
+
+- training time per epoch: a short run of each (``TRAIN_IMAGES`` images, their own recipe: ours with
+  batch augmentation, AdamW, one-cycle, label smoothing; the reference with Adadelta, batch 64)
+  scaled to a 55,000-image epoch;
+- single-image latency: the forward pass of each on one 28x28 digit (median of many); for ours also
+  ``model.preprocess`` + forward from an uploaded 280x280 PNG (the reference has no preprocessing);
+- batch throughput: images/s in batches of 1,000;
+- model size: bytes of each state_dict.
+
+Validation accuracy: ours is measured on the 5,000 held-out training images it never saw. The
+reference is NOT trained here (14 epochs would take a quarter of an hour): its published 99.1-99.2 %
+on the official test split is quoted as such.
+
+``python -m bench.model_bench`` -> ``bench/results/model.json``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import statistics
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from model.network import DigitNet, normalize
+from training.data import Dataset, batches, load_mnist
+from training.evaluate import SHIPPED, evaluate, load_model, validation_split
+
+RESULTS = Path(__file__).resolve().parent / "results"
+TRAIN_IMAGES = 6_400  # per network for the training-speed measurement (about 1/9 of an epoch)
+EPOCH_IMAGES = 55_000
+LATENCY_RUNS = 200
+REFERENCE_PUBLISHED_ACCURACY = "99.1-99.2 % (published, official test split, 14 epochs)"
+
+
+class ReferenceNet(nn.Module):
+    """The network of pytorch/examples ``mnist/main.py``: conv32-conv64-maxpool-fc128, dropout."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 32, 3, 1)
+        self.conv2 = nn.Conv2d(32, 64, 3, 1)
+        self.dropout1 = nn.Dropout(0.25)
+        self.dropout2 = nn.Dropout(0.5)
+        self.fc1 = nn.Linear(9216, 128)
+        self.fc2 = nn.Linear(128, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.max_pool2d(F.relu(self.conv2(F.relu(self.conv1(x)))), 2)
+        x = torch.flatten(self.dropout1(x), 1)
+        return self.fc2(self.dropout2(F.relu(self.fc1(x))))
+
+
+def _state_dict_bytes(model: nn.Module) -> int:
+    buffer = io.BytesIO()
+    torch.save(model.state_dict(), buffer)
+    return buffer.tell()
+
+
+def _train_seconds_per_epoch(data: Dataset, ours: bool) -> float:
+    """Seconds for a short training run of a fresh network with its own recipe, scaled to an epoch."""
+    subset = data.subset(torch.arange(TRAIN_IMAGES))
+    generator = torch.Generator().manual_seed(0)
+    if ours:
+        model: nn.Module = DigitNet().to(memory_format=torch.channels_last)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=1e-2)
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=3e-3, total_steps=TRAIN_IMAGES // 128)
+        criterion = nn.CrossEntropyLoss(label_smoothing=0.1)
+        batch_size = 128
+    else:
+        model = ReferenceNet()
+        optimizer = torch.optim.Adadelta(model.parameters(), lr=1.0)
+        scheduler, criterion, batch_size = None, nn.CrossEntropyLoss(), 64
+    model.train()
+    started = time.perf_counter()
+    for x, y in batches(subset, batch_size, shuffle=True, generator=generator, train=ours, drop_last=True):
+        optimizer.zero_grad(set_to_none=True)
+        inputs = x.contiguous(memory_format=torch.channels_last) if ours else x
+        criterion(model(inputs), y).backward()
+        optimizer.step()
+        if scheduler:
+            scheduler.step()
+    return (time.perf_counter() - started) * EPOCH_IMAGES / TRAIN_IMAGES
+
+
+def _median_ms(fn, runs: int = LATENCY_RUNS) -> float:
+    for _ in range(10):
+        fn()
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times) * 1000
+
+
+def _throughput(model: nn.Module, x: torch.Tensor, repeats: int = 3) -> float:
+    with torch.inference_mode():
+        model(x)
+        best = min(_timed(lambda: model(x)) for _ in range(repeats))
+    return len(x) / best
+
+
+def _timed(fn) -> float:
+    started = time.perf_counter()
+    fn()
+    return time.perf_counter() - started
+
+
+def _upload_png(image: torch.Tensor) -> bytes:
+    """A validation digit as a user might upload it: 280x280, dark ink on white paper, PNG."""
+    from PIL import Image
+
+    picture = Image.fromarray(255 - image.numpy()).resize((280, 280), Image.Resampling.BILINEAR)
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def run() -> dict:
+    torch.set_num_threads(2)
+    torch.manual_seed(0)
+    ours, metadata = load_model(SHIPPED)
+    reference = ReferenceNet().eval()
+    val = validation_split(metadata)
+    accuracy = evaluate(ours, val)
+
+    train_data = load_mnist()
+    ours_epoch = _train_seconds_per_epoch(train_data, ours=True)
+    reference_epoch = _train_seconds_per_epoch(train_data, ours=False)
+
+    one = normalize(val.images[:1])
+    with torch.inference_mode():
+        ours_ms = _median_ms(lambda: ours(one))
+        reference_ms = _median_ms(lambda: reference(one))
+    try:
+        from model.preprocess import preprocess
+
+        png = _upload_png(val.images[0])
+
+        def pipeline() -> None:
+            digits = preprocess(png)
+            ours(normalize(torch.from_numpy(digits[0].pixels[None])))
+
+        with torch.inference_mode():
+            pipeline_ms: float | None = _median_ms(pipeline, runs=LATENCY_RUNS // 4)
+        pipeline_note = "model.preprocess.preprocess(280x280 PNG) + normalize + forward"
+    except ImportError:
+        pipeline_ms, pipeline_note = None, "model.preprocess not available: forward only measured"
+
+    batch = normalize(val.images[:1000])
+    ours_ips, reference_ips = _throughput(ours, batch), _throughput(reference, batch)
+    ours_bytes, reference_bytes = _state_dict_bytes(ours), _state_dict_bytes(reference)
+    epochs = metadata["hyperparameters"]["epochs"]
+
+    result = {
+        "model_version": metadata.get("version"),
+        "validation_accuracy": accuracy["accuracy"],
+        "validation_images": accuracy["images"],
+        "validation_errors": accuracy["errors"],
+        "reference_accuracy": REFERENCE_PUBLISHED_ACCURACY,
+        "train_seconds_per_epoch": {"ours": ours_epoch, "reference": reference_epoch,
+                                    "measured_images": TRAIN_IMAGES, "scaled_to": EPOCH_IMAGES},
+        "shipped_run_epoch_seconds": metadata["metrics"].get("epoch_seconds"),
+        "single_image_forward_ms": {"ours": ours_ms, "reference": reference_ms},
+        "single_image_pipeline_ms": pipeline_ms,
+        "single_image_pipeline": pipeline_note,
+        "batch_1000_images_per_second": {"ours": ours_ips, "reference": reference_ips},
+        "state_dict_bytes": {"ours": ours_bytes, "reference": reference_bytes},
+        "threads": torch.get_num_threads(),
+    }
+    result["rows"] = [
+        ["validation accuracy (5,000 held-out images)", f"{accuracy['accuracy']:.2%}",
+         REFERENCE_PUBLISHED_ACCURACY, "", ">= 99.6 %"],
+        [f"training s/epoch ({EPOCH_IMAGES:,} images, scaled from {TRAIN_IMAGES:,})", f"{ours_epoch:.0f} s",
+         f"{reference_epoch:.0f} s", f"{ours_epoch / reference_epoch:.2f}x", f"{epochs} epochs <= 15 min"],
+        ["single-image forward", f"{ours_ms:.2f} ms", f"{reference_ms:.2f} ms", f"{ours_ms / reference_ms:.2f}x", ""],
+        ["single image: preprocess (280x280 PNG) + forward",
+         f"{pipeline_ms:.2f} ms" if pipeline_ms else "n/a", "", "", ""],
+        ["batch throughput (1,000 images)", f"{ours_ips:,.0f} img/s", f"{reference_ips:,.0f} img/s",
+         f"{ours_ips / reference_ips:.2f}x", ""],
+        ["model size (state_dict)", f"{ours_bytes / 1e6:.2f} MB", f"{reference_bytes / 1e6:.2f} MB",
+         f"{ours_bytes / reference_bytes:.2f}x", "< 5 MB"],
+    ]
+    return result
+
+
+if __name__ == "__main__":
+    outcome = run()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "model.json").write_text(json.dumps(outcome, indent=2) + "\n")
+    for row in outcome["rows"]:
+        print(" | ".join(row))
