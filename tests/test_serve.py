@@ -182,18 +182,21 @@ def test_digits_are_recognised_through_boto3(runtime, digits, encoding: str) -> 
 
 @pytest.mark.integration
 @pytest.mark.parametrize(
-    ("body", "content_type", "status", "code"),
+    ("body", "content_type", "accept", "status", "code"),
     [
-        (b"\x89PNG\r\n\x1a\n" + b"\x00garbage" * 10, "image/png", 422, "corrupt_image"),
-        (b"hello", "text/plain", 415, "unsupported_media_type"),
-        (images.png(images.blank()), "image/png", 422, "no_digit_found"),
-        (b'{"pixels": [[0, 1', "application/json", 400, "malformed_json"),
+        (b"\x89PNG\r\n\x1a\n" + b"\x00garbage" * 10, "image/png", "application/json", 422, "corrupt_image"),
+        (b"hello", "text/plain", "application/json", 415, "unsupported_media_type"),
+        (images.png(images.blank()), "image/png", "application/json", 422, "no_digit_found"),
+        (b'{"pixels": [[0, 1', "application/json", "application/json", 400, "malformed_json"),
+        (images.png(images.draw_strokes(images.STROKES[7])), "image/png", "text/csv", 406,
+         "unsupported_accept"),
     ],
-    ids=["corrupt-png", "text", "blank-image", "broken-json"],
+    ids=["corrupt-png", "text", "blank-image", "broken-json", "csv-accept"],
 )
-def test_bad_input_is_a_model_error_with_the_handlers_status(runtime, body, content_type, status, code) -> None:
+def test_bad_input_is_a_model_error_with_the_handlers_status(runtime, body, content_type, accept, status,
+                                                            code) -> None:
     with pytest.raises(runtime.exceptions.ModelError) as caught:
-        runtime.invoke_endpoint(EndpointName=ENDPOINT_NAME, Body=body, ContentType=content_type)
+        runtime.invoke_endpoint(EndpointName=ENDPOINT_NAME, Body=body, ContentType=content_type, Accept=accept)
     error = caught.value.response
     assert error["ResponseMetadata"]["HTTPStatusCode"] == 424
     assert error["Error"]["Code"] == "ModelError"
@@ -358,6 +361,18 @@ def test_a_crashing_handler_is_a_generic_500_and_fails_only_its_own_request(tiny
     logged = [line for line in server.log_lines() if line.get("level") == "ERROR"]
     assert any("secret internal detail" in line.get("exception", "") for line in logged)
     assert server.metrics()["batching"]["max_batch_size_seen"] > 1  # the crash shared a batch with others
+
+
+@pytest.mark.integration
+def test_an_archive_without_handlers_stops_the_server_with_an_error(tmp_path: Path) -> None:
+    (tmp_path / "model.pt").write_bytes(b"")
+    archive = tmp_path / "no-code.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(tmp_path / "model.pt", arcname="model.pt")
+    with serve(archive, tmp_path) as server:
+        assert server.process.wait(60) == 1
+    failure = [line for line in server.log_lines() if line["level"] == "CRITICAL"]
+    assert failure and "code/inference.py" in failure[0]["exception"]
 
 
 # --------------------------------------------------------------------------------- the micro-batcher
