@@ -37,9 +37,10 @@ def log(prefix: str, line: str) -> None:
         print(f"{prefix:<9}| {line}", flush=True)
 
 
-def _pump(prefix: str, stream) -> None:
+def _pump(prefix: str, stream, echo: bool = True) -> None:
     for raw in iter(stream.readline, b""):
-        log(prefix, raw.decode("utf-8", "replace").rstrip())
+        if echo:
+            log(prefix, raw.decode("utf-8", "replace").rstrip())
 
 
 def wait_http(url: str, timeout: float, proc: subprocess.Popen | None = None) -> None:
@@ -95,6 +96,8 @@ class Stack:
     state_dir: Path = DEFAULT_STATE_DIR
     model: Path = MODEL_ARCHIVE
     with_ui: bool = True
+    #: Print the children's output (prefixed); benchmarks switch it off.
+    echo: bool = True
     _procs: list[tuple[str, subprocess.Popen]] = field(default_factory=list, init=False)
     _emulator: Emulator | None = field(default=None, init=False)
 
@@ -176,7 +179,7 @@ class Stack:
 
     def _watch(self, name: str, proc: subprocess.Popen) -> None:
         self._procs.append((name, proc))
-        threading.Thread(target=_pump, args=(name, proc.stdout), daemon=True).start()
+        threading.Thread(target=_pump, args=(name, proc.stdout, self.echo), daemon=True).start()
 
     def stop(self) -> None:
         for name, proc in reversed(self._procs):
