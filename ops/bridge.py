@@ -10,7 +10,8 @@ Delivery semantics match Lambda's asynchronous invocation closely enough to test
 
 * a message is deleted only after the handler returned; when it raised, the message becomes visible
   again after a short backoff (1, 2, 4, ... s, at most 60 s) and is retried; after the queue's
-  ``maxReceiveCount`` receives SQS moves it to the dead-letter queue. Nothing is dropped silently;
+  ``maxReceiveCount`` receives SQS moves it to the dead-letter queue. A message that is no S3 event
+  at all is made visible again at once, so it gets there in seconds. Nothing is dropped silently;
 * S3's ``s3:TestEvent`` (sent when notifications are configured) is deleted without a call;
 * messages are handled concurrently by a small thread pool; SIGTERM/SIGINT stop polling, let the
   running handlers finish, and exit.
@@ -117,13 +118,13 @@ class Bridge:
             event = json.loads(message["Body"])
         except ValueError:
             log.error("message %s is not JSON; leaving it for the dead-letter queue", message.get("MessageId"))
-            return self._retry_later(message)
+            return self._retry_later(message, backoff=False)
         if event.get("Event") == "s3:TestEvent":
             self._delete(receipt)
             return True
         if not event.get("Records"):
             log.error("message %s is not an S3 event; leaving it for the dead-letter queue", message.get("MessageId"))
-            return self._retry_later(message)
+            return self._retry_later(message, backoff=False)
         try:
             self.handler(event, self.new_context())
         except Exception as exc:
@@ -133,13 +134,15 @@ class Bridge:
         self._delete(receipt)
         return True
 
-    def _retry_later(self, message: dict[str, Any]) -> bool:
+    def _retry_later(self, message: dict[str, Any], backoff: bool = True) -> bool:
+        """Make the message visible again: after a backoff, or at once for one that can never succeed
+        (it then reaches the dead-letter queue after the queue's maxReceiveCount receives)."""
         receives = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
         try:
             self.sqs.change_message_visibility(
                 QueueUrl=self.queue_url(),
                 ReceiptHandle=message["ReceiptHandle"],
-                VisibilityTimeout=min(2 ** (receives - 1), MAX_BACKOFF_S),
+                VisibilityTimeout=min(2 ** (receives - 1), MAX_BACKOFF_S) if backoff else 0,
             )
         except (ClientError, BotoCoreError) as exc:  # the queue's own visibility timeout applies instead
             log.warning("could not shorten the visibility timeout: %s", exc)

@@ -15,6 +15,7 @@ from chalicelib.media import accept_image
 from chalicelib.store import PredictionStore, inbox_prediction_id, new_prediction_id, utc_now
 from ops import provision
 from tests import images
+from tests.stack_fixtures import ensure_provisioned
 
 pytestmark = pytest.mark.integration
 
@@ -38,7 +39,14 @@ def result(digit: int, confidence: float = 0.97) -> dict:
 
 
 @pytest.fixture
-def store(aws: StageConfig) -> PredictionStore:
+def store(provisioned: StageConfig) -> PredictionStore:
+    ensure_provisioned(provisioned)
+    return PredictionStore(provisioned)
+
+
+@pytest.fixture
+def empty_store(aws: StageConfig) -> PredictionStore:
+    """A store on a freshly reset emulator, for tests that list everything there is."""
     return PredictionStore(aws)
 
 
@@ -56,18 +64,19 @@ def test_index_names_match_provisioning():
     assert (store_module.FEED_INDEX, store_module.SOURCE_INDEX) == (provision.FEED_INDEX, provision.SOURCE_INDEX)
 
 
-def test_api_prediction_writes_image_result_and_item(store: PredictionStore, aws: StageConfig):
+def test_api_prediction_writes_image_result_and_item(store: PredictionStore, provisioned: StageConfig):
     record = save(store, 7)
     pid, day = record["prediction_id"], record["created_at"][:10].replace("-", "/")
     assert record["image_key"] == f"images/{day}/{pid}.png"
     assert record["result_key"] == f"results/{day}/{pid}.json"
-    assert record["image_bucket"] == aws.results_bucket
+    assert record["image_bucket"] == provisioned.results_bucket
     s3 = boto3.client("s3")
-    stored_image = s3.get_object(Bucket=aws.results_bucket, Key=record["image_key"])
+    stored_image = s3.get_object(Bucket=provisioned.results_bucket, Key=record["image_key"])
     assert stored_image["Body"].read() == PNG and stored_image["ContentType"] == "image/png"
-    stored_result = json.loads(s3.get_object(Bucket=aws.results_bucket, Key=record["result_key"])["Body"].read())
+    stored_result = s3.get_object(Bucket=provisioned.results_bucket, Key=record["result_key"])["Body"].read()
+    stored_result = json.loads(stored_result)
     assert stored_result == record
-    item = boto3.resource("dynamodb").Table(aws.predictions_table).get_item(Key={"prediction_id": pid})["Item"]
+    item = boto3.resource("dynamodb").Table(provisioned.predictions_table).get_item(Key={"prediction_id": pid})["Item"]
     assert item["feed"] == "all" and item["source"] == "api" and item["status"] == "succeeded"
     assert isinstance(item["confidence"], Decimal) and item["digit"] == 7
     assert store.get(pid) == record
@@ -75,13 +84,13 @@ def test_api_prediction_writes_image_result_and_item(store: PredictionStore, aws
     assert len(record["created_at"]) == 27 and record["created_at"].endswith("Z")
 
 
-def test_inbox_records_point_at_the_inbox_object(store: PredictionStore, aws: StageConfig):
-    pid = inbox_prediction_id(aws.inbox_bucket, "inbox/a b.png", "etag1")
-    assert pid == inbox_prediction_id(aws.inbox_bucket, "inbox/a b.png", "etag1")
-    assert pid != inbox_prediction_id(aws.inbox_bucket, "inbox/a b.png", "etag2")
+def test_inbox_records_point_at_the_inbox_object(store: PredictionStore, provisioned: StageConfig):
+    pid = inbox_prediction_id(provisioned.inbox_bucket, "inbox/a b.png", "etag1")
+    assert pid == inbox_prediction_id(provisioned.inbox_bucket, "inbox/a b.png", "etag1")
+    assert pid != inbox_prediction_id(provisioned.inbox_bucket, "inbox/a b.png", "etag2")
     record = save(store, 3, source="s3", prediction_id=pid, source_key="inbox/a b.png")
     assert (record["image_bucket"], record["image_key"], record["source_key"]) == (
-        aws.inbox_bucket, "inbox/a b.png", "inbox/a b.png",
+        provisioned.inbox_bucket, "inbox/a b.png", "inbox/a b.png",
     )
 
 
@@ -124,7 +133,8 @@ def test_feedback_round_trip_and_unknown_ids(store: PredictionStore):
         assert store.get(unknown) is None
 
 
-def test_listing_is_newest_first_and_pages_with_a_cursor(store: PredictionStore):
+def test_listing_is_newest_first_and_pages_with_a_cursor(empty_store: PredictionStore):
+    store = empty_store
     saved = [save(store, i % 10, source="api" if i % 3 else "s3") for i in range(7)]
     newest_first = [r["prediction_id"] for r in reversed(saved)]
     seen, cursor, pages = [], None, 0
@@ -142,7 +152,8 @@ def test_listing_is_newest_first_and_pages_with_a_cursor(store: PredictionStore)
     assert only_s3.cursor is None
 
 
-def test_filters_keep_paging_until_the_page_is_full(store: PredictionStore, monkeypatch: pytest.MonkeyPatch):
+def test_filters_keep_paging_until_the_page_is_full(empty_store: PredictionStore, monkeypatch: pytest.MonkeyPatch):
+    store = empty_store
     saved = [save(store, 5 if i in (0, 4, 8) else 2) for i in range(10)]
     monkeypatch.setattr(store_module, "MAX_QUERY_PAGES", 50)
     fives = [r["prediction_id"] for r in reversed(saved) if r["digit"] == 5]
