@@ -47,6 +47,7 @@ CONCURRENCY = 16
 REQUESTS_C1 = 150
 REQUESTS_C16 = 320
 WARMUP = 16
+TORCH_THREADS = 1  # model.serve's default --torch-threads
 
 
 def sample_images(count: int = SAMPLES) -> list[bytes]:
@@ -93,8 +94,12 @@ def archive_handlers(archive: Path) -> Iterator[object]:
 
 def in_process(bodies: list[bytes], archive: Path) -> dict[str, float]:
     """Median milliseconds per image of the handlers without any serving around them."""
+    import torch
+
     with archive_handlers(archive) as h:
         model = h.model  # type: ignore[attr-defined]
+        threads = torch.get_num_threads()
+        torch.set_num_threads(TORCH_THREADS)  # as the server runs it
 
         def pipeline(body: bytes) -> object:
             data = h.input_fn(body, "image/png")  # type: ignore[attr-defined]
@@ -117,6 +122,7 @@ def in_process(bodies: list[bytes], archive: Path) -> dict[str, float]:
             started = time.perf_counter()
             h.predict_many(datas[:CONCURRENCY], model)  # type: ignore[attr-defined]
             batched.append((time.perf_counter() - started) / CONCURRENCY)
+        torch.set_num_threads(threads)
     return {
         "handlers_ms": statistics.median(full) * 1000,
         "predict_fn_ms": statistics.median(predict) * 1000,
@@ -242,10 +248,16 @@ def _r(value: float, digits: int = 2) -> float:
 
 def run(archive: Path = ARCHIVE) -> dict:
     bodies = sample_images()
-    baseline = in_process(bodies, archive)
-    torch_s = torch_import_s()
+    # The machine is shared: baselines are measured before and after the servers and averaged.
+    first = in_process(bodies, archive)
+    torch_s = [torch_import_s()]
     batched = measure_server(archive, bodies, concurrencies=(1, CONCURRENCY))
+    torch_s.append(torch_import_s())
     unbatched = measure_server(archive, bodies, "--max-batch-size", "1", concurrencies=(CONCURRENCY,))
+    second = in_process(bodies, archive)
+    baseline = {key: (first[key] + second[key]) / 2 for key in first}
+    ready_s = statistics.mean([batched["ready_s"], unbatched["ready_s"]])
+    torch_mean_s = statistics.mean(torch_s)
     handlers_ms = baseline["handlers_ms"]
     c1, c16 = batched["c1"], batched[f"c{CONCURRENCY}"]
     c16_off = unbatched[f"c{CONCURRENCY}"]
@@ -264,20 +276,23 @@ def run(archive: Path = ARCHIVE) -> dict:
         [f"throughput, concurrency {CONCURRENCY}, batching (images/s)", _r(c16["images_per_s"], 1),
          f"{_r(c16_off['images_per_s'], 1)} without batching", _r(c16["images_per_s"] / c16_off["images_per_s"]),
          ">= 2x"],
-        ["cold start: process start -> /ping 200 (s)", _r(batched["ready_s"]),
-         f"{_r(torch_s)} `import torch` alone", _r(batched["ready_s"] / torch_s), "< 3 s"],
+        ["cold start: process start -> /ping 200 (s)", _r(ready_s),
+         f"{_r(torch_mean_s)} `import torch` alone", _r(ready_s / torch_mean_s), "< 3 s"],
     ]
     return {
         "rows": rows,
         "input": "held-out MNIST digits drawn 280x280 dark on white, PNG (~2-4 KB); POST /endpoints/{name}/invocations",
         "in_process_ms": {k: _r(v, 3) for k, v in baseline.items()},
-        "torch_import_s": _r(torch_s, 3),
+        "in_process_ms_before_and_after": [{k: _r(v, 3) for k, v in b.items()} for b in (first, second)],
+        "torch_threads": TORCH_THREADS,
+        "torch_import_s": [_r(t, 3) for t in torch_s],
+        "ready_s": [_r(batched["ready_s"], 3), _r(unbatched["ready_s"], 3)],
         "batching_on": batched,
         "batching_off": unbatched,
         "targets_met": {
             "overhead_c1_under_3x": c1["p50_ms"] / handlers_ms < 3,
             "batching_c16_at_least_2x": c16["images_per_s"] / c16_off["images_per_s"] >= 2,
-            "ready_under_3s": batched["ready_s"] < 3,
+            "ready_under_3s": ready_s < 3,
         },
     }
 

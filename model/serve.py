@@ -467,6 +467,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="how long a batch waits for more requests that are already on their way")
     parser.add_argument("--handler-threads", type=int, default=os.cpu_count() or 2,
                         help="threads running input_fn/output_fn (decoding, preprocessing, encoding)")
+    parser.add_argument("--torch-threads", type=int, default=int(os.environ.get("OMP_NUM_THREADS", 1)),
+                        help="intra-op threads per forward pass (OMP_NUM_THREADS); requests already run in "
+                             "parallel, and more threads than free cores stall each other")
     parser.add_argument("--max-payload-bytes", type=int, default=MAX_PAYLOAD_BYTES)
     parser.add_argument("--log-level", default=os.environ.get("LOG_LEVEL", "INFO"))
     return parser.parse_args(argv)
@@ -475,6 +478,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     configure_logging(args.log_level.upper())
+    os.environ["OMP_NUM_THREADS"] = str(args.torch_threads)  # read when the handlers import torch
     if not args.model.is_file():
         log.critical("model archive not found: %s", args.model)
         return 2
