@@ -26,6 +26,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -125,13 +126,15 @@ class Bridge:
         if not event.get("Records"):
             log.error("message %s is not an S3 event; leaving it for the dead-letter queue", message.get("MessageId"))
             return self._retry_later(message, backoff=False)
+        started = time.perf_counter()
         try:
-            self.handler(event, self.new_context())
+            results = self.handler(event, self.new_context())
         except Exception as exc:
             keys = [r.get("s3", {}).get("object", {}).get("key") for r in event["Records"]]
             log.warning("handler failed for %s (%s: %s); it will be retried", keys, type(exc).__name__, exc)
             return self._retry_later(message)
         self._delete(receipt)
+        log.info("handled %s in %.0f ms", results, (time.perf_counter() - started) * 1000)
         return True
 
     def _retry_later(self, message: dict[str, Any], backoff: bool = True) -> bool:
