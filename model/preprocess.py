@@ -28,6 +28,7 @@ so the UI and tools import this cheaply; nothing newer than Pillow 9.1 / numpy 1
 
 from __future__ import annotations
 
+import functools
 import io
 from dataclasses import dataclass
 from math import ceil
@@ -204,21 +205,20 @@ def _resize_for_work(image: Image.Image, work_size: int) -> tuple[Image.Image, f
 def _composite(grey: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """Flatten grey + alpha (both 0-255) so that transparent pixels become background.
 
-    When the visible pixels are one colour (a canvas stroke, anti-aliased through alpha), the shape is
-    in the alpha channel: transparent pixels get the opposite extreme (black behind a light stroke,
-    white behind a dark one). When the visible pixels form a picture of their own (a photo with
-    transparent padding), transparent pixels get the picture's dominant (median) grey, i.e. its paper.
+    Ink is a minority of any picture of a digit. So when most pixels are visible, the picture has a
+    background of its own (a photo with transparent padding): transparent pixels get its dominant
+    (median) grey. When few are, the visible pixels are the drawing itself (a canvas stroke, the
+    shape anti-aliased through alpha): transparent pixels get the extreme opposite of its grey
+    (black behind a light stroke, white behind a dark one).
     """
-    a = alpha / 255.0
+    a = alpha * np.float32(1 / 255)
     visible = a > 0.5
-    if not visible.any():
+    fraction = float(visible.mean())
+    if fraction == 0.0:
         return np.zeros_like(grey)  # fully transparent: blank
-    shown = grey[visible]
-    if float(shown.std()) < 24.0:
-        background = 255.0 if float(shown.mean()) < 128.0 else 0.0
-    else:
-        background = float(np.median(shown))
-    return grey * a + background * (1.0 - a)
+    median = float(np.median(grey[visible]))
+    background = median if fraction > 0.5 else 255.0 if median < 128.0 else 0.0
+    return grey * a + np.float32(background) * (1.0 - a)
 
 
 def to_grey(image: Image.Image | np.ndarray, work_size: int = WORK_SIZE) -> tuple[np.ndarray, float]:
@@ -262,6 +262,22 @@ def _array_to_image(array: np.ndarray) -> Image.Image:
 # ------------------------------------------------------------------------------------------------ ink
 
 
+@functools.lru_cache(maxsize=16)
+def _surface_terms(h: int, w: int) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """For an image of ``h`` x ``w``: the sampling step, the quadratic design matrix of the sample grid,
+    the grid's border ring, and the x and y coordinates of every pixel (cached: uploads share sizes)."""
+    step = max(1, round(max(h, w) / 32))
+    ys = np.arange(step // 2, h, step, dtype=np.float64) / h - 0.5
+    xs = np.arange(step // 2, w, step, dtype=np.float64) / w - 0.5
+    yy, xx = np.meshgrid(ys, xs, indexing="ij")
+    design = np.stack([np.ones_like(xx), xx, yy, xx * xx, xx * yy, yy * yy], axis=-1).reshape(-1, 6)
+    ring = np.zeros(yy.shape, dtype=bool)
+    ring[:2], ring[-2:], ring[:, :2], ring[:, -2:] = True, True, True, True
+    fx = (np.arange(w, dtype=np.float32) + 0.5) / w - 0.5
+    fy = (np.arange(h, dtype=np.float32) + 0.5) / h - 0.5
+    return step, design, ring.ravel(), fx, fy
+
+
 def _fit_background(grey: np.ndarray) -> tuple[np.ndarray, float]:
     """Robust quadratic surface through the paper -> (background image, noise sigma of the paper).
 
@@ -271,15 +287,9 @@ def _fit_background(grey: np.ndarray) -> tuple[np.ndarray, float]:
     gradients and vignetting but cannot bend into strokes.
     """
     h, w = grey.shape
-    step = max(1, round(max(h, w) / 32))
-    ys = np.arange(step // 2, h, step, dtype=np.float64)
-    xs = np.arange(step // 2, w, step, dtype=np.float64)
-    grid = grey[step // 2 :: step, step // 2 :: step][: len(ys), : len(xs)].astype(np.float64)
-    yy, xx = np.meshgrid(ys / h - 0.5, xs / w - 0.5, indexing="ij")
-    design = np.stack([np.ones_like(xx), xx, yy, xx * xx, xx * yy, yy * yy], axis=-1)
-    ring = np.zeros(grid.shape, dtype=bool)
-    ring[:2], ring[-2:], ring[:, :2], ring[:, -2:] = True, True, True, True
-    design, samples, ring = design.reshape(-1, 6), grid.ravel(), ring.ravel()
+    step, design, ring, fx, fy = _surface_terms(h, w)
+    offset = step // 2
+    samples = grey[offset::step, offset::step].astype(np.float64).ravel()
     # The border's own outliers (a stroke crossing it) are left out by the median of the ring.
     border = samples[ring]
     keep = ring & (np.abs(samples - np.median(border)) <= max(3.0 * _mad_sigma(border), MIN_CONTRAST / 2))
@@ -294,14 +304,12 @@ def _fit_background(grey: np.ndarray) -> tuple[np.ndarray, float]:
         if np.array_equal(new_keep, keep):
             break
         keep = new_keep
-    # Evaluate on the full grid, term by term (the x and y parts are separable).
-    fx = (np.arange(w, dtype=np.float32) + 0.5) / w - 0.5
-    fy = (np.arange(h, dtype=np.float32) + 0.5) / h - 0.5
-    row = coef[0] + coef[1] * fx + coef[3] * fx * fx
-    col = coef[2] * fy + coef[5] * fy * fy
-    background = (col[:, None] + row[None, :]).astype(np.float32)
-    if coef[4]:
-        background += np.float32(coef[4]) * np.outer(fy, fx).astype(np.float32)
+    # Evaluate on every pixel, term by term (the x and y parts are separable).
+    row = (coef[0] + coef[1] * fx + coef[3] * fx * fx).astype(np.float32)
+    col = (coef[2] * fy + coef[5] * fy * fy).astype(np.float32)
+    background = col[:, None] + row[None, :]
+    if abs(coef[4]) > 1e-3:
+        background += np.float32(coef[4]) * np.outer(fy, fx)
     return background, sigma
 
 
@@ -328,8 +336,8 @@ def ink_map(grey: np.ndarray) -> tuple[np.ndarray, float]:
 
 
 def _otsu(values: np.ndarray) -> float:
-    """Otsu's threshold of ``values`` (0-255 and above are clipped into 256 bins)."""
-    hist = np.bincount(np.clip(values, 0, 255).astype(np.int32).ravel(), minlength=256).astype(np.float64)
+    """Otsu's threshold of ``values`` (>= 0; 255 and above share the top bin)."""
+    hist = np.bincount(np.minimum(values, 255).astype(np.uint8).ravel(), minlength=256).astype(np.float64)
     total = hist.sum()
     if total == 0:
         return 0.0
@@ -378,9 +386,10 @@ def label_components(mask: np.ndarray) -> tuple[np.ndarray, list[_Component]]:
     h, w = mask.shape
     padded = np.zeros((h, w + 2), dtype=np.int8)
     padded[:, 1:-1] = mask
-    step = np.diff(padded, axis=1)
-    rows, starts = np.nonzero(step == 1)
-    _, ends = np.nonzero(step == -1)  # exclusive; same order as the starts (row-major)
+    step = np.diff(padded, axis=1).ravel()
+    edges = np.flatnonzero(step)  # run starts (+1) and ends (-1, exclusive) alternate in row-major order
+    rows, cols = np.divmod(edges[0::2], w + 1)
+    starts, ends = cols, edges[1::2] - rows * (w + 1)
     n = rows.size
     labels_img = np.zeros((h, w), dtype=np.int32)
     if n == 0:
@@ -436,15 +445,25 @@ def _overlap(a0: int, a1: int, b0: int, b1: int) -> int:
 
 
 def _belong_together(a: _Component, b: _Component) -> bool:
-    """Pieces of one broken digit: mostly over each other horizontally, and not two side-by-side digits
-    of similar height (a slanted "17" has the 7's bar over the 1, but both are tall and level)."""
-    if _overlap(a.x0, a.x1, b.x0, b.x1) < 0.5 * min(a.width, b.width):
-        return False
+    """Whether two parts are pieces of one broken digit (a pen that skipped, a faint stroke).
+
+    Not when they are far apart vertically, nor when they stand side by side at similar heights
+    (two digits of a number, even a slanted "17" whose bar reaches over the 1), nor when together they
+    would be wider than a digit. Otherwise yes, when one lies mostly over the other horizontally or
+    the gap between them is small for the digit they would form.
+    """
     short, tall = sorted((a.height, b.height))
-    if max(a.y0, b.y0) - min(a.y1, b.y1) > 0.25 * tall:  # too far apart vertically
+    x_overlap = _overlap(a.x0, a.x1, b.x0, b.x1)
+    narrower = min(a.width, b.width)
+    if max(a.y0, b.y0) - min(a.y1, b.y1) > 0.25 * tall:
         return False
-    stacked = _overlap(a.y0, a.y1, b.y0, b.y1) < 0.3 * short
-    return short < 0.7 * tall or stacked
+    if short >= 0.6 * tall and _overlap(a.y0, a.y1, b.y0, b.y1) >= 0.3 * short and x_overlap < 0.5 * narrower:
+        return False
+    width = max(a.x1, b.x1) - min(a.x0, b.x0)
+    height = max(a.y1, b.y1) - min(a.y0, b.y0)
+    if width > 1.2 * height:
+        return False
+    return x_overlap >= 0.5 * narrower or max(a.x0, b.x0) - min(a.x1, b.x1) <= 0.25 * height
 
 
 def _merge(a: _Component, b: _Component) -> _Component:
@@ -509,25 +528,25 @@ def stroke_width(mask: np.ndarray) -> float:
     return area / max(boundary / 2.0, 1.0)
 
 
-def render_digit(ink: np.ndarray, threshold: float, noise: float = 0.0) -> np.ndarray:
-    """One digit's ink (a crop, 0 = paper) -> 28x28 uint8 the MNIST way.
+def render_digit(ink: np.ndarray, strokes: np.ndarray, noise: float = 0.0) -> np.ndarray | None:
+    """One digit -> 28x28 uint8 the MNIST way; ``None`` when its ink is too faint to be a digit.
 
-    Grey levels are kept for anti-aliasing: paper grain below ``noise`` goes to 0 and the typical stroke
-    core to 255. Strokes much thinner than MNIST's (a pen line in a large photo) are thickened. The digit
-    is scaled with anti-aliasing (aspect ratio kept) so its longer side is 20 pixels, then shifted so
-    that its centre of mass is at the centre of the 28x28 field.
+    ``ink``: the digit's ink strength (0 = paper) in a window around it, anything else already zeroed;
+    ``strokes``: its thresholded stroke pixels in the same window. Grey levels are kept for
+    anti-aliasing: paper grain below ``noise`` goes to 0 and the typical stroke core to 255. Strokes
+    much thinner than MNIST's (a pen line in a large photo) are thickened. The digit's box is scaled
+    with anti-aliasing (aspect ratio kept) so that its longer side is 20 pixels, then shifted so that
+    its centre of mass is at the centre of the 28x28 field.
     """
-    strokes = ink > threshold
-    ys, xs = np.nonzero(strokes)
-    if ys.size == 0:
-        raise InputError("no_digit_found", "no digit found in the image")
-    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
-    ink, strokes = ink[y0:y1, x0:x1], strokes[y0:y1, x0:x1]
     core = float(np.percentile(ink[strokes], 90))
-    level = np.clip((ink - noise) * (255.0 / max(core - noise, 1e-3)), 0.0, 255.0)
+    if core < MIN_DIGIT_CONTRAST:
+        return None
+    rows, cols = np.flatnonzero(strokes.any(axis=1)), np.flatnonzero(strokes.any(axis=0))
+    y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    level = np.clip((ink[y0:y1, x0:x1] - noise) * (255.0 / max(core - noise, 1e-3)), 0.0, 255.0)
     h, w = level.shape
     to_box = BOX / max(h, w)
-    width = stroke_width(strokes) * to_box  # in pixels of the 20-pixel box
+    width = stroke_width(strokes[y0:y1, x0:x1]) * to_box  # in pixels of the 20-pixel box
     if width < THIN_STROKE:  # each 3x3 dilation adds two crop pixels to the width
         for _ in range(min(12, int(np.ceil((MNIST_STROKE - width) / (2 * to_box))))):
             level = _dilate(level)
@@ -565,16 +584,17 @@ def find_digits(grey: np.ndarray) -> list[tuple[np.ndarray, tuple[int, int, int,
     labels, components = label_components(ink > threshold)
     groups = group_digits(components, grey.shape)
     noise = 0.5 * threshold  # below half the ink threshold is paper grain
+    height, width = grey.shape
     digits = []
     for group in groups:
-        y0, y1, x0, x1 = group.y0, group.y1, group.x0, group.x1
+        # A window one pixel larger than the box, for the anti-aliased fringe around the strokes.
+        y0, y1, x0, x1 = max(0, group.y0 - 1), min(height, group.y1 + 1), max(0, group.x0 - 1), min(width, group.x1 + 1)
         window = labels[y0:y1, x0:x1]
-        own = window == group.labels[0] if len(group.labels) == 1 else np.isin(window, group.labels)
-        own = _dilate(own)  # keep the anti-aliased fringe around the thresholded strokes
-        crop = np.where(own, ink[y0:y1, x0:x1], 0.0)
-        if float(np.percentile(crop[crop > threshold], 75)) < MIN_DIGIT_CONTRAST:
-            continue  # a faint smudge
-        digits.append((render_digit(crop, threshold, noise), (x0, y0, x1, y1)))
+        strokes = window == group.labels[0] if len(group.labels) == 1 else np.isin(window, group.labels)
+        own = np.where(_dilate(strokes), ink[y0:y1, x0:x1], 0.0)  # the neighbours' strokes left out
+        pixels = render_digit(own, strokes, noise)
+        if pixels is not None:  # else a faint smudge
+            digits.append((pixels, (group.x0, group.y0, group.x1, group.y1)))
     if not digits:
         raise InputError("no_digit_found", "no digit found: the image looks blank or contains only noise")
     if len(digits) > MAX_DIGITS:

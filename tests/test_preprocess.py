@@ -1,0 +1,352 @@
+"""Preprocessing without the model: decoding and its guards, every image mode and format, polarity,
+transparency, blank and noise images, multi-digit splitting, and MNIST-likeness of the output.
+
+"Looks like the MNIST digit" is measured as the correlation between the 28x28 output and the original
+MNIST image the test picture was made from (1.0 = identical); the model-based checks are in
+test_inference.py.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import struct
+import zipfile
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from model.errors import InputError
+from model.preprocess import MAX_IMAGE_BYTES, Digit, decode, label_components, preprocess
+from tests import images
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.fixture(scope="module")
+def digits(mnist_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+    return images.validation_digits(mnist_dir, 30)
+
+
+def similarity(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.corrcoef(a.astype(float).ravel(), b.astype(float).ravel())[0, 1])
+
+
+def one_digit(data: bytes | Image.Image | np.ndarray) -> Digit:
+    found = preprocess(data)
+    assert len(found) == 1, [d.box for d in found]
+    return found[0]
+
+
+def error_code(data: bytes | np.ndarray) -> str:
+    with pytest.raises(InputError) as info:
+        preprocess(data)
+    return info.value.code
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A PNG whose header claims ``width`` x ``height`` (1-bit grey); its pixel data is never reached."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    idat = chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + idat + chunk(b"IEND", b"")
+
+
+# ------------------------------------------------------------------------------------------ the output
+
+
+def test_output_is_mnist_style(digits: tuple[np.ndarray, np.ndarray]) -> None:
+    """uint8 28x28, black background, white core, digit inside the central 20x20, centre of mass at 14."""
+    for digit in digits[0][:10]:
+        pixels = one_digit(images.png(images.invert(images.resize(digit, 280)))).pixels
+        assert pixels.dtype == np.uint8 and pixels.shape == (28, 28)
+        assert pixels.max() >= 250 and pixels[0].max() == 0 and pixels[:, 0].max() == 0
+        rows, cols = np.nonzero(pixels)
+        assert max(rows.max() - rows.min(), cols.max() - cols.min()) + 1 in (19, 20, 21)
+        mass = pixels.astype(float) / pixels.sum()
+        assert abs((mass.sum(axis=1) * np.arange(28)).sum() - 14) <= 1.0
+        assert abs((mass.sum(axis=0) * np.arange(28)).sum() - 14) <= 1.0
+
+
+def test_mnist_digits_come_back_almost_unchanged(digits: tuple[np.ndarray, np.ndarray]) -> None:
+    """MNIST was made by this very procedure, so an MNIST digit (or an enlarged one) maps onto itself."""
+    plain = [similarity(one_digit(images.png(d)).pixels, d) for d in digits[0]]
+    enlarged = [similarity(one_digit(images.png(images.resize(d, 280))).pixels, d) for d in digits[0]]
+    assert np.mean(plain) > 0.9 and min(plain) > 0.7
+    assert np.mean(enlarged) > 0.9 and min(enlarged) > 0.7
+
+
+# ------------------------------------------------------------------------------------ modes and formats
+
+
+def _mode_variants(digit: np.ndarray) -> dict[str, Image.Image]:
+    """The same dark-on-light digit (280 px) in every Pillow mode people's files come in."""
+    light = images.invert(images.resize(digit, 280))  # dark ink on white paper
+    grey = Image.fromarray(light)
+    alpha_black = Image.fromarray(images.alpha_only(digit, (0, 0, 0)))
+    # A GIF-style palette image: anti-aliased dark ink, the white paper entry marked transparent.
+    palette_transparent = grey.convert("P", palette=Image.Palette.ADAPTIVE, colors=16)
+    palette_transparent.info["transparency"] = int(np.asarray(palette_transparent)[0, 0])
+    palette_transparent = Image.open(io.BytesIO(images.png(palette_transparent)))
+    return {
+        "L": grey,
+        "RGB": grey.convert("RGB"),
+        "RGBA-opaque": grey.convert("RGBA"),
+        "RGBA-alpha-black-stroke": alpha_black,
+        "RGBA-alpha-white-stroke": Image.fromarray(images.alpha_only(digit, (255, 255, 255))),
+        "LA": Image.merge("LA", (Image.new("L", grey.size, 0), Image.fromarray(images.resize(digit, 280)))),
+        "P": grey.convert("P", palette=Image.Palette.ADAPTIVE, colors=32),
+        "P-transparency": palette_transparent,
+        "1": grey.point(lambda v: 255 if v > 128 else 0).convert("1"),
+        "I;16": Image.fromarray(light.astype(np.uint16) * 257),
+        "I": Image.fromarray(light.astype(np.int32) * 1000),
+        "F": Image.fromarray(light.astype(np.float32) / 255.0),
+        "CMYK": grey.convert("RGB").convert("CMYK"),
+    }
+
+
+def test_every_mode_gives_the_same_digit(digits: tuple[np.ndarray, np.ndarray]) -> None:
+    digit = digits[0][3]
+    reference = one_digit(Image.fromarray(images.invert(images.resize(digit, 280)))).pixels
+    for mode, image in _mode_variants(digit).items():
+        got = one_digit(image).pixels
+        assert similarity(got, reference) > 0.9, mode
+
+
+@pytest.mark.parametrize(
+    ("fmt", "mode"),
+    [("PNG", "L"), ("JPEG", "RGB"), ("WEBP", "RGB"), ("BMP", "RGB"), ("GIF", "P"), ("TIFF", "L"), ("TIFF", "I;16"),
+     ("PNG", "I;16"), ("PNG", "RGBA"), ("JPEG", "CMYK"), ("WEBP", "RGBA"), ("TIFF", "F")],
+)
+def test_every_format_decodes(fmt: str, mode: str, digits: tuple[np.ndarray, np.ndarray]) -> None:
+    digit = digits[0][7]
+    variants = _mode_variants(digit)
+    image = variants["RGBA-alpha-black-stroke"] if mode == "RGBA" else variants.get(mode) or variants["L"].convert(mode)
+    data = images.encode(image, fmt)
+    assert similarity(one_digit(data).pixels, digit) > 0.8
+
+
+def test_animated_gif_uses_the_first_frame(digits: tuple[np.ndarray, np.ndarray]) -> None:
+    first, second = (Image.fromarray(images.invert(images.resize(d, 112))).convert("P") for d in digits[0][:2])
+    buffer = io.BytesIO()
+    first.save(buffer, "GIF", save_all=True, append_images=[second], duration=100, loop=0)
+    got = one_digit(buffer.getvalue()).pixels
+    assert similarity(got, digits[0][0]) > similarity(got, digits[0][1])
+
+
+@pytest.mark.parametrize(("orientation", "transpose"), [(3, Image.Transpose.ROTATE_180), (6, Image.Transpose.ROTATE_90),
+                                                        (8, Image.Transpose.ROTATE_270)])
+def test_exif_orientation_is_applied(orientation: int, transpose: Image.Transpose, digits) -> None:
+    """A phone stores the sensor's pixels plus an orientation tag; the digit must come out upright."""
+    digit = digits[0][2]
+    upright = np.zeros((200, 300), dtype=np.uint8)  # landscape canvas, digit on the left
+    upright[40:180, 20:160] = images.resize(digit, 140)
+    stored = Image.fromarray(images.invert(upright)).transpose(transpose)  # what the sensor wrote
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    found = one_digit(images.encode(stored, "JPEG", exif=exif, quality=90))
+    assert similarity(found.pixels, digit) > 0.85
+    x0, y0, x1, y1 = found.box  # in the upright picture's pixels
+    assert x0 >= 10 and x1 <= 170 and y0 >= 30 and y1 <= 190
+
+
+# ------------------------------------------------------------------------------- the transformations
+
+
+def test_polarity_and_transparency_do_not_matter(digits: tuple[np.ndarray, np.ndarray]) -> None:
+    for digit in digits[0][:10]:
+        light_on_dark = one_digit(images.png(images.resize(digit, 280))).pixels
+        for variant in (
+            images.invert(images.resize(digit, 280)),
+            images.alpha_only(digit, (0, 0, 0)),
+            images.alpha_only(digit, (255, 255, 255)),
+            images.alpha_only(digit, (30, 90, 200)),
+        ):
+            assert similarity(one_digit(images.png(variant)).pixels, light_on_dark) > 0.97
+
+
+def test_uneven_lighting_and_paper_texture(digits: tuple[np.ndarray, np.ndarray]) -> None:
+    scores = [similarity(one_digit(images.jpeg(images.paper_photo(d, seed=i), 80)).pixels, d)
+              for i, d in enumerate(digits[0])]
+    assert np.mean(scores) > 0.85 and min(scores) > 0.6
+
+
+def test_off_centre_digit_on_a_large_canvas_is_found_with_its_box(digits: tuple[np.ndarray, np.ndarray]) -> None:
+    canvas = images.place(digits[0][4], (1200, 900), (900, 640), scale=8)  # 224 px digit, bottom right
+    found = one_digit(images.png(images.invert(canvas)))
+    assert similarity(found.pixels, digits[0][4]) > 0.85
+    x0, y0, x1, y1 = found.box
+    rows, cols = np.nonzero(canvas > 60)
+    assert abs(x0 - cols.min()) <= 12 and abs(x1 - cols.max()) <= 12
+    assert abs(y0 - rows.min()) <= 12 and abs(y1 - rows.max()) <= 12
+
+
+def test_tiny_and_huge_images(digits: tuple[np.ndarray, np.ndarray]) -> None:
+    digit = digits[0][6]
+    assert similarity(one_digit(images.png(images.invert(images.resize(digit, 14)))).pixels, digit) > 0.75
+    assert len(preprocess(images.png(images.invert(images.resize(digit, 10))))) == 1
+    huge = one_digit(images.jpeg(images.invert(images.resize(digit, 3000)), 85))
+    assert similarity(huge.pixels, digit) > 0.85
+    assert huge.box[2] > 2000 and huge.box[3] > 2000  # the box is in the original's pixels
+
+
+def test_thin_pen_strokes_are_thickened_to_mnist_width() -> None:
+    thin = images.draw_strokes(images.STROKES[7], size=600, width=3)  # a fine pen on a large page
+    thick = images.draw_strokes(images.STROKES[7], size=600, width=40)
+    thin_ink = (one_digit(images.png(thin)).pixels > 128).sum()
+    thick_ink = (one_digit(images.png(thick)).pixels > 128).sum()
+    assert thin_ink > 40  # MNIST digits have 100 such pixels on average; an unthickened 3 px line ~20
+    assert thick_ink > thin_ink
+
+
+def test_canvas_array_input() -> None:
+    """The drawable canvas hands over an (H, W, 4) RGBA array with the stroke only in alpha."""
+    canvas = images.draw_strokes(images.STROKES[1])
+    from_array = one_digit(canvas).pixels
+    assert np.array_equal(from_array, one_digit(images.png(canvas)).pixels)
+    assert np.array_equal(one_digit(canvas[..., 3].astype(np.float64)).pixels, one_digit(canvas[..., 3]).pixels)
+
+
+# ------------------------------------------------------------------------------------------- multi-digit
+
+
+def test_number_is_split_left_to_right(digits: tuple[np.ndarray, np.ndarray]) -> None:
+    chosen = list(digits[0][:3])
+    strip = images.number(chosen)
+    found = preprocess(images.png(images.invert(images.resize(strip, (strip.shape[1] * 5, strip.shape[0] * 5)))))
+    assert len(found) == 3
+    xs = [d.box[0] for d in found]
+    assert xs == sorted(xs)
+    assert all(a.box[2] <= b.box[0] for a, b in itertools.pairwise(found))  # no overlap
+    for got, expected in zip(found, chosen, strict=True):
+        assert similarity(got.pixels, expected) > 0.8
+
+
+def test_broken_strokes_stay_one_digit(digits: tuple[np.ndarray, np.ndarray]) -> None:
+    broken_ones = 0
+    for digit in digits[0]:
+        damaged = images.broken(digit)
+        if len(label_components(damaged > 60)[1]) > 1:  # the erased band really split it
+            broken_ones += 1
+            assert len(preprocess(images.png(images.resize(damaged, 140)))) == 1
+    assert broken_ones >= 5
+
+
+def test_specks_around_a_digit_are_ignored(digits: tuple[np.ndarray, np.ndarray]) -> None:
+    page = images.invert(images.place(digits[0][5], (400, 400), (120, 120), scale=5))
+    rng = np.random.default_rng(3)
+    page[rng.random(page.shape) < 0.002] = 0  # dust
+    found = one_digit(images.png(page))
+    assert similarity(found.pixels, digits[0][5]) > 0.85
+
+
+# ------------------------------------------------------------------------------------------- no digit
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["white", "black", "transparent", "grey", "gradient", "noise", "uniform_noise", "salt_and_pepper", "dot",
+     "faint_smudge", "jpeg_white", "blank_paper_photo", "dash"],
+)
+def test_blank_and_noise_images_have_no_digit(name: str) -> None:
+    dot = images.blank()
+    dot[138:144, 138:144] = 0
+    smudge = images.blank().astype(np.int16)
+    smudge[100:180, 100:130] -= 12
+    dash = images.blank()
+    dash[140:146, 60:220] = 0
+    cases = {
+        "white": images.png(images.blank()),
+        "black": images.png(images.blank(value=0)),
+        "transparent": images.png(np.zeros((280, 280, 4), np.uint8)),
+        "grey": images.jpeg(images.blank(value=128), 50),
+        "gradient": images.png(np.tile(np.linspace(40, 240, 300).astype(np.uint8), (200, 1))),
+        "noise": images.png(images.noise()),
+        "uniform_noise": images.png(np.random.default_rng(1).integers(0, 256, (280, 280), dtype=np.uint8)),
+        "salt_and_pepper": images.png(images.salt_and_pepper()),
+        "dot": images.png(dot),
+        "faint_smudge": images.png(smudge.astype(np.uint8)),
+        "jpeg_white": images.jpeg(images.blank(), 10),
+        "blank_paper_photo": images.jpeg(images.paper_photo(np.zeros((28, 28), np.uint8)), 80),
+        "dash": images.png(dash),
+    }
+    assert error_code(cases[name]) == "no_digit_found"
+
+
+# ------------------------------------------------------------------------------------ decoding guards
+
+
+def test_not_images_are_unsupported_media_type() -> None:
+    zipped = io.BytesIO()
+    with zipfile.ZipFile(zipped, "w") as archive:
+        archive.writestr("a.txt", "hello")
+    for body in (
+        b"hello, world",
+        b"<!doctype html><html><body>7</body></html>",
+        b"%PDF-1.7\n1 0 obj<<>>endobj",
+        b'<svg xmlns="http://www.w3.org/2000/svg"><text>7</text></svg>',
+        zipped.getvalue(),
+        b'{"image": "abc"}',
+        b"%!PS-Adobe-3.0 EPSF-3.0\n",  # EPS would run Ghostscript: never decoded
+    ):
+        assert error_code(body) == "unsupported_media_type", body[:20]
+
+
+def test_damaged_images_are_corrupt() -> None:
+    good = images.png(images.noise((64, 64)))
+    assert error_code(good[: len(good) // 2]) == "corrupt_image"  # truncated
+    assert error_code(b"\x89PNG\r\n\x1a\n" + b"\x00" * 100) == "corrupt_image"  # a signature and nothing else
+    jpeg = images.jpeg(images.noise((64, 64)))
+    assert error_code(jpeg[:300]) == "corrupt_image"
+
+
+def test_size_guards_act_before_decoding() -> None:
+    assert error_code(b"") == "empty_body"
+    assert error_code(b"\x89PNG\r\n\x1a\n" + b"\x00" * MAX_IMAGE_BYTES) == "image_too_large"  # bytes
+    assert error_code(png_header(8000, 6000)) == "image_too_large"  # 48 Mpx over the 40 Mpx cap
+    assert error_code(png_header(20000, 20000)) == "image_too_large"  # Pillow's own bomb error
+    with pytest.raises(InputError) as info:
+        decode(png_header(8000, 6000))
+    assert info.value.status == 413
+
+
+def test_invalid_arrays() -> None:
+    for array in (np.zeros((0, 5)), np.zeros((5, 5, 2)), np.full((28, 28), 300.0), np.full((28, 28), np.nan)):
+        assert error_code(array) == "invalid_pixels"
+
+
+# ------------------------------------------------------------------------------------------ labelling
+
+
+def test_label_components_matches_a_flood_fill() -> None:
+    rng = np.random.default_rng(0)
+    mask = rng.random((60, 80)) < 0.45
+    labels, components = label_components(mask)
+    assert (labels > 0).sum() == mask.sum() == sum(c.area for c in components)
+    # Reference: a plain breadth-first flood fill with 8-connectivity.
+    seen = np.zeros_like(mask)
+    count = 0
+    for y, x in zip(*np.nonzero(mask), strict=True):
+        if seen[y, x]:
+            continue
+        count += 1
+        stack = [(y, x)]
+        seen[y, x] = True
+        members = []
+        while stack:
+            cy, cx = stack.pop()
+            members.append(labels[cy, cx])
+            for dy in (-1, 0, 1):
+                for dx in (-1, 0, 1):
+                    ny, nx = cy + dy, cx + dx
+                    if 0 <= ny < 60 and 0 <= nx < 80 and mask[ny, nx] and not seen[ny, nx]:
+                        seen[ny, nx] = True
+                        stack.append((ny, nx))
+        assert len(set(members)) == 1  # one flood-filled region = one label
+    assert count == len(components)
