@@ -98,29 +98,44 @@ def alpha_only(digit: np.ndarray, color: tuple[int, int, int] = (0, 0, 0), size:
     return out
 
 
+def _photograph(coverage: np.ndarray, seed: int, tint: tuple[float, float, float]) -> np.ndarray:
+    """Ink ``coverage`` (0-1, the picture's size) photographed on paper: RGB with a lighting gradient
+    (bright top-left, shadowed bottom-right), vignetting, paper grain and a tint; the ink absorbs 80 %
+    of the light that reaches it, so it is shaded by the same light as the paper."""
+    rng = np.random.default_rng(seed)
+    height, width = coverage.shape
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    light = 1.0 - 0.27 * (xx / width) - 0.18 * (yy / height)
+    light -= 0.25 * ((xx / width - 0.5) ** 2 + (yy / height - 0.5) ** 2)
+    paper = 225.0 * light + rng.normal(0, 4.0, (height, width))
+    grey = paper * (1.0 - 0.8 * coverage)
+    rgb = np.stack([grey * t for t in tint], axis=-1)
+    return np.clip(rgb, 0, 255).astype(np.uint8)
+
+
 def paper_photo(
     digit: np.ndarray,
     seed: int = 0,
     size: tuple[int, int] = (640, 480),
     tint: tuple[float, float, float] = (1.0, 0.95, 0.85),
 ) -> np.ndarray:
-    """A phone photo of a dark digit on paper: RGB, a lighting gradient (bright corner to shadowed
-    corner), vignetting, paper grain and a warm tint; the ink is shaded by the same light."""
-    rng = np.random.default_rng(seed)
+    """A phone photo of an MNIST digit written in dark ink on paper (RGB, see :func:`_photograph`)."""
     width, height = size
-    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
-    light = 1.0 - 0.45 * (xx / width) * 0.6 - 0.45 * (yy / height) * 0.4  # brighter top-left
-    light -= 0.25 * ((xx / width - 0.5) ** 2 + (yy / height - 0.5) ** 2)  # vignetting
-    paper = 225.0 * light + rng.normal(0, 4.0, (height, width))
     tile_size = int(min(size) * 0.55)
-    ink = resize(digit, tile_size).astype(np.float32) / 255.0
-    ink = np.asarray(Image.fromarray((ink * 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(1.2)))
+    ink = Image.fromarray(resize(digit, tile_size)).filter(ImageFilter.GaussianBlur(1.2))
     x, y = int(width * 0.3), int(height * 0.2)
     coverage = np.zeros((height, width), dtype=np.float32)
-    coverage[y : y + tile_size, x : x + tile_size] = ink / 255.0
-    grey = paper * (1.0 - 0.8 * coverage)  # ink absorbs 80 % of the light that reaches it
-    rgb = np.stack([grey * t for t in tint], axis=-1)
-    return np.clip(rgb, 0, 255).astype(np.uint8)
+    coverage[y : y + tile_size, x : x + tile_size] = np.asarray(ink, dtype=np.float32) / 255.0
+    return _photograph(coverage, seed, tint)
+
+
+def pen_photo(
+    strokes: Sequence[Sequence[tuple[float, float]]], seed: int = 0, size: int = 800, width: int = 4
+) -> np.ndarray:
+    """A phone photo of a digit written with a fine pen (strokes ``width`` pixels of a ``size`` page)."""
+    alpha = draw_strokes(strokes, size=size, width=width)[..., 3]
+    coverage = np.asarray(Image.fromarray(alpha).filter(ImageFilter.GaussianBlur(1.0)), dtype=np.float32) / 255.0
+    return _photograph(coverage, seed, (0.95, 0.95, 1.0))
 
 
 def draw_strokes(
@@ -144,11 +159,50 @@ def draw_strokes(
     return np.asarray(canvas).copy()
 
 
-#: Hand-drawn digits as mouse strokes, in 0-1 canvas units.
+def _arc(
+    cx: float, cy: float, rx: float, ry: float, start: float, stop: float, steps: int = 24
+) -> list[tuple[float, float]]:
+    """Points along an ellipse from angle ``start`` to ``stop`` (degrees, 0 = right, 90 = down)."""
+    angles = np.radians(np.linspace(start, stop, steps))
+    return [(float(cx + rx * np.cos(t)), float(cy + ry * np.sin(t))) for t in angles]
+
+
+#: Hand-drawn digits as mouse strokes (polylines in 0-1 canvas units), one way people draw each.
 STROKES: dict[int, list[list[tuple[float, float]]]] = {
+    0: [_arc(0.5, 0.5, 0.2, 0.33, -90, 270)],
     1: [[(0.45, 0.2), (0.55, 0.12), (0.55, 0.85)]],
+    2: [[*_arc(0.5, 0.33, 0.18, 0.17, 200, 380), (0.3, 0.82), (0.72, 0.82)]],
+    3: [_arc(0.47, 0.32, 0.18, 0.15, 210, 450) + _arc(0.47, 0.65, 0.2, 0.18, -90, 150)],
+    4: [[(0.55, 0.15), (0.28, 0.6), (0.75, 0.6)], [(0.6, 0.35), (0.6, 0.87)]],
+    5: [[(0.7, 0.17), (0.38, 0.17), (0.34, 0.45), *_arc(0.5, 0.62, 0.2, 0.2, -120, 150)]],
+    6: [[(0.66, 0.15), (0.5, 0.25), (0.36, 0.45), *_arc(0.5, 0.66, 0.17, 0.19, 180, 540)]],
     7: [[(0.28, 0.18), (0.72, 0.18), (0.62, 0.4), (0.45, 0.85)]],
+    8: [_arc(0.5, 0.3, 0.15, 0.16, 90, 450), _arc(0.5, 0.67, 0.19, 0.2, -90, 270)],
+    9: [[*_arc(0.5, 0.33, 0.17, 0.17, 0, 360), (0.66, 0.45), (0.62, 0.87)]],
 }
+
+
+def draw_number(
+    text: str, height: int = 200, width: int = 12, jitter: float = 0.04, seed: int = 0
+) -> np.ndarray:
+    """A number drawn on a transparent canvas, digit after digit (:data:`STROKES`), slightly uneven
+    in size and height like a hand would write it. RGBA, stroke in alpha."""
+    rng = np.random.default_rng(seed)
+    cell = height * 0.62
+    canvas = np.zeros((height, round(cell * len(text) + height * 0.3), 4), dtype=np.uint8)
+    for i, char in enumerate(text):
+        scale = 1.0 + rng.uniform(-2, 2) * jitter
+        size = round(height * scale)
+        drawn = draw_strokes(STROKES[int(char)], size=size, width=width)
+        # The strokes span about 0.25-0.75 of their square: crop that part into the digit's cell.
+        left = round(size * 0.22)
+        tile = drawn[:, left : left + round(cell)]
+        top = int(np.clip(round(rng.uniform(-1, 1) * jitter * height), -(size - height) - 1, 0))
+        x = round(height * 0.15 + i * cell)
+        region = canvas[:, x : x + tile.shape[1]]
+        rows = tile[-top : -top + height][: region.shape[0], : region.shape[1]]
+        np.maximum(region[: rows.shape[0]], rows, out=region[: rows.shape[0]])
+    return canvas
 
 
 def number(digits: Sequence[np.ndarray], gap: int = 8, margin: int = 16) -> np.ndarray:
