@@ -1,0 +1,310 @@
+"""The SageMaker handlers with the shipped model: what people send is read right, the handlers keep
+the container's contract, and every bad input gets its documented error.
+
+Accuracy is measured on held-out validation digits (never trained on) turned into the pictures people
+actually upload; the hand-drawn digits and numbers must be read exactly.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import subprocess
+import sys
+import tarfile
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from model.archive import DEFAULT_ARCHIVE, load_archive
+from model.errors import STATUSES, InputError
+from model.inference import IMAGE_CONTENT_TYPES, LoadedModel
+from tests import images
+
+pytestmark = pytest.mark.unit
+
+ROOT = Path(__file__).resolve().parent.parent
+SET_SIZE = 30
+
+
+@pytest.fixture(scope="module")
+def loaded() -> tuple[LoadedModel, object]:
+    return load_archive(DEFAULT_ARCHIVE)
+
+
+@pytest.fixture(scope="module")
+def digits(mnist_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+    return images.validation_digits(mnist_dir, SET_SIZE)
+
+
+def read(loaded, body: bytes | str, content_type: str = "image/png") -> dict:
+    """input_fn -> predict_fn -> output_fn, as the container calls them; the parsed JSON response."""
+    model, handlers = loaded
+    return json.loads(handlers.output_fn(handlers.predict_fn(handlers.input_fn(body, content_type), model),
+                                         "application/json"))
+
+
+def numbers(loaded, bodies: list[bytes]) -> list[str]:
+    """The number read from each body, all in one forward pass (``predict_many``)."""
+    model, handlers = loaded
+    predictions = handlers.predict_many([handlers.input_fn(body, "application/x-image") for body in bodies], model)
+    return ["".join(str(int(p.argmax())) for p in prediction.probabilities) for prediction in predictions]
+
+
+def error_of(loaded, body: bytes | str, content_type: str) -> InputError:
+    _, handlers = loaded
+    with pytest.raises(InputError) as info:
+        handlers.input_fn(body, content_type)
+    return info.value
+
+
+# ------------------------------------------------------------------------------------------ accuracy
+
+TRANSFORMS: dict[str, Callable[[np.ndarray], bytes]] = {
+    "mnist_as_png": images.png,
+    "enlarged_dark_on_light": lambda d: images.png(images.invert(images.resize(d, 280))),
+    "canvas_alpha_black_stroke": lambda d: images.png(images.alpha_only(d, (0, 0, 0))),
+    "canvas_alpha_white_stroke": lambda d: images.png(images.alpha_only(d, (255, 255, 255))),
+    "off_centre_large_canvas": lambda d: images.png(images.invert(images.place(d, (1000, 800), (820, 620), 5))),
+    "tiny_14px": lambda d: images.png(images.invert(images.resize(d, 14))),
+    "tiny_10px": lambda d: images.png(images.invert(images.resize(d, 10))),
+    "noisy_jpeg_q15": lambda d: images.jpeg(images.invert(images.resize(d, 200)), 15),
+    "paper_photo_uneven_light": lambda d: images.jpeg(images.paper_photo(d, seed=int(d.sum()) % 1000), 80),
+}
+
+
+@pytest.mark.parametrize("transform", list(TRANSFORMS))
+def test_transformed_validation_digits_are_read(transform: str, loaded, digits) -> None:
+    pictures, labels = digits
+    got = numbers(loaded, [TRANSFORMS[transform](d) for d in pictures])
+    correct = sum(g == str(label) for g, label in zip(got, labels, strict=True))
+    assert correct / len(labels) >= 0.95, (transform, got, labels.tolist())
+
+
+def test_huge_photo_is_read(loaded, digits) -> None:
+    pictures, labels = digits
+    bodies = [images.jpeg(images.invert(images.resize(d, 3000)), 85) for d in pictures[:10]]
+    got = numbers(loaded, bodies)
+    assert sum(g == str(label) for g, label in zip(got, labels[:10], strict=True)) >= 9
+
+
+def test_hand_drawn_digits_are_read_exactly(loaded) -> None:
+    for width in (12, 18, 30):  # thin, medium and thick brushes
+        bodies = [images.png(images.draw_strokes(images.STROKES[k], width=width)) for k in range(10)]
+        assert numbers(loaded, bodies) == [str(k) for k in range(10)], width
+    white_on_black = images.draw_strokes(images.STROKES[7], color=(255, 255, 255, 255), background=(0, 0, 0, 255))
+    assert numbers(loaded, [images.png(white_on_black)]) == ["7"]
+
+
+def test_fine_pen_photos_are_read_exactly(loaded) -> None:
+    bodies = [images.jpeg(images.pen_photo(images.STROKES[k], seed=k), 80) for k in range(10)]
+    assert numbers(loaded, bodies) == [str(k) for k in range(10)]
+
+
+@pytest.mark.parametrize("text", ["2026", "1234567890", "417", "11", "90"])
+def test_drawn_numbers_are_read_exactly(text: str, loaded) -> None:
+    response = read(loaded, images.png(images.draw_number(text)))
+    assert response["number"] == text
+    assert response["digit"] == (int(text) if len(text) == 1 else None)
+    boxes = [d["box"] for d in response["digits"]]
+    assert [b[0] for b in boxes] == sorted(b[0] for b in boxes)
+
+
+def test_mnist_number_and_broken_digit(loaded, digits) -> None:
+    pictures, labels = digits
+    strip = images.number(list(pictures[10:14]))
+    enlarged = images.resize(strip, (strip.shape[1] * 4, strip.shape[0] * 4))
+    assert read(loaded, images.jpeg(images.invert(enlarged), 85))["number"] == "".join(map(str, labels[10:14]))
+    broken = [images.png(images.resize(images.broken(d), 140)) for d in pictures[:10]]
+    assert sum(g == str(label) for g, label in zip(numbers(loaded, broken), labels[:10], strict=True)) >= 8
+
+
+def test_blank_canvas_is_not_a_digit(loaded) -> None:
+    for body in (images.png(np.zeros((280, 280, 4), np.uint8)), images.png(images.blank()),
+                 images.png(images.noise()), images.jpeg(images.paper_photo(np.zeros((28, 28), np.uint8)))):
+        assert error_of(loaded, body, "image/png").code == "no_digit_found"
+
+
+# -------------------------------------------------------------------------------------------- input_fn
+
+
+def test_every_image_content_type_is_accepted(loaded, digits) -> None:
+    picture = images.invert(images.resize(digits[0][7], 112))
+    bodies = {"image/png": images.png(picture), "image/jpeg": images.jpeg(picture),
+              "image/webp": images.encode(picture, "WEBP"), "image/gif": images.encode(picture, "GIF"),
+              "image/bmp": images.encode(picture, "BMP"), "image/tiff": images.encode(picture, "TIFF")}
+    for content_type in sorted(IMAGE_CONTENT_TYPES):
+        body = bodies.get(content_type, bodies["image/png"])
+        assert read(loaded, body, content_type)["digit"] == 7, content_type
+    assert read(loaded, bodies["image/jpeg"], "image/png")["digit"] == 7  # the declared type is a hint
+
+
+def test_json_bodies(loaded, digits) -> None:
+    picture, label = digits[0][3], int(digits[1][3])
+    encoded = base64.b64encode(images.png(images.invert(images.resize(picture, 140)))).decode()
+    assert read(loaded, json.dumps({"image": encoded}), "application/json")["digit"] == label
+    assert read(loaded, json.dumps({"image": "data:image/png;base64," + encoded}).encode(),
+                "application/json; charset=utf-8")["digit"] == label
+    pixels = read(loaded, json.dumps({"pixels": picture.tolist()}), "application/json")
+    assert pixels["digit"] == label and pixels["digits"][0]["box"] == [0, 0, 28, 28]
+    several = read(loaded, json.dumps({"pixels": [d.tolist() for d in digits[0][:3]]}), "application/json")
+    assert several["number"] == "".join(map(str, digits[1][:3]))
+    # pixels are given to the network as they are: the model input is exactly what was sent
+    shown = np.asarray(Image.open(io.BytesIO(base64.b64decode(pixels["model_input"]))))
+    assert np.array_equal(shown, picture)
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "code"),
+    [
+        (b"", "image/png", "empty_body"),
+        ("", "application/json", "empty_body"),
+        (b"{not json", "application/json", "malformed_json"),
+        (b"\xff\xfe\x00garbage", "application/json", "malformed_json"),
+        (b"[1, 2, 3]", "application/json", "malformed_json"),
+        (b"{}", "application/json", "malformed_json"),
+        (b'{"image": "aGVsbG8=", "pixels": []}', "application/json", "malformed_json"),
+        (b'{"image": "***not base64***"}', "application/json", "malformed_json"),
+        (b'{"image": 7}', "application/json", "malformed_json"),
+        (b'{"image": ""}', "application/json", "empty_body"),
+        (b'{"image": "aGVsbG8gd29ybGQ="}', "application/json", "unsupported_media_type"),  # "hello world"
+        (b'{"pixels": [[1, 2], [3, 4]]}', "application/json", "invalid_pixels"),
+        (b'{"pixels": "abc"}', "application/json", "invalid_pixels"),
+        (json.dumps({"pixels": [[300] * 28] * 28}).encode(), "application/json", "invalid_pixels"),
+        (json.dumps({"pixels": [[-1] * 28] * 28}).encode(), "application/json", "invalid_pixels"),
+        (json.dumps({"pixels": [[0] * 28] * 28}).encode(), "application/json", "no_digit_found"),
+        (json.dumps({"pixels": [[[9] * 28] * 28] * 17}).encode(), "application/json", "invalid_pixels"),
+        (b"hello", "text/plain", "unsupported_media_type"),
+        (b"a,b\n1,2", "text/csv", "unsupported_media_type"),
+        (b"<html></html>", "image/png", "unsupported_media_type"),
+        (b"%PDF-1.4", "application/octet-stream", "unsupported_media_type"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "image/png", "corrupt_image"),
+    ],
+)
+def test_bad_input_gets_its_error(body: bytes | str, content_type: str, code: str, loaded) -> None:
+    error = error_of(loaded, body, content_type)
+    assert error.code == code, error.message
+    assert error.status == STATUSES[code]
+    assert error.to_dict() == {"error": {"code": code, "message": error.message}}
+
+
+def test_error_codes_match_the_contract() -> None:
+    contract = (ROOT / "docs" / "contracts.md").read_text()
+    for code, status in STATUSES.items():
+        assert f"`{code}` {status}" in contract, code
+
+
+def test_oversized_image_is_refused(loaded) -> None:
+    assert error_of(loaded, b"\xff\xd8\xff" + bytes(6_000_000), "image/jpeg").code == "image_too_large"
+
+
+# ----------------------------------------------------------------------------------- predict, output
+
+
+def test_predict_many_matches_one_by_one(loaded, digits) -> None:
+    model, handlers = loaded
+    data = [handlers.input_fn(images.png(images.invert(images.resize(d, 100))), "image/png") for d in digits[0][:6]]
+    data.append(handlers.input_fn(images.png(images.draw_number("417")), "image/png"))
+    together = handlers.predict_many(data, model)
+    assert len(together) == len(data)
+    for item, batched in zip(data, together, strict=True):
+        alone = handlers.predict_fn(item, model)
+        assert np.allclose(alone.probabilities, batched.probabilities, atol=1e-5)
+    assert handlers.predict_many([], model) == []
+
+
+def test_output_follows_the_contract(loaded, digits) -> None:
+    model, _handlers = loaded
+    single = read(loaded, images.png(images.draw_strokes(images.STROKES[7])))
+    assert set(single) == {"digit", "number", "confidence", "probabilities", "top_k", "digits", "model_input",
+                           "model_version"}
+    assert single["digit"] == 7 and single["number"] == "7"
+    assert len(single["probabilities"]) == 10 and abs(sum(single["probabilities"]) - 1) < 1e-3
+    assert single["confidence"] == max(single["probabilities"]) == single["digits"][0]["confidence"]
+    assert next(k["digit"] for k in single["top_k"]) == 7 and len(single["top_k"]) == 3
+    assert [k["probability"] for k in single["top_k"]] == sorted((k["probability"] for k in single["top_k"]),
+                                                                 reverse=True)
+    assert single["model_version"] == model.version == json.loads(
+        (ROOT / "model" / "artifacts" / "metadata.json").read_text())["version"]
+    x0, y0, x1, y1 = single["digits"][0]["box"]
+    assert 0 <= x0 < x1 <= 280 and 0 <= y0 < y1 <= 280
+
+    several = read(loaded, images.png(images.draw_number("417")))
+    assert several["digit"] is None and several["number"] == "417"
+    assert several["confidence"] == min(d["confidence"] for d in several["digits"])
+    assert several["probabilities"] == several["digits"][0]["probabilities"]
+    strip = Image.open(io.BytesIO(base64.b64decode(several["model_input"])))
+    assert strip.format == "PNG" and strip.size == (28 * 3, 28) and strip.mode == "L"
+
+
+@pytest.mark.parametrize("accept", [None, "", "*/*", "application/json", "application/json; charset=utf-8",
+                                    "text/html, application/json;q=0.9", "application/*"])
+def test_json_accept_values(accept: str | None, loaded) -> None:
+    model, handlers = loaded
+    prediction = handlers.predict_fn(handlers.input_fn(images.png(images.draw_strokes(images.STROKES[1])),
+                                                       "image/png"), model)
+    assert json.loads(handlers.output_fn(prediction, accept))["digit"] == 1
+
+
+def test_other_accept_is_406(loaded) -> None:
+    model, handlers = loaded
+    prediction = handlers.predict_fn(handlers.input_fn(images.png(images.draw_strokes(images.STROKES[1])),
+                                                       "image/png"), model)
+    for accept in ("text/csv", "image/png", "application/x-npy"):
+        with pytest.raises(InputError) as info:
+            handlers.output_fn(prediction, accept)
+        assert (info.value.code, info.value.status) == ("unsupported_accept", 406)
+
+
+# ------------------------------------------------------------------------------ the container's view
+
+CONTAINER = textwrap.dedent(
+    """
+    import json, sys
+    model_dir = sys.argv[1]
+    # As the SageMaker container: only the archive's code/ (never this checkout) provides the handlers.
+    sys.path[:] = [model_dir + "/code"] + [p for p in sys.path[1:] if "site-packages" in p or "/lib/python" in p]
+    import inference
+    import model
+    assert inference.__file__.startswith(model_dir) and model.__file__.startswith(model_dir), model.__file__
+    loaded = inference.model_fn(model_dir)
+    out = {}
+    for name, content_type in (("image", "image/png"), ("json", "application/json")):
+        body = open(f"{model_dir}/../{name}", "rb").read()
+        if content_type == "application/json":
+            body = body.decode()  # the container hands JSON over as str
+        data = inference.input_fn(body, content_type)
+        out[name] = json.loads(inference.output_fn(inference.predict_fn(data, loaded), "application/json"))
+    try:
+        inference.input_fn(b"not an image", "image/png")
+    except Exception as exc:
+        out["error"] = [type(exc).__name__, exc.code, exc.status, exc.to_dict()]
+    out["batched"] = len(inference.predict_many([data, data], loaded))
+    print(json.dumps(out))
+    """
+)
+
+
+@pytest.mark.slow
+def test_archive_handlers_in_a_fresh_process(tmp_path: Path, digits) -> None:
+    """Unpack model.tar.gz and drive its own code/inference.py the way the container does."""
+    with tarfile.open(DEFAULT_ARCHIVE) as tar:
+        names = tar.getnames()
+        tar.extractall(tmp_path / "model", filter="data")
+    assert {"model.pt", "metadata.json", "code/inference.py", "code/model/inference.py",
+            "code/model/preprocess.py", "code/model/errors.py", "code/model/network.py"} <= set(names)
+    (tmp_path / "image").write_bytes(images.png(images.draw_number("90")))
+    (tmp_path / "json").write_text(json.dumps({"pixels": digits[0][5].tolist()}))
+    result = subprocess.run([sys.executable, "-c", CONTAINER, str(tmp_path / "model")], capture_output=True,
+                            text=True, timeout=300, cwd=tmp_path, check=False)
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["image"]["number"] == "90"
+    assert out["json"]["digit"] == int(digits[1][5])
+    assert out["error"][:3] == ["InputError", "unsupported_media_type", 415]
+    assert out["batched"] == 2
