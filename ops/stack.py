@@ -6,7 +6,8 @@ health check before the next starts. Ctrl-C, SIGTERM or ``make down`` stop every
 order with SIGTERM (so the emulator snapshots its state) and wait for each process to exit.
 
 Ports come from the environment (defaults in brackets): ``AWS_PORT`` [4566], ``ENDPOINT_PORT`` [8080],
-``API_PORT`` [8000], ``UI_PORT`` [8501]; the browser tests start a whole stack on free ports this way.
+``API_PORT`` [8000], ``UI_PORT`` [8501]; state and the pid file live in ``$DIGITS_LOCAL_DIR`` [.local].
+The tests start whole stacks on free ports with a temporary state folder this way.
 """
 
 from __future__ import annotations
@@ -27,7 +28,14 @@ from chalicelib.config import load
 from ops.emulator import DEFAULT_STATE_DIR, ROOT, Emulator, port_in_use
 from ops.errors import OpsError
 
-PID_FILE = ROOT / ".local" / "stack.pid"
+
+def local_dir() -> Path:
+    """Where ``make up`` keeps its state and pid file: ``$DIGITS_LOCAL_DIR``, else ``.local/``."""
+    return Path(os.environ.get("DIGITS_LOCAL_DIR", ROOT / ".local"))
+
+
+def pid_file() -> Path:
+    return local_dir() / "stack.pid"
 MODEL_ARCHIVE = ROOT / "model" / "artifacts" / "model.tar.gz"
 _print_lock = threading.Lock()
 
@@ -203,14 +211,15 @@ class Stack:
 
 
 def up() -> int:
-    stack = Stack(ports=Ports.from_env())
+    stack = Stack(ports=Ports.from_env(), state_dir=local_dir() / DEFAULT_STATE_DIR.name)
+    pid_path = pid_file()
 
     def _terminate(*_: object) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _terminate)
-    PID_FILE.parent.mkdir(parents=True, exist_ok=True)
-    PID_FILE.write_text(str(os.getpid()))
+    pid_path.parent.mkdir(parents=True, exist_ok=True)
+    pid_path.write_text(str(os.getpid()))
     code = 0
     try:
         stack.start()
@@ -224,25 +233,26 @@ def up() -> int:
         code = 1
     finally:
         stack.stop()
-        PID_FILE.unlink(missing_ok=True)
-        log("stack", "stopped; state kept in .local/ (make reset wipes it)")
+        pid_path.unlink(missing_ok=True)
+        log("stack", f"stopped; state kept in {stack.state_dir} (make reset wipes it)")
     return code
 
 
 def down() -> int:
+    pid_path = pid_file()
     try:
-        pid = int(PID_FILE.read_text())
+        pid = int(pid_path.read_text())
     except (FileNotFoundError, ValueError):
         print("stack: not running")
         return 0
     try:
         os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:
-        PID_FILE.unlink(missing_ok=True)
+        pid_path.unlink(missing_ok=True)
         print("stack: not running (stale pid file removed)")
         return 0
     for _ in range(300):
-        if not PID_FILE.exists():
+        if not pid_path.exists():
             print("stack: stopped")
             return 0
         time.sleep(0.1)
