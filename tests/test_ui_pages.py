@@ -118,7 +118,7 @@ def test_home_shows_the_status_of_every_part_and_counts_today(local_ui, digits) 
     before = {m.label: int(m.value) for m in at.metric}
     text = markdown_text(at)
     for part in ("API", "Model endpoint", "Predictions table", "Inbox bucket", "Results bucket"):
-        assert f"🟢 **{part}**" in text, text
+        assert f":green-badge[up] **{part}**" in text, text
     assert "model " in text and "digits-local" in text
     assert [link.label for link in at.page_link] == ["Upload an image", "Draw a digit", "History"]
 
@@ -135,8 +135,8 @@ def test_home_says_when_the_api_is_down(local_ui, monkeypatch) -> None:
     at = page("Home.py").run()
     no_exception(at)
     text = markdown_text(at)
-    assert "🔴 **API**" in text and "did not answer" in text
-    assert "🟢 **Predictions table**" in text  # the AWS checks do not depend on the API
+    assert ":red-badge[down] **API**" in text and "did not answer" in text
+    assert ":green-badge[up] **Predictions table**" in text  # the AWS checks do not depend on the API
 
 
 def upload(at: AppTest, path_label: str, files: list[tuple[str, bytes, str]]) -> AppTest:

@@ -24,9 +24,9 @@ Two ways in, both recorded the same way:
 )
 
 links = st.columns(3)
-links[0].page_link("pages/1_Upload_an_image.py", label="Upload an image", icon="📤")
-links[1].page_link("pages/2_Draw_a_digit.py", label="Draw a digit", icon="✏️")
-links[2].page_link("pages/3_History.py", label="History", icon="📜")
+links[0].page_link("pages/1_Upload_an_image.py", label="Upload an image", icon=":material/upload:")
+links[1].page_link("pages/2_Draw_a_digit.py", label="Draw a digit", icon=":material/draw:")
+links[2].page_link("pages/3_History.py", label="History", icon=":material/history:")
 
 config = client.config()
 status_col, counts_col = st.columns([3, 2], gap="large")
@@ -35,7 +35,7 @@ with status_col:
     st.subheader("Status")
     checks = client.system_status()
     for check in checks:
-        st.markdown(f"{'🟢' if check.ok else '🔴'} **{check.name}**: {check.detail}")
+        st.markdown(f"{':green-badge[up]' if check.ok else ':red-badge[down]'} **{check.name}**: {check.detail}")
     st.caption(f"stage `{config.stage}`, region `{config.region}`")
     if st.button("Refresh"):
         st.rerun()

@@ -279,12 +279,15 @@ class Outcome:
     path: str
     prediction: Prediction | None = None
     failure: Failure | None = None
+    #: Wall-clock seconds from sending the file to having its record (both paths: what a user waits).
+    seconds: float = 0.0
 
 
 def predict_file(
     name: str, data: bytes, declared_type: str | None, path: str, timeout: float = INBOX_TIMEOUT_S
 ) -> Outcome:
     """Predict one uploaded file through ``path``: ``"api"`` (instant) or ``"s3"`` (event-driven)."""
+    started = time.perf_counter()
     try:
         if path == "api":
             record = predict(data, content_type_for(name, declared_type))
@@ -292,11 +295,11 @@ def predict_file(
             upload = upload_to_inbox(data, name, declared_type)
             record = wait_for_record(upload.prediction_id, timeout=timeout, what=name)
     except Failure as exc:
-        return Outcome(name, path, failure=exc)
+        return Outcome(name, path, failure=exc, seconds=time.perf_counter() - started)
+    outcome = Outcome(name, path, prediction=record, seconds=time.perf_counter() - started)
     if record.get("status") in ("rejected", "failed"):
-        failure = Failure(record.get("error_code", record["status"]), record.get("error_message", ""))
-        return Outcome(name, path, prediction=record, failure=failure)
-    return Outcome(name, path, prediction=record)
+        outcome.failure = Failure(record.get("error_code", record["status"]), record.get("error_message", ""))
+    return outcome
 
 
 def today_start() -> str:

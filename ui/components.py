@@ -30,7 +30,7 @@ ERROR_HINTS: dict[str, str] = {
 
 
 def page_header(title: str, caption: str) -> None:
-    st.set_page_config(page_title=f"{title} · Digits", page_icon="✍️", layout="wide")
+    st.set_page_config(page_title=f"{title} · Digits", page_icon=":material/draw:", layout="wide")
     st.title(title)
     st.caption(caption)
 
@@ -44,7 +44,7 @@ def show_error(exc: client.Failure, what: str = "") -> None:
 
 def outcome_panel(outcome: client.Outcome, key: str) -> None:
     """One uploaded file's result: the prediction, or why there is none (with the record id if stored)."""
-    title = f"{outcome.name} · {client.SOURCES[outcome.path]}"
+    title = f"{outcome.name} · {client.SOURCES[outcome.path]} · {outcome.seconds:.2f} s"
     if outcome.failure is None and outcome.prediction is not None:
         prediction_panel(outcome.prediction, key=key, title=title)
         return
@@ -81,7 +81,7 @@ def prediction_panel(prediction: dict[str, Any], key: str, title: str | None = N
             st.metric("Prediction", _answer(prediction), help="the digit(s) found, left to right")
             st.progress(confidence, text=f"confidence {confidence:.1%}")
             if confidence < 0.6:
-                st.caption("⚠️ low confidence: the model is unsure")
+                st.caption(":material/warning: low confidence: the model is unsure")
         with seen:
             image = model_input_image(prediction)
             if image is not None:
@@ -108,15 +108,20 @@ def prediction_panel(prediction: dict[str, Any], key: str, title: str | None = N
 
 
 def _details(prediction: dict[str, Any]) -> None:
+    """One line of provenance: path, model latency, model version, record id, time, inbox object."""
     parts = []
     if prediction.get("source"):
         parts.append(f"via **{prediction['source']}**")
-    for field, label in (("latency_ms", "latency"), ("model_version", "model"), ("prediction_id", "id")):
-        value = prediction.get(field)
-        if value not in (None, ""):
-            parts.append(f"{label} `{value}`" + (" ms" if field == "latency_ms" else ""))
+    if prediction.get("latency_ms") is not None:
+        parts.append(f"model {float(prediction['latency_ms']):.0f} ms")
+    if prediction.get("model_version"):
+        parts.append(f"model version `{prediction['model_version']}`")
+    if prediction.get("prediction_id"):
+        parts.append(f"id `{prediction['prediction_id']}`")
     if prediction.get("created_at"):
         parts.append(str(prediction["created_at"]))
+    if prediction.get("source_key"):
+        parts.append(f"from `s3://{prediction.get('image_bucket')}/{prediction['source_key']}`")
     if parts:
         st.caption(" · ".join(parts))
 
@@ -130,7 +135,7 @@ def feedback_control(prediction: dict[str, Any], key: str) -> None:
     if st.session_state.get(sent_key) is not None:
         current = st.session_state[sent_key]
     if current is not None:
-        st.caption(f"✅ corrected to **{current}**, thank you")
+        st.caption(f":material/check: corrected to **{current}**, thank you")
     with st.expander("Wrong? Correct it"):
         label = st.segmented_control(
             "The right digit", list(range(10)), key=f"feedback-label-{key}", selection_mode="single"

@@ -16,7 +16,11 @@ from ui.components import (
 PAGE_SIZE = 10
 #: The statistics cover this many of the newest predictions (of the selected source).
 STATS_WINDOW = 500
-STATUS_ICONS = {"succeeded": "✅", "rejected": "🚫", "failed": "⚠️"}
+STATUS_BADGES = {
+    "succeeded": ":green-badge[succeeded]",
+    "rejected": ":orange-badge[rejected]",
+    "failed": ":red-badge[failed]",
+}
 
 page_header("History", "Every prediction of both paths, newest first, read from DynamoDB through GET /predictions.")
 
@@ -40,9 +44,7 @@ source = filters[0].segmented_control(
     "Source", list(client.SOURCES), format_func=client.SOURCES.get, key="history_source"
 )
 digit = filters[1].selectbox("Digit", [None, *range(10)], format_func=lambda d: "any" if d is None else str(d))
-status = filters[2].segmented_control(
-    "Status", list(STATUS_ICONS), format_func=lambda s: f"{STATUS_ICONS[s]} {s}", key="history_status"
-)
+status = filters[2].segmented_control("Status", list(STATUS_BADGES), key="history_status")
 with filters[3]:
     st.write("")
     if st.button("Refresh", width="stretch"):
@@ -84,7 +86,7 @@ with list_tab:
                 st.markdown(f"### {record.get('number', record.get('digit'))}")
                 st.caption(f"confidence {float(record.get('confidence', 0)):.1%}")
             else:
-                st.markdown(f"{STATUS_ICONS.get(record.get('status'), '')} **{record.get('status')}**")
+                st.markdown(STATUS_BADGES.get(record.get("status"), str(record.get("status"))))
                 st.caption(f"`{record.get('error_code', '')}`")
         with meta_col:
             feedback = record.get("feedback_label")
