@@ -38,12 +38,12 @@ def unpack(archive: str | Path, model_dir: str | Path) -> Path:
 def load_archive(path: str | Path = DEFAULT_ARCHIVE) -> tuple[Any, ModuleType]:
     """``(model, handlers)`` from a ``model.tar.gz`` (unpacked to a temporary folder, removed after
     loading) or from an already unpacked model folder."""
-    from . import inference
-
     path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no model archive at {path}")
+    from . import inference  # torch: imported only once there is a model to load
+
     if path.is_dir():
         return inference.model_fn(str(path)), inference
-    if not path.is_file():
-        raise FileNotFoundError(f"no model archive at {path}")
     with tempfile.TemporaryDirectory(prefix="model-") as tmp:
         return inference.model_fn(str(unpack(path, tmp))), inference
