@@ -12,7 +12,7 @@ SITE        := $(VENV)/lib/python3.11/site-packages
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup up down reset demo test test-unit lint bench load browser
+.PHONY: help setup up down reset demo test test-unit lint audit bench load browser
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -53,6 +53,9 @@ test-unit: setup ## Run only the fast unit tests
 
 lint: setup ## ruff check
 	$(VENV)/bin/ruff check .
+
+audit: setup ## Known vulnerabilities in the installed packages (pip-audit; needs PyPI's vulnerability API)
+	$(VENV)/bin/pip-audit --strict --progress-spinner off --local
 
 bench: setup ## Run the benchmarks; results in bench/results/*.json
 	$(PY) -m bench
