@@ -120,17 +120,6 @@ def prediction_values(page, screenshot: str) -> list[str]:
     return page.locator('[data-testid="stMetricValue"]').all_inner_texts()
 
 
-def test_home_shows_every_part_up(stack, browser_page) -> None:
-    page = browser_page
-    page.goto(ui(stack))
-    page.get_by_text("Predictions today").wait_for()
-    wait_idle(page)
-    body = page.locator("[data-testid='stMain']").inner_text()
-    for part in ("API", "Model endpoint", "Predictions table", "Inbox bucket", "Results bucket"):
-        assert f"up\n{part}:" in body or f"up {part}:" in body, body
-    page.screenshot(path=ARTIFACTS / "home.png", full_page=True)
-
-
 @pytest.mark.parametrize(
     ("expected", "strokes"),
     [
@@ -190,3 +179,19 @@ def test_history_lists_both_paths_with_their_images(stack, browser_page, mnist_d
     assert rows.count() == len(listed)
     # per prediction: the stored image (a thumbnail read from S3) and the 28x28 model input
     assert page.locator("[data-testid='stMain'] [data-testid='stImage'] img").count() == 2 * len(listed)
+
+
+def test_home_shows_every_part_up_and_counts_today(stack, browser_page) -> None:
+    """Last, so that its counts (and the README's screenshot) include the predictions made above."""
+    page = browser_page
+    page.goto(ui(stack))
+    page.get_by_text("Predictions today").wait_for()
+    wait_idle(page)
+    page.screenshot(path=ARTIFACTS / "home.png", full_page=True)
+    body = page.locator("[data-testid='stMain']").inner_text()
+    for part in ("API", "Model endpoint", "Predictions table", "Inbox bucket", "Results bucket"):
+        assert f"up\n{part}:" in body or f"up {part}:" in body, body
+    assert page.locator("[data-testid='stGraphVizChart'] svg").count() == 1  # the pipeline diagram
+    shown = page.locator("[data-testid='stMetricValue']").all_inner_texts()
+    listed = api_call(stack, "GET", "/predictions?limit=100")["items"]
+    assert shown == [str(sum(r["source"] == source for r in listed)) for source in ("api", "s3")]

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from ui import client
-from ui.components import page_header
+from ui.components import page_header, pipeline_diagram
 
 page_header(
     "Digit recognition",
@@ -29,11 +29,14 @@ links[1].page_link("pages/2_Draw_a_digit.py", label="Draw a digit", icon=":mater
 links[2].page_link("pages/3_History.py", label="History", icon=":material/history:")
 
 config = client.config()
+checks = client.system_status()
+st.graphviz_chart(pipeline_diagram({check.name: check.ok for check in checks}))
+st.caption("green: answered just now; red: did not answer; grey: not checked from here")
+
 status_col, counts_col = st.columns([3, 2], gap="large")
 
 with status_col:
     st.subheader("Status")
-    checks = client.system_status()
     for check in checks:
         st.markdown(f"{':green-badge[up]' if check.ok else ':red-badge[down]'} **{check.name}**: {check.detail}")
     st.caption(f"stage `{config.stage}`, region `{config.region}`")

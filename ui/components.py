@@ -35,6 +35,31 @@ def page_header(title: str, caption: str) -> None:
     st.caption(caption)
 
 
+def pipeline_diagram(up: dict[str, bool]) -> str:
+    """The two paths as a Graphviz graph, each part green (up), red (down) or grey (not checked)."""
+
+    def node(name: str, label: str, check: str | None = None, shape: str = "box") -> str:
+        color = "#9ca3af" if check not in up else ("#16a34a" if up[check] else "#dc2626")
+        return f'{name} [label="{label}", shape={shape}, color="{color}", fontcolor="{color}", penwidth=2];'
+
+    return "\n".join(
+        [
+            "digraph { rankdir=LR; bgcolor=transparent; node [fontname=sans, fontsize=11, style=rounded];",
+            node("you", "you", shape="oval"),
+            node("api", "API\\n(Chalice)", "API"),
+            node("inbox", "S3 inbox", "Inbox bucket", shape="cylinder"),
+            node("trigger", "S3 trigger\\n(Lambda)"),
+            node("model", "SageMaker\\nendpoint", "Model endpoint"),
+            node("table", "DynamoDB", "Predictions table", shape="cylinder"),
+            node("results", "S3 results", "Results bucket", shape="cylinder"),
+            "you -> api [label=\"POST /predict\"]; you -> inbox [label=upload]; inbox -> trigger [label=event];",
+            "api -> model; trigger -> model; model -> table [style=invis]; model -> results [style=invis];",
+            "api -> table; trigger -> table; api -> results; trigger -> results;",
+            "}",
+        ]
+    )
+
+
 def show_error(exc: client.Failure, what: str = "") -> None:
     """A rejected image or an unavailable service, in words, with the API's code."""
     hint = ERROR_HINTS.get(exc.code, "The request failed.")
