@@ -138,6 +138,17 @@ def pen_photo(
     return _photograph(coverage, seed, (0.95, 0.95, 1.0))
 
 
+def on_table(photo: np.ndarray, seed: int = 0, grey: float = 60.0) -> np.ndarray:
+    """The photo's middle as a sheet of paper lying on a dark table that fills the rest of the frame."""
+    rng = np.random.default_rng(seed)
+    height, width = photo.shape[:2]
+    table = np.clip(grey + rng.normal(0, 6, photo.shape), 0, 255)
+    yy, xx = np.mgrid[0:height, 0:width]
+    sheet = (yy > 0.12 * height) & (yy < 0.9 * height) & (xx > 0.15 * width) & (xx < 0.85 * width)
+    mask = sheet[..., None] if photo.ndim == 3 else sheet
+    return np.where(mask, photo, table).astype(np.uint8)
+
+
 def draw_strokes(
     strokes: Sequence[Sequence[tuple[float, float]]],
     size: int = 280,

@@ -106,6 +106,15 @@ def test_fine_pen_photos_are_read_exactly(loaded) -> None:
     assert numbers(loaded, bodies) == [str(k) for k in range(10)]
 
 
+def test_sheet_of_paper_on_a_table_is_read(loaded, digits) -> None:
+    """The table around the sheet is darker than the paper but is not the digit."""
+    pen = [images.jpeg(images.on_table(images.pen_photo(images.STROKES[k], seed=k), seed=k), 85) for k in range(10)]
+    assert numbers(loaded, pen) == [str(k) for k in range(10)]
+    pictures, labels = digits
+    mnist = [images.jpeg(images.on_table(images.paper_photo(d, seed=i)), 85) for i, d in enumerate(pictures[:10])]
+    assert sum(g == str(label) for g, label in zip(numbers(loaded, mnist), labels[:10], strict=True)) >= 9
+
+
 @pytest.mark.parametrize("text", ["2026", "1234567890", "417", "11", "90"])
 def test_drawn_numbers_are_read_exactly(text: str, loaded) -> None:
     response = read(loaded, images.png(images.draw_number(text)))
