@@ -98,7 +98,7 @@ def _json_body() -> dict[str, Any]:
         raise BadRequest("the request body is empty: send a JSON object", code="empty_body")
     try:
         body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: "[[[[..." nested too deep
         raise BadRequest("the request body is not valid JSON", code="malformed_json") from None
     if not isinstance(body, dict):
         raise BadRequest("the request body must be a JSON object", code="malformed_json")

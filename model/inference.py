@@ -142,7 +142,7 @@ def input_fn(body: bytes | bytearray | str, content_type: str | None) -> list[Di
 def _from_json(body: bytes | bytearray | str) -> list[Digit]:
     try:
         payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: "[[[[..." nested too deep
         raise InputError("malformed_json", f"the body is not valid JSON ({exc})") from None
     if not isinstance(payload, dict) or ("image" in payload) == ("pixels" in payload):
         raise InputError(

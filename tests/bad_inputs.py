@@ -164,6 +164,8 @@ def build(mnist_dir: Path = MNIST_DIR) -> list[Case]:
         Case("base64 that is not base64", "bad.json", b'{"image": "not base64 at all!!"}', "application/json",
              code="malformed_json", status=400, json_route=True,
              differs=(("api", "invalid_base64", 400), _INBOX_JSON)),
+        Case("deeply nested json", "nested.json", b"[" * 100_000, "application/json", code="malformed_json",
+             status=400, json_route=True, differs=(_INBOX_JSON,)),
         Case("valid base64 json", "good.json", json.dumps({"image": base64.b64encode(good_png).decode()}).encode(),
              "application/json", number="7", json_route=True, differs=(_INBOX_JSON,)),
         good("unicode in the key", "ziffer-sieben-Ωμέγα-数字.png", good_png, "image/png"),

@@ -54,6 +54,7 @@ CASE_NAMES = [
     "a .png holding a jpeg",
     "wrong content-type",
     "base64 that is not base64",
+    "deeply nested json",
     "valid base64 json",
     "unicode in the key",
     "key with spaces and plus",
@@ -78,7 +79,16 @@ def test_the_corpus_is_what_the_tests_send(corpus):
 # -------------------------------------------------------------------------------- (a) the endpoint
 
 
-@pytest.mark.parametrize("name", CASE_NAMES)
+#: Fixed in this checkout's model/inference.py (it answered 500); the served archive gets the fix when it is
+#: next repacked (``python -m training.package``), and the case then passes (XPASS).
+NOT_YET_IN_THE_ARCHIVE = {"deeply nested json"}
+
+
+@pytest.mark.parametrize("name", [
+    pytest.param(name, marks=pytest.mark.xfail(reason="model.tar.gz predates the fix in model/inference.py"))
+    if name in NOT_YET_IN_THE_ARCHIVE else name
+    for name in CASE_NAMES
+])
 def test_endpoint(name, corpus, local_stack):
     case = corpus[name]
     number, code, status = case.expected("endpoint")
@@ -98,6 +108,17 @@ def test_endpoint(name, corpus, local_stack):
         return
     assert number is not None, f"{name}: expected {code} ({status}), got a prediction"
     assert json.loads(response["Body"].read())["number"] == number
+
+
+@pytest.mark.unit
+def test_the_checkouts_handlers_refuse_deeply_nested_json():
+    """What the next archive ships: a JSON nesting bomb is ``malformed_json``, not a crash (HTTP 500)."""
+    from model.errors import InputError
+    from model.inference import input_fn
+
+    with pytest.raises(InputError) as refused:
+        input_fn("[" * 100_000, "application/json")
+    assert (refused.value.code, refused.value.status) == ("malformed_json", 400)
 
 
 # -------------------------------------------------------------------------------- (b) the API
