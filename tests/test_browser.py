@@ -121,22 +121,27 @@ def prediction_values(page, screenshot: str) -> list[str]:
 
 
 @pytest.mark.parametrize(
-    ("expected", "strokes"),
+    ("expected", "live", "strokes"),
     [
-        ("1", [[(0.52, 0.18), (0.50, 0.50), (0.48, 0.82)]]),
-        ("7", [[(0.25, 0.22), (0.72, 0.22), (0.60, 0.45), (0.45, 0.85)]]),
+        ("1", False, [[(0.52, 0.18), (0.50, 0.50), (0.48, 0.82)]]),
+        ("7", True, [[(0.25, 0.22), (0.72, 0.22), (0.60, 0.45), (0.45, 0.85)]]),
     ],
+    ids=["1-predict-button", "7-predict-as-I-draw"],
 )
-def test_draw_a_digit_and_see_it_recognised(stack, browser_page, expected, strokes) -> None:
+def test_draw_a_digit_and_see_it_recognised(stack, browser_page, expected, live, strokes) -> None:
     page = browser_page
     page.goto(ui(stack, "Draw_a_digit"))
     canvas = page.locator("canvas.upper-canvas")
     canvas.wait_for()
     wait_idle(page)
+    if live:
+        page.get_by_text("Predict as I draw").click()
+        wait_idle(page)
     for points in strokes:
         stroke(page, canvas, points)
     wait_idle(page)  # the stroke reached Streamlit (the canvas sends its image on mouse-up)
-    page.get_by_role("button", name="Predict", exact=True).click()
+    if not live:
+        page.get_by_role("button", name="Predict", exact=True).click()
     assert prediction_values(page, f"draw-{expected}.png") == [expected]
     assert page.get_by_text("what the model saw").is_visible()
 

@@ -168,6 +168,19 @@ def test_upload_predicts_each_file_and_shows_what_the_model_saw(local_ui, digits
 
 
 @pytest.mark.integration
+def test_a_number_shows_every_digit_and_offers_no_single_digit_correction(local_ui, mnist_dir) -> None:
+    pictures, labels = images.validation_digits(mnist_dir, count=10)
+    number = images.number([pictures[3], pictures[5], pictures[7]])
+    picture = images.invert(images.resize(number, (number.shape[1] * 4, number.shape[0] * 4)))
+    expected = "".join(str(int(labels[i])) for i in (3, 5, 7))
+    at = upload(page("pages/1_Upload_an_image.py").run(), INSTANT, [("number.png", images.png(picture), "image/png")])
+    no_exception(at)
+    assert [m.value for m in at.metric] == [expected]
+    assert "digits: " in "\n".join(c.value for c in at.caption)
+    assert not [b for b in at.button if b.label == "Send correction"]  # feedback is one digit, 0-9
+
+
+@pytest.mark.integration
 def test_upload_explains_rejected_files_on_both_paths(local_ui) -> None:
     blank = images.png(images.blank())
     not_an_image = b"<html><body>not a digit</body></html>"
