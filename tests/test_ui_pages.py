@@ -184,14 +184,22 @@ def test_a_number_shows_every_digit_and_offers_no_single_digit_correction(local_
 def test_upload_explains_rejected_files_on_both_paths(local_ui) -> None:
     blank = images.png(images.blank())
     not_an_image = b"<html><body>not a digit</body></html>"
+    noise = np.random.default_rng(0).integers(0, 256, (1000, 1500, 3), dtype=np.uint8)
+    too_large = images.png(noise)  # incompressible: about 4.5 MB
+    assert len(too_large) > client.MAX_UPLOAD_BYTES
     for path_label in (INSTANT, EVENT):
-        files = [("blank.png", blank, "image/png"), ("page.png", not_an_image, "image/png")]
+        files = [
+            ("blank.png", blank, "image/png"),
+            ("page.png", not_an_image, "image/png"),
+            ("huge.png", too_large, "image/png"),
+        ]
         at = upload(page("pages/1_Upload_an_image.py").run(), path_label, files)
         no_exception(at)
         errors = [e.value for e in at.error]
-        assert len(errors) == 2, errors
+        assert len(errors) == 3, errors
         assert "No digit found" in errors[0] and "`no_digit_found`" in errors[0]
         assert "not an image we can read" in errors[1] and "`unsupported_media_type`" in errors[1]
+        assert "too large" in errors[2] and "`image_too_large`" in errors[2]
         assert not at.metric
 
 
