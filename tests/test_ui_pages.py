@@ -108,6 +108,24 @@ def test_content_type_prefers_the_browser_then_the_name() -> None:
     assert client.content_type_for("noext", None) == "application/octet-stream"
 
 
+@pytest.mark.unit
+def test_prod_requests_are_signed_for_the_iam_authorizer(monkeypatch) -> None:
+    """``DIGITS_API_AUTH=iam``: SigV4 for ``execute-api`` with the caller's credentials, body included."""
+    import requests
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    url = "https://abc.execute-api.us-east-1.amazonaws.com/api/predict"
+    request = requests.Request("POST", url, data=b"\x89PNG", headers={"Content-Type": "image/png"}).prepare()
+    signed = client._sign(request)
+    authorization = signed.headers["Authorization"]
+    assert authorization.startswith("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/")
+    assert "/us-east-1/execute-api/aws4_request" in authorization
+    assert "SignedHeaders=" in authorization and "X-Amz-Date" in signed.headers
+
+
 # -- pages against the stack ---------------------------------------------------------------------------
 
 
