@@ -129,10 +129,11 @@ def runtime_client(server: Server):
 
 
 @pytest.fixture(scope="module")
-def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def endpoint(tmp_path_factory: pytest.TempPathFactory, mnist_dir: Path) -> Iterator[Server]:
     if not ARCHIVE.is_file():
         pytest.fail(f"{ARCHIVE} missing: the shipped model (python -m training.train, see README)")
     with serve(ARCHIVE, tmp_path_factory.mktemp("endpoint")) as server:
+        images.validation_digits(mnist_dir, count=50)  # (cached) loads while the server starts
         server.wait(200)
         yield server
 
