@@ -19,6 +19,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+from playwright.sync_api import expect
 
 from chalicelib.config import load
 from chalicelib.store import inbox_prediction_id
@@ -36,7 +37,7 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 #: Milliseconds to wait for a prediction to show (a cold endpoint and the S3 trigger included).
-RESULT_TIMEOUT_MS = 15_000
+RESULT_TIMEOUT_MS = 30_000
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +57,7 @@ def browser_page(stack: Stack) -> Iterator[object]:
         pytest.skip(f"{CHROMIUM} missing: run `make browser`")
     from playwright.sync_api import sync_playwright
 
+    expect.set_options(timeout=RESULT_TIMEOUT_MS)
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
@@ -177,13 +179,14 @@ def test_history_lists_both_paths_with_their_images(stack, browser_page, mnist_d
     page.goto(ui(stack, "History"))
     page.get_by_text(f"s3://{load('local').inbox_bucket}/{key}").wait_for()  # the trigger has recorded it
     wait_idle(page)
-    page.screenshot(path=ARTIFACTS / "history.png", full_page=True)
     listed = api_call(stack, "GET", "/predictions?limit=10")["items"]
     assert [r["prediction_id"] for r in listed[:2]] == [s3_id, api_record["prediction_id"]]  # newest first
-    rows = page.locator("[data-testid='stMain'] [data-testid='stPopover']")  # one "Details" per prediction
-    assert rows.count() == len(listed)
-    # per prediction: the stored image (a thumbnail read from S3) and the 28x28 model input
-    assert page.locator("[data-testid='stMain'] [data-testid='stImage'] img").count() == 2 * len(listed)
+    main = page.locator("[data-testid='stMain']")
+    expect(main.locator("[data-testid='stPopover']")).to_have_count(len(listed))  # one "Details" per prediction
+    # per prediction: the stored image (a thumbnail read from S3) and the 28x28 model input; images arrive
+    # from Streamlit's media endpoint after the script run, hence the waiting assertion
+    expect(main.locator("[data-testid='stImage'] img")).to_have_count(2 * len(listed))
+    page.screenshot(path=ARTIFACTS / "history.png", full_page=True)
 
 
 def test_home_shows_every_part_up_and_counts_today(stack, browser_page) -> None:
@@ -192,11 +195,11 @@ def test_home_shows_every_part_up_and_counts_today(stack, browser_page) -> None:
     page.goto(ui(stack))
     page.get_by_text("Predictions today").wait_for()
     wait_idle(page)
+    expect(page.locator("[data-testid='stGraphVizChart'] svg")).to_have_count(1)  # the pipeline diagram
     page.screenshot(path=ARTIFACTS / "home.png", full_page=True)
     body = page.locator("[data-testid='stMain']").inner_text()
     for part in ("API", "Model endpoint", "Predictions table", "Inbox bucket", "Results bucket"):
         assert f"up\n{part}:" in body or f"up {part}:" in body, body
-    assert page.locator("[data-testid='stGraphVizChart'] svg").count() == 1  # the pipeline diagram
     shown = page.locator("[data-testid='stMetricValue']").all_inner_texts()
     listed = api_call(stack, "GET", "/predictions?limit=100")["items"]
     assert shown == [str(sum(r["source"] == source for r in listed)) for source in ("api", "s3")]
