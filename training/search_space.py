@@ -24,7 +24,7 @@ class Param:
 
 SEARCH_SPACE: tuple[Param, ...] = (
     Param("lr", "float", 5e-4, 5e-3, log=True),
-    Param("weight-decay", "float", 1e-5, 1e-3, log=True),
+    Param("weight-decay", "float", 1e-4, 1e-1, log=True),
     Param("dropout", "float", 0.1, 0.5),
     Param("batch-size", "categorical", choices=(64, 128, 256)),
 )

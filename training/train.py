@@ -49,7 +49,7 @@ class Config:
     weight_decay: float = 1e-2
     dropout: float = 0.3
     batch_size: int = 128
-    epochs: int = 12
+    epochs: int = 10
     seed: int = 42
     val_size: int = 5000
     label_smoothing: float = 0.1
