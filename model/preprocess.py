@@ -449,9 +449,10 @@ def _belong_together(a: _Component, b: _Component) -> bool:
     """Whether two parts are pieces of one broken digit (a pen that skipped, a faint stroke).
 
     Not when they are far apart vertically, nor when they stand side by side at similar heights
-    (two digits of a number, even a slanted "17" whose bar reaches over the 1), nor when together they
-    would be wider than a digit. Otherwise yes, when one lies mostly over the other horizontally or
-    the gap between them is small for the digit they would form.
+    (two digits of a number, even a slanted "17" whose bar reaches over the 1). Otherwise yes when one
+    lies mostly over the other horizontally (the detached bar of a 5), or when the gap between them is
+    small for the digit they would form and that digit would not be wider than a digit can be, or
+    when a short piece touches the box of a tall one.
     """
     short, tall = sorted((a.height, b.height))
     x_overlap = _overlap(a.x0, a.x1, b.x0, b.x1)
@@ -460,11 +461,14 @@ def _belong_together(a: _Component, b: _Component) -> bool:
         return False
     if short >= 0.6 * tall and _overlap(a.y0, a.y1, b.y0, b.y1) >= 0.3 * short and x_overlap < 0.5 * narrower:
         return False
+    if x_overlap >= 0.5 * narrower:
+        return True
+    x_gap, y_gap = max(a.x0, b.x0) - min(a.x1, b.x1), max(a.y0, b.y0) - min(a.y1, b.y1)
+    if short < 0.5 * tall and max(x_gap, y_gap) <= 0.1 * tall:
+        return True  # a short stroke touching the box of a tall one: the 5's bar reaching out to the right
     width = max(a.x1, b.x1) - min(a.x0, b.x0)
     height = max(a.y1, b.y1) - min(a.y0, b.y0)
-    if width > 1.2 * height:
-        return False
-    return x_overlap >= 0.5 * narrower or max(a.x0, b.x0) - min(a.x1, b.x1) <= 0.25 * height
+    return width <= 1.2 * height and x_gap <= 0.25 * height
 
 
 def _merge(a: _Component, b: _Component) -> _Component:
