@@ -299,6 +299,15 @@ CONTAINER = textwrap.dedent(
 )
 
 
+def test_archive_ships_this_checkouts_handlers() -> None:
+    """The endpoint runs the archive's own copy of the handlers: it must be the current code.
+    (After changing model/*.py, ``python -m training.package`` repacks the archive, same weights.)"""
+    with tarfile.open(DEFAULT_ARCHIVE) as tar:
+        for name in ("errors.py", "preprocess.py", "inference.py"):
+            shipped = tar.extractfile(f"code/model/{name}").read()  # type: ignore[union-attr]
+            assert shipped == (ROOT / "model" / name).read_bytes(), f"{name} in model.tar.gz is out of date"
+
+
 @pytest.mark.slow
 def test_archive_handlers_in_a_fresh_process(tmp_path: Path, digits) -> None:
     """Unpack model.tar.gz and drive its own code/inference.py the way the container does."""
