@@ -92,7 +92,7 @@ class Service:
     name: str
     argv: list[str]
     health_url: str | None = None
-    timeout: float = 30.0
+    timeout: float = 90.0  # generous: a cold `import torch` on a busy 2-core machine took 13 s
     cwd: Path = ROOT
 
 
