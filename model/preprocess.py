@@ -8,7 +8,7 @@ Every path (endpoint, CLI, UI) goes through :func:`preprocess`. The steps:
 2. **Grey levels** (:func:`to_grey`): every Pillow mode becomes one float image; 16/32-bit and float
    images are scaled to 8 bits; transparency is composited so that transparent pixels are background,
    whether the picture is in the colours (transparent padding) or only in the alpha channel (a canvas
-   stroke). Images are brought to a working size of at most :data:`WORK_SIZE` pixels first.
+   stroke). Images are first brought to a working size of about :data:`WORK_SIZE` pixels.
 3. **Ink** (:func:`ink_map`): the paper (or canvas) is modelled as a smooth quadratic surface fitted
    robustly to the background pixels and subtracted, which removes uneven lighting and shadows; the
    ink's polarity (dark on light or light on dark) is read from which side of the paper its pixels
@@ -16,7 +16,8 @@ Every path (endpoint, CLI, UI) goes through :func:`preprocess`. The steps:
 4. **Digits** (:func:`find_digits`): ink pixels above an Otsu threshold are labelled into connected
    components; specks are dropped; broken strokes (pieces stacked over each other) are merged; marks
    much shorter than the tallest one (dots, dashes) are dropped; the rest are digits, left to right.
-   A blank, uniform or noise-only image has none: ``no_digit_found``, never a guessed digit.
+   A blank, uniform or noise-only image has none: ``no_digit_found``, never a guessed digit. A sheet of
+   paper photographed on a table (a solid region, unlike strokes) is cropped to and read alone.
 5. **MNIST normalisation** (:func:`render_digit`): each digit's grey ink is cropped to its box, its
    stroke width brought to MNIST's (thin pen lines are thickened), scaled with anti-aliasing to fit a
    20x20 box keeping the aspect ratio, and placed in a 28x28 field with its centre of mass at the centre.
@@ -45,8 +46,8 @@ MAX_PIXELS = 40_000_000
 #: Formats Pillow may decode (JPEG includes phones' multi-picture MPO files). Restricting them keeps
 #: exotic decoders (EPS runs Ghostscript) out of reach.
 FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "DIB", "GIF", "TIFF")
-#: Longest side of the working image: photos are reduced to this early; it keeps a digit that fills a
-#: tenth of a photo at about 40 pixels, plenty for a 20-pixel MNIST box, and keeps the work fast.
+#: Longest side of the working image: photos are reduced to this early (fast), and a digit a tenth of
+#: the photo's size still has 25 pixels, more than the 20-pixel MNIST box.
 WORK_SIZE = 256
 #: Tiny images (an icon-sized scan) are enlarged to at least this, so pixel thresholds stay meaningful.
 MIN_WORK_SIZE = 64
@@ -190,18 +191,18 @@ def _scale_to_8bit(values: np.ndarray, mode: str) -> np.ndarray:
     return (v - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(v)
 
 
-def _resize_for_work(image: Image.Image, work_size: int) -> tuple[Image.Image, float]:
-    """Reduce to ``work_size`` (or enlarge tiny images to ``MIN_WORK_SIZE``); returns the scale applied."""
+def _resize_for_work(image: Image.Image, work_size: int) -> Image.Image:
+    """Reduce to ``work_size`` (or enlarge tiny images to ``MIN_WORK_SIZE``)."""
     longest = max(image.size)
     if longest > 1.25 * work_size:  # (a little larger costs less than a resize)
         scale = work_size / longest
     elif longest < MIN_WORK_SIZE:
         scale = MIN_WORK_SIZE / longest
     else:
-        return image, 1.0
+        return image
     size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
     resample = Image.Resampling.BILINEAR if scale < 1 else Image.Resampling.BICUBIC
-    return image.resize(size, resample, reducing_gap=2.0 if scale < 0.5 else None), scale
+    return image.resize(size, resample, reducing_gap=2.0 if scale < 0.5 else None)
 
 
 def _composite(image: Image.Image) -> Image.Image:
@@ -226,17 +227,16 @@ def _composite(image: Image.Image) -> Image.Image:
     return Image.composite(grey, Image.new("L", image.size, background), alpha)
 
 
-def to_grey(image: Image.Image | np.ndarray, work_size: int = WORK_SIZE) -> tuple[np.ndarray, float]:
+def to_grey(image: Image.Image | np.ndarray, work_size: int = WORK_SIZE) -> np.ndarray:
     """A Pillow image or an array (``(H, W)``, ``(H, W, 3)`` or ``(H, W, 4)``, e.g. a canvas's RGBA) ->
-    ``(grey, scale)``: float32 grey levels 0-255 at working size, and the scale from input to working pixels.
+    float32 grey levels 0-255 at working size, transparency flattened.
     """
     if isinstance(image, np.ndarray):
         image = _array_to_image(image)
-    image = _to_standard_mode(image)
-    image, scale = _resize_for_work(image, work_size)
+    image = _resize_for_work(_to_standard_mode(image), work_size)
     if image.mode == "LA":
         image = _composite(image)
-    return np.asarray(image, dtype=np.float32), scale
+    return np.asarray(image, dtype=np.float32)
 
 
 def _array_to_image(array: np.ndarray) -> Image.Image:
@@ -381,8 +381,9 @@ def label_components(mask: np.ndarray) -> tuple[np.ndarray, list[_Component]]:
     """8-connected components of a boolean image -> (label image, components); label 0 is background.
 
     Vectorised run-length labelling: horizontal runs of ink are the nodes, runs in adjacent rows that
-    touch (diagonally included) are the edges, and labels are merged by min-propagation with pointer
-    jumping until they settle. Milliseconds on a working-size image, no scipy needed.
+    touch (diagonally included) are the edges; across every edge the larger root is hooked onto the
+    smaller one and paths are compressed (pointer jumping) until nothing changes. About a millisecond
+    on a working-size image, and no scipy needed.
     """
     h, w = mask.shape
     padded = np.zeros((h, w + 2), dtype=np.int8)
@@ -645,7 +646,7 @@ def preprocess(image: bytes | Image.Image | np.ndarray) -> list[Digit]:
         height, width = image.shape[:2]
     else:
         width, height = image.size
-    grey, _ = to_grey(image)
+    grey = to_grey(image)
     # Working pixels per input pixel (a large JPEG may have been decoded at reduced scale already).
     sx, sy = grey.shape[1] / width, grey.shape[0] / height
     digits = []
