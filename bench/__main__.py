@@ -7,13 +7,12 @@
 from __future__ import annotations
 
 import importlib
-import json
 import platform
 import sys
 import time
-from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from bench import RESULTS, save
+
 PARTS = {
     "model": "bench.model_bench",
     "endpoint": "bench.endpoint_bench",
@@ -44,7 +43,7 @@ def main(argv: list[str]) -> int:
     for part in parts:
         print(f"bench: {part} ...", flush=True)
         result = importlib.import_module(PARTS[part]).run()
-        (RESULTS / f"{part}.json").write_text(json.dumps(result, indent=2) + "\n")
+        save(part, result)
         lines += _rows(part, result)
     (RESULTS / "summary.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

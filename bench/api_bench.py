@@ -7,7 +7,6 @@ same images; plus what a Lambda cold start costs (bundle size, import time of ``
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import subprocess
@@ -17,6 +16,7 @@ import time
 import zipfile
 from pathlib import Path
 
+from bench import save
 from bench.endpoint_bench import sample_images
 from bench.stack import http_load, running_stack
 from chalicelib.config import load
@@ -89,8 +89,4 @@ def run() -> dict:
 
 
 if __name__ == "__main__":
-    result = run()
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "api.json").write_text(json.dumps(result, indent=2) + "\n")
-    for row in result["rows"]:
-        print(" | ".join(row))
+    save("api", run())

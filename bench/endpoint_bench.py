@@ -47,6 +47,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from bench import save
+
 ROOT = Path(__file__).resolve().parent.parent
 ARCHIVE = ROOT / "model" / "artifacts" / "model.tar.gz"
 MNIST_DIR = ROOT.parent / "shared" / "data" / "mnist"
@@ -317,11 +319,7 @@ def run(archive: Path = ARCHIVE) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Benchmark the local endpoint (model.serve)")
     parser.add_argument("--model", type=Path, default=ARCHIVE, help=f"model.tar.gz (default {ARCHIVE})")
-    result = run(parser.parse_args(argv).model)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "endpoint.json").write_text(json.dumps(result, indent=2) + "\n")
-    for row in result["rows"]:
-        print(" | ".join(str(cell) for cell in row))
+    save("endpoint", run(parser.parse_args(argv).model))
     return 0
 
 

@@ -7,13 +7,13 @@ same prediction through ``POST /predict`` measured in the same run.
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from pathlib import Path
 
 import boto3
 
+from bench import save
 from bench.endpoint_bench import sample_images
 from bench.stack import http_load, percentile, running_stack
 from chalicelib.config import load
@@ -68,8 +68,4 @@ def run() -> dict:
 
 
 if __name__ == "__main__":
-    result = run()
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "event.json").write_text(json.dumps(result, indent=2) + "\n")
-    for row in result["rows"]:
-        print(" | ".join(row))
+    save("event", run())

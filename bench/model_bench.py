@@ -20,7 +20,6 @@ on the official test split is quoted as such.
 from __future__ import annotations
 
 import io
-import json
 import statistics
 import time
 from pathlib import Path
@@ -29,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from bench import save
 from model.network import DigitNet, normalize
 from training.data import Dataset, batches, load_mnist
 from training.evaluate import SHIPPED, evaluate, load_model, validation_split
@@ -193,8 +193,4 @@ def run() -> dict:
 
 
 if __name__ == "__main__":
-    outcome = run()
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "model.json").write_text(json.dumps(outcome, indent=2) + "\n")
-    for row in outcome["rows"]:
-        print(" | ".join(row))
+    save("model", run())
