@@ -45,7 +45,8 @@ reset: down ## Wipe all local state (buckets, tables, queues)
 demo: setup ## Push generated sample images through both paths of a running stack
 	$(PY) -m ops.demo
 
-test: setup browser ## Run every test (unit, integration, browser)
+test: setup browser ## Run every test (unit, integration, browser), after ruff
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-unit: setup ## Run only the fast unit tests
