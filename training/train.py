@@ -3,7 +3,9 @@
 Hyperparameters arrive as ``--key value`` (unknown keys are ignored, as SageMaker's toolkit may add
 some); ``$SM_HPS``, ``$SM_MODEL_DIR``, ``$SM_CHANNEL_TRAINING`` and ``$SM_OUTPUT_DATA_DIR`` provide the
 defaults inside a training job. Recipe: AdamW + one-cycle learning rate, label smoothing 0.1, small
-random affine and stroke-width jitter on every batch, a seeded stratified validation split.
+random affine and stroke-width jitter on every batch except in the last epoch (clean images at the
+lowest learning rate, so weights and BatchNorm statistics end on the real distribution), a seeded
+stratified validation split.
 
 Every epoch prints exactly one metrics line (format in :mod:`training.metrics`) and saves a checkpoint
 (model, optimiser, scheduler, RNG states) to the checkpoint dir; a rerun with the same settings resumes
@@ -53,6 +55,7 @@ class Config:
     seed: int = 42
     val_size: int = 5000
     label_smoothing: float = 0.1
+    clean_epochs: int = 1
     limit: int | None = None
     threads: int = 2
     data_dir: str | None = None
@@ -62,7 +65,8 @@ class Config:
 
     def resume_key(self) -> dict[str, object]:
         """What must match for a checkpoint to be resumed (everything that shapes the run but ``epochs``)."""
-        keys = ("lr", "weight_decay", "dropout", "batch_size", "seed", "val_size", "label_smoothing", "limit")
+        keys = ("lr", "weight_decay", "dropout", "batch_size", "seed", "val_size", "label_smoothing", "clean_epochs",
+                "limit")
         return {k: getattr(self, k) for k in keys}
 
 
@@ -85,6 +89,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
     add("--seed", type=int, default=Config.seed)
     add("--val-size", "--val_size", type=int, default=Config.val_size, help="images held out for validation")
     add("--label-smoothing", "--label_smoothing", type=float, default=Config.label_smoothing)
+    add("--clean-epochs", "--clean_epochs", type=int, default=Config.clean_epochs, help="final epochs unaugmented")
     add("--limit", type=int, default=None, help="train on the first N training images only (smoke tests)")
     add("--threads", type=int, default=Config.threads, help="torch CPU threads")
     add("--data-dir", "--data_dir", default=env.get("SM_CHANNEL_TRAINING"), help="folder with the IDX .gz files")
@@ -216,7 +221,8 @@ def train(config: Config, on_epoch: Callable[[int, float], None] | None = None) 
         generator = torch.Generator().manual_seed(config.seed * 1000 + epoch)  # same batches after a resume
         loss_sum, seen = 0.0, 0
         progress = tqdm(
-            batches(train_set, config.batch_size, shuffle=True, generator=generator, train=True, drop_last=True),
+            batches(train_set, config.batch_size, shuffle=True, generator=generator, drop_last=True,
+                    train=epoch <= config.epochs - config.clean_epochs),
             total=steps_per_epoch,
             desc=f"epoch {epoch}",
             disable=not sys.stderr.isatty(),
