@@ -79,16 +79,7 @@ def test_the_corpus_is_what_the_tests_send(corpus):
 # -------------------------------------------------------------------------------- (a) the endpoint
 
 
-#: Fixed in this checkout's model/inference.py (it answered 500); the served archive gets the fix when it is
-#: next repacked (``python -m training.package``), and the case then passes (XPASS).
-NOT_YET_IN_THE_ARCHIVE = {"deeply nested json"}
-
-
-@pytest.mark.parametrize("name", [
-    pytest.param(name, marks=pytest.mark.xfail(reason="model.tar.gz predates the fix in model/inference.py"))
-    if name in NOT_YET_IN_THE_ARCHIVE else name
-    for name in CASE_NAMES
-])
+@pytest.mark.parametrize("name", CASE_NAMES)
 def test_endpoint(name, corpus, local_stack):
     case = corpus[name]
     number, code, status = case.expected("endpoint")
