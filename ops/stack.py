@@ -134,7 +134,7 @@ class Stack:
             Service(
                 "api",
                 [
-                    str(Path(py).with_name("chalice")), "local", "--no-autoreload", "--stage", "local",
+                    py, "-m", "ops.chalice_local", "local", "--no-autoreload", "--stage", "local",
                     "--host", "127.0.0.1", "--port", str(self.ports.api),
                 ],
                 f"http://127.0.0.1:{self.ports.api}/health",
