@@ -23,9 +23,11 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -39,6 +41,17 @@ from ops.stack import ROOT, Ports, Service, Stack, wait_http
 
 #: The model the endpoint serves: the shipped one, or another archive (``TEST_MODEL_ARCHIVE=path``).
 MODEL_ARCHIVE = Path(os.environ.get("TEST_MODEL_ARCHIVE", SHIPPED_MODEL))
+
+
+def wait_for(condition: Callable[[], Any], timeout: float, interval: float = 0.05, what: str = "condition") -> Any:
+    """Poll ``condition`` until it returns something truthy (returned), failing after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"{what}: not met within {timeout} s")
 
 
 @dataclass

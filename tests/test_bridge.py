@@ -7,9 +7,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import boto3
 import numpy as np
@@ -17,6 +15,7 @@ import pytest
 from boto3.dynamodb.conditions import Key
 
 from tests import images
+from tests.stack_fixtures import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -24,16 +23,6 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def digits(mnist_dir: Path) -> tuple[np.ndarray, np.ndarray]:
     return images.validation_digits(mnist_dir, count=10)
-
-
-def wait_for(condition: Callable[[], Any], timeout: float, interval: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout} s")
 
 
 def records_for(config, key: str) -> list[dict]:

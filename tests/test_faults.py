@@ -22,7 +22,6 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import boto3
 import pytest
@@ -39,6 +38,7 @@ from chalicelib.media import accept_image
 from chalicelib.store import PredictionStore, new_prediction_id, utc_now
 from ops.emulator import Emulator, free_port
 from ops.provision import SOURCE_INDEX, ensure_predictions_table, provision
+from tests.stack_fixtures import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -48,16 +48,6 @@ BURST = 100
 @pytest.fixture(scope="module")
 def samples(mnist_dir: Path) -> list[load.Sample]:
     return load.samples(mnist_dir)
-
-
-def wait_for(condition: Callable[[], Any], timeout: float, interval: float = 0.2, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"{what}: not met within {timeout} s")
 
 
 def queue_url(config: StageConfig, dlq: bool = False) -> str:
