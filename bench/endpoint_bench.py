@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gzip
-import http.client
 import io
 import json
 import os
@@ -36,7 +35,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -48,6 +46,7 @@ import numpy as np
 from PIL import Image
 
 from bench import save
+from bench.stack import keep_alive_client, run_clients
 
 ROOT = Path(__file__).resolve().parent.parent
 ARCHIVE = ROOT / "model" / "artifacts" / "model.tar.gz"
@@ -167,17 +166,7 @@ class ServerProcess:
 
     def connection(self) -> Callable[[bytes], None]:
         """A keep-alive client: call it with a PNG body; raises unless the answer is 200."""
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-        path, headers = f"/endpoints/{ENDPOINT}/invocations", {"Content-Type": "image/png"}
-
-        def call(body: bytes) -> None:
-            connection.request("POST", path, body, headers)
-            response = connection.getresponse()
-            response.read()
-            if response.status != 200:
-                raise RuntimeError(f"HTTP {response.status}")
-
-        return call
+        return keep_alive_client(self.port, f"/endpoints/{ENDPOINT}/invocations")
 
     def stop(self) -> None:
         self.process.terminate()
@@ -197,33 +186,7 @@ def torch_import_s() -> float:
 
 def concurrent_load(server: ServerProcess, bodies: list[bytes], total: int) -> tuple[list[float], float]:
     """``total`` requests over ``CONCURRENCY`` keep-alive connections: (latencies in s, elapsed s)."""
-    latencies: list[float] = []
-    failures: list[Exception] = []
-    lock = threading.Lock()
-
-    def client(worker: int) -> None:
-        call, mine = server.connection(), []
-        try:
-            for i in range(worker, total, CONCURRENCY):
-                started = time.perf_counter()
-                call(bodies[i % len(bodies)])
-                mine.append(time.perf_counter() - started)
-        except Exception as exc:
-            with lock:
-                failures.append(exc)
-        with lock:
-            latencies.extend(mine)
-
-    threads = [threading.Thread(target=client, args=(w,)) for w in range(CONCURRENCY)]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - started
-    if failures:
-        raise RuntimeError(f"{len(failures)} clients failed: {failures[0]}")
-    return latencies, elapsed
+    return run_clients(server.connection, bodies, CONCURRENCY, total)
 
 
 def summary(latencies: list[float], elapsed: float) -> dict[str, float]:

@@ -9,7 +9,7 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -44,41 +44,60 @@ def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values), q))
 
 
-def http_load(
-    port: int, path: str, bodies: list[bytes], concurrency: int, total: int, content_type: str = "image/png"
-) -> dict[str, float]:
-    """``total`` POSTs from ``concurrency`` keep-alive connections: latency p50/p99 (ms) and requests/s.
-    Any non-200 answer fails the benchmark: figures from a run with errors would flatter us."""
-    latencies: list[float] = []
-    errors: list[str] = []
-    lock = threading.Lock()
+def keep_alive_client(port: int, path: str, content_type: str = "image/png") -> Callable[[bytes], None]:
+    """One keep-alive connection: call it with a body to POST it; raises unless the answer is 200."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     headers = {"Content-Type": content_type, "Accept": "application/json"}
 
-    def client(worker: int) -> None:
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        mine = []
-        for i in range(worker, total, concurrency):
-            started = time.perf_counter()
-            connection.request("POST", path, bodies[i % len(bodies)], headers)
-            response = connection.getresponse()
-            response.read()
-            mine.append(time.perf_counter() - started)
-            if response.status != 200:
-                with lock:
-                    errors.append(str(response.status))
-        connection.close()
+    def call(body: bytes) -> None:
+        connection.request("POST", path, body, headers)
+        response = connection.getresponse()
+        response.read()
+        if response.status != 200:
+            raise RuntimeError(f"HTTP {response.status}")
+
+    return call
+
+
+def run_clients(
+    make_client: Callable[[], Callable[[bytes], None]], bodies: list[bytes], concurrency: int, total: int
+) -> tuple[list[float], float]:
+    """``total`` requests from ``concurrency`` clients (threads): (latencies in s, elapsed s). Any failed
+    request fails the benchmark: figures from a run with errors would flatter us."""
+    latencies: list[float] = []
+    failures: list[Exception] = []
+    lock = threading.Lock()
+
+    def worker(index: int) -> None:
+        call, mine = make_client(), []
+        try:
+            for i in range(index, total, concurrency):
+                started = time.perf_counter()
+                call(bodies[i % len(bodies)])
+                mine.append(time.perf_counter() - started)
+        except Exception as exc:
+            with lock:
+                failures.append(exc)
         with lock:
             latencies.extend(mine)
 
-    threads = [threading.Thread(target=client, args=(w,)) for w in range(concurrency)]
+    threads = [threading.Thread(target=worker, args=(w,)) for w in range(concurrency)]
     started = time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     elapsed = time.perf_counter() - started
-    if errors:
-        raise RuntimeError(f"{len(errors)} of {total} requests failed: {sorted(set(errors))}")
+    if failures:
+        raise RuntimeError(f"{len(failures)} of {concurrency} clients failed: {failures[0]}")
+    return latencies, elapsed
+
+
+def http_load(
+    port: int, path: str, bodies: list[bytes], concurrency: int, total: int, content_type: str = "image/png"
+) -> dict[str, float]:
+    """``total`` POSTs from ``concurrency`` keep-alive connections: latency p50/p99 (ms) and requests/s."""
+    latencies, elapsed = run_clients(lambda: keep_alive_client(port, path, content_type), bodies, concurrency, total)
     return {
         "p50_ms": percentile(latencies, 50) * 1000,
         "p99_ms": percentile(latencies, 99) * 1000,
