@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import http.client
-import os
 import tempfile
 import threading
 import time
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ops.emulator import free_port
+from ops.emulator import free_port, patched_environ
 from ops.stack import Ports, Stack
 
 
@@ -26,18 +25,12 @@ def running_stack() -> Iterator[Stack]:
         ports = Ports(aws=free_port(), endpoint=free_port(), api=free_port(), ui=free_port())
         stack = Stack(ports=ports, state_dir=Path(tmp), with_ui=False, echo=False)
         env = {k: v for k, v in stack.env().items() if k.startswith(("AWS_", "DIGITS_"))}
-        saved = {k: os.environ.get(k) for k in env}
-        os.environ.update(env)
-        try:
-            stack.start()
-            yield stack
-        finally:
-            stack.stop()
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+        with patched_environ(env):
+            try:
+                stack.start()
+                yield stack
+            finally:
+                stack.stop()
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -7,14 +7,13 @@ freshly reset and provisioned emulator (isolation between tests that write).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from chalicelib.config import StageConfig, load
-from ops.emulator import Emulator, free_port
+from ops.emulator import Emulator, free_port, patched_environ
 from ops.provision import provision
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,18 +25,11 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
     state = tmp_path_factory.mktemp("ministack")
     emu = Emulator(port=free_port(), state_dir=state, log_path=state / "ministack.log")
     emu.start()
-    saved = {k: os.environ.get(k) for k in (*emu.client_env(), "DIGITS_STAGE")}
-    os.environ.update(emu.client_env())
-    os.environ["DIGITS_STAGE"] = "local"
-    try:
-        yield emu
-    finally:
-        emu.stop()
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    with patched_environ({**emu.client_env(), "DIGITS_STAGE": "local"}):
+        try:
+            yield emu
+        finally:
+            emu.stop()
 
 
 @pytest.fixture

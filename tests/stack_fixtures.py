@@ -34,7 +34,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from chalicelib.config import StageConfig, load
-from ops.emulator import Emulator, free_port
+from ops.emulator import Emulator, free_port, patched_environ
 from ops.provision import provision
 from ops.stack import MODEL_ARCHIVE as SHIPPED_MODEL
 from ops.stack import ROOT, Ports, Service, Stack, wait_http
@@ -128,17 +128,13 @@ def endpoint_server(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory
     stack = _stack_for(emulator, free_port(), free_port())
     logs = tmp_path_factory.mktemp("endpoint")
     server = ManagedProcess(_service(stack, "endpoint"), stack.env(), logs / "endpoint.log")
-    saved = os.environ.get("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME")
-    os.environ["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"] = stack.env()["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"]
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
-        if saved is None:
-            os.environ.pop("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", None)
-        else:
-            os.environ["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"] = saved
+    runtime = "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"
+    with patched_environ({runtime: stack.env()[runtime]}):
+        try:
+            server.start()
+            yield server
+        finally:
+            server.stop()
 
 
 def ensure_provisioned(config: StageConfig) -> None:
