@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from model.network import MEAN, STD, DigitNet, normalize
+from model.network import MEAN, STD, DigitNet, for_inference, normalize
 
 ROOT = Path(__file__).resolve().parent.parent
 ARCHIVE = ROOT / "model" / "artifacts" / "model.tar.gz"
@@ -28,6 +28,25 @@ def test_forward_gives_ten_logits_per_image() -> None:
 
 def test_dropout_does_not_change_the_parameter_shapes() -> None:
     DigitNet(dropout=0.0).load_state_dict(DigitNet(dropout=0.5).state_dict())
+
+
+def test_inference_network_computes_the_same_function() -> None:
+    """BatchNorm folded into the layers before it, dropout left out: the same logits, batch or not."""
+    torch.manual_seed(0)
+    trained = DigitNet()
+    for module in trained.modules():  # statistics other than the initial 0/1, so folding is exercised
+        if isinstance(module, torch.nn.BatchNorm1d | torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 2.0)
+            module.weight.data.uniform_(0.5, 1.5)
+            module.bias.data.uniform_(-0.2, 0.2)
+    trained.eval()
+    fast = for_inference(trained)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d | torch.nn.Dropout) for m in fast.modules())
+    with torch.inference_mode():
+        for batch in (1, 7):
+            x = torch.randn(batch, 1, 28, 28)
+            torch.testing.assert_close(fast(x), trained(x), atol=1e-4, rtol=1e-4)
 
 
 def test_normalize_maps_uint8_images_to_standardised_network_input() -> None:
