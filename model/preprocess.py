@@ -134,7 +134,10 @@ def _decode(data: bytes, work_size: int) -> tuple[Image.Image, tuple[int, int]]:
         raise InputError("corrupt_image", "the image has no pixels")
     try:
         if image.format in ("JPEG", "MPO") and max(width, height) > 2 * work_size:
-            image.draft("L" if image.mode in ("L", "RGB") else image.mode, (work_size, work_size))
+            # libjpeg scales by 1/2, 1/4 or 1/8 while the result still covers the requested size: ask
+            # for the working size in the picture's own aspect ratio, or a 4:3 photo stays at 1/1.
+            scale = work_size / max(width, height)
+            image.draft("L" if image.mode in ("L", "RGB") else image.mode, (ceil(width * scale), ceil(height * scale)))
         image.seek(0)  # animated GIF / multi-page TIFF: the first frame
         image.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -280,7 +283,7 @@ def _surface_terms(h: int, w: int) -> tuple[int, np.ndarray, np.ndarray, np.ndar
 
 
 def _fit_background(grey: np.ndarray) -> tuple[np.ndarray, float]:
-    """Robust quadratic surface through the paper -> (background image, noise sigma of the paper).
+    """Robust quadratic surface through the paper -> (``grey`` minus that surface, noise sigma of the paper).
 
     Fitted on a coarse grid of samples, starting from the image's border (paper almost everywhere,
     whatever the polarity or the amount of ink), then refitted to every sample close to the current
@@ -293,7 +296,7 @@ def _fit_background(grey: np.ndarray) -> tuple[np.ndarray, float]:
     samples = grey[offset::step, offset::step].astype(np.float64).ravel()
     # The border's own outliers (a stroke crossing it) are left out by the median of the ring.
     border = samples[ring]
-    keep = ring & (np.abs(samples - np.median(border)) <= max(3.0 * _mad_sigma(border), MIN_CONTRAST / 2))
+    keep = ring & (np.abs(samples - _median(border)) <= max(3.0 * _mad_sigma(border), MIN_CONTRAST / 2))
     coef = np.zeros(6)
     sigma = 1.0
     for _ in range(4):
@@ -305,33 +308,47 @@ def _fit_background(grey: np.ndarray) -> tuple[np.ndarray, float]:
         if np.array_equal(new_keep, keep):
             break
         keep = new_keep
-    # Evaluate on every pixel, term by term (the x and y parts are separable).
+    # Subtract it from every pixel, term by term (the x and y parts are separable).
     row = (coef[0] + coef[1] * fx + coef[3] * fx * fx).astype(np.float32)
     col = (coef[2] * fy + coef[5] * fy * fy).astype(np.float32)
-    background = col[:, None] + row[None, :]
+    residual = grey - row[None, :]
+    residual -= col[:, None]
     if abs(coef[4]) > 1e-3:
-        background += np.float32(coef[4]) * np.outer(fy, fx)
-    return background, sigma
+        residual -= np.float32(coef[4]) * np.outer(fy, fx)
+    return residual, sigma
+
+
+def _median(values: np.ndarray) -> float:
+    """``np.median`` of a 1-d array without its overhead (it is called a dozen times per image)."""
+    n = values.size
+    k = n // 2
+    if n % 2:
+        return float(np.partition(values, k)[k])
+    part = np.partition(values, (k - 1, k))
+    return float(0.5 * (part[k - 1] + part[k]))
 
 
 def _mad_sigma(values: np.ndarray) -> float:
     """Noise standard deviation estimated from the median absolute deviation (at least 1 grey level)."""
     if values.size == 0:
         return 1.0
-    return max(1.0, 1.4826 * float(np.median(np.abs(values - np.median(values)))))
+    return max(1.0, 1.4826 * _median(np.abs(values - _median(values))))
 
 
 def ink_map(grey: np.ndarray) -> tuple[np.ndarray, float]:
     """Grey image -> ``(ink, threshold)``: ink strength >= 0 (0 = paper) whatever the polarity, and the
     level above which a pixel counts as ink (Otsu, but never within the paper's noise or ``MIN_CONTRAST``).
     """
-    background, sigma = _fit_background(grey)
-    residual = grey - background
+    residual, sigma = _fit_background(grey)
     floor = max(NOISE_SIGMAS * sigma, MIN_CONTRAST)
-    dark = float(np.clip(-residual - floor, 0, None).sum())
-    light = float(np.clip(residual - floor, 0, None).sum())
-    ink = -residual if dark > light else residual
-    np.clip(ink, 0, None, out=ink)
+    beyond = np.subtract(residual, floor)  # how far each pixel lies beyond the noise, on either side
+    light = float(np.maximum(beyond, 0, out=beyond).sum())
+    beyond = np.add(residual, floor, out=beyond)
+    dark = -float(np.minimum(beyond, 0, out=beyond).sum())
+    ink = residual
+    if dark > light:
+        np.negative(ink, out=ink)
+    np.maximum(ink, 0, out=ink)
     threshold = max(floor, _otsu(ink))
     return ink, threshold
 
@@ -418,10 +435,11 @@ def label_components(mask: np.ndarray) -> tuple[np.ndarray, list[_Component]]:
             if np.array_equal(jumped, label):
                 break
             label = jumped
-    roots, compact = np.unique(label, return_inverse=True)
-    compact = compact.ravel() + 1
+    # Every root is its component's first run (the smallest index): number them 1.. in raster order.
+    numbers = np.cumsum(label == np.arange(n))
+    compact = numbers[label]
     lengths = ends - starts
-    count = roots.size
+    count = int(numbers[-1])
     area = np.bincount(compact, weights=lengths, minlength=count + 1)[1:].astype(np.int64)
     x0 = np.full(count + 1, w, dtype=np.int64)
     y0 = np.full(count + 1, h, dtype=np.int64)
@@ -544,7 +562,7 @@ def render_digit(ink: np.ndarray, strokes: np.ndarray, noise: float = 0.0) -> np
     with anti-aliasing (aspect ratio kept) so that its longer side is 20 pixels, then shifted so that
     its centre of mass is at the centre of the 28x28 field.
     """
-    core = float(np.percentile(ink[strokes], 90))
+    core = _percentile(ink[strokes], 90)
     if core < MIN_DIGIT_CONTRAST:
         return None
     rows, cols = np.flatnonzero(strokes.any(axis=1)), np.flatnonzero(strokes.any(axis=0))
@@ -559,23 +577,34 @@ def render_digit(ink: np.ndarray, strokes: np.ndarray, noise: float = 0.0) -> np
     size = (max(1, round(w * to_box)), max(1, round(h * to_box)))
     resample = Image.Resampling.BILINEAR if to_box < 1 else Image.Resampling.BICUBIC
     small = Image.fromarray(level.astype(np.uint8)).resize(size, resample)
-    return _centre_by_mass(np.asarray(small, dtype=np.float32))
+    return _centre_by_mass(np.asarray(small))
 
 
 def _centre_by_mass(digit: np.ndarray) -> np.ndarray:
-    """Place a (<=20x20) digit in a 28x28 field with its centre of mass at pixel (14, 14), as MNIST did."""
+    """Place a (<=20x20) uint8 digit in a 28x28 field with its centre of mass at pixel (14, 14), as MNIST did."""
     h, w = digit.shape
-    field = np.zeros((SIZE, SIZE), dtype=np.float32)
-    total = float(digit.sum())
+    field = np.zeros((SIZE, SIZE), dtype=np.uint8)
+    rows = digit.sum(axis=1, dtype=np.float64)
+    total = float(rows.sum())
     if total > 0:
-        cy = float((digit.sum(axis=1) * np.arange(h)).sum()) / total
-        cx = float((digit.sum(axis=0) * np.arange(w)).sum()) / total
+        cy = float(rows @ np.arange(h)) / total
+        cx = float(digit.sum(axis=0, dtype=np.float64) @ np.arange(w)) / total
     else:
         cy, cx = (h - 1) / 2, (w - 1) / 2
-    top = int(np.clip(round(SIZE / 2 - cy), 0, SIZE - h))
-    left = int(np.clip(round(SIZE / 2 - cx), 0, SIZE - w))
+    top = min(max(round(SIZE / 2 - cy), 0), SIZE - h)
+    left = min(max(round(SIZE / 2 - cx), 0), SIZE - w)
     field[top : top + h, left : left + w] = digit
-    return np.clip(np.rint(field), 0, 255).astype(np.uint8)
+    return field
+
+
+def _percentile(values: np.ndarray, q: float) -> float:
+    """``np.percentile(values, q)`` (linear interpolation) of a non-empty 1-d array, without its overhead."""
+    position = (values.size - 1) * q / 100
+    low = int(position)
+    high = min(low + 1, values.size - 1)
+    part = np.partition(values, (low, high))
+    a, b, t = float(part[low]), float(part[high]), position - low
+    return b - (b - a) * (1 - t) if t >= 0.5 else a + (b - a) * t  # numpy's own lerp, for the same result
 
 
 # ---------------------------------------------------------------------------------------------- entry
