@@ -267,19 +267,24 @@ def _array_to_image(array: np.ndarray) -> Image.Image:
 
 
 @functools.lru_cache(maxsize=16)
-def _surface_terms(h: int, w: int) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _surface_terms(h: int, w: int) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """For an image of ``h`` x ``w``: the sampling step, the quadratic design matrix of the sample grid,
-    the grid's border ring, and the x and y coordinates of every pixel (cached: uploads share sizes)."""
+    each sample's outer product of its design row (so a weighted normal matrix is one product), the
+    grid's border ring, and the x and y coordinates of every pixel (cached: uploads share sizes)."""
     step = max(1, round(max(h, w) / 32))
     ys = np.arange(step // 2, h, step, dtype=np.float64) / h - 0.5
     xs = np.arange(step // 2, w, step, dtype=np.float64) / w - 0.5
     yy, xx = np.meshgrid(ys, xs, indexing="ij")
     design = np.stack([np.ones_like(xx), xx, yy, xx * xx, xx * yy, yy * yy], axis=-1).reshape(-1, 6)
+    outer = (design[:, :, None] * design[:, None, :]).reshape(-1, 36)
     ring = np.zeros(yy.shape, dtype=bool)
     ring[:2], ring[-2:], ring[:, :2], ring[:, -2:] = True, True, True, True
     fx = (np.arange(w, dtype=np.float32) + 0.5) / w - 0.5
     fy = (np.arange(h, dtype=np.float32) + 0.5) / h - 0.5
-    return step, design, ring.ravel(), fx, fy
+    return step, design, outer, ring.ravel(), fx, fy
+
+
+_RIDGE = 1e-6 * np.eye(6)
 
 
 def _fit_background(grey: np.ndarray) -> tuple[np.ndarray, float]:
@@ -291,7 +296,7 @@ def _fit_background(grey: np.ndarray) -> tuple[np.ndarray, float]:
     gradients and vignetting but cannot bend into strokes.
     """
     h, w = grey.shape
-    step, design, ring, fx, fy = _surface_terms(h, w)
+    step, design, outer, ring, fx, fy = _surface_terms(h, w)
     offset = step // 2
     samples = grey[offset::step, offset::step].astype(np.float64).ravel()
     # The border's own outliers (a stroke crossing it) are left out by the median of the ring.
@@ -300,12 +305,12 @@ def _fit_background(grey: np.ndarray) -> tuple[np.ndarray, float]:
     coef = np.zeros(6)
     sigma = 1.0
     for _ in range(4):
-        used = design[keep]
-        coef = np.linalg.solve(used.T @ used + 1e-6 * np.eye(6), used.T @ samples[keep])  # least squares
+        weight = keep.astype(np.float64)  # least squares over the kept samples
+        coef = np.linalg.solve((weight @ outer).reshape(6, 6) + _RIDGE, (weight * samples) @ design)
         residual = samples - design @ coef
         sigma = _mad_sigma(residual[keep])
         new_keep = np.abs(residual) <= max(3.0 * sigma, MIN_CONTRAST / 2)
-        if np.array_equal(new_keep, keep):
+        if (new_keep == keep).all():
             break
         keep = new_keep
     # Subtract it from every pixel, term by term (the x and y parts are separable).
@@ -353,20 +358,21 @@ def ink_map(grey: np.ndarray) -> tuple[np.ndarray, float]:
     return ink, threshold
 
 
+_LEVELS = np.arange(256, dtype=np.float64)
+
+
 def _otsu(values: np.ndarray) -> float:
     """Otsu's threshold of ``values`` (>= 0; 255 and above share the top bin)."""
-    hist = np.bincount(np.minimum(values, 255).astype(np.uint8).ravel(), minlength=256).astype(np.float64)
-    total = hist.sum()
+    hist = np.bincount(np.minimum(values, 255).astype(np.uint8).ravel(), minlength=256)
+    weight = np.cumsum(hist)
+    total = float(weight[-1])
     if total == 0:
         return 0.0
-    levels = np.arange(256, dtype=np.float64)
-    weight = np.cumsum(hist)
-    mass = np.cumsum(hist * levels)
-    w0, w1 = weight[:-1], total - weight[:-1]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        between = (mass[-1] * w0 / total - mass[:-1]) ** 2 / (w0 * w1)
-    between = np.nan_to_num(between, nan=0.0, posinf=0.0)
-    return float(np.argmax(between)) + 0.5
+    mass = np.cumsum(hist * _LEVELS)
+    w0 = weight[:-1].astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):  # 0/0 where a side is empty: not a split
+        between = (mass[-1] * w0 / total - mass[:-1]) ** 2 / (w0 * (total - w0))
+    return float(np.argmax(np.fmax(between, 0.0))) + 0.5
 
 
 # ------------------------------------------------------------------------------- connected components
