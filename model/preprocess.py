@@ -8,7 +8,7 @@ Every path (endpoint, CLI, UI) goes through :func:`preprocess`. The steps:
 2. **Grey levels** (:func:`to_grey`): every Pillow mode becomes one float image; 16/32-bit and float
    images are scaled to 8 bits; transparency is composited so that transparent pixels are background,
    whether the picture is in the colours (transparent padding) or only in the alpha channel (a canvas
-   stroke). Images are first brought to a working size of about :data:`WORK_SIZE` pixels.
+   stroke). Images are brought to a working size of about :data:`WORK_SIZE` squared pixels.
 3. **Ink** (:func:`ink_map`): the paper (or canvas) is modelled as a smooth quadratic surface fitted
    robustly to the background pixels and subtracted, which removes uneven lighting and shadows; the
    ink's polarity (dark on light or light on dark) is read from which side of the paper its pixels
@@ -46,9 +46,10 @@ MAX_PIXELS = 40_000_000
 #: Formats Pillow may decode (JPEG includes phones' multi-picture MPO files). Restricting them keeps
 #: exotic decoders (EPS runs Ghostscript) out of reach.
 FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "DIB", "GIF", "TIFF")
-#: Longest side of the working image: photos are reduced to this early (fast), and a digit a tenth of
-#: the photo's size still has 25 pixels, more than the 20-pixel MNIST box.
-WORK_SIZE = 256
+#: The working image has about as many pixels as a square of this side (a wide strip of digits keeps
+#: its height): larger pictures are reduced to it early, as every later step costs time per pixel. A
+#: digit a fifth of a square picture's side still has 32 pixels, more than the 20-pixel MNIST box.
+WORK_SIZE = 160
 #: Tiny images (an icon-sized scan) are enlarged to at least this, so pixel thresholds stay meaningful.
 MIN_WORK_SIZE = 64
 
@@ -63,7 +64,7 @@ THIN_STROKE = 2.0
 MIN_CONTRAST = 20.0  # grey levels (of 255) between paper and ink below which nothing counts as ink
 MIN_DIGIT_CONTRAST = 32.0  # a digit's typical ink must stand out at least this much
 NOISE_SIGMAS = 4.0  # ink must be this many noise standard deviations away from the paper
-MIN_DIGIT_HEIGHT = 0.04  # of the working image's longer side: shorter marks are specks, not digits
+MIN_DIGIT_HEIGHT = 0.04  # of the working image's size (the side of a square as large): shorter marks are specks
 MIN_DIGIT_PIXELS = 6  # ... and never shorter than this many working pixels
 SPECK_AREA = 0.03  # components under this fraction of the largest one are specks
 MAX_COMPONENTS = 64  # the largest components considered (noise and text produce hundreds)
@@ -133,10 +134,9 @@ def _decode(data: bytes, work_size: int) -> tuple[Image.Image, tuple[int, int]]:
     if width < 1 or height < 1:
         raise InputError("corrupt_image", "the image has no pixels")
     try:
-        if image.format in ("JPEG", "MPO") and max(width, height) > 2 * work_size:
-            # libjpeg scales by 1/2, 1/4 or 1/8 while the result still covers the requested size: ask
-            # for the working size in the picture's own aspect ratio, or a 4:3 photo stays at 1/1.
-            scale = work_size / max(width, height)
+        scale = _work_scale(width, height, work_size)
+        if image.format in ("JPEG", "MPO") and scale <= 0.5:
+            # libjpeg scales by 1/2, 1/4 or 1/8 while the result still covers the requested size.
             image.draft("L" if image.mode in ("L", "RGB") else image.mode, (ceil(width * scale), ceil(height * scale)))
         image.seek(0)  # animated GIF / multi-page TIFF: the first frame
         image.load()
@@ -156,21 +156,21 @@ def _decode(data: bytes, work_size: int) -> tuple[Image.Image, tuple[int, int]]:
 # ----------------------------------------------------------------------------------------- grey levels
 
 
-def _to_standard_mode(image: Image.Image) -> Image.Image:
-    """Any Pillow mode -> ``L`` (grey), ``LA`` (grey + alpha) or ``F`` (32-bit float, 0-255)."""
+def _bands(image: Image.Image) -> tuple[Image.Image, Image.Image | None]:
+    """Any Pillow mode -> (grey as ``L``, or ``F`` (32-bit float, 0-255) for deep images; alpha or ``None``)."""
     mode = image.mode
-    if mode in ("L", "LA"):
-        return image
-    if mode == "RGBA":
-        return image.convert("LA")
+    if mode == "L":
+        return image, None
     if mode in ("RGBa", "La", "PA") or (mode == "P" and "transparency" in image.info):
-        return image.convert("RGBA").convert("LA")
+        image, mode = image.convert("RGBA"), "RGBA"
+    if mode in ("LA", "RGBA"):
+        return image.convert("L"), image.getchannel("A")
     if mode.startswith("I") or mode == "F":
-        return Image.fromarray(_scale_to_8bit(np.asarray(image), mode))
+        return Image.fromarray(_scale_to_8bit(np.asarray(image), mode)), None
     try:
-        return image.convert("L")  # 1, P, RGB, CMYK, YCbCr, ...
+        return image.convert("L"), None  # 1, P, RGB, CMYK, YCbCr, ...
     except ValueError:
-        return image.convert("RGB").convert("L")
+        return image.convert("RGB").convert("L"), None
 
 
 def _scale_to_8bit(values: np.ndarray, mode: str) -> np.ndarray:
@@ -194,22 +194,27 @@ def _scale_to_8bit(values: np.ndarray, mode: str) -> np.ndarray:
     return (v - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(v)
 
 
+def _work_scale(width: int, height: int, work_size: int) -> float:
+    """The factor that brings a picture to about ``work_size`` squared pixels (1.0: keep its size)."""
+    scale = work_size / (width * height) ** 0.5
+    if scale < 0.8:  # (a little larger costs less than a resize)
+        return scale
+    longest = max(width, height)
+    return MIN_WORK_SIZE / longest if longest < MIN_WORK_SIZE else 1.0
+
+
 def _resize_for_work(image: Image.Image, work_size: int) -> Image.Image:
-    """Reduce to ``work_size`` (or enlarge tiny images to ``MIN_WORK_SIZE``)."""
-    longest = max(image.size)
-    if longest > 1.25 * work_size:  # (a little larger costs less than a resize)
-        scale = work_size / longest
-    elif longest < MIN_WORK_SIZE:
-        scale = MIN_WORK_SIZE / longest
-    else:
+    """Reduce to about ``work_size`` squared pixels (or enlarge tiny images to ``MIN_WORK_SIZE``)."""
+    scale = _work_scale(image.width, image.height, work_size)
+    if scale == 1.0:
         return image
     size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
     resample = Image.Resampling.BILINEAR if scale < 1 else Image.Resampling.BICUBIC
     return image.resize(size, resample, reducing_gap=2.0 if scale < 0.5 else None)
 
 
-def _composite(image: Image.Image) -> Image.Image:
-    """Flatten an ``LA`` image so that transparent pixels become background (``L``).
+def _composite(grey: Image.Image, alpha: Image.Image) -> Image.Image:
+    """Flatten grey + alpha so that transparent pixels become background (``L``).
 
     Ink is a minority of any picture of a digit. So when most pixels are visible, the picture has a
     background of its own (a photo with transparent padding): transparent pixels get its dominant
@@ -217,33 +222,38 @@ def _composite(image: Image.Image) -> Image.Image:
     shape anti-aliased through alpha): transparent pixels get the extreme opposite of its grey
     (black behind a light stroke, white behind a dark one). Histograms and compositing in Pillow (C).
     """
-    grey, alpha = image.split()
     opacity = alpha.histogram()
     if not any(opacity[:250]):  # opaque: the alpha channel carries nothing
         return grey
     visible = sum(opacity[128:])
     if visible == 0:
-        return Image.new("L", image.size, 0)  # fully transparent: blank
+        return Image.new("L", grey.size, 0)  # fully transparent: blank
     shown = np.cumsum(grey.histogram(mask=alpha.point([0] * 128 + [255] * 128)))
     median = int(np.searchsorted(shown, visible / 2))
-    background = median if visible > image.width * image.height / 2 else 255 if median < 128 else 0
-    return Image.composite(grey, Image.new("L", image.size, background), alpha)
+    background = median if visible > grey.width * grey.height / 2 else 255 if median < 128 else 0
+    return Image.composite(grey, Image.new("L", grey.size, background), alpha)
 
 
 def to_grey(image: Image.Image | np.ndarray, work_size: int = WORK_SIZE) -> np.ndarray:
     """A Pillow image or an array (``(H, W)``, ``(H, W, 3)`` or ``(H, W, 4)``, e.g. a canvas's RGBA) ->
     float32 grey levels 0-255 at working size, transparency flattened.
+
+    Grey and alpha are resized apart, then flattened: resizing them together, Pillow would
+    premultiply and un-premultiply the alpha around the resize, twice the work for the same picture
+    wherever the colour under a soft edge is uniform (a canvas stroke, transparent padding).
     """
     if isinstance(image, np.ndarray):
         image = _array_to_image(image)
-    image = _resize_for_work(_to_standard_mode(image), work_size)
-    if image.mode == "LA":
-        image = _composite(image)
-    return np.asarray(image, dtype=np.float32)
+    grey, alpha = _bands(image)
+    grey = _resize_for_work(grey, work_size)
+    if alpha is not None:
+        grey = _composite(grey, _resize_for_work(alpha, work_size))
+    return np.asarray(grey, dtype=np.float32)
 
 
 def _array_to_image(array: np.ndarray) -> Image.Image:
-    """An array -> a Pillow image: uint8 as is, booleans as 0/255, other numbers must lie within 0-255."""
+    """An array -> an 8-bit Pillow image: uint8 as is, booleans as 0/255, other numbers must lie within
+    0-255 and are rounded."""
     a = np.asarray(array)
     if a.ndim == 3 and a.shape[2] == 1:
         a = a[..., 0]
@@ -257,9 +267,7 @@ def _array_to_image(array: np.ndarray) -> Image.Image:
         a = a.astype(np.float32)
         if not np.isfinite(a).all() or float(a.min()) < 0 or float(a.max()) > 255:
             raise InputError("invalid_pixels", "pixel values must be finite numbers from 0 to 255")
-        if a.ndim == 2:
-            return Image.fromarray(a)  # mode F
-        a = np.rint(a).astype(np.uint8)
+        a = np.rint(a).astype(np.uint8)  # the same picture as uint8 gives the same digits
     return Image.fromarray(a)
 
 
@@ -523,7 +531,7 @@ def group_digits(components: list[_Component], image_shape: tuple[int, int]) -> 
             if merged:
                 break
     tallest = max(p.height for p in parts)
-    min_height = max(0.35 * tallest, MIN_DIGIT_HEIGHT * max(image_shape), MIN_DIGIT_PIXELS)
+    min_height = max(0.35 * tallest, MIN_DIGIT_HEIGHT * (image_shape[0] * image_shape[1]) ** 0.5, MIN_DIGIT_PIXELS)
     digits = [p for p in parts if p.height >= min_height and p.anchor >= 0.3 * p.height]
     return sorted(digits, key=lambda p: (p.x0 + p.x1) / 2)
 
