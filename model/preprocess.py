@@ -29,6 +29,7 @@ so the UI and tools import this cheaply; nothing newer than Pillow 9.1 / numpy 1
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
 from dataclasses import dataclass
@@ -146,10 +147,10 @@ def _decode(data: bytes, work_size: int) -> tuple[Image.Image, tuple[int, int]]:
         raise InputError("image_too_large", f"the image has too many pixels ({exc})") from None
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, MemoryError) as exc:
         raise InputError("corrupt_image", f"the image data is damaged or truncated ({exc})") from None
-    try:
-        upright = ImageOps.exif_transpose(image) or image
-    except Exception:  # a malformed EXIF block: keep the pixels as stored rather than fail
-        upright = image
+    upright = image
+    if "exif" in image.info or image.format == "TIFF":  # where an orientation tag can be
+        with contextlib.suppress(Exception):  # a malformed EXIF block: keep the pixels as stored
+            upright = ImageOps.exif_transpose(image) or image
     if upright.size != image.size:  # rotated by 90 or 270 degrees
         width, height = height, width
     return upright, (width, height)
@@ -306,8 +307,14 @@ def _fit_background(grey: np.ndarray) -> tuple[np.ndarray, float]:
     step, design, outer, ring, fx, fy = _surface_terms(h, w)
     offset = step // 2
     samples = grey[offset::step, offset::step].astype(np.float64).ravel()
-    # The border's own outliers (a stroke crossing it) are left out by the median of the ring.
     border = samples[ring]
+    level = border[0]
+    if (border == level).all():
+        # A digital picture (a canvas, a clean scan): the border is one grey level, and the fit below
+        # would return that constant but for a fraction of a level (anti-aliased samples): skip it.
+        residual = samples - level
+        return grey - np.float32(level), _mad_sigma(residual[np.abs(residual) <= MIN_CONTRAST / 2])
+    # The border's own outliers (a stroke crossing it) are left out by the median of the ring.
     keep = ring & (np.abs(samples - _median(border)) <= max(3.0 * _mad_sigma(border), MIN_CONTRAST / 2))
     coef = np.zeros(6)
     sigma = 1.0
