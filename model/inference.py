@@ -200,7 +200,7 @@ def predict_many(items: list[list[Digit]], model: LoadedModel) -> list[Predictio
         return [Prediction([], np.zeros((0, 10), np.float32), model.version) for _ in items]
     pixels = np.stack([digit.pixels for digits in items for digit in digits])
     with torch.inference_mode():
-        logits = model.network(normalize(torch.from_numpy(pixels)))
+        logits = model.network(normalize(pixels))
         probabilities = torch.softmax(logits.float(), dim=1).numpy()
     predictions, start = [], 0
     for digits, count in zip(items, counts, strict=True):

@@ -58,6 +58,13 @@ def test_normalize_maps_uint8_images_to_standardised_network_input() -> None:
     assert x.max().item() == pytest.approx((1 - MEAN) / STD)
 
 
+def test_normalize_gives_the_same_input_from_numpy_and_torch() -> None:
+    """The endpoint normalises numpy pixels, training normalises tensors: the network sees the same."""
+    pixels = torch.randint(0, 256, (3, 28, 28), dtype=torch.uint8)
+    torch.testing.assert_close(normalize(pixels.numpy()), normalize(pixels))
+    torch.testing.assert_close(normalize(pixels.numpy()[:, None] / 255.0), normalize(pixels.float()[:, None] / 255.0))
+
+
 def test_state_dict_round_trips_with_weights_only_and_stays_small(tmp_path: Path) -> None:
     model = DigitNet().eval()
     path = tmp_path / "model.pt"
