@@ -1,12 +1,14 @@
 """Run every benchmark (or the ones named on the command line) and write the README table.
 
-``python -m bench [model endpoint api event]`` -> ``bench/results/<part>.json`` for each part and
-``bench/results/summary.md``, the Markdown table the README quotes.
+``python -m bench [model endpoint api event]`` -> ``bench/results/<part>.json`` for each part run and
+``bench/results/summary.md``, the Markdown table the README quotes: every part's rows, those not run
+this time from their last results file.
 """
 
 from __future__ import annotations
 
 import importlib
+import json
 import platform
 import sys
 import time
@@ -33,18 +35,21 @@ def main(argv: list[str]) -> int:
         print(f"bench: unknown part(s) {unknown}; known: {list(PARTS)}", file=sys.stderr)
         return 2
     RESULTS.mkdir(parents=True, exist_ok=True)
+    rerun = "all parts" if set(parts) == set(PARTS) else ", ".join(parts) + " (the other parts: their last run)"
     lines = [
-        f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()}, {platform.python_version()}, "
+        f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()}, {platform.python_version()}: {rerun}; "
         "one run of `make bench`; ratios compare with the baseline measured in the same run.",
         "",
         "| part | metric | value | baseline | ratio | target |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
-    for part in parts:
-        print(f"bench: {part} ...", flush=True)
-        result = importlib.import_module(PARTS[part]).run()
-        save(part, result)
-        lines += _rows(part, result)
+    for part in PARTS:
+        if part in parts:
+            print(f"bench: {part} ...", flush=True)
+            save(part, importlib.import_module(PARTS[part]).run())
+        saved = RESULTS / f"{part}.json"
+        if saved.exists():
+            lines += _rows(part, json.loads(saved.read_text()))
     (RESULTS / "summary.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0
