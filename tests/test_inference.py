@@ -212,6 +212,13 @@ def test_oversized_image_is_refused(loaded) -> None:
     assert error_of(loaded, b"\xff\xd8\xff" + bytes(6_000_000), "image/jpeg").code == "image_too_large"
 
 
+def test_sixteen_digit_strip_is_read_in_order(loaded, digits) -> None:
+    """The most digits one image may hold, side by side in a wide strip (848x120 px)."""
+    strip = images.number(list(digits[0][:16]))
+    body = images.png(images.invert(images.resize(strip, (strip.shape[1] * 2, strip.shape[0] * 2))))
+    assert numbers(loaded, [body]) == ["".join(map(str, digits[1][:16]))]
+
+
 # ----------------------------------------------------------------------------------- predict, output
 
 

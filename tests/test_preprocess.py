@@ -20,7 +20,7 @@ import pytest
 from PIL import Image
 
 from model.errors import InputError
-from model.preprocess import MAX_IMAGE_BYTES, Digit, decode, label_components, preprocess
+from model.preprocess import MAX_IMAGE_BYTES, WORK_SIZE, Digit, decode, label_components, preprocess, to_grey
 from tests import images
 
 pytestmark = pytest.mark.unit
@@ -226,6 +226,16 @@ def test_number_is_split_left_to_right(digits: tuple[np.ndarray, np.ndarray]) ->
     assert all(a.box[2] <= b.box[0] for a, b in itertools.pairwise(found))  # no overlap
     for got, expected in zip(found, chosen, strict=True):
         assert similarity(got.pixels, expected) > 0.8
+
+
+def test_working_image_is_sized_by_area_so_a_strip_keeps_its_height() -> None:
+    """Every later step costs time per pixel, so pictures are reduced to about WORK_SIZE squared pixels;
+    a wide strip of digits keeps its height (a longest-side cap made a 2000x200 strip 256x26)."""
+    for size in ((2000, 200), (640, 480), (280, 280), (3000, 3000)):
+        height, width = to_grey(Image.new("L", size, 255)).shape
+        assert 0.4 * WORK_SIZE**2 <= height * width <= 2.3 * WORK_SIZE**2, (size, width, height)
+        assert abs(width / height - size[0] / size[1]) < 0.05 * size[0] / size[1]
+    assert to_grey(Image.new("L", (2000, 200), 255)).shape[0] >= 45
 
 
 def test_broken_strokes_stay_one_digit(digits: tuple[np.ndarray, np.ndarray]) -> None:
