@@ -34,7 +34,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from model.batching import MicroBatcher
-from ops.emulator import free_port
+from ops.emulator import free_port, patched_environ
 from tests import images
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -110,19 +110,11 @@ def serve(archive: Path, log_dir: Path, *args: str, env: dict[str, str] | None =
 
 def runtime_client(server: Server):
     """boto3's sagemaker-runtime client, reaching ``server`` the way the app does: by environment variable."""
-    saved = {k: os.environ.get(k) for k in ("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", "AWS_ACCESS_KEY_ID",
-                                           "AWS_SECRET_ACCESS_KEY")}
-    os.environ.update(AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME=server.url, AWS_ACCESS_KEY_ID="test",
-                      AWS_SECRET_ACCESS_KEY="test")
-    try:
+    environment = {"AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": server.url, "AWS_ACCESS_KEY_ID": "test",
+                   "AWS_SECRET_ACCESS_KEY": "test"}
+    with patched_environ(environment):
         return boto3.client("sagemaker-runtime", region_name="us-east-1",
                             config=Config(max_pool_connections=64, retries={"total_max_attempts": 1}))
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 # --------------------------------------------------------------------------------- the shipped model
