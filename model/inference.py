@@ -201,7 +201,7 @@ def predict_many(items: list[list[Digit]], model: LoadedModel) -> list[Predictio
     pixels = np.stack([digit.pixels for digits in items for digit in digits])
     with torch.inference_mode():
         logits = model.network(normalize(pixels))
-        probabilities = torch.softmax(logits.float(), dim=1).numpy()
+        probabilities = torch.softmax(logits, dim=1).numpy()
     predictions, start = [], 0
     for digits, count in zip(items, counts, strict=True):
         predictions.append(Prediction(digits, probabilities[start : start + count], model.version))
