@@ -16,6 +16,8 @@ Every path (endpoint, CLI, UI) goes through :func:`preprocess`. The steps:
 4. **Digits** (:func:`find_digits`): ink pixels above an Otsu threshold are labelled into connected
    components; specks are dropped; broken strokes (pieces stacked over each other) are merged; marks
    much shorter than the tallest one (dots, dashes) are dropped; the rest are digits, left to right.
+   A mark at least as wide as tall may be digits that touch: it also offers ways to cut it into
+   digits (:attr:`Digit.cuts`), and the classifier reads it cut if it is much surer of the parts.
    A blank, uniform or noise-only image has none: ``no_digit_found``, never a guessed digit. A sheet of
    paper photographed on a table (a solid region, unlike strokes) is cropped to and read alone.
 5. **MNIST normalisation** (:func:`render_digit`): each digit's grey ink is cropped to its box, its
@@ -32,7 +34,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
-from dataclasses import dataclass
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from math import ceil
 
 import numpy as np
@@ -71,6 +75,11 @@ MIN_DIGIT_PIXELS = 6  # ... and never shorter than this many working pixels
 SPECK_AREA = 0.03  # components under this fraction of the largest one are specks
 MAX_COMPONENTS = 64  # the largest components considered (noise and text produce hundreds)
 MAX_DIGITS = 16
+#: A mark at least this much wider than tall may be digits that touch (MNIST digits are 0.8 as wide as
+#: tall at the median, 1.05 at the 90th percentile; two that touch, 1.0 or more): it is also cut into
+#: ``round(aspect / DIGIT_ASPECT)`` (at least 2) digits at the thinnest ink columns.
+SPLIT_ASPECT = 1.0
+DIGIT_ASPECT = 0.8
 
 _SIGNATURES = (  # magic bytes of the accepted formats: such a file that Pillow cannot open is corrupt
     b"\x89PNG\r\n\x1a\n",
@@ -89,10 +98,16 @@ class Digit:
 
     ``pixels``: ``(28, 28)`` uint8, light on dark, MNIST-style. ``box``: ``(x0, y0, x1, y1)`` in pixels
     of the upright input image (after EXIF orientation), ``x1``/``y1`` exclusive.
+
+    ``cuts``: for a mark wide enough to be several digits that touch, renders the ways to cut it into
+    digits (each way a tuple of digits, left to right). Whether to cut is for the classifier to say
+    (``model.inference``), and it calls this only for a mark it is unsure of as one digit: rendering
+    the cuts costs about as much as the rest of the preprocessing.
     """
 
     pixels: np.ndarray
     box: tuple[int, int, int, int]
+    cuts: Callable[[], tuple[tuple[Digit, ...], ...]] | None = field(default=None, compare=False, repr=False)
 
 
 # --------------------------------------------------------------------------------------------- decode
@@ -647,8 +662,8 @@ def _sheet(components: list[_Component], shape: tuple[int, int]) -> tuple[int, i
     return largest.x0 + dx, largest.y0 + dy, largest.x1 - dx, largest.y1 - dy
 
 
-def find_digits(grey: np.ndarray) -> list[tuple[np.ndarray, tuple[int, int, int, int]]]:
-    """Working-size grey image -> ``[(28x28 uint8, box in working pixels), ...]`` left to right.
+def find_digits(grey: np.ndarray) -> list[Digit]:
+    """Working-size grey image -> its digits left to right, boxes in working pixels.
 
     Raises ``no_digit_found`` for blank, uniform or noise-only images.
     """
@@ -657,8 +672,7 @@ def find_digits(grey: np.ndarray) -> list[tuple[np.ndarray, tuple[int, int, int,
     sheet = _sheet(components, grey.shape)
     if sheet is not None:  # a photo of a sheet of paper with the table around it: read the sheet alone
         x0, y0, x1, y1 = sheet
-        return [(pixels, (bx0 + x0, by0 + y0, bx1 + x0, by1 + y0))
-                for pixels, (bx0, by0, bx1, by1) in find_digits(grey[y0:y1, x0:x1])]
+        return [_shifted(digit, x0, y0) for digit in find_digits(grey[y0:y1, x0:x1])]
     groups = group_digits(components, grey.shape)
     noise = 0.5 * threshold  # below half the ink threshold is paper grain
     height, width = grey.shape
@@ -670,8 +684,14 @@ def find_digits(grey: np.ndarray) -> list[tuple[np.ndarray, tuple[int, int, int,
         strokes = window == group.labels[0] if len(group.labels) == 1 else np.isin(window, group.labels)
         own = np.where(_dilate(strokes), ink[y0:y1, x0:x1], 0.0)  # the neighbours' strokes left out
         pixels = render_digit(own, strokes, noise)
-        if pixels is not None:  # else a faint smudge
-            digits.append((pixels, (group.x0, group.y0, group.x1, group.y1)))
+        if pixels is None:  # a faint smudge
+            continue
+        cuts = None
+        if group.width >= SPLIT_ASPECT * group.height:  # perhaps digits that touch
+            digit_widths = group.width / group.height / DIGIT_ASPECT
+            counts = range(max(2, round(digit_widths)), max(2, int(digit_widths) + 1) + 1)  # 1.6 -> 2; 2.3 -> 2, 3
+            cuts = functools.partial(_cuts, own, strokes, noise, tuple(counts), (x0, y0))
+        digits.append(Digit(pixels, (group.x0, group.y0, group.x1, group.y1), cuts))
     if not digits:
         raise InputError("no_digit_found", "no digit found: the image looks blank or contains only noise")
     if len(digits) > MAX_DIGITS:
@@ -681,6 +701,74 @@ def find_digits(grey: np.ndarray) -> list[tuple[np.ndarray, tuple[int, int, int,
             f"(at most {MAX_DIGITS} digits)",
         )
     return digits
+
+
+#: Where the cuts between touching digits are tried, in steps of a digit's width from the even
+#: divisions (digits differ in width: a 1 next to a 0).
+CUT_SHIFTS = (-0.3, -0.15, 0.0, 0.15, 0.3)
+
+
+def _cuts(
+    ink: np.ndarray, strokes: np.ndarray, noise: float, counts: tuple[int, ...], origin: tuple[int, int]
+) -> tuple[tuple[Digit, ...], ...]:
+    """Ways to cut one mark (its ink and strokes in a window at ``origin``) into each of ``counts``
+    digits side by side, the distinct ones only, boxes in working pixels."""
+    ways, seen = [], set()
+    for count in counts:
+        for shift in CUT_SHIFTS:
+            parts = tuple(_shifted(part, *origin) for part in _cut(ink, strokes, noise, count, shift))
+            key = tuple(part.box for part in parts)
+            if parts and key not in seen:
+                seen.add(key)
+                ways.append(parts)
+    return tuple(ways)
+
+
+def _cut(ink: np.ndarray, strokes: np.ndarray, noise: float, count: int, shift: float) -> tuple[Digit, ...]:
+    """One mark cut into ``count`` digits side by side; boxes relative to the window. Empty if a
+    piece is not a digit (too faint, or too short to be one).
+
+    Each cut is the column with the least ink within a tenth of a digit's width of ``shift`` digit
+    widths from one of the ``count - 1`` even divisions.
+    """
+    profile = strokes.sum(axis=0)
+    width = strokes.shape[1]
+    step = width / count
+    edges = [0]
+    for i in range(1, count):
+        centre = (i + shift) * step
+        lo, hi = max(edges[-1] + 1, int(centre - 0.1 * step)), min(width - 1, int(centre + 0.1 * step) + 1)
+        if hi <= lo:
+            return ()
+        edges.append(lo + int(np.argmin(profile[lo:hi] + 0.01 * np.abs(np.arange(lo, hi) - centre))))
+    edges.append(width)
+    rows = np.flatnonzero(strokes.any(axis=1))
+    tallest = rows[-1] + 1 - rows[0]
+    parts = []
+    for a, b in itertools.pairwise(edges):
+        piece = strokes[:, a:b]
+        filled = np.flatnonzero(piece.any(axis=1))
+        if filled.size == 0 or filled[-1] + 1 - filled[0] < 0.5 * tallest:
+            return ()
+        pixels = render_digit(ink[:, a:b], piece, noise)
+        if pixels is None:
+            return ()
+        cols = np.flatnonzero(piece.any(axis=0))
+        parts.append(Digit(pixels, (a + int(cols[0]), int(filled[0]), a + int(cols[-1]) + 1, int(filled[-1]) + 1)))
+    return tuple(parts)
+
+
+def _shifted(digit: Digit, dx: int, dy: int) -> Digit:
+    return _with_boxes(digit, lambda box: (box[0] + dx, box[1] + dy, box[2] + dx, box[3] + dy))
+
+
+def _with_boxes(digit: Digit, move: Callable[[tuple[int, int, int, int]], tuple[int, int, int, int]]) -> Digit:
+    """``digit`` (and the digits of its cuts) with every box passed through ``move``."""
+    if digit.cuts is None:
+        return Digit(digit.pixels, move(digit.box))
+    cuts = digit.cuts
+    return Digit(digit.pixels, move(digit.box),
+                 lambda: tuple(tuple(_with_boxes(part, move) for part in way) for way in cuts()))
 
 
 def preprocess(image: bytes | Image.Image | np.ndarray) -> list[Digit]:
@@ -698,8 +786,8 @@ def preprocess(image: bytes | Image.Image | np.ndarray) -> list[Digit]:
     grey = to_grey(image)
     # Working pixels per input pixel (a large JPEG may have been decoded at reduced scale already).
     sx, sy = grey.shape[1] / width, grey.shape[0] / height
-    digits = []
-    for pixels, (x0, y0, x1, y1) in find_digits(grey):
-        box = (int(x0 / sx), int(y0 / sy), min(width, ceil(x1 / sx)), min(height, ceil(y1 / sy)))
-        digits.append(Digit(pixels, box))
-    return digits
+    def to_input(box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+        x0, y0, x1, y1 = box
+        return int(x0 / sx), int(y0 / sy), min(width, ceil(x1 / sx)), min(height, ceil(y1 / sy))
+
+    return [_with_boxes(digit, to_input) for digit in find_digits(grey)]

@@ -194,12 +194,13 @@ STROKES: dict[int, list[list[tuple[float, float]]]] = {
 
 
 def draw_number(
-    text: str, height: int = 200, width: int = 12, jitter: float = 0.04, seed: int = 0
+    text: str, height: int = 200, width: int = 12, jitter: float = 0.04, seed: int = 0, spacing: float = 0.62
 ) -> np.ndarray:
     """A number drawn on a transparent canvas, digit after digit (:data:`STROKES`), slightly uneven
-    in size and height like a hand would write it. RGBA, stroke in alpha."""
+    in size and height like a hand would write it, each ``spacing`` heights after the one before
+    (below about 0.5 the digits touch). RGBA, stroke in alpha."""
     rng = np.random.default_rng(seed)
-    cell = height * 0.62
+    cell = height * spacing
     canvas = np.zeros((height, round(cell * len(text) + height * 0.3), 4), dtype=np.uint8)
     for i, char in enumerate(text):
         scale = 1.0 + rng.uniform(-2, 2) * jitter
@@ -217,7 +218,8 @@ def draw_number(
 
 
 def number(digits: Sequence[np.ndarray], gap: int = 8, margin: int = 16) -> np.ndarray:
-    """MNIST digits side by side (light on dark), cropped to their ink, ``gap`` pixels apart."""
+    """MNIST digits side by side (light on dark), cropped to their ink, ``gap`` pixels apart (0 or less:
+    their boxes touch or overlap, and so, mostly, do their strokes)."""
     crops = []
     for digit in digits:
         cols = np.flatnonzero(digit.max(axis=0) > 0)
@@ -227,7 +229,8 @@ def number(digits: Sequence[np.ndarray], gap: int = 8, margin: int = 16) -> np.n
     out = np.zeros((height, width), dtype=np.uint8)
     x = margin
     for crop in crops:
-        out[margin : margin + 28, x : x + crop.shape[1]] = crop
+        region = out[margin : margin + 28, x : x + crop.shape[1]]
+        np.maximum(region, crop, out=region)
         x += crop.shape[1] + gap
     return out
 

@@ -228,6 +228,26 @@ def test_number_is_split_left_to_right(digits: tuple[np.ndarray, np.ndarray]) ->
         assert similarity(got.pixels, expected) > 0.8
 
 
+def test_touching_digits_are_one_mark_that_offers_cuts(digits: tuple[np.ndarray, np.ndarray]) -> None:
+    """Digits whose strokes run into each other are one connected mark: preprocessing offers ways to
+    cut it (the classifier decides, see test_inference), each into digits left to right inside it."""
+    pictures, labels = digits
+    strip = images.number(list(pictures[:2]), gap=-3)
+    (mark,) = preprocess(images.png(images.invert(images.resize(strip, (strip.shape[1] * 5, strip.shape[0] * 5)))))
+    assert mark.cuts is not None
+    ways = mark.cuts()
+    assert len(ways) >= 2
+    for way in ways:
+        assert len(way) == 2
+        assert way[0].box[0] < way[1].box[0]
+        for part in way:
+            assert part.pixels.shape == (28, 28) and part.pixels.dtype == np.uint8
+            assert mark.box[0] <= part.box[0] < part.box[2] <= mark.box[2]
+            assert mark.box[1] <= part.box[1] < part.box[3] <= mark.box[3]
+    one = pictures[list(labels).index(1)]
+    assert one_digit(images.png(images.invert(images.resize(one, 280)))).cuts is None  # narrow: one digit
+
+
 def test_working_image_is_sized_by_area_so_a_strip_keeps_its_height() -> None:
     """Every later step costs time per pixel, so pictures are reduced to about WORK_SIZE squared pixels;
     a wide strip of digits keeps its height (a longest-side cap made a 2000x200 strip 256x26)."""
