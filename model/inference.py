@@ -194,7 +194,8 @@ def _from_pixels(value: object) -> list[Digit]:
 
 
 def predict_many(items: list[list[Digit]], model: LoadedModel) -> list[Prediction]:
-    """Several requests' digits in one forward pass; one :class:`Prediction` per request, in order.
+    """Several requests' digits in one forward pass (and one more for marks tried cut); one
+    :class:`Prediction` per request, in order.
 
     A mark that may be digits touching (``Digit.cuts``) and that the network is unsure of as one
     digit (below ``UNSURE``) is cut every way preprocessing offers; all those parts are classified in
