@@ -243,8 +243,12 @@ def _composite(grey: Image.Image, alpha: Image.Image) -> Image.Image:
     visible = sum(opacity[128:])
     if visible == 0:
         return Image.new("L", grey.size, 0)  # fully transparent: blank
-    shown = np.cumsum(np.bincount(np.asarray(grey)[np.asarray(alpha) >= 128], minlength=256))
-    median = int(np.searchsorted(shown, visible / 2))
+    darkest, lightest = grey.getextrema()
+    if darkest == lightest:  # one colour under the alpha (a canvas stroke): the median is that colour
+        median = darkest
+    else:
+        shown = np.cumsum(np.bincount(np.asarray(grey)[np.asarray(alpha) >= 128], minlength=256))
+        median = int(np.searchsorted(shown, visible / 2))
     background = median if visible > grey.width * grey.height / 2 else 255 if median < 128 else 0
     return Image.composite(grey, Image.new("L", grey.size, background), alpha)
 
@@ -438,16 +442,14 @@ def label_components(mask: np.ndarray) -> tuple[np.ndarray, list[_Component]]:
     on a working-size image, and no scipy needed.
     """
     h, w = mask.shape
-    padded = np.zeros((h, w + 2), dtype=np.int8)
+    padded = np.zeros((h, w + 2), dtype=bool)
     padded[:, 1:-1] = mask
-    step = np.diff(padded, axis=1).ravel()
-    edges = np.flatnonzero(step)  # run starts (+1) and ends (-1, exclusive) alternate in row-major order
+    edges = np.flatnonzero(padded[:, 1:] != padded[:, :-1])  # run starts and ends (exclusive) alternate
     rows, cols = np.divmod(edges[0::2], w + 1)
     starts, ends = cols, edges[1::2] - rows * (w + 1)
     n = rows.size
-    labels_img = np.zeros((h, w), dtype=np.int32)
     if n == 0:
-        return labels_img, []
+        return np.zeros((h, w), dtype=np.int32), []
     stride = w + 2
     start_key = rows.astype(np.int64) * stride + starts
     end_key = rows.astype(np.int64) * stride + ends
@@ -484,11 +486,13 @@ def label_components(mask: np.ndarray) -> tuple[np.ndarray, list[_Component]]:
     np.minimum.at(y0, compact, rows)
     np.maximum.at(x1, compact, ends)
     np.maximum.at(y1, compact, rows + 1)
-    # Paint the label image run by run (flat indices of every ink pixel).
-    pixel_run = np.repeat(np.arange(n), lengths)
-    pixel_offset = np.arange(pixel_run.size) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    flat = rows[pixel_run].astype(np.int64) * w + starts[pixel_run] + pixel_offset
-    labels_img.ravel()[flat] = compact[pixel_run]
+    # Paint the label image: each run's label at its start, minus it just after its end, summed along
+    # the rows (runs in a row never share an end and a start).
+    delta = np.zeros((h, w + 1), dtype=np.int32)
+    row_start = rows * (w + 1)
+    delta.ravel()[row_start + starts] = compact
+    delta.ravel()[row_start + ends] = -compact
+    labels_img = np.cumsum(delta, axis=1, out=delta)[:, :w]
     components = [
         _Component([i], int(x0[i]), int(y0[i]), int(x1[i]), int(y1[i]), int(area[i - 1])) for i in range(1, count + 1)
     ]
