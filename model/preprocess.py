@@ -450,13 +450,13 @@ def label_components(mask: np.ndarray) -> tuple[np.ndarray, list[_Component]]:
     n = rows.size
     if n == 0:
         return np.zeros((h, w), dtype=np.int32), []
-    stride = w + 2
-    start_key = rows.astype(np.int64) * stride + starts
-    end_key = rows.astype(np.int64) * stride + ends
+    stride = w + 2  # keys that order runs by row, then column, with rows never overlapping
+    start_key = rows * stride + starts
+    end_key = start_key + (ends - starts)
     # Runs j in the next row touching run i: ends[j] >= starts[i] and starts[j] <= ends[i].
-    first = np.searchsorted(end_key, (rows + 1).astype(np.int64) * stride + starts, side="left")
-    last = np.searchsorted(start_key, (rows + 1).astype(np.int64) * stride + ends, side="right")
-    counts = np.clip(last - first, 0, None)
+    first = np.searchsorted(end_key, start_key + stride, side="left")
+    last = np.searchsorted(start_key, end_key + stride, side="right")
+    counts = np.maximum(last - first, 0)
     src = np.repeat(np.arange(n), counts)
     offsets = np.repeat(np.cumsum(counts) - counts, counts)
     dst = np.repeat(first, counts) + (np.arange(src.size) - offsets)
@@ -606,7 +606,8 @@ def render_digit(ink: np.ndarray, strokes: np.ndarray, noise: float = 0.0) -> np
         return None
     rows, cols = np.flatnonzero(strokes.any(axis=1)), np.flatnonzero(strokes.any(axis=0))
     y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
-    level = np.clip((ink[y0:y1, x0:x1] - noise) * (255.0 / max(core - noise, 1e-3)), 0.0, 255.0)
+    level = (ink[y0:y1, x0:x1] - noise) * (255.0 / max(core - noise, 1e-3))
+    np.minimum(np.maximum(level, 0.0, out=level), 255.0, out=level)
     h, w = level.shape
     to_box = BOX / max(h, w)
     width = stroke_width(strokes[y0:y1, x0:x1]) * to_box  # in pixels of the 20-pixel box
