@@ -243,17 +243,21 @@ UNSURE = 0.8
 #: confidence in each) than of the whole mark. Lower, more wide single digits are cut (a 2 with a
 #: long base read as "62"); higher, fewer touching digits are read.
 SPLIT_GAIN = 1.2
+#: ... and only when the network is at least this sure of the parts (the same geometric mean): a blurry
+#: digit (an enlarged 16x16 scan) read at 0.4 as one is not cut into parts read at 0.55.
+SURE_PARTS = 0.6
 
 
 def best_reading(options: list[np.ndarray]) -> int:
     """Which reading of a mark to take: ``options[0]`` holds the network's probabilities for the whole
     mark (one row), each other one those for the parts of one way to cut it. The whole, unless a cut
-    makes the network at least ``SPLIT_GAIN`` times surer; of several such cuts, the surest."""
+    makes the network at least ``SPLIT_GAIN`` times surer and ``SURE_PARTS`` sure; of several such
+    cuts, the surest."""
     whole = float(options[0].max())
-    gains = [float(np.exp(np.log(option.max(axis=1)).mean())) / whole for option in options[1:]]
-    if not gains or max(gains) < SPLIT_GAIN:
+    sureness = [float(np.exp(np.log(option.max(axis=1)).mean())) for option in options[1:]]
+    if not sureness or max(sureness) < max(SPLIT_GAIN * whole, SURE_PARTS):
         return 0
-    return 1 + int(np.argmax(gains))
+    return 1 + int(np.argmax(sureness))
 
 
 def predict_fn(data: list[Digit], model: LoadedModel) -> Prediction:

@@ -176,6 +176,8 @@ def test_a_cut_is_taken_only_when_the_network_is_much_surer_of_its_parts() -> No
     assert best_reading([unsure_whole]) == 0
     assert best_reading([unsure_whole, weaker, sure_parts]) == 2  # the surest cut
     assert best_reading([unsure_whole, weaker]) == 1
+    blurry = np.array([[0.55, 0.45] + [0.0] * 8, [0.45, 0.55] + [0.0] * 8])
+    assert best_reading([unsure_whole, blurry]) == 0  # 1.4 times surer, but not 0.6 sure
 
 
 def test_mnist_number_and_broken_digit(loaded, digits) -> None:
