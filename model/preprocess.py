@@ -77,7 +77,7 @@ MAX_COMPONENTS = 64  # the largest components considered (noise and text produce
 MAX_DIGITS = 16
 #: A mark at least this much wider than tall may be digits that touch (MNIST digits are 0.8 as wide as
 #: tall at the median, 1.05 at the 90th percentile; two that touch, 1.0 or more): it is also cut into
-#: ``round(aspect / DIGIT_ASPECT)`` (at least 2) digits at the thinnest ink columns.
+#: ``round(aspect / DIGIT_ASPECT)`` (at least 2) digits, and into one more, at the thinnest ink columns.
 SPLIT_ASPECT = 1.0
 DIGIT_ASPECT = 0.8
 
@@ -693,9 +693,9 @@ def find_digits(grey: np.ndarray) -> list[Digit]:
             continue
         cuts = None
         if group.width >= SPLIT_ASPECT * group.height:  # perhaps digits that touch
-            digit_widths = group.width / group.height / DIGIT_ASPECT
-            counts = range(max(2, round(digit_widths)), max(2, int(digit_widths) + 1) + 1)  # 1.6 -> 2; 2.3 -> 2, 3
-            cuts = functools.partial(_cuts, own, strokes, noise, tuple(counts), (x0, y0))
+            likely = max(2, round(group.width / group.height / DIGIT_ASPECT))  # digits as wide as MNIST's
+            counts = (likely, likely + 1)  # ... or narrower, as drawn digits often are
+            cuts = functools.partial(_cuts, own, strokes, noise, counts, (x0, y0))
         digits.append(Digit(pixels, (group.x0, group.y0, group.x1, group.y1), cuts))
     if not digits:
         raise InputError("no_digit_found", "no digit found: the image looks blank or contains only noise")
