@@ -236,10 +236,10 @@ def test_touching_digits_are_one_mark_that_offers_cuts(digits: tuple[np.ndarray,
     (mark,) = preprocess(images.png(images.invert(images.resize(strip, (strip.shape[1] * 5, strip.shape[0] * 5)))))
     assert mark.cuts is not None
     ways = mark.cuts()
-    assert len(ways) >= 2
+    assert sum(len(way) == 2 for way in ways) >= 2  # into two digits, at several places
+    assert all(len(way) in (2, 3) for way in ways)  # ... or into one more
     for way in ways:
-        assert len(way) == 2
-        assert way[0].box[0] < way[1].box[0]
+        assert [part.box[0] for part in way] == sorted(part.box[0] for part in way)
         for part in way:
             assert part.pixels.shape == (28, 28) and part.pixels.dtype == np.uint8
             assert mark.box[0] <= part.box[0] < part.box[2] <= mark.box[2]
