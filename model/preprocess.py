@@ -718,10 +718,14 @@ def _cuts(
 ) -> tuple[tuple[Digit, ...], ...]:
     """Ways to cut one mark (its ink and strokes in a window at ``origin``) into each of ``counts``
     digits side by side, the distinct ones only, boxes in working pixels."""
+    profile = strokes.sum(axis=0)  # ink per column, where the cuts are chosen
+    rows = np.flatnonzero(strokes.any(axis=1))
+    min_height = 0.5 * (rows[-1] + 1 - rows[0])  # a piece shorter than half the mark is no digit
     ways, seen = [], set()
     for count in counts:
         for shift in CUT_SHIFTS:
-            parts = tuple(_shifted(part, *origin) for part in _cut(ink, strokes, noise, count, shift))
+            cut = _cut(ink, strokes, profile, min_height, noise, count, shift)
+            parts = tuple(_shifted(part, *origin) for part in cut)
             key = tuple(part.box for part in parts)
             if parts and key not in seen:
                 seen.add(key)
@@ -729,14 +733,16 @@ def _cuts(
     return tuple(ways)
 
 
-def _cut(ink: np.ndarray, strokes: np.ndarray, noise: float, count: int, shift: float) -> tuple[Digit, ...]:
+def _cut(
+    ink: np.ndarray, strokes: np.ndarray, profile: np.ndarray, min_height: float, noise: float, count: int,
+    shift: float,
+) -> tuple[Digit, ...]:
     """One mark cut into ``count`` digits side by side; boxes relative to the window. Empty if a
-    piece is not a digit (too faint, or too short to be one).
+    piece is not a digit (too faint, or shorter than ``min_height``).
 
-    Each cut is the column with the least ink within a tenth of a digit's width of ``shift`` digit
-    widths from one of the ``count - 1`` even divisions.
+    Each cut is the column with the least ink (``profile``) within a tenth of a digit's width of
+    ``shift`` digit widths from one of the ``count - 1`` even divisions.
     """
-    profile = strokes.sum(axis=0)
     width = strokes.shape[1]
     step = width / count
     edges = [0]
@@ -747,13 +753,11 @@ def _cut(ink: np.ndarray, strokes: np.ndarray, noise: float, count: int, shift: 
             return ()
         edges.append(lo + int(np.argmin(profile[lo:hi] + 0.01 * np.abs(np.arange(lo, hi) - centre))))
     edges.append(width)
-    rows = np.flatnonzero(strokes.any(axis=1))
-    tallest = rows[-1] + 1 - rows[0]
     parts = []
     for a, b in itertools.pairwise(edges):
         piece = strokes[:, a:b]
         filled = np.flatnonzero(piece.any(axis=1))
-        if filled.size == 0 or filled[-1] + 1 - filled[0] < 0.5 * tallest:
+        if filled.size == 0 or filled[-1] + 1 - filled[0] < min_height:
             return ()
         pixels = render_digit(ink[:, a:b], piece, noise)
         if pixels is None:
