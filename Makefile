@@ -8,11 +8,15 @@ PY          := $(VENV)/bin/python
 REQ_HASH    := $(shell cat requirements.txt | sha256sum | cut -c1-16)
 STAMP       := $(VENV)/.installed-$(REQ_HASH)
 AWS_STAMP   := $(AWS_VENV)/.installed-ministack-1.5.33
+SERVING_VENV := .venv-serving
+SERVING_REQ  := ops/serving-stack-requirements.txt
+SERVING_STAMP := $(SERVING_VENV)/.installed-$(shell cat $(SERVING_REQ) | sha256sum | cut -c1-16)
+ENDPOINT    ?= local
 SITE        := $(VENV)/lib/python3.11/site-packages
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup up down reset demo test test-unit lint audit bench load browser
+.PHONY: help setup serving-stack java up down reset demo test test-unit lint audit bench load browser
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -30,11 +34,22 @@ $(AWS_STAMP):
 	$(AWS_VENV)/bin/pip install --quiet --disable-pip-version-check ministack==1.5.33
 	@touch $@
 
+serving-stack: $(SERVING_STAMP) java ## The real SageMaker serving stack (TorchServe + toolkit) in .venv-serving
+
+$(SERVING_STAMP): $(SERVING_REQ)
+	@test -x $(SERVING_VENV)/bin/python || $(PYTHON_BASE) -m venv $(SERVING_VENV)
+	$(SERVING_VENV)/bin/pip install --quiet --disable-pip-version-check -r $(SERVING_REQ)
+	@rm -f $(SERVING_VENV)/.installed-* && touch $@
+
+java: ## Install Debian's Java 17 for TorchServe (skipped when present)
+	@command -v java >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null)
+
 browser: ## Install Debian's Chromium for the browser tests (skipped when present)
 	@test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
-up: setup ## Run the whole local stack in the foreground (Ctrl-C stops it, state is kept)
-	$(PY) -m ops.stack up
+up: setup ## Run the whole local stack in the foreground (Ctrl-C stops it; ENDPOINT=container: the real serving stack)
+	@if [ "$(ENDPOINT)" = container ]; then $(MAKE) --no-print-directory serving-stack; fi
+	$(PY) -m ops.stack up --endpoint $(ENDPOINT)
 
 down: ## Stop a running `make up` cleanly (state is kept)
 	@$(PY) -m ops.stack down
@@ -45,7 +60,7 @@ reset: down ## Wipe all local state (buckets, tables, queues)
 demo: setup ## Push generated sample images through both paths of a running stack
 	$(PY) -m ops.demo
 
-test: setup browser ## Run every test (unit, integration, browser), after ruff
+test: setup serving-stack browser ## Run every test (unit, integration, browser), after ruff
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest $(PYTEST_ARGS)
 

@@ -36,9 +36,9 @@ from PIL import Image
 from torch import nn
 
 from bench import save
-from model.archive import load_archive
 from model.network import DigitNet, normalize
 from model.preprocess import decode
+from ops.archive import load_archive
 from training.data import Dataset, batches, load_mnist
 from training.evaluate import SHIPPED, evaluate, load_model, validation_split
 

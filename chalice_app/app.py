@@ -14,7 +14,6 @@ request id and answered with ``500 internal_error`` and that id, never a stack t
 from __future__ import annotations
 
 import functools
-import json
 import os
 import re
 import uuid
@@ -25,6 +24,7 @@ from chalice import Chalice, IAMAuthorizer, Response
 from chalice.app import S3Event
 
 from chalicelib.config import load
+from chalicelib.contract import InputError, parse_json
 from chalicelib.errors import BadRequest, NotFound, ServiceError
 from chalicelib.media import IMAGE_CONTENT_TYPES, decode_base64_image
 from chalicelib.observability import logger
@@ -97,9 +97,9 @@ def _json_body() -> dict[str, Any]:
     if not raw:
         raise BadRequest("the request body is empty: send a JSON object", code="empty_body")
     try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: "[[[[..." nested too deep
-        raise BadRequest("the request body is not valid JSON", code="malformed_json") from None
+        body = parse_json(raw)
+    except InputError as exc:
+        raise BadRequest(exc.message, code=exc.code) from None
     if not isinstance(body, dict):
         raise BadRequest("the request body must be a JSON object", code="malformed_json")
     return body

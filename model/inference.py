@@ -1,25 +1,23 @@
-"""SageMaker inference handlers: ``model_fn``, ``input_fn``, ``predict_fn``, ``output_fn``, plus
-``predict_many`` (one forward pass for several requests; the local endpoint's micro-batcher calls it).
+"""SageMaker inference handlers: ``model_fn`` and ``transform_fn``, which the SageMaker PyTorch serving
+stack (TorchServe + the ``sagemaker-pytorch-inference`` toolkit) calls, built from ``input_fn``,
+``predict_fn`` and ``output_fn``.
 
-The SageMaker PyTorch inference container imports ``code/inference.py`` of ``model.tar.gz`` (a shim:
-``from model.inference import *``) and calls, per request::
+The archive's ``code/inference.py`` exports only ``model_fn`` and ``transform_fn`` (the toolkit refuses a
+module that defines ``transform_fn`` next to the other three). Per request the toolkit calls::
 
-    model = model_fn("/opt/ml/model")              # once
-    data = input_fn(body, content_type)            # bytes, or str for application/json
-    prediction = predict_fn(data, model)
-    body = output_fn(prediction, accept)           # JSON, see docs/contracts.md
+    model = model_fn("/opt/ml/model")                                    # once per worker
+    body, content_type = transform_fn(model, body, content_type, accept, context)
 
-Bad input raises :class:`~model.errors.InputError` (code, message, HTTP status). Accepted inputs:
+``transform_fn`` is ``output_fn(predict_fn(input_fn(body, content_type), model), accept)`` and answers
+every error itself, as JSON ``{"error": {"code", "message"}}`` with the status of its code
+(:data:`model.contract.STATUSES`, set through TorchServe's ``context``): left to the toolkit, any
+exception becomes HTTP 500 with a Python traceback as plain text. Accepted inputs:
 
-* an image body: ``image/png``, ``image/jpeg``, ``image/webp``, ``image/gif``, ``image/bmp``,
-  ``image/tiff``, ``application/x-image`` or ``application/octet-stream`` (the format is read from the
-  bytes, the declared type is only a hint);
-* ``application/json``: ``{"image": "<base64 of an image file>"}`` (a ``data:image/...;base64,`` URL
-  works too) or ``{"pixels": <28x28 array of 0-255>}`` / ``{"pixels": [<28x28>, ...]}``: digits already
-  MNIST-style (light on dark, centred), given to the network as they are. A JSON body that does not
-  parse, has neither or both keys, or an ``image`` that is not valid base64 is ``malformed_json``;
-  ``pixels`` of the wrong shape or range are ``invalid_pixels``; an ``image`` that decodes to something
-  that is not an image gets the same error as the raw body would.
+* an image body: any of :data:`model.contract.IMAGE_CONTENT_TYPES` (the format is read from the bytes,
+  the declared type is only a hint);
+* ``application/json``: ``{"image": "<base64 of an image file, or a data: URL>"}`` or
+  ``{"pixels": <28x28 array of 0-255>}`` / ``{"pixels": [<28x28>, ...]}``: digits already MNIST-style
+  (light on dark, centred), given to the network as they are.
 
 Torch 2.6 API only (the SageMaker inference containers); torch, numpy and Pillow.
 """
@@ -27,11 +25,11 @@ Torch 2.6 API only (the SageMaker inference containers); torch, numpy and Pillow
 from __future__ import annotations
 
 import base64
-import binascii
 import io
 import json
+import logging
 import os
-import re
+import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,13 +38,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .errors import InputError
+from .contract import IMAGE_CONTENT_TYPES, JSON, InputError, decode_image_field, media_type, parse_json
 from .network import DigitNet, for_inference, normalize
 from .preprocess import MAX_DIGITS, MIN_DIGIT_CONTRAST, SIZE, Digit, preprocess
 
 __all__ = [
-    "IMAGE_CONTENT_TYPES",
-    "JSON_CONTENT_TYPE",
     "LoadedModel",
     "Prediction",
     "input_fn",
@@ -54,24 +50,11 @@ __all__ = [
     "output_fn",
     "predict_fn",
     "predict_many",
+    "transform_fn",
 ]
 
-JSON_CONTENT_TYPE = "application/json"
-IMAGE_CONTENT_TYPES = frozenset(
-    {
-        "image/png",
-        "image/jpeg",
-        "image/jpg",
-        "image/webp",
-        "image/gif",
-        "image/bmp",
-        "image/tiff",
-        "application/x-image",
-        "application/octet-stream",
-    }
-)
+log = logging.getLogger(__name__)
 TOP_K = 3
-_DATA_URL = re.compile(r"^data:[\w/+.-]*;base64,", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -103,9 +86,8 @@ def model_fn(model_dir: str) -> LoadedModel:
         # 0.5 M-parameter CNN a second thread mostly adds synchronisation (on a busy 2-core machine a
         # single-image forward took 4 ms with one thread, 25 ms with two). OMP_NUM_THREADS overrides.
         torch.set_num_threads(1)
-    state = torch.load(directory / "model.pt", map_location="cpu", weights_only=True)
     trained = DigitNet()
-    trained.load_state_dict(state)
+    trained.load_state_dict(_state_dict(directory / "model.pt"))
     network = for_inference(trained)
     metadata_path = directory / "metadata.json"
     metadata = json.loads(metadata_path.read_text()) if metadata_path.is_file() else {}
@@ -114,19 +96,37 @@ def model_fn(model_dir: str) -> LoadedModel:
     return LoadedModel(network, str(metadata.get("version", "unknown")), metadata)
 
 
+def _state_dict(path: Path) -> dict[str, torch.Tensor]:
+    """The weights in ``path``, read with ``weights_only=True`` (no code from the file runs).
+
+    Raises ``ValueError`` naming the problem in one line: a whole pickled module instead of a state_dict,
+    or the state_dict of another network."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise ValueError(
+            f"{path.name} is not a state_dict of tensors (a whole pickled module?): save model.state_dict()"
+        ) from None
+    expected = DigitNet().state_dict()
+    if not isinstance(state, dict) or state.keys() != expected.keys() or any(
+        getattr(state[k], "shape", None) != v.shape for k, v in expected.items()
+    ):
+        raise ValueError(f"{path.name} holds the weights of another network, not a DigitNet state_dict")
+    return state
+
+
 # ------------------------------------------------------------------------------------------- input_fn
 
 
-def _media_type(content_type: str | None) -> str:
-    return (content_type or "").split(";")[0].strip().lower()
-
-
 def input_fn(body: bytes | bytearray | str, content_type: str | None) -> list[Digit]:
-    """A request body -> the digits in it (28x28 MNIST-style each, with boxes), left to right."""
-    media = _media_type(content_type) or "application/octet-stream"
+    """A request body -> the digits in it (28x28 MNIST-style each, with boxes), left to right.
+
+    ``body`` is ``str`` when the toolkit decoded it (``application/json``, ``text/csv``), else bytes.
+    Raises :class:`~model.contract.InputError`."""
+    media = media_type(content_type) or "application/octet-stream"
     if body is None or len(body) == 0:
         raise InputError("empty_body", "the request body is empty: send an image or JSON")
-    if media == JSON_CONTENT_TYPE:
+    if media == JSON:
         return _from_json(body)
     if media in IMAGE_CONTENT_TYPES:
         if isinstance(body, str):  # an image should arrive as bytes; latin-1 maps code points 0-255 back to bytes
@@ -135,15 +135,12 @@ def input_fn(body: bytes | bytearray | str, content_type: str | None) -> list[Di
             except UnicodeEncodeError:
                 raise InputError("corrupt_image", "the image arrived as text, not bytes") from None
         return preprocess(bytes(body))
-    accepted = ", ".join(sorted(IMAGE_CONTENT_TYPES | {JSON_CONTENT_TYPE}))
+    accepted = ", ".join((*IMAGE_CONTENT_TYPES, JSON))
     raise InputError("unsupported_media_type", f"content type {content_type!r} is not supported; use one of {accepted}")
 
 
 def _from_json(body: bytes | bytearray | str) -> list[Digit]:
-    try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: "[[[[..." nested too deep
-        raise InputError("malformed_json", f"the body is not valid JSON ({exc})") from None
+    payload = parse_json(body)
     if not isinstance(payload, dict) or ("image" in payload) == ("pixels" in payload):
         raise InputError(
             "malformed_json",
@@ -151,21 +148,8 @@ def _from_json(body: bytes | bytearray | str) -> list[Digit]:
             'or "pixels" (a 28x28 array of 0-255, or a list of them)',
         )
     if "image" in payload:
-        return preprocess(_decode_base64(payload["image"]))
+        return preprocess(decode_image_field(payload["image"]))
     return _from_pixels(payload["pixels"])
-
-
-def _decode_base64(value: object) -> bytes:
-    if not isinstance(value, str):
-        raise InputError("malformed_json", '"image" must be a base64 string')
-    text = _DATA_URL.sub("", value.strip(), count=1)
-    try:
-        data = base64.b64decode(re.sub(r"\s+", "", text), validate=True)
-    except (binascii.Error, ValueError):
-        raise InputError("malformed_json", '"image" is not valid base64') from None
-    if not data:
-        raise InputError("empty_body", '"image" is empty')
-    return data
 
 
 def _from_pixels(value: object) -> list[Digit]:
@@ -270,15 +254,38 @@ def predict_fn(data: list[Digit], model: LoadedModel) -> Prediction:
 def _accepts_json(accept: str | None) -> bool:
     if not accept:
         return True
-    ranges = {_media_type(part) for part in accept.split(",")}
-    return bool(ranges & {JSON_CONTENT_TYPE, "application/*", "*/*", ""})
+    ranges = {media_type(part) for part in accept.split(",")}
+    return bool(ranges & {JSON, "application/*", "*/*", ""})
 
 
-def output_fn(prediction: Prediction, accept: str | None) -> str:
-    """The response body (JSON, see ``docs/contracts.md``); ``unsupported_accept`` for other types."""
+def output_fn(prediction: Prediction, accept: str | None) -> tuple[str, str]:
+    """``(body, content type)``: JSON, see ``docs/contracts.md``; ``unsupported_accept`` for other types."""
     if not _accepts_json(accept):
         raise InputError("unsupported_accept", f"cannot answer in {accept!r}; the response is application/json")
-    return json.dumps(to_response(prediction))
+    return json.dumps(to_response(prediction)), JSON
+
+
+# ---------------------------------------------------------------------------------------- transform_fn
+
+
+def transform_fn(model: LoadedModel, body: bytes | str, content_type: str | None, accept: str | None,
+                 context: Any = None) -> tuple[str, str]:
+    """One request, end to end: ``(body, content type)`` of the answer, whatever happens.
+
+    An :class:`~model.contract.InputError` becomes its JSON error body with its status; any other
+    exception is logged with its traceback (the endpoint's CloudWatch log) and answered as 500
+    ``internal_error`` without it. ``context`` is TorchServe's per-request context (``None`` when called
+    directly: the status is then the caller's to read from the body)."""
+    try:
+        return output_fn(predict_fn(input_fn(body, content_type), model), accept)
+    except InputError as exc:
+        error = exc
+    except Exception:
+        log.exception("inference failed (content type %r, %d bytes)", content_type, len(body or b""))
+        error = InputError("internal_error", "the model failed on this request; the endpoint's log has the details")
+    if context is not None:
+        context.set_response_status(error.status, error.code)
+    return json.dumps(error.to_dict()), JSON
 
 
 def to_response(prediction: Prediction) -> dict[str, Any]:

@@ -42,12 +42,8 @@ from math import ceil
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .errors import InputError
+from .contract import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, InputError, sniff
 
-#: Largest encoded image accepted (the SageMaker real-time payload limit is about this size).
-MAX_IMAGE_BYTES = 5 * 1024 * 1024
-#: Largest decoded image accepted, checked from the header before decoding (a decompression bomb guard).
-MAX_PIXELS = 40_000_000
 #: Formats Pillow may decode (JPEG includes phones' multi-picture MPO files). Restricting them keeps
 #: exotic decoders (EPS runs Ghostscript) out of reach.
 FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "DIB", "GIF", "TIFF")
@@ -81,16 +77,6 @@ MAX_DIGITS = 16
 SPLIT_ASPECT = 1.0
 DIGIT_ASPECT = 0.8
 
-_SIGNATURES = (  # magic bytes of the accepted formats: such a file that Pillow cannot open is corrupt
-    b"\x89PNG\r\n\x1a\n",
-    b"\xff\xd8\xff",
-    b"GIF87a",
-    b"GIF89a",
-    b"BM",
-    b"II*\x00",
-    b"MM\x00*",
-)
-
 
 @dataclass(frozen=True)
 class Digit:
@@ -113,10 +99,6 @@ class Digit:
 # --------------------------------------------------------------------------------------------- decode
 
 
-def _looks_like_image(data: bytes) -> bool:
-    return data.startswith(_SIGNATURES) or (data[:4] == b"RIFF" and data[8:12] == b"WEBP")
-
-
 def decode(data: bytes, work_size: int = WORK_SIZE) -> Image.Image:
     """Encoded bytes -> an upright, loaded Pillow image (first frame), checked against the size caps.
 
@@ -137,16 +119,17 @@ def _decode(data: bytes, work_size: int) -> tuple[Image.Image, tuple[int, int]]:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise InputError("image_too_large", f"the image has too many pixels ({exc})") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
-        if _looks_like_image(data):
-            raise InputError("corrupt_image", f"the image data is damaged and cannot be decoded ({exc})") from None
+        if sniff(data):  # Pillow's message names the buffer object's address: not for the answer
+            detail = "" if isinstance(exc, UnidentifiedImageError) else f" ({exc})"
+            raise InputError("corrupt_image", f"the image data is damaged and cannot be decoded{detail}") from None
         raise InputError(
             "unsupported_media_type",
             "the body is not an image in a supported format (PNG, JPEG, WebP, BMP, GIF, TIFF)",
         ) from None
     width, height = image.size
-    if width * height > MAX_PIXELS:
+    if width * height > MAX_IMAGE_PIXELS:
         raise InputError(
-            "image_too_large", f"the image is {width}x{height} pixels; the limit is {MAX_PIXELS:,} pixels in all"
+            "image_too_large", f"the image is {width}x{height} pixels; the limit is {MAX_IMAGE_PIXELS:,} pixels in all"
         )
     if width < 1 or height < 1:
         raise InputError("corrupt_image", "the image has no pixels")
@@ -784,7 +767,7 @@ def preprocess(image: bytes | Image.Image | np.ndarray) -> list[Digit]:
     """Any image (encoded bytes, a Pillow image, or an array such as a canvas's RGBA) -> its digits,
     left to right, each as 28x28 uint8 MNIST-style pixels with its box in the input's pixels.
 
-    Raises ``InputError`` (see :mod:`model.errors`) for anything that is not an image with a digit.
+    Raises ``InputError`` (see :mod:`model.contract`) for anything that is not an image with a digit.
     """
     if isinstance(image, (bytes, bytearray, memoryview)):
         image, (width, height) = _decode(bytes(image), WORK_SIZE)

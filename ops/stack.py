@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -25,8 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from chalicelib.config import load
-from ops.emulator import DEFAULT_STATE_DIR, ROOT, Emulator, port_in_use
+from ops.emulator import DEFAULT_STATE_DIR, ROOT, Emulator, free_port, port_in_use
 from ops.errors import OpsError
+from ops.serving_stack import ServingStack
 
 
 def local_dir() -> Path:
@@ -103,11 +105,15 @@ class Stack:
     ports: Ports = field(default_factory=Ports)
     state_dir: Path = DEFAULT_STATE_DIR
     model: Path = MODEL_ARCHIVE
+    #: What serves the model behind the local endpoint: ``local`` (in-process, starts in seconds) or
+    #: ``container`` (the real SageMaker serving stack, TorchServe + toolkit: what AWS runs).
+    endpoint: str = "local"
     with_ui: bool = True
     #: Print the children's output (prefixed); benchmarks switch it off.
     echo: bool = True
     _procs: list[tuple[str, subprocess.Popen]] = field(default_factory=list, init=False)
     _emulator: Emulator | None = field(default=None, init=False)
+    _serving_stack: ServingStack | None = field(default=None, init=False)
 
     def env(self) -> dict[str, str]:
         """Environment shared by every process: unchanged boto3 code reaches the local services."""
@@ -127,7 +133,7 @@ class Stack:
         services = [
             Service(
                 "endpoint",
-                [py, "-m", "model.serve", "--model", str(self.model), "--port", str(self.ports.endpoint),
+                [py, "-m", "ops.endpoint", *self._container_args(), "--port", str(self.ports.endpoint),
                  "--endpoint-name", load("local").endpoint_name],
                 f"http://127.0.0.1:{self.ports.endpoint}/ping",
             ),
@@ -157,6 +163,20 @@ class Stack:
             )
         return services
 
+    def _container_args(self) -> list[str]:
+        if self._serving_stack is not None:
+            return ["--container-url", self._serving_stack.url]
+        return ["--model", str(self.model)]
+
+    def _start_serving_stack(self) -> None:
+        """The real serving stack on a free port, ready once it has answered a real inference."""
+        workdir = self.state_dir.parent / "serving-stack"
+        shutil.rmtree(workdir, ignore_errors=True)
+        self._serving_stack = ServingStack(self.model, free_port(), workdir)
+        log("stack", f"container starting TorchServe + sagemaker-pytorch-inference (log: {workdir}/logs)")
+        self._serving_stack.start()
+        log("stack", f"container {self._serving_stack.url} (the real SageMaker serving stack)")
+
     def start(self) -> None:
         for name, port in vars(self.ports).items():
             if port_in_use(port):
@@ -175,6 +195,8 @@ class Stack:
         if result.returncode:
             raise OpsError("provisioning failed (see above)")
 
+        if self.endpoint == "container":
+            self._start_serving_stack()
         for service in self.services():
             proc = subprocess.Popen(
                 service.argv, cwd=service.cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -200,6 +222,9 @@ class Stack:
                     os.killpg(proc.pid, signal.SIGKILL)
                     proc.wait()
         self._procs.clear()
+        if self._serving_stack is not None:
+            self._serving_stack.stop()
+            self._serving_stack = None
 
     def wait(self) -> None:
         """Block until a signal arrives or a child dies."""
@@ -210,8 +235,8 @@ class Stack:
             time.sleep(0.5)
 
 
-def up() -> int:
-    stack = Stack(ports=Ports.from_env(), state_dir=local_dir() / DEFAULT_STATE_DIR.name)
+def up(endpoint: str = "local") -> int:
+    stack = Stack(ports=Ports.from_env(), state_dir=local_dir() / DEFAULT_STATE_DIR.name, endpoint=endpoint)
     pid_path = pid_file()
 
     def _terminate(*_: object) -> None:
@@ -263,7 +288,12 @@ def down() -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run the local stack")
     parser.add_argument("command", choices=["up", "down"])
-    return {"up": up, "down": down}[parser.parse_args(argv).command]()
+    parser.add_argument(
+        "--endpoint", choices=["local", "container"], default="local",
+        help="what serves the model: in-process (local) or the real SageMaker serving stack (container)",
+    )
+    args = parser.parse_args(argv)
+    return up(args.endpoint) if args.command == "up" else down()
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ Registered for every test module by ``tests/conftest.py`` (``pytest_plugins``). 
 127.0.0.1 on free ports, against the session emulator, with the same command lines and environment as
 ``make up`` (taken from :class:`ops.stack.Stack`), and are stopped at the end even when a test fails.
 
-* ``endpoint_server``: ``model.serve`` with the shipped model; sets ``AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME``
+* ``endpoint_server``: ``ops.endpoint`` with the shipped model; sets ``AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME``
   in this process, so in-process code (the Chalice test client) reaches it too. ``stop()``/``start()``
   take it down and bring it back on the same port (fault tests).
 * ``local_stack`` (per module, so that its bridge does not consume other modules' inbox events): the

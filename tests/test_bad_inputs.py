@@ -25,7 +25,7 @@ from botocore.exceptions import ClientError
 
 from bench.load import inbox_records
 from chalicelib.store import PredictionStore, inbox_prediction_id, utc_now
-from model.serve import MAX_PAYLOAD_BYTES
+from model.contract import INVOKE_ENDPOINT_MAX_BYTES as MAX_PAYLOAD_BYTES
 from tests import bad_inputs
 from tests.bad_inputs import Case
 
@@ -104,7 +104,7 @@ def test_endpoint(name, corpus, local_stack):
 @pytest.mark.unit
 def test_the_checkouts_handlers_refuse_deeply_nested_json():
     """What the next archive ships: a JSON nesting bomb is ``malformed_json``, not a crash (HTTP 500)."""
-    from model.errors import InputError
+    from model.contract import InputError
     from model.inference import input_fn
 
     with pytest.raises(InputError) as refused:

@@ -21,9 +21,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from model.archive import DEFAULT_ARCHIVE, load_archive
-from model.errors import STATUSES, InputError
+from model.contract import STATUSES, InputError
 from model.inference import IMAGE_CONTENT_TYPES, LoadedModel
+from ops.archive import DEFAULT_ARCHIVE, load_archive
 from tests import images
 
 pytestmark = pytest.mark.unit
@@ -43,10 +43,10 @@ def digits(mnist_dir: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def read(loaded, body: bytes | str, content_type: str = "image/png") -> dict:
-    """input_fn -> predict_fn -> output_fn, as the container calls them; the parsed JSON response."""
+    """``transform_fn``, as the serving stack calls it; the parsed JSON response."""
     model, handlers = loaded
-    return json.loads(handlers.output_fn(handlers.predict_fn(handlers.input_fn(body, content_type), model),
-                                         "application/json"))
+    answer, _ = handlers.transform_fn(model, body, content_type, "application/json")
+    return json.loads(answer)
 
 
 def numbers(loaded, bodies: list[bytes]) -> list[str]:
@@ -234,8 +234,9 @@ def test_json_bodies(loaded, digits) -> None:
         (b"[1, 2, 3]", "application/json", "malformed_json"),
         (b"{}", "application/json", "malformed_json"),
         (b'{"image": "aGVsbG8=", "pixels": []}', "application/json", "malformed_json"),
-        (b'{"image": "***not base64***"}', "application/json", "malformed_json"),
-        (b'{"image": 7}', "application/json", "malformed_json"),
+        (b'{"image": "***not base64***"}', "application/json", "invalid_base64"),
+        (b'{"image": "data:image/png,not-base64-data"}', "application/json", "invalid_base64"),
+        (b'{"image": 7}', "application/json", "invalid_request"),
         (b'{"image": ""}', "application/json", "empty_body"),
         (b'{"image": "aGVsbG8gd29ybGQ="}', "application/json", "unsupported_media_type"),  # "hello world"
         (b'{"pixels": [[1, 2], [3, 4]]}', "application/json", "invalid_pixels"),
@@ -324,7 +325,7 @@ def test_json_accept_values(accept: str | None, loaded) -> None:
     model, handlers = loaded
     prediction = handlers.predict_fn(handlers.input_fn(images.png(images.draw_strokes(images.STROKES[1])),
                                                        "image/png"), model)
-    assert json.loads(handlers.output_fn(prediction, accept))["digit"] == 1
+    assert json.loads(handlers.output_fn(prediction, accept)[0])["digit"] == 1
 
 
 def test_other_accept_is_406(loaded) -> None:
@@ -349,47 +350,52 @@ CONTAINER = textwrap.dedent(
     import model
     assert inference.__file__.startswith(model_dir) and model.__file__.startswith(model_dir), model.__file__
     loaded = inference.model_fn(model_dir)
+    assert not hasattr(inference, "input_fn")  # the toolkit refuses transform_fn next to input_fn & co.
+
+    class Context:  # TorchServe's, as far as the handlers use it
+        def set_response_status(self, code, phrase=""):
+            self.status = code
+
     out = {}
-    for name, content_type in (("image", "image/png"), ("json", "application/json")):
+    for name, content_type in (("image", "image/png"), ("json", "application/json"), ("text", "image/png")):
         body = open(f"{model_dir}/../{name}", "rb").read()
         if content_type == "application/json":
-            body = body.decode()  # the container hands JSON over as str
-        data = inference.input_fn(body, content_type)
-        out[name] = json.loads(inference.output_fn(inference.predict_fn(data, loaded), "application/json"))
-    try:
-        inference.input_fn(b"not an image", "image/png")
-    except Exception as exc:
-        out["error"] = [type(exc).__name__, exc.code, exc.status, exc.to_dict()]
-    out["batched"] = len(inference.predict_many([data, data], loaded))
+            body = body.decode()  # the toolkit hands JSON over as str
+        context = Context()
+        answer, answer_type = inference.transform_fn(loaded, body, content_type, "application/json", context)
+        out[name] = [getattr(context, "status", 200), answer_type, json.loads(answer)]
     print(json.dumps(out))
     """
 )
 
 
 def test_archive_ships_this_checkouts_handlers() -> None:
-    """The endpoint runs the archive's own copy of the handlers: it must be the current code.
+    """The archive holds the weights, the metadata and exactly the model package, as it is in this checkout.
     (After changing model/*.py, ``python -m training.package`` repacks the archive, same weights.)"""
+    package = sorted(path.name for path in (ROOT / "model").glob("*.py"))
     with tarfile.open(DEFAULT_ARCHIVE) as tar:
-        for name in ("errors.py", "preprocess.py", "inference.py"):
+        assert sorted(tar.getnames()) == sorted(
+            ["model.pt", "metadata.json", "code/inference.py", *(f"code/model/{name}" for name in package)]
+        )
+        for name in package:
             shipped = tar.extractfile(f"code/model/{name}").read()  # type: ignore[union-attr]
             assert shipped == (ROOT / "model" / name).read_bytes(), f"{name} in model.tar.gz is out of date"
+    assert package == ["__init__.py", "contract.py", "inference.py", "network.py", "preprocess.py"]
 
 
 @pytest.mark.slow
 def test_archive_handlers_in_a_fresh_process(tmp_path: Path, digits) -> None:
     """Unpack model.tar.gz and drive its own code/inference.py the way the container does."""
     with tarfile.open(DEFAULT_ARCHIVE) as tar:
-        names = tar.getnames()
         tar.extractall(tmp_path / "model", filter="data")
-    assert {"model.pt", "metadata.json", "code/inference.py", "code/model/inference.py",
-            "code/model/preprocess.py", "code/model/errors.py", "code/model/network.py"} <= set(names)
     (tmp_path / "image").write_bytes(images.png(images.draw_number("90")))
     (tmp_path / "json").write_text(json.dumps({"pixels": digits[0][5].tolist()}))
+    (tmp_path / "text").write_bytes(b"not an image")
     result = subprocess.run([sys.executable, "-c", CONTAINER, str(tmp_path / "model")], capture_output=True,
                             text=True, timeout=300, cwd=tmp_path, check=False)
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
-    assert out["image"]["number"] == "90"
-    assert out["json"]["digit"] == int(digits[1][5])
-    assert out["error"][:3] == ["InputError", "unsupported_media_type", 415]
-    assert out["batched"] == 2
+    assert out["image"][:2] == [200, "application/json"] and out["image"][2]["number"] == "90"
+    assert out["json"][2]["digit"] == int(digits[1][5])
+    assert out["text"][:2] == [415, "application/json"]
+    assert out["text"][2]["error"]["code"] == "unsupported_media_type"

@@ -1,4 +1,4 @@
-"""``python -m model.predict``: one JSON line per file, errors per file, exit status, another model."""
+"""``python -m ops.predict``: one JSON line per file, errors per file, exit status, another model."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from model.archive import DEFAULT_ARCHIVE
+from ops.archive import DEFAULT_ARCHIVE
 from tests import images
 
 pytestmark = [pytest.mark.unit, pytest.mark.slow]
@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_cli(*args: str) -> tuple[int, list[dict], str]:
-    result = subprocess.run([sys.executable, "-m", "model.predict", *args], capture_output=True, text=True,
+    result = subprocess.run([sys.executable, "-m", "ops.predict", *args], capture_output=True, text=True,
                             timeout=300, cwd=ROOT, check=False)
     return result.returncode, [json.loads(line) for line in result.stdout.splitlines()], result.stderr
 

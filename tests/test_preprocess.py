@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from model.errors import InputError
+from model.contract import InputError
 from model.preprocess import MAX_IMAGE_BYTES, WORK_SIZE, Digit, decode, label_components, preprocess, to_grey
 from tests import images
 

@@ -2,7 +2,7 @@
 
     model.pt            state_dict of model.network.DigitNet
     metadata.json       version, hyperparameters, validation metrics, data fingerprint, architecture
-    code/inference.py   shim: ``from model.inference import *`` (the container puts code/ on sys.path)
+    code/inference.py   shim: ``from model.inference import model_fn, transform_fn`` (code/ is on sys.path)
     code/model/*.py     the repository's model package (network, preprocessing, handlers)
 
 ``python -m training.package`` refreshes the code in the shipped archive (or packs a training run's
@@ -27,7 +27,12 @@ ROOT = Path(__file__).resolve().parent.parent
 MODEL_PACKAGE = ROOT / "model"
 ARTIFACTS = MODEL_PACKAGE / "artifacts"
 SHIPPED = ARTIFACTS / "model.tar.gz"
-SHIM = '"""SageMaker entry point: the handlers live in the model package."""\nfrom model.inference import *  # noqa\n'
+#: ``code/inference.py``: what the toolkit imports. Only these two names: it refuses a module that defines
+#: ``transform_fn`` next to ``input_fn``/``predict_fn``/``output_fn``.
+SHIM = (
+    '"""SageMaker entry point: the handlers live in the model package."""\n'
+    "from model.inference import model_fn, transform_fn  # noqa: F401\n"
+)
 
 
 def write_code(model_dir: Path) -> Path:

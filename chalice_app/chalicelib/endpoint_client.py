@@ -7,7 +7,7 @@
 * Errors map to :mod:`chalicelib.errors`: the model's 4xx (``OriginalStatusCode`` / ``OriginalMessage``)
   become :class:`ImageRejected` with the model's own code; everything that says "not now" becomes
   :class:`EndpointUnavailable` (503 + ``Retry-After``).
-* Locally, ``AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME`` points boto3 at ``model.serve`` (boto3 reads it itself).
+* Locally, ``AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME`` points boto3 at ``ops.endpoint`` (boto3 reads it itself).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The errors the service reports to its clients, each with an HTTP status and a stable code.
+"""The errors the service reports to its clients, each with a stable code and that code's HTTP status
+(:data:`chalicelib.contract.STATUSES`, shared with the endpoint).
 
 Every error body has the same shape as the endpoint's (``docs/contracts.md``):
 ``{"error": {"code": "...", "message": "..."}}``. Messages are written for the caller; internal details
@@ -9,11 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from chalicelib.contract import STATUSES, error_body
+
 
 class ServiceError(Exception):
-    """An expected failure with the HTTP status, code and message the client receives."""
+    """An expected failure with the code, HTTP status and message the client receives. The status is the
+    code's (:data:`~chalicelib.contract.STATUSES`) unless given: an endpoint's 4xx is passed on as it was."""
 
-    status: int = 500
     code: str = "internal_error"
 
     def __init__(
@@ -22,12 +25,12 @@ class ServiceError(Exception):
         super().__init__(message)
         self.message = message
         self.code = code or self.code
-        self.status = status or self.status
+        self.status = status or STATUSES.get(self.code, 500)
         #: Seconds after which a retry may succeed (sent as ``Retry-After``).
         self.retry_after = retry_after
 
     def body(self) -> dict[str, Any]:
-        return {"error": {"code": self.code, "message": self.message}}
+        return error_body(self.code, self.message)
 
     def headers(self) -> dict[str, str]:
         return {"Retry-After": str(self.retry_after)} if self.retry_after is not None else {}
@@ -36,12 +39,10 @@ class ServiceError(Exception):
 class BadRequest(ServiceError):
     """The request itself is wrong (empty body, malformed JSON, a bad parameter or cursor): 400."""
 
-    status = 400
     code = "invalid_request"
 
 
 class NotFound(ServiceError):
-    status = 404
     code = "not_found"
 
 
@@ -52,26 +53,22 @@ class ImageRejected(ServiceError):
     the model itself rejects the input (a ``ModelError`` whose original status is a 4xx).
     """
 
-    status = 422
     code = "corrupt_image"
 
 
 class EndpointUnavailable(ServiceError):
     """The SageMaker endpoint cannot answer now (down, throttled, timing out): 503 + ``Retry-After``."""
 
-    status = 503
     code = "endpoint_unavailable"
 
 
 class ModelFailed(ServiceError):
     """The model crashed on this input (a ``ModelError`` with a 5xx original status): 502."""
 
-    status = 502
     code = "model_error"
 
 
 class StorageUnavailable(ServiceError):
     """DynamoDB or S3 refused or did not answer: 503 + ``Retry-After``."""
 
-    status = 503
     code = "storage_unavailable"
