@@ -119,8 +119,9 @@ def test_policies_follow_the_stage_region_and_account(stage: str, region: str, a
             assert (arn_region, arn_account) == (region, account or "*"), arn
 
 
-def test_provision_refuses_credentials_of_another_account():
+def test_provision_refuses_credentials_of_another_account(monkeypatch: pytest.MonkeyPatch):
     """``account_id`` set: ``python -m ops.provision`` stops before creating anything in the wrong account."""
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)  # the emulator's, when another test started it
     stage_config = config.load("dev", environ={"DIGITS_ACCOUNT_ID": "123456789012"})
     with mock_aws():  # moto's caller identity is account 123456789012
         policies.check_account(stage_config, boto3.Session(region_name="us-east-1"))
