@@ -7,6 +7,8 @@
   (``feed`` = ``"all"``, ``created_at``) lists the newest predictions, GSI ``by-source`` (``source``,
   ``created_at``) the newest of one source, both with a Query, never a Scan;
 * the idempotency table that Powertools Idempotency uses (key ``id``, TTL on ``expiration``);
+* retention (the stage's ``retention_days``): S3 lifecycle expiry of stored images and results, DynamoDB
+  TTL of records (:mod:`ops.retention`);
 * local stage only: the SQS queue (with a dead-letter queue) that receives the inbox bucket's
   ObjectCreated notifications, which the event bridge turns into Lambda S3 events. In AWS, ``chalice
   deploy`` wires the bucket notification to the Lambda itself;
@@ -30,6 +32,7 @@ from chalicelib.config import StageConfig, load
 from ops.errors import OpsError
 from ops.policies import check_account, policy_path
 from ops.policies import write as write_policy
+from ops.retention import ensure_retention
 
 FEED_INDEX = "by-time"
 SOURCE_INDEX = "by-source"
@@ -190,6 +193,8 @@ def provision(config: StageConfig, session: boto3.Session | None = None) -> Repo
     report.add(f"dynamodb:{config.idempotency_table}", ensure_idempotency_table(ddb, config.idempotency_table))
     if config.inbox_queue:
         report.add(f"sqs:{config.inbox_queue}", ensure_inbox_queue(session.client("sqs"), s3, config))
+    kept = f"{config.retention_days} days" if config.retention_days else "kept forever"
+    report.add(f"retention: {kept}", ensure_retention(s3, ddb, config))
     return report
 
 
