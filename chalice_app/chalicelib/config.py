@@ -36,7 +36,7 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class StageConfig:
-    """Names of the AWS resources of one stage."""
+    """Names of the AWS resources of one stage, and its security settings (API auth, throttling, retention)."""
 
     stage: str
     region: str
