@@ -14,7 +14,6 @@ request id and answered with ``500 internal_error`` and that id, never a stack t
 from __future__ import annotations
 
 import functools
-import os
 import re
 import uuid
 from collections.abc import Callable
@@ -36,9 +35,9 @@ service = PredictionService(CONFIG)
 app = Chalice(app_name="digits")
 app.api.binary_types.extend(t for t in IMAGE_CONTENT_TYPES if t not in app.api.binary_types)
 
-#: Per-stage authentication (``DIGITS_API_AUTH`` in ``.chalice/config.json``): ``iam`` makes every route
-#: except ``/health`` require a SigV4-signed request (API Gateway's AWS_IAM authorizer).
-AUTHORIZER = IAMAuthorizer() if os.environ.get("DIGITS_API_AUTH", "none") == "iam" else None
+#: Per-stage authentication (``api_auth`` in ``stages.json``, ``DIGITS_API_AUTH`` in ``.chalice/config.json``):
+#: ``iam`` makes every route except ``/health`` require a SigV4-signed request (API Gateway's AWS_IAM authorizer).
+AUTHORIZER = IAMAuthorizer() if CONFIG.api_auth == "iam" else None
 LIST_PARAMETERS = {"limit", "cursor", "source", "digit", "status"}
 
 

@@ -2,5 +2,7 @@
 
 Nothing here runs in AWS. :mod:`ops.emulator` starts, stops and health-checks MiniStack (its own venv,
 ``.venv-aws``); :mod:`ops.provision` creates the stage's buckets, tables and queue, against the emulator
-or real AWS; later modules add the event bridge and the process supervisor behind ``make up``.
+or real AWS (with :mod:`ops.retention` and the stage's IAM policy file from :mod:`ops.policies`);
+:mod:`ops.throttling` sets API Gateway's limits after ``chalice deploy``; later modules add the event
+bridge and the process supervisor behind ``make up``.
 """

@@ -7,9 +7,13 @@
   (``feed`` = ``"all"``, ``created_at``) lists the newest predictions, GSI ``by-source`` (``source``,
   ``created_at``) the newest of one source, both with a Query, never a Scan;
 * the idempotency table that Powertools Idempotency uses (key ``id``, TTL on ``expiration``);
+* retention (the stage's ``retention_days``): S3 lifecycle expiry of stored images and results, DynamoDB
+  TTL of records (:mod:`ops.retention`);
 * local stage only: the SQS queue (with a dead-letter queue) that receives the inbox bucket's
   ObjectCreated notifications, which the event bridge turns into Lambda S3 events. In AWS, ``chalice
-  deploy`` wires the bucket notification to the Lambda itself.
+  deploy`` wires the bucket notification to the Lambda itself;
+* (command line only) the stage's IAM policy file for ``chalice deploy``, written for its region and
+  account (:mod:`ops.policies`), after checking that the AWS credentials are for the stage's ``account_id``.
 
 boto3 reaches the emulator through ``AWS_ENDPOINT_URL`` (set by ``make up`` and the tests).
 """
@@ -26,6 +30,9 @@ from botocore.exceptions import ClientError
 
 from chalicelib.config import StageConfig, load
 from ops.errors import OpsError
+from ops.policies import check_account, policy_path
+from ops.policies import write as write_policy
+from ops.retention import ensure_retention
 
 FEED_INDEX = "by-time"
 SOURCE_INDEX = "by-source"
@@ -186,6 +193,8 @@ def provision(config: StageConfig, session: boto3.Session | None = None) -> Repo
     report.add(f"dynamodb:{config.idempotency_table}", ensure_idempotency_table(ddb, config.idempotency_table))
     if config.inbox_queue:
         report.add(f"sqs:{config.inbox_queue}", ensure_inbox_queue(session.client("sqs"), s3, config))
+    kept = f"{config.retention_days} days" if config.retention_days else "kept forever"
+    report.add(f"retention: {kept}", ensure_retention(s3, ddb, config))
     return report
 
 
@@ -194,7 +203,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stage", default=None, help="stage from stages.json (default $DIGITS_STAGE or local)")
     args = parser.parse_args(argv)
     try:
-        report = provision(load(args.stage))
+        config = load(args.stage)
+        check_account(config, boto3.Session(region_name=config.region))
+        report = provision(config)
+        report.add(f"iam policy {policy_path(config.stage).name}", write_policy(load(config.stage, environ={})))
     except (OpsError, ValueError) as exc:
         print(f"provision: error: {exc}", file=sys.stderr)
         return 1

@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
+import boto3
 import pytest
+from moto import mock_aws
 
 from chalicelib import config
+from ops import policies
 from ops.emulator import ROOT
+from ops.errors import OpsError
 
 pytestmark = pytest.mark.unit
 
@@ -72,21 +77,82 @@ def test_policy_is_least_privilege(stage: str):
     policy_file = CHALICE_CONFIG["stages"][stage]["iam_policy_file"]
     assert policy_file == f"policy-{stage}.json"
     policy = json.loads((CHALICE_DIR / ".chalice" / policy_file).read_text())
+    assert_least_privilege(policy, stage_config)
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_committed_policies_are_what_the_generator_writes(stage: str):
+    stage_config = config.load(stage, environ={})
+    assert (CHALICE_DIR / ".chalice" / f"policy-{stage}.json").read_text() == policies.policy_text(stage_config)
+    assert policies.main(["--check"]) == 0
+
+
+def test_the_template_names_no_region_and_no_account():
+    text = policies.TEMPLATE.read_text()
+    assert not re.search(r"[a-z]{2}(-gov)?-[a-z]+-\d", text), "a region in the policy template"
+    assert not re.search(r"\d{12}", text), "an account id in the policy template"
+    assert "arn:aws:" not in text  # the partition differs in China and GovCloud
+
+
+@pytest.mark.parametrize(
+    ("region", "account", "partition"),
+    [
+        ("eu-central-1", "123456789012", "aws"),
+        ("ap-southeast-2", None, "aws"),
+        ("cn-north-1", "210987654321", "aws-cn"),
+    ],
+)
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_policies_follow_the_stage_region_and_account(stage: str, region: str, account: str | None, partition: str):
+    environ = {"DIGITS_REGION": region} | ({"DIGITS_ACCOUNT_ID": account} if account else {})
+    stage_config = config.load(stage, environ=environ)
+    policy = policies.render(stage_config)
+    assert_least_privilege(policy, stage_config)
+    for arn in (r for s in policy["Statement"] for r in listify(s["Resource"])):
+        if arn == "*":
+            continue
+        _, arn_partition, service, arn_region, arn_account, _ = arn.split(":", 5)
+        assert arn_partition == partition, arn
+        if service == "s3":  # bucket ARNs name neither region nor account
+            assert (arn_region, arn_account) == ("", ""), arn
+        else:
+            assert (arn_region, arn_account) == (region, account or "*"), arn
+
+
+def test_provision_refuses_credentials_of_another_account(monkeypatch: pytest.MonkeyPatch):
+    """``account_id`` set: ``python -m ops.provision`` stops before creating anything in the wrong account."""
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)  # the emulator's, when another test started it
+    stage_config = config.load("dev", environ={"DIGITS_ACCOUNT_ID": "123456789012"})
+    with mock_aws():  # moto's caller identity is account 123456789012
+        policies.check_account(stage_config, boto3.Session(region_name="us-east-1"))
+        other = config.load("dev", environ={"DIGITS_ACCOUNT_ID": "210987654321"})
+        with pytest.raises(OpsError, match="account 123456789012, but stage 'dev' deploys to 210987654321"):
+            policies.check_account(other, boto3.Session(region_name="us-east-1"))
+
+
+def listify(value: str | list[str]) -> list[str]:
+    return value if isinstance(value, list) else [value]
+
+
+def assert_least_privilege(policy: dict, stage_config: config.StageConfig) -> None:
+    policy_file = f"the {stage_config.stage} policy"
     actions: dict[str, list] = {}
     for statement in policy["Statement"]:
         assert statement["Effect"] == "Allow"
-        listed = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        listed, resources = listify(statement["Action"]), listify(statement["Resource"])
         for action in listed:
             assert "*" not in action, f"wildcard action {action} in {policy_file}"
             actions.setdefault(action, []).extend(resources)
         if not all(a.startswith("xray:") for a in listed):  # X-Ray has no resource-level permissions
             assert "*" not in resources, f"{listed} on every resource in {policy_file}"
     inbox, results = stage_config.inbox_bucket, stage_config.results_bucket
-    assert actions["s3:GetObject"] == [f"arn:aws:s3:::{inbox}/{stage_config.inbox_prefix}*"]
-    assert sorted(actions["s3:PutObject"]) == [f"arn:aws:s3:::{results}/images/*", f"arn:aws:s3:::{results}/results/*"]
+    partition = "aws-cn" if stage_config.region.startswith("cn-") else "aws"
+    s3 = f"arn:{partition}:s3:::"
+    assert actions["s3:GetObject"] == [f"{s3}{inbox}/{stage_config.inbox_prefix}*"]
+    assert sorted(actions["s3:PutObject"]) == [f"{s3}{results}/images/*", f"{s3}{results}/results/*"]
+    account = stage_config.account_id or "*"
     assert actions["sagemaker:InvokeEndpoint"] == [
-        f"arn:aws:sagemaker:{stage_config.region}:*:endpoint/{stage_config.endpoint_name}"
+        f"arn:{partition}:sagemaker:{stage_config.region}:{account}:endpoint/{stage_config.endpoint_name}"
     ]
     tables = {r.split(":table/")[1].split("/")[0] for a, rs in actions.items() if a.startswith("dynamodb:") for r in rs}
     assert tables == {stage_config.predictions_table, stage_config.idempotency_table}
@@ -113,11 +179,11 @@ def test_deploy_wires_the_stage_inbox_bucket_and_auth(stage: str):
         if method != "options"
     }
     assert ("/predict", "post") in operations and ("/health", "get") in operations
+    assert stage_config.api_auth == "iam"  # no stage in AWS is open: see docs/security.md
     for (path, _method), spec in operations.items():
         secured = spec.get("security") == [{"sigv4": []}]
-        if stage == "prod" and path != "/health":
-            assert secured, f"{path} is open in prod"
+        if path != "/health":
+            assert secured, f"{path} is open in {stage}"
         else:
             assert not secured, f"{path} requires auth in {stage}"
-    if stage == "prod":
-        assert swagger["securityDefinitions"]["sigv4"]["x-amazon-apigateway-authtype"] == "awsSigv4"
+    assert swagger["securityDefinitions"]["sigv4"]["x-amazon-apigateway-authtype"] == "awsSigv4"

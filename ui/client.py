@@ -2,9 +2,9 @@
 
 Pages hold layout only and call the functions here. Where things are:
 
-* the API: ``$DIGITS_API_URL``, else the stage's ``api_url`` (``chalicelib/stages.json``). With
-  ``DIGITS_API_AUTH=iam`` (the ``prod`` stage's API Gateway IAM authorizer) every request is SigV4-signed
-  with the caller's AWS credentials;
+* the API: ``$DIGITS_API_URL``, else the stage's ``api_url`` (``chalicelib/stages.json``). When the
+  stage's ``api_auth`` is ``iam`` (``dev`` and ``prod``: API Gateway's IAM authorizer; ``DIGITS_API_AUTH``
+  overrides it) every request is SigV4-signed with the caller's AWS credentials;
 * AWS resources: the stage's names from :func:`chalicelib.config.load` (``$DIGITS_STAGE``, default
   ``local``); boto3 reaches the emulator through ``$AWS_ENDPOINT_URL`` when it is set.
 
@@ -103,7 +103,7 @@ def _sign(request: requests.PreparedRequest) -> requests.PreparedRequest:
 
 def _call(method: str, path: str, **kwargs: Any) -> Any:
     request = requests.Request(method, f"{api_url()}{path}", **kwargs).prepare()
-    if os.environ.get("DIGITS_API_AUTH") == "iam":
+    if config().api_auth == "iam":
         request = _sign(request)
     try:
         resp = _http().send(request, timeout=API_TIMEOUT_S)

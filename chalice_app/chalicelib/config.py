@@ -8,7 +8,14 @@ before the first deployment (``tests/test_config.py`` keeps the Chalice stages a
 step with it).
 
 Any single name can be overridden with an environment variable, ``DIGITS_<FIELD>`` in upper case
-(for example ``DIGITS_PREDICTIONS_TABLE``); the tests use that to run on isolated resources.
+(for example ``DIGITS_PREDICTIONS_TABLE``); the tests use that to run on isolated resources. Values of
+fields that are not strings are read as JSON (``DIGITS_RETENTION_DAYS=7``, ``DIGITS_API_RATE_LIMIT=null``).
+
+Security settings (``docs/security.md``): ``api_auth`` (``iam``: SigV4 on every route but ``/health``;
+``none``), ``api_rate_limit``/``api_burst_limit`` (API Gateway stage throttling, requests per second and
+bucket size; ``null``: not throttled, the ``local`` stage), ``retention_days`` (S3 lifecycle expiry of
+stored images and results and DynamoDB TTL of records; ``null``: kept forever), ``account_id`` (the AWS
+account the stage deploys to, written into the IAM policy ARNs; ``null``: any account).
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class StageConfig:
-    """Names of the AWS resources of one stage."""
+    """Names of the AWS resources of one stage, and its security settings (API auth, throttling, retention)."""
 
     stage: str
     region: str
@@ -41,6 +48,11 @@ class StageConfig:
     endpoint_name: str
     api_url: str | None
     log_level: str
+    account_id: str | None = None
+    api_auth: str = "none"
+    api_rate_limit: float | None = None
+    api_burst_limit: int | None = None
+    retention_days: int | None = None
 
     #: Key prefix in the inbox bucket that triggers a prediction.
     inbox_prefix: str = "inbox/"
@@ -69,8 +81,35 @@ def load(stage: str | None = None, environ: dict[str, str] | None = None) -> Sta
         raise ConfigError(f"unknown stage {stage!r}; known stages: {', '.join(stage_names())}") from None
     config = StageConfig(stage=stage, **raw)
     overrides = {
-        f.name: env[f"DIGITS_{f.name.upper()}"]
+        f.name: _parse(f.type, env[f"DIGITS_{f.name.upper()}"])
         for f in fields(StageConfig)
         if f.name != "stage" and f"DIGITS_{f.name.upper()}" in env
     }
-    return replace(config, **overrides) if overrides else config
+    config = replace(config, **overrides) if overrides else config
+    _validate(config)
+    return config
+
+
+def _parse(annotation: str, value: str) -> object:
+    if annotation in ("str", "str | None"):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        raise ConfigError(f"{value!r} is not a JSON value (expected {annotation})") from None
+
+
+def _validate(config: StageConfig) -> None:
+    if config.api_auth not in ("iam", "none"):
+        raise ConfigError(f"api_auth must be 'iam' or 'none', not {config.api_auth!r}")
+    for name in ("api_rate_limit", "api_burst_limit", "retention_days"):
+        value = getattr(config, name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or value <= 0):
+            raise ConfigError(f"{name} must be a positive number or null, not {value!r}")
+    for name in ("api_burst_limit", "retention_days"):
+        if not isinstance(getattr(config, name), int | None):
+            raise ConfigError(f"{name} must be a whole number or null")
+    if (config.api_rate_limit is None) != (config.api_burst_limit is None):
+        raise ConfigError("api_rate_limit and api_burst_limit are set together (both numbers or both null)")
+    if config.account_id is not None and not (config.account_id.isdigit() and len(config.account_id) == 12):
+        raise ConfigError(f"account_id must be 12 digits or null, not {config.account_id!r}")

@@ -9,6 +9,11 @@ Layout (``docs/contracts.md``):
   ``results/<yyyy>/<mm>/<dd>/<prediction_id>.json`` (the full record). Images dropped into the inbox
   bucket stay there; the record points at them (``image_bucket``/``image_key`` = ``source_key``).
 
+Retention (the stage's ``retention_days``, ``docs/security.md``): each item carries ``expires_at`` (epoch
+seconds, ``created_at`` + that many days), the table's TTL attribute, and the buckets' lifecycle rules
+(``ops/retention.py``) expire the objects under ``images/``, ``results/`` and the inbox prefix after the
+same number of days.
+
 Write order, so that a crash loses nothing and leaves nothing dangling that a record points to: image,
 then result JSON, then the item (the item is what the UI lists). Records of inbox objects have a
 deterministic id and a conditional put: a redelivered event can replace a ``failed`` record, never a
@@ -28,7 +33,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import cache
 from typing import Any
@@ -52,6 +57,11 @@ MAX_PAGE_SIZE = 100
 #: with a cursor: a rare filter value never turns one request into a read of the whole table.
 MAX_QUERY_PAGES = 10
 RETRY_AFTER_S = 2
+#: Key prefixes of the results bucket (expired by the stage's lifecycle rules).
+IMAGES_PREFIX = "images/"
+RESULTS_PREFIX = "results/"
+#: The predictions table's TTL attribute: epoch seconds after which DynamoDB deletes the item.
+EXPIRES_AT = "expires_at"
 
 _INBOX_NAMESPACE = uuid.UUID("6f1c2b0e-4a57-4c8e-9a55-6d1f0b7f3c21")
 _ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -95,15 +105,21 @@ def utc_now() -> str:
 
 
 def image_key(prediction_id: str, created_at: str, extension: str) -> str:
-    return f"images/{_day(created_at)}/{prediction_id}.{extension}"
+    return f"{IMAGES_PREFIX}{_day(created_at)}/{prediction_id}.{extension}"
 
 
 def result_key(prediction_id: str, created_at: str) -> str:
-    return f"results/{_day(created_at)}/{prediction_id}.json"
+    return f"{RESULTS_PREFIX}{_day(created_at)}/{prediction_id}.json"
 
 
 def _day(created_at: str) -> str:
     return f"{created_at[0:4]}/{created_at[5:7]}/{created_at[8:10]}"
+
+
+def expires_at(created_at: str, retention_days: int) -> int:
+    """Epoch seconds ``retention_days`` after ``created_at`` (``utc_now()`` format)."""
+    created = datetime.strptime(created_at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    return int((created + timedelta(days=retention_days)).timestamp())
 
 
 def to_dynamodb(value: Any) -> Any:
@@ -129,7 +145,7 @@ def to_public(item: dict[str, Any]) -> dict[str, Any]:
             return [plain(v) for v in value]
         return value
 
-    return {k: plain(v) for k, v in item.items() if k != "feed"}
+    return {k: plain(v) for k, v in item.items() if k not in ("feed", EXPIRES_AT)}
 
 
 @dataclass(frozen=True)
@@ -224,6 +240,8 @@ class PredictionStore:
         }
         if source_key is not None:
             item.update(source_key=source_key, image_bucket=self.config.inbox_bucket, image_key=source_key)
+        if self.config.retention_days is not None:
+            item[EXPIRES_AT] = expires_at(created_at, self.config.retention_days)
         return item
 
     def _put(self, item: dict[str, Any], *, write_result: bool, image: Image | None = None) -> dict[str, Any]:
