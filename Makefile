@@ -33,8 +33,8 @@ $(AWS_STAMP):
 browser: ## Install Debian's Chromium for the browser tests (skipped when present)
 	@test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
-up: setup ## Run the whole local stack in the foreground (Ctrl-C stops it, state is kept)
-	$(PY) -m ops.stack up
+up: setup ## Run the whole local stack in the foreground (Ctrl-C stops it, state is kept; MODEL=s3://... serves another model)
+	$(PY) -m ops.stack up $(if $(MODEL),--model '$(MODEL)')
 
 down: ## Stop a running `make up` cleanly (state is kept)
 	@$(PY) -m ops.stack down

@@ -12,6 +12,7 @@ in a process of its own.)
 
 from __future__ import annotations
 
+import pickle
 import tarfile
 import tempfile
 from pathlib import Path
@@ -20,6 +21,11 @@ from typing import Any
 
 #: The archive this repository ships.
 DEFAULT_ARCHIVE = Path(__file__).resolve().parent / "artifacts" / "model.tar.gz"
+
+
+class ArchiveError(ValueError):
+    """An archive whose ``model.pt`` does not load into this checkout's network (another architecture,
+    a damaged file, not a state_dict)."""
 
 
 def unpack(archive: str | Path, model_dir: str | Path) -> Path:
@@ -37,13 +43,20 @@ def unpack(archive: str | Path, model_dir: str | Path) -> Path:
 
 def load_archive(path: str | Path = DEFAULT_ARCHIVE) -> tuple[Any, ModuleType]:
     """``(model, handlers)`` from a ``model.tar.gz`` (unpacked to a temporary folder, removed after
-    loading) or from an already unpacked model folder."""
+    loading) or from an already unpacked model folder.
+
+    Raises FileNotFoundError (no archive, no ``model.pt`` in it) or :class:`ArchiveError`.
+    """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no model archive at {path}")
     from . import inference  # torch: imported only once there is a model to load
 
-    if path.is_dir():
-        return inference.model_fn(str(path)), inference
-    with tempfile.TemporaryDirectory(prefix="model-") as tmp:
-        return inference.model_fn(str(unpack(path, tmp))), inference
+    try:
+        if path.is_dir():
+            return inference.model_fn(str(path)), inference
+        with tempfile.TemporaryDirectory(prefix="model-") as tmp:
+            return inference.model_fn(str(unpack(path, tmp))), inference
+    except (RuntimeError, pickle.UnpicklingError) as exc:  # what torch.load and load_state_dict raise
+        detail = " ".join(str(exc).split())
+        raise ArchiveError(f"{path}: its model.pt does not load into this network: {detail[:300]}") from exc

@@ -2,6 +2,7 @@
 
     python -m model.predict photo.jpg drawing.png number.webp
     python -m model.predict --model /tmp/run/model.tar.gz digit.png   # another archive (or unpacked folder)
+    python -m model.predict --model tuning-job:NAME digit.png          # or s3://..., training-job:NAME
 
 Prints one JSON object per file and line: ``{"file": ..., "digit": ..., "number": ..., ...}`` (the
 endpoint's response, see docs/contracts.md), or ``{"file": ..., "error": {"code": ..., "message": ...}}``.
@@ -18,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .archive import DEFAULT_ARCHIVE, load_archive
+from .archive import DEFAULT_ARCHIVE, ArchiveError, load_archive
 from .errors import InputError
 from .preprocess import MAX_IMAGE_BYTES
 
@@ -58,12 +59,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("files", nargs="+", metavar="FILE", help="image files (or .json request bodies)")
     parser.add_argument(
-        "--model", default=str(DEFAULT_ARCHIVE), help=f"model.tar.gz or unpacked folder (default {DEFAULT_ARCHIVE})"
+        "--model", default=str(DEFAULT_ARCHIVE), help="model.tar.gz, unpacked folder, s3://BUCKET/KEY, "
+        f"training-job:NAME or tuning-job:NAME (see docs/models.md; default {DEFAULT_ARCHIVE})"
     )
     args = parser.parse_args(argv)
+    from ops.model_source import ModelSourceError, resolve  # here: the model package ships without ops/boto3
+
     try:
-        results = predict_files(args.files, args.model)
-    except FileNotFoundError as exc:
+        results = predict_files(args.files, resolve(args.model))
+    except (FileNotFoundError, ModelSourceError, ArchiveError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     for result in results:

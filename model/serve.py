@@ -42,6 +42,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import uvicorn
 from starlette.applications import Starlette
@@ -165,6 +166,8 @@ class Endpoint:
 
     archive: Path
     endpoint_name: str
+    #: Where the model came from (``--model`` as given: a path, s3://..., training-job:NAME, ...).
+    source: str | None = None
     variant_name: str = "AllTraffic"
     region: str = "us-east-1"
     account_id: str = "000000000000"
@@ -339,6 +342,7 @@ async def metrics(request: Request) -> Response:
             "ready": endpoint.ready,
             "load_seconds": endpoint.load_seconds,
             "endpoint_name": endpoint.endpoint_name,
+            "model_source": endpoint.source,
             "max_batch_size": endpoint.max_batch_size,
             "max_batch_delay_ms": endpoint.max_delay_s * 1000,
             "responses": {str(status): n for status, n in sorted(endpoint.statuses.items())},
@@ -406,6 +410,8 @@ async def runtime_invoke_endpoint(request: Request) -> Response:
     if outcome.status >= 400:
         return endpoint.model_error(outcome, request_id)
     headers = {**_aws_headers(request_id), "x-Amzn-Invoked-Production-Variant": endpoint.variant_name}
+    if endpoint.source:  # the Runtime API's CustomAttributes: the container's note to the caller, verbatim
+        headers["X-Amzn-SageMaker-Custom-Attributes"] = "model_source=" + quote(endpoint.source, safe=":/@-._~")
     return Response(outcome.body, 200, headers=headers, media_type=outcome.content_type)
 
 
@@ -457,7 +463,9 @@ def create_app(endpoint: Endpoint, on_load_failure: Callable[[], None] | None = 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Serve model.tar.gz as a local SageMaker endpoint")
-    parser.add_argument("--model", type=Path, required=True, help="path to model.tar.gz")
+    parser.add_argument("--model", required=True,
+                        help="model.tar.gz, s3://BUCKET/KEY, training-job:NAME or tuning-job:NAME (docs/models.md)")
+    parser.add_argument("--model-source", help="where the model came from, as reported to callers (default --model)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--endpoint-name", default="digits-local",
@@ -479,12 +487,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     configure_logging(args.log_level.upper())
     os.environ["OMP_NUM_THREADS"] = str(args.torch_threads)  # read when the handlers import torch
-    if not args.model.is_file():
-        log.critical("model archive not found: %s", args.model)
+    from ops.model_source import ModelSourceError, resolve  # here: the model package ships without ops/boto3
+
+    try:
+        archive = resolve(args.model)
+    except ModelSourceError as exc:
+        log.critical(str(exc))
         return 2
     endpoint = Endpoint(
-        archive=args.model.resolve(),
+        archive=archive.resolve(),
         endpoint_name=args.endpoint_name,
+        source=args.model_source or args.model,
         region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
         max_batch_size=args.max_batch_size,
         max_delay_s=args.max_batch_delay_ms / 1000,

@@ -1,7 +1,7 @@
 """``make up``: the whole local system in one foreground process with one prefixed log stream.
 
-Order: MiniStack (local S3/DynamoDB/SQS) -> provisioning -> the local SageMaker endpoint (shipped
-model) -> ``chalice local`` (the API) -> the S3 event bridge -> Streamlit. Each step waits for its
+Order: MiniStack (local S3/DynamoDB/SQS) -> provisioning -> the local SageMaker endpoint (the shipped
+model, or ``--model`` / ``make up MODEL=...``: see :mod:`ops.model_source`) -> ``chalice local`` (the API) -> the S3 event bridge -> Streamlit. Each step waits for its
 health check before the next starts. Ctrl-C, SIGTERM or ``make down`` stop everything in reverse
 order with SIGTERM (so the emulator snapshots its state) and wait for each process to exit.
 
@@ -22,11 +22,13 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from chalicelib.config import load
 from ops.emulator import DEFAULT_STATE_DIR, ROOT, Emulator, port_in_use
 from ops.errors import OpsError
+from ops.model_source import resolve
 
 
 def local_dir() -> Path:
@@ -102,12 +104,19 @@ class Stack:
 
     ports: Ports = field(default_factory=Ports)
     state_dir: Path = DEFAULT_STATE_DIR
-    model: Path = MODEL_ARCHIVE
+    #: What the endpoint serves: a local archive, s3://..., training-job:NAME or tuning-job:NAME.
+    model: str | Path = MODEL_ARCHIVE
     with_ui: bool = True
     #: Print the children's output (prefixed); benchmarks switch it off.
     echo: bool = True
     _procs: list[tuple[str, subprocess.Popen]] = field(default_factory=list, init=False)
     _emulator: Emulator | None = field(default=None, init=False)
+
+    @cached_property
+    def archive(self) -> Path:
+        """``model`` as a local archive, resolved (and downloaded once) with this shell's AWS settings:
+        the endpoint itself gets the emulator's."""
+        return resolve(self.model)
 
     def env(self) -> dict[str, str]:
         """Environment shared by every process: unchanged boto3 code reaches the local services."""
@@ -127,8 +136,8 @@ class Stack:
         services = [
             Service(
                 "endpoint",
-                [py, "-m", "model.serve", "--model", str(self.model), "--port", str(self.ports.endpoint),
-                 "--endpoint-name", load("local").endpoint_name],
+                [py, "-m", "model.serve", "--model", str(self.archive), "--model-source", str(self.model),
+                 "--port", str(self.ports.endpoint), "--endpoint-name", load("local").endpoint_name],
                 f"http://127.0.0.1:{self.ports.endpoint}/ping",
             ),
             Service(
@@ -161,6 +170,7 @@ class Stack:
         for name, port in vars(self.ports).items():
             if port_in_use(port):
                 raise OpsError(f"port {port} ({name}) is already in use: run `make down`, or set {name.upper()}_PORT")
+        log("stack", f"model     {self.model} ({self.archive})")  # resolved first: a bad reference fails fast
         self._emulator = Emulator(port=self.ports.aws, state_dir=self.state_dir, stdout=subprocess.PIPE)
         self._emulator.start()
         self._watch("aws", self._emulator.process)
@@ -210,8 +220,8 @@ class Stack:
             time.sleep(0.5)
 
 
-def up() -> int:
-    stack = Stack(ports=Ports.from_env(), state_dir=local_dir() / DEFAULT_STATE_DIR.name)
+def up(model: str = str(MODEL_ARCHIVE)) -> int:
+    stack = Stack(ports=Ports.from_env(), state_dir=local_dir() / DEFAULT_STATE_DIR.name, model=model)
     pid_path = pid_file()
 
     def _terminate(*_: object) -> None:
@@ -263,7 +273,10 @@ def down() -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run the local stack")
     parser.add_argument("command", choices=["up", "down"])
-    return {"up": up, "down": down}[parser.parse_args(argv).command]()
+    parser.add_argument("--model", default=str(MODEL_ARCHIVE),
+                        help="up: model.tar.gz, s3://BUCKET/KEY, training-job:NAME or tuning-job:NAME (docs/models.md)")
+    args = parser.parse_args(argv)
+    return up(args.model) if args.command == "up" else down()
 
 
 if __name__ == "__main__":
