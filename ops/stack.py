@@ -1,9 +1,10 @@
 """``make up``: the whole local system in one foreground process with one prefixed log stream.
 
 Order: MiniStack (local S3/DynamoDB/SQS) -> provisioning -> the local SageMaker endpoint (the shipped
-model, or ``--model`` / ``make up MODEL=...``: see :mod:`ops.model_source`) -> ``chalice local`` (the API) -> the S3 event bridge -> Streamlit. Each step waits for its
-health check before the next starts. Ctrl-C, SIGTERM or ``make down`` stop everything in reverse
-order with SIGTERM (so the emulator snapshots its state) and wait for each process to exit.
+model, or ``--model`` / ``make up MODEL=...``: see :mod:`ops.model_source`) -> ``chalice local`` (the
+API) -> the S3 event bridge -> Streamlit. Each step waits for its health check before the next starts.
+Ctrl-C, SIGTERM or ``make down`` stop everything in reverse order with SIGTERM (so the emulator
+snapshots its state) and wait for each process to exit.
 
 Ports come from the environment (defaults in brackets): ``AWS_PORT`` [4566], ``ENDPOINT_PORT`` [8080],
 ``API_PORT`` [8000], ``UI_PORT`` [8501]; state and the pid file live in ``$DIGITS_LOCAL_DIR`` [.local].
