@@ -47,9 +47,9 @@ java: ## Install Debian's Java 17 for TorchServe (skipped when present)
 browser: ## Install Debian's Chromium for the browser tests (skipped when present)
 	@test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
-up: setup ## Run the whole local stack in the foreground (Ctrl-C stops it; ENDPOINT=container: the real serving stack)
+up: setup ## Run the whole local stack in the foreground (Ctrl-C stops it; ENDPOINT=container: the real serving stack; MODEL=s3://...: another model)
 	@if [ "$(ENDPOINT)" = container ]; then $(MAKE) --no-print-directory serving-stack; fi
-	$(PY) -m ops.stack up --endpoint $(ENDPOINT)
+	$(PY) -m ops.stack up --endpoint $(ENDPOINT) $(if $(MODEL),--model '$(MODEL)')
 
 down: ## Stop a running `make up` cleanly (state is kept)
 	@$(PY) -m ops.stack down

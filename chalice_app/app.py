@@ -166,10 +166,10 @@ def add_feedback(prediction_id: str) -> dict[str, Any]:
 def health() -> Response:
     """200 when the endpoint answers a real (tiny) inference and the table a real read; else 503."""
     checks: dict[str, dict[str, Any]] = {}
-    model_version = None
+    model_version = model_source = None
     try:
         probe = service.endpoint.probe()
-        model_version = probe.result.get("model_version")
+        model_version, model_source = probe.result.get("model_version"), probe.model_source
         checks["endpoint"] = {"ok": True, "latency_ms": probe.latency_ms}
     except ServiceError as exc:
         checks["endpoint"] = {"ok": False, "code": exc.code, "message": exc.message}
@@ -184,6 +184,7 @@ def health() -> Response:
         "stage": CONFIG.stage,
         "endpoint_name": CONFIG.endpoint_name,
         "model_version": model_version,
+        "model_source": model_source,
         "checks": checks,
     }
     return Response(body=body, status_code=200 if healthy else 503, headers={} if healthy else {"Retry-After": "5"})

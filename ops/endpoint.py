@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Protocol
+from urllib.parse import quote
 
 import requests
 import uvicorn
@@ -53,6 +54,7 @@ from starlette.routing import Route
 
 from model.contract import INVOKE_ENDPOINT_MAX_BYTES, JSON, error_body
 from ops.archive import unpack
+from ops.model_source import ModelSourceError, resolve
 
 log = logging.getLogger("ops.endpoint")
 
@@ -229,6 +231,8 @@ class RemoteContainer:
 class Endpoint:
     container: Container
     endpoint_name: str
+    #: Where the model came from (``--model`` as given: a path, s3://..., training-job:NAME, ...).
+    source: str | None = None
     variant_name: str = "AllTraffic"
     region: str = "us-east-1"
     account_id: str = "000000000000"
@@ -315,6 +319,7 @@ async def metrics(request: Request) -> Response:
             "ready": endpoint.container.ready,
             "endpoint_name": endpoint.endpoint_name,
             "container": type(endpoint.container).__name__,
+            "model_source": endpoint.source,
             "responses": {str(status): n for status, n in sorted(endpoint.statuses.items())},
         }
     )
@@ -377,6 +382,8 @@ async def runtime_invoke_endpoint(request: Request) -> Response:
     if outcome.status >= 400:
         return endpoint.model_error(outcome, request_id)
     headers = {**_aws_headers(request_id), "x-Amzn-Invoked-Production-Variant": endpoint.variant_name}
+    if endpoint.source:  # the Runtime API's CustomAttributes: the container's note to the caller, verbatim
+        headers["X-Amzn-SageMaker-Custom-Attributes"] = "model_source=" + quote(endpoint.source, safe=":/@-._~")
     return Response(outcome.body, 200, headers=headers, media_type=outcome.content_type)
 
 
@@ -424,8 +431,11 @@ def create_app(endpoint: Endpoint, on_load_failure: Callable[[], None] | None = 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Serve a model as a local SageMaker endpoint")
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--model", type=Path, help="model.tar.gz, served in this process")
+    source.add_argument(
+        "--model", help="model.tar.gz, s3://BUCKET/KEY, training-job:NAME or tuning-job:NAME, served in this process"
+    )
     source.add_argument("--container-url", help="a running model container (the real serving stack) to forward to")
+    parser.add_argument("--model-source", help="where the model came from, as reported to callers (default --model)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument(
@@ -445,15 +455,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     configure_logging(args.log_level.upper())
     os.environ["OMP_NUM_THREADS"] = str(args.torch_threads)  # read when the handlers import torch
-    if args.model is not None and not args.model.is_file():
-        log.critical("model archive not found: %s", args.model)
-        return 2
-    container: Container = (
-        InProcessContainer(args.model.resolve()) if args.model is not None else RemoteContainer(args.container_url)
-    )
+    container: Container
+    if args.model is not None:
+        try:
+            container = InProcessContainer(resolve(args.model).resolve())
+        except ModelSourceError as exc:
+            log.critical(str(exc))
+            return 2
+    else:
+        container = RemoteContainer(args.container_url)
     endpoint = Endpoint(
         container,
         endpoint_name=args.endpoint_name,
+        source=args.model_source or args.model,
         region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
     )
     server: uvicorn.Server | None = None

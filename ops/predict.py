@@ -2,6 +2,7 @@
 
     python -m ops.predict photo.jpg drawing.png number.webp
     python -m ops.predict --model /tmp/run/model.tar.gz digit.png   # another archive (or unpacked folder)
+    python -m ops.predict --model tuning-job:NAME digit.png          # or s3://..., training-job:NAME
 
 Prints one JSON object per file and line: ``{"file": ..., "digit": ..., "number": ..., ...}`` (the
 endpoint's response, see docs/contracts.md), or ``{"file": ..., "error": {"code": ..., "message": ...}}``.
@@ -22,6 +23,7 @@ from typing import Any
 
 from model.contract import JSON, MAX_IMAGE_BYTES, error_body
 from ops.archive import DEFAULT_ARCHIVE, ModelLoadError, load_archive
+from ops.model_source import ModelSourceError, resolve
 
 
 def predict_files(files: list[str], model_path: str | Path = DEFAULT_ARCHIVE) -> list[dict[str, Any]]:
@@ -50,12 +52,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("files", nargs="+", metavar="FILE", help="image files (or .json request bodies)")
     parser.add_argument(
-        "--model", default=str(DEFAULT_ARCHIVE), help=f"model.tar.gz or unpacked folder (default {DEFAULT_ARCHIVE})"
+        "--model",
+        default=str(DEFAULT_ARCHIVE),
+        help="model.tar.gz, unpacked folder, s3://BUCKET/KEY, training-job:NAME or tuning-job:NAME "
+        f"(see docs/models.md; default {DEFAULT_ARCHIVE})",
     )
     args = parser.parse_args(argv)
     try:
-        results = predict_files(args.files, args.model)
-    except (ModelLoadError, tarfile.TarError) as exc:
+        results = predict_files(args.files, resolve(args.model))
+    except (ModelLoadError, ModelSourceError, tarfile.TarError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     for result in results:

@@ -1,9 +1,10 @@
 """``make up``: the whole local system in one foreground process with one prefixed log stream.
 
-Order: MiniStack (local S3/DynamoDB/SQS) -> provisioning -> the local SageMaker endpoint (shipped
-model) -> ``chalice local`` (the API) -> the S3 event bridge -> Streamlit. Each step waits for its
-health check before the next starts. Ctrl-C, SIGTERM or ``make down`` stop everything in reverse
-order with SIGTERM (so the emulator snapshots its state) and wait for each process to exit.
+Order: MiniStack (local S3/DynamoDB/SQS) -> provisioning -> the local SageMaker endpoint (the shipped
+model, or ``--model`` / ``make up MODEL=...``: see :mod:`ops.model_source`) -> ``chalice local`` (the
+API) -> the S3 event bridge -> Streamlit. Each step waits for its health check before the next starts.
+Ctrl-C, SIGTERM or ``make down`` stop everything in reverse order with SIGTERM (so the emulator
+snapshots its state) and wait for each process to exit.
 
 Ports come from the environment (defaults in brackets): ``AWS_PORT`` [4566], ``ENDPOINT_PORT`` [8080],
 ``API_PORT`` [8000], ``UI_PORT`` [8501]; state and the pid file live in ``$DIGITS_LOCAL_DIR`` [.local].
@@ -23,12 +24,14 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from chalicelib.config import load
 from ops.emulator import DEFAULT_STATE_DIR, ROOT, Emulator, free_port, port_in_use
 from ops.errors import OpsError
 from ops.serving_stack import ServingStack
+from ops.model_source import resolve
 
 
 def local_dir() -> Path:
@@ -104,7 +107,8 @@ class Stack:
 
     ports: Ports = field(default_factory=Ports)
     state_dir: Path = DEFAULT_STATE_DIR
-    model: Path = MODEL_ARCHIVE
+    #: What the endpoint serves: a local archive, s3://..., training-job:NAME or tuning-job:NAME.
+    model: str | Path = MODEL_ARCHIVE
     #: What serves the model behind the local endpoint: ``local`` (in-process, starts in seconds) or
     #: ``container`` (the real SageMaker serving stack, TorchServe + toolkit: what AWS runs).
     endpoint: str = "local"
@@ -114,6 +118,12 @@ class Stack:
     _procs: list[tuple[str, subprocess.Popen]] = field(default_factory=list, init=False)
     _emulator: Emulator | None = field(default=None, init=False)
     _serving_stack: ServingStack | None = field(default=None, init=False)
+
+    @cached_property
+    def archive(self) -> Path:
+        """``model`` as a local archive, resolved (and downloaded once) with this shell's AWS settings:
+        the endpoint itself gets the emulator's."""
+        return resolve(self.model)
 
     def env(self) -> dict[str, str]:
         """Environment shared by every process: unchanged boto3 code reaches the local services."""
@@ -133,8 +143,8 @@ class Stack:
         services = [
             Service(
                 "endpoint",
-                [py, "-m", "ops.endpoint", *self._container_args(), "--port", str(self.ports.endpoint),
-                 "--endpoint-name", load("local").endpoint_name],
+                [py, "-m", "ops.endpoint", *self._container_args(), "--model-source", str(self.model),
+                 "--port", str(self.ports.endpoint), "--endpoint-name", load("local").endpoint_name],
                 f"http://127.0.0.1:{self.ports.endpoint}/ping",
             ),
             Service(
@@ -166,13 +176,13 @@ class Stack:
     def _container_args(self) -> list[str]:
         if self._serving_stack is not None:
             return ["--container-url", self._serving_stack.url]
-        return ["--model", str(self.model)]
+        return ["--model", str(self.archive)]
 
     def _start_serving_stack(self) -> None:
         """The real serving stack on a free port, ready once it has answered a real inference."""
         workdir = self.state_dir.parent / "serving-stack"
         shutil.rmtree(workdir, ignore_errors=True)
-        self._serving_stack = ServingStack(self.model, free_port(), workdir)
+        self._serving_stack = ServingStack(self.archive, free_port(), workdir)
         log("stack", f"container starting TorchServe + sagemaker-pytorch-inference (log: {workdir}/logs)")
         self._serving_stack.start()
         log("stack", f"container {self._serving_stack.url} (the real SageMaker serving stack)")
@@ -181,6 +191,7 @@ class Stack:
         for name, port in vars(self.ports).items():
             if port_in_use(port):
                 raise OpsError(f"port {port} ({name}) is already in use: run `make down`, or set {name.upper()}_PORT")
+        log("stack", f"model     {self.model} ({self.archive})")  # resolved first: a bad reference fails fast
         self._emulator = Emulator(port=self.ports.aws, state_dir=self.state_dir, stdout=subprocess.PIPE)
         self._emulator.start()
         self._watch("aws", self._emulator.process)
@@ -235,8 +246,8 @@ class Stack:
             time.sleep(0.5)
 
 
-def up(endpoint: str = "local") -> int:
-    stack = Stack(ports=Ports.from_env(), state_dir=local_dir() / DEFAULT_STATE_DIR.name, endpoint=endpoint)
+def up(model: str = str(MODEL_ARCHIVE), endpoint: str = "local") -> int:
+    stack = Stack(ports=Ports.from_env(), state_dir=local_dir() / DEFAULT_STATE_DIR.name, model=model, endpoint=endpoint)
     pid_path = pid_file()
 
     def _terminate(*_: object) -> None:
@@ -292,8 +303,10 @@ def main(argv: list[str] | None = None) -> int:
         "--endpoint", choices=["local", "container"], default="local",
         help="what serves the model: in-process (local) or the real SageMaker serving stack (container)",
     )
+    parser.add_argument("--model", default=str(MODEL_ARCHIVE),
+                        help="up: model.tar.gz, s3://BUCKET/KEY, training-job:NAME or tuning-job:NAME (docs/models.md)")
     args = parser.parse_args(argv)
-    return up(args.endpoint) if args.command == "up" else down()
+    return up(args.model, args.endpoint) if args.command == "up" else down()
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import pytest
 
 from chalicelib.media import MAX_IMAGE_BYTES
 from tests import images
+from tests.stack_fixtures import MODEL_ARCHIVE
 
 pytestmark = pytest.mark.integration
 
@@ -187,6 +188,7 @@ def test_health_reports_endpoint_table_and_model_version(chalice_client):
     assert response.status_code == 200, response.body
     body = json.loads(response.body)
     assert body["status"] == "ok" and body["model_version"] and body["stage"] == "local"
+    assert body["model_source"] == str(MODEL_ARCHIVE)  # what the endpoint was started with (docs/models.md)
     assert body["checks"]["endpoint"]["ok"] and body["checks"]["table"]["ok"]
 
 

@@ -14,6 +14,7 @@ from chalicelib.endpoint_client import EndpointClient
 from chalicelib.errors import EndpointUnavailable, ImageRejected
 from ops.emulator import free_port
 from tests import images
+from tests.stack_fixtures import MODEL_ARCHIVE
 
 pytestmark = pytest.mark.integration
 
@@ -41,7 +42,8 @@ def test_predict_returns_the_contract(client: EndpointClient, mnist_dir):
 
 
 def test_probe_is_a_real_inference(client: EndpointClient):
-    assert client.probe().result["model_version"]
+    probe = client.probe()
+    assert probe.result["model_version"] and probe.model_source == str(MODEL_ARCHIVE)  # the endpoint's --model
 
 
 @pytest.mark.parametrize(

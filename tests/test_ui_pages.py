@@ -19,6 +19,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests import images
+from tests.stack_fixtures import MODEL_ARCHIVE
 from ui import client
 from ui.components import confidence_histogram, digit_counts, feedback_accuracy
 
@@ -138,6 +139,7 @@ def test_home_shows_the_status_of_every_part_and_counts_today(local_ui, digits) 
     for part in ("API", "Model endpoint", "Predictions table", "Inbox bucket", "Results bucket"):
         assert f":green-badge[up] **{part}**" in text, text
     assert "model " in text and "digits-local" in text
+    assert f"from `{MODEL_ARCHIVE}`" in text  # where the served model came from (docs/models.md)
     assert [link.label for link in at.page_link] == ["Upload an image", "Draw a digit", "History"]
 
     client.predict(digits[3])

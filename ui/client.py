@@ -354,8 +354,9 @@ def system_status() -> list[Check]:
         checks.append(Check("API", report.get("status") == "ok", f"{api_url()} ({report.get('status', '?')})"))
         endpoint = report.get("checks", {}).get("endpoint", {})
         detail = (
-            f"{report.get('endpoint_name', cfg.endpoint_name)}: model {report.get('model_version')}, "
-            f"probe {endpoint.get('latency_ms', 0):.0f} ms"
+            f"{report.get('endpoint_name', cfg.endpoint_name)}: model {report.get('model_version')}"
+            + (f" from `{report['model_source']}`" if report.get("model_source") else "")
+            + f", probe {endpoint.get('latency_ms', 0):.0f} ms"
             if endpoint.get("ok")
             else f"{report.get('endpoint_name', cfg.endpoint_name)}: {endpoint.get('message', 'unknown')}"
         )

@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
+from urllib.parse import parse_qs
 
 import boto3
 from botocore.config import Config
@@ -67,6 +68,9 @@ class Prediction:
 
     result: dict[str, Any]
     latency_ms: float
+    #: Where the served model came from, when the endpoint says (``model_source=`` in its CustomAttributes:
+    #: the local endpoint does, e.g. ``s3://...`` or ``tuning-job:NAME``).
+    model_source: str | None = None
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,7 @@ class EndpointClient:
                 EndpointName=self.endpoint_name, Body=image, ContentType=content_type, Accept="application/json"
             )
             body = response["Body"].read()
+            attributes = parse_qs(response.get("CustomAttributes") or "", separator=";")
         except ClientError as exc:
             raise _map_client_error(exc, self.endpoint_name) from exc
         except BotoCoreError as exc:  # connection refused, timeouts (after the retries)
@@ -96,7 +101,7 @@ class EndpointClient:
         except ValueError as exc:
             log.error("endpoint %s answered something that is not a prediction: %r", self.endpoint_name, body[:200])
             raise ModelFailed("the model endpoint gave an unreadable answer") from exc
-        return Prediction(result, round(latency_ms, 2))
+        return Prediction(result, round(latency_ms, 2), (attributes.get("model_source") or [None])[0])
 
     def probe(self) -> Prediction:
         """A real, cheap inference (84-byte image) proving the endpoint is up and the model loaded."""
