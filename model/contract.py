@@ -32,6 +32,9 @@ MAX_JSON_BYTES = MAX_IMAGE_BYTES * 4 // 3 + 4096
 # ----------------------------------------------------------------------------------------- media types
 
 JSON = "application/json"
+#: NumPy's file formats, as the SageMaker SDK's NumpySerializer / NumpyDeserializer send and read them.
+NPY = "application/x-npy"
+NPZ = "application/x-npz"
 #: The image formats read, by media type, with the file extension the service stores them under.
 IMAGE_TYPES: dict[str, str] = {
     "image/png": "png",

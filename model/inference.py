@@ -17,7 +17,12 @@ exception becomes HTTP 500 with a Python traceback as plain text. Accepted input
   the declared type is only a hint);
 * ``application/json``: ``{"image": "<base64 of an image file, or a data: URL>"}`` or
   ``{"pixels": <28x28 array of 0-255>}`` / ``{"pixels": [<28x28>, ...]}``: digits already MNIST-style
-  (light on dark, centred), given to the network as they are.
+  (light on dark, centred), given to the network as they are;
+* ``application/x-npy`` / ``application/x-npz`` (the SageMaker SDK's ``NumpySerializer``): the same
+  digits as an array, ``(28, 28)``, ``(N, 28, 28)`` or ``(N, 1, 28, 28)``; integers 0-255, or floats
+  0.0-1.0 (``ToTensor``'s scale). A batch is read as the digits of one number, left to right.
+
+Answers are JSON, or for ``Accept: application/x-npy`` the probabilities as an ``(N, 10)`` float32 array.
 
 Torch 2.6 API only (the SageMaker inference containers); torch, numpy and Pillow.
 """
@@ -38,8 +43,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .contract import IMAGE_CONTENT_TYPES, JSON, InputError, decode_image_field, media_type, parse_json
+from .contract import IMAGE_CONTENT_TYPES, JSON, NPY, NPZ, InputError, decode_image_field, media_type, parse_json
 from .network import DigitNet, for_inference, normalize
+from .npy import read_npy, read_npz, write_npy
 from .preprocess import MAX_DIGITS, MIN_DIGIT_CONTRAST, SIZE, Digit, preprocess
 
 __all__ = [
@@ -128,6 +134,9 @@ def input_fn(body: bytes | bytearray | str, content_type: str | None) -> list[Di
         raise InputError("empty_body", "the request body is empty: send an image or JSON")
     if media == JSON:
         return _from_json(body)
+    if media in (NPY, NPZ):
+        data = body.encode("latin-1") if isinstance(body, str) else bytes(body)
+        return _from_array(read_npy(data) if media == NPY else read_npz(data))
     if media in IMAGE_CONTENT_TYPES:
         if isinstance(body, str):  # an image should arrive as bytes; latin-1 maps code points 0-255 back to bytes
             try:
@@ -135,7 +144,7 @@ def input_fn(body: bytes | bytearray | str, content_type: str | None) -> list[Di
             except UnicodeEncodeError:
                 raise InputError("corrupt_image", "the image arrived as text, not bytes") from None
         return preprocess(bytes(body))
-    accepted = ", ".join((*IMAGE_CONTENT_TYPES, JSON))
+    accepted = ", ".join((*IMAGE_CONTENT_TYPES, JSON, NPY, NPZ))
     raise InputError("unsupported_media_type", f"content type {content_type!r} is not supported; use one of {accepted}")
 
 
@@ -158,15 +167,39 @@ def _from_pixels(value: object) -> list[Digit]:
         array = np.asarray(value, dtype=np.float64)
     except (ValueError, TypeError):
         raise InputError("invalid_pixels", '"pixels" must be a 28x28 array of numbers (or a list of them)') from None
+    if not np.isfinite(array).all() or (array.size and (array.min() < 0 or array.max() > 255)):
+        raise InputError("invalid_pixels", '"pixels" values must be numbers from 0 to 255')
+    return _digits(array)
+
+
+def _from_array(array: np.ndarray) -> list[Digit]:
+    """An NPY/NPZ array of MNIST-style digits: ``(28, 28)``, ``(N, 28, 28)`` or ``(N, 1, 28, 28)``.
+
+    Integers are pixel values 0-255; floats are on torchvision's ``ToTensor`` scale, 0.0-1.0 (what the
+    SageMaker MNIST samples send). Anything else (negative or over 255, floats outside 0-1, NaN) is
+    ambiguous: ``invalid_pixels``."""
+    if array.ndim == 4 and array.shape[1] == 1:
+        array = array[:, 0]
+    if array.dtype.kind == "f":
+        if not np.isfinite(array).all() or (array.size and (array.min() < 0 or array.max() > 1)):
+            raise InputError(
+                "invalid_pixels", "float arrays must be on the 0.0-1.0 scale (ToTensor); send 0-255 pixels as uint8"
+            )
+        array = array.astype(np.float64) * 255
+    elif array.size and (array.min() < 0 or array.max() > 255):
+        raise InputError("invalid_pixels", "integer arrays must hold pixel values from 0 to 255")
+    return _digits(array)
+
+
+def _digits(array: np.ndarray) -> list[Digit]:
+    """``(28, 28)`` or ``(N, 28, 28)`` values 0-255 -> the digits of one number, left to right."""
     if array.ndim == 2:
         array = array[None]
     if array.ndim != 3 or array.shape[1:] != (SIZE, SIZE) or not 1 <= array.shape[0] <= MAX_DIGITS:
         raise InputError(
             "invalid_pixels",
-            f'"pixels" must be a 28x28 array or a list of 1 to {MAX_DIGITS} of them, got shape {list(array.shape)}',
+            f"pixels must be a 28x28 array or 1 to {MAX_DIGITS} of them, got shape {list(array.shape)}",
         )
-    if not np.isfinite(array).all() or array.min() < 0 or array.max() > 255:
-        raise InputError("invalid_pixels", '"pixels" values must be numbers from 0 to 255')
     images = np.rint(array).astype(np.uint8)
     blank = [i for i, image in enumerate(images) if int(image.max()) < MIN_DIGIT_CONTRAST]
     if blank:
@@ -251,17 +284,26 @@ def predict_fn(data: list[Digit], model: LoadedModel) -> Prediction:
 # ------------------------------------------------------------------------------------------- output_fn
 
 
-def _accepts_json(accept: str | None) -> bool:
-    if not accept:
-        return True
-    ranges = {media_type(part) for part in accept.split(",")}
-    return bool(ranges & {JSON, "application/*", "*/*", ""})
+def _response_type(accept: str | None) -> str | None:
+    """The first type of ``accept`` (in the order given) that we answer in: JSON (also for ``*/*`` and
+    ``application/*``) or NPY; None when there is none."""
+    for part in (accept or JSON).split(","):
+        wanted = media_type(part)
+        if wanted in (JSON, "application/*", "*/*", ""):
+            return JSON
+        if wanted == NPY:
+            return NPY
+    return None
 
 
-def output_fn(prediction: Prediction, accept: str | None) -> tuple[str, str]:
-    """``(body, content type)``: JSON, see ``docs/contracts.md``; ``unsupported_accept`` for other types."""
-    if not _accepts_json(accept):
-        raise InputError("unsupported_accept", f"cannot answer in {accept!r}; the response is application/json")
+def output_fn(prediction: Prediction, accept: str | None) -> tuple[str | bytes, str]:
+    """``(body, content type)``: JSON (``docs/contracts.md``), or for ``Accept: application/x-npy`` the
+    ``(digits, 10)`` float32 probabilities as ``.npy``; ``unsupported_accept`` for other types."""
+    response_type = _response_type(accept)
+    if response_type is None:
+        raise InputError("unsupported_accept", f"cannot answer in {accept!r}; use {JSON} or {NPY}")
+    if response_type == NPY:
+        return write_npy(prediction.probabilities.astype(np.float32)), NPY
     return json.dumps(to_response(prediction)), JSON
 
 
@@ -269,7 +311,7 @@ def output_fn(prediction: Prediction, accept: str | None) -> tuple[str, str]:
 
 
 def transform_fn(model: LoadedModel, body: bytes | str, content_type: str | None, accept: str | None,
-                 context: Any = None) -> tuple[str, str]:
+                 context: Any = None) -> tuple[str | bytes, str]:
     """One request, end to end: ``(body, content type)`` of the answer, whatever happens.
 
     An :class:`~model.contract.InputError` becomes its JSON error body with its status; any other

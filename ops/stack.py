@@ -30,8 +30,8 @@ from pathlib import Path
 from chalicelib.config import load
 from ops.emulator import DEFAULT_STATE_DIR, ROOT, Emulator, free_port, port_in_use
 from ops.errors import OpsError
-from ops.serving_stack import ServingStack
 from ops.model_source import resolve
+from ops.serving_stack import ServingStack
 
 
 def local_dir() -> Path:
@@ -247,7 +247,8 @@ class Stack:
 
 
 def up(model: str = str(MODEL_ARCHIVE), endpoint: str = "local") -> int:
-    stack = Stack(ports=Ports.from_env(), state_dir=local_dir() / DEFAULT_STATE_DIR.name, model=model, endpoint=endpoint)
+    state_dir = local_dir() / DEFAULT_STATE_DIR.name
+    stack = Stack(ports=Ports.from_env(), state_dir=state_dir, model=model, endpoint=endpoint)
     pid_path = pid_file()
 
     def _terminate(*_: object) -> None:

@@ -30,6 +30,7 @@ DEFAULT_OUT = Path(__file__).resolve().parent / "data" / "bad_inputs"
 PATHS = ("endpoint", "api", "s3")
 #: A JSON document dropped into the inbox is a file that is not an image (the S3 path reads bytes, not JSON).
 _INBOX_JSON = ("s3", "unsupported_media_type", 415)
+_NOT_FOR_API = (("api", "unsupported_media_type", 415), ("s3", "unsupported_media_type", 415))
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,19 @@ def bad_crc(png: bytes) -> bytes:
     """Flip one byte inside the first IDAT chunk's data so its CRC no longer matches."""
     at = png.index(b"IDAT") + 8
     return png[:at] + bytes([png[at] ^ 0xFF]) + png[at + 1 :]
+
+
+def npy(array: np.ndarray, allow_pickle: bool = False) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=allow_pickle)
+    return buffer.getvalue()
+
+
+def npy_declaring(shape: tuple[int, ...]) -> bytes:
+    """An .npy header that declares ``shape`` (float64) followed by a few bytes: no such data is sent."""
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, {"descr": "<f8", "fortran_order": False, "shape": shape})
+    return buffer.getvalue() + bytes(64)
 
 
 def _save(picture: Image.Image, fmt: str, **options: object) -> bytes:
@@ -166,6 +180,19 @@ def build(mnist_dir: Path = MNIST_DIR) -> list[Case]:
              status=400, json_route=True, differs=(_INBOX_JSON,)),
         Case("valid base64 json", "good.json", json.dumps({"image": base64.b64encode(good_png).decode()}).encode(),
              "application/json", number="7", json_route=True, differs=(_INBOX_JSON,)),
+        # NumPy bodies (the SageMaker SDK's NumpySerializer) are for the endpoint only: the API and the
+        # inbox read image files, so there they are files that are not images.
+        Case("npy of a pickled object array", "objects.npy", npy(np.array([{"x": 1}], dtype=object), True),
+             "application/x-npy", code="invalid_pixels", status=400, differs=_NOT_FOR_API),
+        Case("npy declaring a huge shape", "huge.npy", npy_declaring((10**9, 28, 28)), "application/x-npy",
+             code="invalid_pixels", status=400, differs=_NOT_FOR_API),
+        Case("npy of the wrong shape", "shape.npy", npy(np.zeros((3, 5), np.uint8)), "application/x-npy",
+             code="invalid_pixels", status=400, differs=_NOT_FOR_API),
+        Case("npy of negative floats", "floats.npy", npy(-np.ones((28, 28), np.float32)), "application/x-npy",
+             code="invalid_pixels", status=400, differs=_NOT_FOR_API),
+        Case("npz that is not a zip", "bad.npz", b"PK\x03\x04 not really", "application/x-npz",
+             code="invalid_pixels", status=400, differs=_NOT_FOR_API),
+        Case("npy of a 7", "seven.npy", npy(seven), "application/x-npy", number="7", differs=_NOT_FOR_API),
         good("unicode in the key", "ziffer-sieben-Ωμέγα-数字.png", good_png, "image/png"),
         good("key with spaces and plus", "my digit + more 7.png", good_png, "image/png"),
     ]

@@ -328,11 +328,20 @@ def test_json_accept_values(accept: str | None, loaded) -> None:
     assert json.loads(handlers.output_fn(prediction, accept)[0])["digit"] == 1
 
 
+def test_npy_accept_answers_the_probabilities(loaded) -> None:
+    model, handlers = loaded
+    prediction = handlers.predict_fn(handlers.input_fn(images.png(images.draw_number("47")), "image/png"), model)
+    body, content_type = handlers.output_fn(prediction, "application/x-npy, application/json")
+    probabilities = np.load(io.BytesIO(body), allow_pickle=False)
+    assert content_type == "application/x-npy" and probabilities.dtype == np.float32
+    assert probabilities.shape == (2, 10) and probabilities.argmax(axis=1).tolist() == [4, 7]
+
+
 def test_other_accept_is_406(loaded) -> None:
     model, handlers = loaded
     prediction = handlers.predict_fn(handlers.input_fn(images.png(images.draw_strokes(images.STROKES[1])),
                                                        "image/png"), model)
-    for accept in ("text/csv", "image/png", "application/x-npy"):
+    for accept in ("text/csv", "image/png", "application/x-npz"):
         with pytest.raises(InputError) as info:
             handlers.output_fn(prediction, accept)
         assert (info.value.code, info.value.status) == ("unsupported_accept", 406)
@@ -380,7 +389,7 @@ def test_archive_ships_this_checkouts_handlers() -> None:
         for name in package:
             shipped = tar.extractfile(f"code/model/{name}").read()  # type: ignore[union-attr]
             assert shipped == (ROOT / "model" / name).read_bytes(), f"{name} in model.tar.gz is out of date"
-    assert package == ["__init__.py", "contract.py", "inference.py", "network.py", "preprocess.py"]
+    assert package == ["__init__.py", "contract.py", "inference.py", "network.py", "npy.py", "preprocess.py"]
 
 
 @pytest.mark.slow

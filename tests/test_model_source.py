@@ -28,8 +28,8 @@ from moto import mock_aws
 
 from chalicelib import endpoint_client
 from chalicelib.endpoint_client import EndpointClient
-from ops.archive import DEFAULT_ARCHIVE
 from ops import model_source
+from ops.archive import DEFAULT_ARCHIVE
 from ops.emulator import Emulator, free_port
 from ops.model_source import ModelSourceError, cached_path, resolve
 from ops.stack import Ports, Stack

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import io
 import json
 import subprocess
 import sys
@@ -77,6 +78,8 @@ def _answer(response: requests.Response) -> tuple[int, str, object]:
     media = response.headers.get("content-type", "").split(";")[0]
     if media == "application/json":
         return response.status_code, media, response.json()
+    if media == "application/x-npy":
+        return response.status_code, media, np.load(io.BytesIO(response.content)).round(5).tolist()
     return response.status_code, media, response.content.split(b"\n", 1)[0].decode("utf-8", "replace")
 
 
@@ -92,6 +95,12 @@ def _padded_png(size: int) -> bytes:
 def _seven() -> np.ndarray:
     digits, labels = images.validation_digits(MNIST_DIR, count=10)
     return digits[list(labels).index(7)]
+
+
+def _npz(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, pixels=array)
+    return buffer.getvalue()
 
 
 def _cases() -> list[tuple[str, bytes, str | None, str | None]]:
@@ -129,6 +138,15 @@ def _cases() -> list[tuple[str, bytes, str | None, str | None]]:
         ("accept png (406)", png, "image/png", "image/png"),
         ("accept csv (406)", png, "image/png", "text/csv"),
         ("text/csv (415)", b"1,2,3\n", "text/csv", None),
+        (
+            "npy batch, answer as npy",
+            bad_inputs.npy(np.stack([seven, seven])),
+            "application/x-npy",
+            "application/x-npy",
+        ),
+        ("npy float 0-1", bad_inputs.npy(seven.astype(np.float32) / 255), "application/x-npy", None),
+        ("npy (N, 1, 28, 28)", bad_inputs.npy(seven[None, None]), "application/x-npy", "application/x-npy"),
+        ("npz", _npz(seven), "application/x-npz", None),
         ("json that is not utf-8 (the toolkit answers)", b'{"image": "\xff\xfe"}', "application/json", None),
         ("invalid json", b"{not json", "application/json", None),
         ("largest accepted image", _padded_png(MAX_IMAGE_BYTES), "image/png", None),
@@ -193,3 +211,22 @@ def test_a_model_that_cannot_load_never_serves(tmp_path: Path) -> None:
             stack.stop()
     model_log = (tmp_path / "stack" / "logs" / "model_log.log").read_text(errors="replace")
     assert "holds the weights of another network" in model_log
+
+
+@pytest.mark.parametrize("server", ["real", "local"])
+def test_the_sagemaker_sdk_numpy_serializers_round_trip(
+    real_stack: ServingStack, local_container: str, server: str
+) -> None:
+    """A client following the AWS MNIST samples: NumpySerializer in, NumpyDeserializer out."""
+    from sagemaker.core.deserializers import NumpyDeserializer
+    from sagemaker.core.serializers import NumpySerializer
+
+    digits, labels = images.validation_digits(MNIST_DIR, count=10)
+    serializer, deserializer = NumpySerializer(), NumpyDeserializer()
+    url = real_stack.url if server == "real" else local_container
+    for batch, expected in ((digits[:4], labels[:4]), (digits[4:8].astype(np.float32) / 255, labels[4:8])):
+        response = _post(url, serializer.serialize(batch), serializer.CONTENT_TYPE, deserializer.ACCEPT[0])
+        assert response.status_code == 200
+        probabilities = deserializer.deserialize(io.BytesIO(response.content), response.headers["content-type"])
+        assert probabilities.shape == (4, 10) and probabilities.dtype == np.float32
+        assert probabilities.argmax(axis=1).tolist() == expected.tolist()
