@@ -46,7 +46,10 @@ def test_zip_is_small_and_has_no_model_stack(package: Path):
     assert size < MAX_ZIP_BYTES
     with zipfile.ZipFile(archive) as zf:
         top = {name.split("/", 1)[0] for name in zf.namelist()}
+        contract = zf.read("chalicelib/contract.py")
     assert {"app.py", "chalicelib", "aws_lambda_powertools"} <= top
+    # chalicelib/contract.py is a link to model/contract.py: the bundle carries the file it points to
+    assert contract == (ROOT / "model" / "contract.py").read_bytes()
     bundled = {name.split("-")[0].split(".")[0] for name in top}
     assert not bundled & set(FORBIDDEN), bundled & set(FORBIDDEN)
 
