@@ -12,8 +12,7 @@ the way the container starts them (``ops/torchserve_main.py``), on loopback port
 
 Readiness is a real inference, not ``/ping``: TorchServe answers ``/ping`` "Healthy" before its workers
 have loaded the model, and keeps answering it while a worker that cannot load the model is restarted
-again and again. Only one stack runs on a machine at a time: the toolkit finds TorchServe's process by
-name and refuses to start beside another.
+again and again.
 """
 
 from __future__ import annotations

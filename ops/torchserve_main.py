@@ -6,17 +6,32 @@ imported by the project: it needs the toolkit, which the project's environment d
 ``/opt/ml``; the unpacked ``model.tar.gz`` is in ``<base>/model``), ``SAGEMAKER_PROGRAM``,
 ``SAGEMAKER_BIND_TO_PORT`` and the loopback-only ``TS_*`` addresses.
 
-The container's entry point is ``sagemaker_pytorch_serving_container.serving.main()``; it writes its
-TorchServe configuration to ``/etc/sagemaker-ts.properties``, so this points that at the base folder
-first. Everything else (the configuration it generates, the handler service, TorchServe) is theirs.
+The container's entry point is ``sagemaker_pytorch_serving_container.serving.main()``. Two things a
+container has and a shared machine has not are adapted first: its TorchServe configuration goes to the
+base folder instead of ``/etc/sagemaker-ts.properties``, and the TorchServe process it waits on is looked
+for among its own descendants instead of among every process of the machine (where it would refuse to
+start beside another stack). Everything else (the configuration it generates, the handler service,
+TorchServe) is theirs.
 """
 
 import os
 import sys
 
+import psutil
+from retrying import retry
 from sagemaker_pytorch_serving_container import serving, torchserve
+
+
+@retry(stop_max_delay=10 * 1000)  # as the toolkit's own lookup: TorchServe takes a moment to appear
+def _own_torchserve_process() -> psutil.Process:
+    for process in psutil.Process().children(recursive=True):
+        if process.status() != psutil.STATUS_ZOMBIE and torchserve.TS_NAMESPACE in process.cmdline():
+            return process
+    raise RuntimeError("TorchServe did not start")
+
 
 if __name__ == "__main__":
     torchserve.TS_CONFIG_FILE = os.path.join(os.environ["SAGEMAKER_BASE_DIR"], "sagemaker-ts.properties")
+    torchserve._retrieve_ts_server_process = _own_torchserve_process
     serving.main()
     sys.exit(0)

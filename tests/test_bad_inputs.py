@@ -56,6 +56,12 @@ CASE_NAMES = [
     "base64 that is not base64",
     "deeply nested json",
     "valid base64 json",
+    "npy of a pickled object array",
+    "npy declaring a huge shape",
+    "npy of the wrong shape",
+    "npy of negative floats",
+    "npz that is not a zip",
+    "npy of a 7",
     "unicode in the key",
     "key with spaces and plus",
 ]

@@ -233,7 +233,7 @@ def test_predict_cli_bad_models_are_one_error_line_and_status_2(s3: Any, cache: 
     cases = [
         (["--model", f"s3://{BUCKET}/nothing/model.tar.gz"], {}, "no such object"),
         (["--model", f"s3://{BUCKET}/other/model.tar.gz"], no_credentials, "no AWS credentials found"),
-        (["--model", f"s3://{BUCKET}/other/model.tar.gz"], {}, "does not load into this network"),
+        (["--model", f"s3://{BUCKET}/other/model.tar.gz"], {}, "holds the weights of another network"),
         (["--model", "tuning-job:not a name"], {}, "invalid model reference"),
     ]
     for args, env, message in cases:
