@@ -510,7 +510,11 @@ def test_update_switches_the_model_then_delete_removes_everything(sagemaker, cap
     assert variant["ModelName"] == model["ModelName"] != first["model"]
     assert variant["InstanceType"] == "ml.c5.large" and variant["InitialInstanceCount"] == 1  # capacity kept
     update = requests.one("UpdateEndpoint")
-    assert update == {"EndpointName": ENDPOINT, "EndpointConfigName": config["EndpointConfigName"]}
+    assert update == {
+        "EndpointName": ENDPOINT,
+        "EndpointConfigName": config["EndpointConfigName"],
+        "RetainAllVariantProperties": True,  # the instance count autoscaling chose stays
+    }
     # Once InService on the new configuration, the old configuration and model go.
     assert requests.one("DeleteEndpointConfig") == {"EndpointConfigName": first["endpoint_config"]}
     assert requests.one("DeleteModel") == {"ModelName": first["model"]}

@@ -221,7 +221,9 @@ def update(cloud: Cloud, model_data: str, wait: bool = True, keep_old: bool = Fa
         {**_copy_input(client, "ProductionVariant", v), "ModelName": new_name} for v in variants
     ]
     client.create_endpoint_config(**request)
-    client.update_endpoint(EndpointName=name, EndpointConfigName=new_name)
+    # Keep the variant's current instance count and weight (autoscaling may have changed them); a new
+    # model on a variant registered for autoscaling is an update AWS allows without deregistering it.
+    client.update_endpoint(EndpointName=name, EndpointConfigName=new_name, RetainAllVariantProperties=True)
     old_name = old_config["EndpointConfigName"]
     if not wait:
         return {**_summary(cloud, endpoint_status(cloud, name) or {}, new_name, model_data), "kept": old_name}
