@@ -19,7 +19,7 @@ PYTEST_ARGS ?=
 .PHONY: help setup serving-stack java up down reset demo deploy-local test test-unit lint audit bench load browser
 
 help: ## List the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 setup: $(STAMP) $(AWS_STAMP) ## Create .venv (project) and .venv-aws (emulator); a no-op when up to date
 

@@ -10,6 +10,7 @@ queue that ``ops.deploy`` wired, and ``ops.redrive`` turns it into one record.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 import uuid
@@ -238,3 +239,59 @@ def test_deploying_again_converges(deployed, provisioned, project, digits):
 )
 def test_only_s3_on_failure_records_are_redriven(body: str, readable: bool):
     assert (s3_event(body) is not None) == readable
+
+
+@pytest.mark.unit
+def test_the_dev_wiring_retries_until_lambda_sees_the_new_permission(monkeypatch: pytest.MonkeyPatch):
+    """Against AWS (moto here): the invoke configuration and the role policy for the dev stage's queue, and
+    the retry while Lambda still answers that the role may not SendMessage (IAM is eventually consistent)."""
+    from botocore.awsrequest import AWSResponse
+    from moto import mock_aws
+
+    from chalicelib.config import load
+    from ops import deploy as deploy_module
+    from ops.provision import ensure_dead_letter_queue
+
+    for key in [k for k in os.environ if k.startswith(("AWS_ENDPOINT_URL", "AWS_PROFILE"))]:
+        monkeypatch.delenv(key)
+    monkeypatch.setattr(deploy_module.time, "sleep", lambda _s: None)
+    config = load("dev", environ={})
+    refusals = []
+
+    def not_yet(**_: object):
+        if refusals:
+            return None  # let the call through to moto
+        refusals.append(1)
+        error = {"Error": {"Code": "InvalidParameterValueException", "Message": "The function's execution role"
+                           " does not have permissions to call SendMessage"}}  # fmt: skip
+        return AWSResponse("https://lambda.us-east-1.amazonaws.com/", 400, {}, None), error
+
+    with mock_aws():
+        session = boto3.Session(region_name=config.region)
+        session.events.register("before-call.lambda.PutFunctionEventInvokeConfig", not_yet)
+        trust = {"Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+                                "Action": "sts:AssumeRole"}]}  # fmt: skip
+        role = session.client("iam").create_role(RoleName="digits-dev-handle_inbox_upload",
+                                                  AssumeRolePolicyDocument=json.dumps(trust))["Role"]  # fmt: skip
+        function = session.client("lambda").create_function(
+            FunctionName="digits-dev-handle_inbox_upload", Runtime="python3.11", Role=role["Arn"],
+            Handler="app.handle_inbox_upload", Code={"ZipFile": b"PK\x05\x06" + b"\x00" * 18},
+        )["FunctionArn"]  # fmt: skip
+        ensure_dead_letter_queue(session.client("sqs"), config.inbox_dead_letter_queue)
+
+        sent = deploy_module.wire_inbox_failures(config, function, role["RoleName"], session)
+
+        assert refusals == [1]  # refused once, then sent again
+        queue = f"arn:aws:sqs:us-east-1:123456789012:{config.inbox_dead_letter_queue}"
+        stored = session.client("lambda").get_function_event_invoke_config(FunctionName=function)
+        assert stored["MaximumRetryAttempts"] == sent["MaximumRetryAttempts"] == 2
+        assert stored["MaximumEventAgeInSeconds"] == 3600
+        assert stored["DestinationConfig"] == {"OnFailure": {"Destination": queue}}
+        policy = session.client("iam").get_role_policy(RoleName=role["RoleName"], PolicyName=FAILURES_POLICY)
+        [statement] = policy["PolicyDocument"]["Statement"]
+        assert (statement["Action"], statement["Resource"]) == ("sqs:SendMessage", queue)
+        attributes = session.client("sqs").get_queue_attributes(
+            QueueUrl=session.client("sqs").get_queue_url(QueueName=config.inbox_dead_letter_queue)["QueueUrl"],
+            AttributeNames=["MessageRetentionPeriod", "SqsManagedSseEnabled"],
+        )["Attributes"]
+        assert attributes == {"MessageRetentionPeriod": "1209600", "SqsManagedSseEnabled": "true"}

@@ -216,7 +216,7 @@ def execute(args: argparse.Namespace, cloud: Cloud) -> dict[str, Any]:
             memory_mb=args.memory_mb,
             max_concurrency=args.max_concurrency,
             scaling=Scaling(
-                min_instances=args.min_instances or args.instance_count,
+                min_instances=args.instance_count if args.min_instances is None else args.min_instances,
                 max_instances=args.max_instances,
                 invocations_per_instance=args.invocations_per_instance,
             ),
