@@ -1,13 +1,17 @@
 """Deploy a stage the way users deploy it: ``python -m ops.deploy --stage dev`` (``make deploy-local``: the
 local stage, into the running emulator).
 
-One command, three idempotent steps; a deployment that failed half-way is finished by running it again:
+One command, four idempotent steps; a deployment that failed half-way is finished by running it again:
 
-1. :func:`ops.provision.provision`: buckets, tables and the inbox dead-letter queue (SQS);
+1. what ``python -m ops.provision`` does: refuse AWS credentials of another account than the stage's
+   ``account_id``, create buckets, tables and the inbox dead-letter queue (SQS), write the stage's IAM
+   policy file (:mod:`ops.policies`);
 2. ``chalice deploy --stage <stage>``, through Chalice's own CLI factory and deployer (the same
    deployment package, IAM roles, Lambda functions, S3 notification and REST API as the ``chalice``
-   command);
-3. :func:`wire_inbox_failures`: the S3 function's asynchronous invoke configuration, so that S3 events
+   command), in the stage's region whatever the shell's default;
+3. the API's throttling (:mod:`ops.throttling`, the stage's ``api_rate_limit``/``api_burst_limit``),
+   when the stage sets it;
+4. :func:`wire_inbox_failures`: the S3 function's asynchronous invoke configuration, so that S3 events
    it still fails on after Lambda's retries go to the dead-letter queue instead of being dropped
    (``MaximumRetryAttempts``, ``MaximumEventAgeInSeconds``, on-failure destination), and the one
    permission that needs, ``sqs:SendMessage`` on that queue only, as an inline policy of that
@@ -38,8 +42,11 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.config import StageConfig, load
+from ops import throttling
 from ops.emulator import ROOT
 from ops.errors import OpsError
+from ops.policies import check_account, policy_path
+from ops.policies import write as write_policy
 from ops.provision import provision
 
 CHALICE_DIR = ROOT / "chalice_app"
@@ -61,6 +68,7 @@ class Deployment:
     stage: str
     provisioned: dict[str, list[str]] = field(default_factory=dict)
     resources: list[dict[str, Any]] = field(default_factory=list)
+    throttling: dict[str, Any] | None = None
     inbox_failures: dict[str, Any] = field(default_factory=dict)
 
     def resource(self, name: str) -> dict[str, Any]:
@@ -81,8 +89,11 @@ def _chalice_factory(project_dir: Path) -> Any:
     return CLIFactory(str(project_dir), environ=os.environ)
 
 
-def chalice_deploy(stage: str, project_dir: Path = CHALICE_DIR, environment: dict[str, str] | None = None) -> dict:
-    """``chalice deploy --stage <stage>`` (Chalice's factory and deployer); returns the deployed values.
+def chalice_deploy(
+    stage: str, region: str, project_dir: Path = CHALICE_DIR, environment: dict[str, str] | None = None
+) -> dict:
+    """``chalice deploy --stage <stage>`` into ``region`` (Chalice's factory and deployer); returns the
+    deployed values.
 
     ``environment`` is added to every function's environment variables (on top of the stage's).
     """
@@ -92,6 +103,7 @@ def chalice_deploy(stage: str, project_dir: Path = CHALICE_DIR, environment: dic
     params = {"environment_variables": dict(environment)} if environment else None
     config = factory.create_config_obj(chalice_stage_name=stage, user_provided_params=params)
     session = factory.create_botocore_session()
+    session.set_config_variable("region", region)
     if on_emulator():
         _drop_emulated_rest_api(project_dir, stage)
     deployer = factory.create_default_deployer(session=session, config=config, ui=UI())
@@ -100,13 +112,15 @@ def chalice_deploy(stage: str, project_dir: Path = CHALICE_DIR, environment: dic
     return deployed
 
 
-def chalice_delete(stage: str, project_dir: Path = CHALICE_DIR) -> None:
+def chalice_delete(stage: str, region: str, project_dir: Path = CHALICE_DIR) -> None:
     """``chalice delete --stage <stage>``: what ``chalice deploy`` created, as its deployed state records."""
     from chalice.utils import UI
 
     factory = _chalice_factory(project_dir)
     config = factory.create_config_obj(chalice_stage_name=stage)
-    deleter = factory.create_deletion_deployer(session=factory.create_botocore_session(), ui=UI())
+    session = factory.create_botocore_session()
+    session.set_config_variable("region", region)
+    deleter = factory.create_deletion_deployer(session=session, ui=UI())
     deleter.deploy(config, chalice_stage_name=stage)
 
 
@@ -175,12 +189,16 @@ def wire_inbox_failures(
 def deploy(config: StageConfig, project_dir: Path = CHALICE_DIR, session: boto3.Session | None = None) -> Deployment:
     """Provision, ``chalice deploy``, wire the inbox function's failures: the whole stage, idempotently."""
     session = session or boto3.Session(region_name=config.region)
+    check_account(config, session)
     report = provision(config, session)
+    report.add(f"iam policy {policy_path(config.stage).name}", write_policy(load(config.stage, environ={})))
     result = Deployment(config.stage, {"created": report.created, "existed": report.existed})
     environment = {}
     if on_emulator() and os.environ.get(RUNTIME_ENDPOINT):
         environment[RUNTIME_ENDPOINT] = os.environ[RUNTIME_ENDPOINT]
-    result.resources = chalice_deploy(config.stage, project_dir, environment)["resources"]
+    result.resources = chalice_deploy(config.stage, config.region, project_dir, environment)["resources"]
+    if config.api_rate_limit is not None:
+        result.throttling = throttling.apply(config, throttling.deployed_api(config.stage, project_dir), session)
     function = result.resource(INBOX_FUNCTION)["lambda_arn"]
     role = result.resource(f"{INBOX_FUNCTION}_role")["role_name"]
     result.inbox_failures = wire_inbox_failures(config, function, role, session)
@@ -202,7 +220,7 @@ def undeploy(config: StageConfig, project_dir: Path = CHALICE_DIR, session: boto
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") != "NoSuchEntity":
                 raise
-    chalice_delete(config.stage, project_dir)
+    chalice_delete(config.stage, config.region, project_dir)
 
 
 def main(argv: list[str] | None = None) -> int:
