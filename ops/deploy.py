@@ -187,7 +187,8 @@ def wire_inbox_failures(
 
 
 def deploy(config: StageConfig, project_dir: Path = CHALICE_DIR, session: boto3.Session | None = None) -> Deployment:
-    """Provision, ``chalice deploy``, wire the inbox function's failures: the whole stage, idempotently."""
+    """Provision, ``chalice deploy``, throttle the API, wire the inbox function's failures: the whole stage,
+    idempotently (the steps of this module's docstring)."""
     session = session or boto3.Session(region_name=config.region)
     check_account(config, session)
     report = provision(config, session)
