@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -35,6 +36,7 @@ from ops.deploy import (
     deploy,
     undeploy,
 )
+from ops.emulator import AWS_VENV
 from ops.redrive import inbox_function_name, redrive, s3_event
 from tests import images
 from tests.stack_fixtures import wait_for
@@ -143,6 +145,18 @@ def test_the_deployment_is_the_stage_wired_for_failures(deployed: Deployment, pr
     assert [c["LambdaFunctionArn"] for c in targets["LambdaFunctionConfigurations"]] == [
         deployed.resource(INBOX_FUNCTION)["lambda_arn"]
     ]
+
+
+@pytest.mark.integration
+def test_the_emulator_python_has_boto3_and_nothing_else_the_handler_imports():
+    """So what the deployed function runs besides boto3 (Powertools, chalicelib, app.py) comes from its
+    deployment package."""
+    python = str(AWS_VENV / "bin" / "python")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    assert subprocess.run([python, "-c", "import boto3"], env=env, cwd="/").returncode == 0
+    for module in ("aws_lambda_powertools", "chalicelib", "app"):
+        probe = subprocess.run([python, "-c", f"import {module}"], env=env, cwd="/", capture_output=True)
+        assert probe.returncode == 1, f"{module} importable by the emulator's Python"
 
 
 @pytest.mark.integration
