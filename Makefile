@@ -7,7 +7,7 @@ AWS_VENV    := .venv-aws
 PY          := $(VENV)/bin/python
 REQ_HASH    := $(shell cat requirements.txt | sha256sum | cut -c1-16)
 STAMP       := $(VENV)/.installed-$(REQ_HASH)
-AWS_STAMP   := $(AWS_VENV)/.installed-ministack-1.5.33
+AWS_STAMP   := $(AWS_VENV)/.installed-ministack-1.5.33-boto3-1.43.106
 SERVING_VENV := .venv-serving
 SERVING_REQ  := ops/serving-stack-requirements.txt
 SERVING_STAMP := $(SERVING_VENV)/.installed-$(shell cat $(SERVING_REQ) | sha256sum | cut -c1-16)
@@ -16,10 +16,10 @@ SITE        := $(VENV)/lib/python3.11/site-packages
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup serving-stack java up down reset demo test test-unit lint audit bench load browser
+.PHONY: help setup serving-stack java up down reset demo deploy-local test test-unit lint audit bench load browser
 
 help: ## List the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 setup: $(STAMP) $(AWS_STAMP) ## Create .venv (project) and .venv-aws (emulator); a no-op when up to date
 
@@ -31,8 +31,9 @@ $(STAMP): requirements.txt
 
 $(AWS_STAMP):
 	@test -x $(AWS_VENV)/bin/python || $(PYTHON_BASE) -m venv $(AWS_VENV)
-	$(AWS_VENV)/bin/pip install --quiet --disable-pip-version-check ministack==1.5.33
-	@touch $@
+	@# boto3: Lambda functions deployed into the emulator run under its Python (make deploy-local)
+	$(AWS_VENV)/bin/pip install --quiet --disable-pip-version-check ministack==1.5.33 boto3==1.43.106
+	@rm -f $(AWS_VENV)/.installed-* && touch $@
 
 serving-stack: $(SERVING_STAMP) java ## The real SageMaker serving stack (TorchServe + toolkit) in .venv-serving
 
@@ -56,6 +57,10 @@ down: ## Stop a running `make up` cleanly (state is kept)
 
 reset: down ## Wipe all local state (buckets, tables, queues)
 	rm -rf .local/ministack
+
+deploy-local: setup ## chalice deploy --stage local into the emulator of a running `make up` (docs/deploying.md)
+	AWS_ENDPOINT_URL=http://127.0.0.1:$${AWS_PORT:-4566} AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME=http://127.0.0.1:$${ENDPOINT_PORT:-8080} \
+	AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1 $(PY) -m ops.deploy --stage local
 
 demo: setup ## Push generated sample images through both paths of a running stack
 	$(PY) -m ops.demo

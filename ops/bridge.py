@@ -5,6 +5,8 @@ ObjectCreated notifications at an SQS queue (with a dead-letter queue); this bri
 queue and runs the *same* handler in-process, loaded the way ``chalice local`` loads the app (the
 stage's environment variables applied first), with the notification's own S3 event: key, size,
 eTag and versionId exactly as S3 sent them.
+Why ``make up`` keeps it rather than the emulator's own S3 -> Lambda invocation of a deployed
+function (``make deploy-local``): docs/deploying.md, measured.
 
 Delivery semantics match Lambda's asynchronous invocation closely enough to test against:
 

@@ -1,7 +1,12 @@
-"""Start, stop and health-check MiniStack, the local AWS emulator (S3, DynamoDB, SQS).
+"""Start, stop and health-check MiniStack, the local AWS emulator (S3, DynamoDB, SQS; Lambda, IAM and
+API Gateway for ``make deploy-local``).
 
 MiniStack pins botocore exactly, so it lives in its own venv (``.venv-aws``, created by ``make setup``)
 and runs as a child process bound to 127.0.0.1 only, with every listener we do not use switched off.
+Lambda functions deployed into it (``make deploy-local``) run without Docker, under the emulator's own
+Python, with the emulator's environment plus the function's own variables: the project's
+``PYTHONPATH`` and endpoint redirections are kept out of it, so a deployed function sees only its
+deployment package, ``.venv-aws`` (boto3) and what its configuration gives it.
 Its state is persisted under a state folder and snapshotted on a clean stop (SIGTERM): always stop it
 with :meth:`Emulator.stop`, never ``kill -9``, or new buckets and items are lost.
 """
@@ -26,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 AWS_VENV = ROOT / ".venv-aws"
 DEFAULT_PORT = 4566
 DEFAULT_STATE_DIR = ROOT / ".local" / "ministack"
-SERVICES = "s3,dynamodb,sqs,sts"
+SERVICES = "s3,dynamodb,sqs,sts,lambda,iam,apigateway,logs"
 
 #: Credentials and region for talking to the emulator; boto3 needs some, MiniStack ignores them.
 CLIENT_ENV = {
@@ -107,8 +112,11 @@ class Emulator:
                 "run `make down` or choose another port with AWS_PORT=..."
             )
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        kept_out = ("PYTHONPATH", "AWS_ENDPOINT_URL", "DIGITS_")
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith(kept_out)}
         env = {
-            **os.environ,
+            **inherited,
+            "LAMBDA_EXECUTOR": "local",
             "BIND_HOST": "127.0.0.1",
             "GATEWAY_PORT": str(self.port),
             "SERVICES": SERVICES,

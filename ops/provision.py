@@ -9,6 +9,8 @@
 * the idempotency table that Powertools Idempotency uses (key ``id``, TTL on ``expiration``);
 * retention (the stage's ``retention_days``): S3 lifecycle expiry of stored images and results, DynamoDB
   TTL of records (:mod:`ops.retention`);
+* the inbox dead-letter queue (SQS, encrypted, messages kept 14 days): the deployed S3 function's
+  on-failure destination, wired by ``python -m ops.deploy``, replayed by ``python -m ops.redrive``;
 * local stage only: the SQS queue (with a dead-letter queue) that receives the inbox bucket's
   ObjectCreated notifications, which the event bridge turns into Lambda S3 events. In AWS, ``chalice
   deploy`` wires the bucket notification to the Lambda itself;
@@ -36,6 +38,7 @@ from ops.retention import ensure_retention
 
 FEED_INDEX = "by-time"
 SOURCE_INDEX = "by-source"
+BRIDGE_NOTIFICATION = "inbox-to-bridge"
 
 
 @dataclass
@@ -133,6 +136,26 @@ def ensure_idempotency_table(ddb, name: str) -> bool:
     return created
 
 
+#: The longest SQS keeps a message: a failed inbox event waits this long for its re-drive.
+DEAD_LETTER_RETENTION_S = 14 * 24 * 3600
+
+
+def ensure_dead_letter_queue(sqs, name: str) -> bool:
+    """An encrypted queue that keeps messages 14 days; False when it existed (settings re-applied)."""
+    try:
+        url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+        created = False
+    except ClientError as exc:
+        if _error_code(exc) not in ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"):
+            raise
+        url, created = sqs.create_queue(QueueName=name)["QueueUrl"], True
+    sqs.set_queue_attributes(
+        QueueUrl=url,
+        Attributes={"MessageRetentionPeriod": str(DEAD_LETTER_RETENTION_S), "SqsManagedSseEnabled": "true"},
+    )
+    return created
+
+
 def ensure_inbox_queue(sqs, s3, config: StageConfig) -> bool:
     """Queue + DLQ fed by the inbox bucket's ObjectCreated notifications (local stage's event bridge)."""
     assert config.inbox_queue
@@ -166,18 +189,20 @@ def ensure_inbox_queue(sqs, s3, config: StageConfig) -> bool:
             "Policy": json.dumps(policy),
         },
     )
+    # Keep the bucket's other notifications (a `chalice deploy`ed S3 function, `make deploy-local`).
+    notifications = s3.get_bucket_notification_configuration(Bucket=config.inbox_bucket)
+    notifications.pop("ResponseMetadata", None)
+    queues = [q for q in notifications.get("QueueConfigurations", []) if q.get("Id") != BRIDGE_NOTIFICATION]
+    queues.append(
+        {
+            "Id": BRIDGE_NOTIFICATION,
+            "QueueArn": queue_arn,
+            "Events": ["s3:ObjectCreated:*"],
+            "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": config.inbox_prefix}]}},
+        }
+    )
     s3.put_bucket_notification_configuration(
-        Bucket=config.inbox_bucket,
-        NotificationConfiguration={
-            "QueueConfigurations": [
-                {
-                    "Id": "inbox-to-bridge",
-                    "QueueArn": queue_arn,
-                    "Events": ["s3:ObjectCreated:*"],
-                    "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": config.inbox_prefix}]}},
-                }
-            ]
-        },
+        Bucket=config.inbox_bucket, NotificationConfiguration={**notifications, "QueueConfigurations": queues}
     )
     return not existed
 
@@ -191,8 +216,11 @@ def provision(config: StageConfig, session: boto3.Session | None = None) -> Repo
         report.add(f"s3://{bucket}", ensure_bucket(s3, bucket, config.region))
     report.add(f"dynamodb:{config.predictions_table}", ensure_predictions_table(ddb, config.predictions_table))
     report.add(f"dynamodb:{config.idempotency_table}", ensure_idempotency_table(ddb, config.idempotency_table))
+    sqs = session.client("sqs")
+    dead_letters = config.inbox_dead_letter_queue
+    report.add(f"sqs:{dead_letters}", ensure_dead_letter_queue(sqs, dead_letters))
     if config.inbox_queue:
-        report.add(f"sqs:{config.inbox_queue}", ensure_inbox_queue(session.client("sqs"), s3, config))
+        report.add(f"sqs:{config.inbox_queue}", ensure_inbox_queue(sqs, s3, config))
     kept = f"{config.retention_days} days" if config.retention_days else "kept forever"
     report.add(f"retention: {kept}", ensure_retention(s3, ddb, config))
     return report

@@ -55,7 +55,7 @@ WHERE = ["--bucket", BUCKET, "--role-arn", ROLE]
 
 @dataclass
 class Requests:
-    """SageMaker API requests in the order the SDK sent them."""
+    """SageMaker (and Application Auto Scaling, CloudWatch) API requests in the order they were sent."""
 
     sent: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
@@ -118,6 +118,8 @@ def sagemaker(aws_env: None) -> Iterator[tuple[boto3.Session, Requests]]:
         session = boto3.Session(region_name=REGION)
         requests = Requests()
         session.events.register("provide-client-params.sagemaker.*", requests.record)
+        session.events.register("provide-client-params.application-auto-scaling.*", requests.record)
+        session.events.register("provide-client-params.cloudwatch.*", requests.record)
         session.events.register("after-call.sagemaker.*", _drop_empty_dicts)
         session.events.register("before-call.sagemaker.UpdateEndpoint", _moto_update_endpoint)
         session.client("s3").create_bucket(Bucket=BUCKET)
@@ -345,9 +347,108 @@ def test_deploy_real_time_endpoint(sagemaker, capsys) -> None:
     assert endpoint["EndpointName"] == ENDPOINT and endpoint["EndpointConfigName"] == config["EndpointConfigName"]
     assert result["status"] == "InService" and result["model"] == model["ModelName"]
     assert model["ModelName"].startswith(f"{ENDPOINT}-")
+    assert result["existed"] is False
 
-    line = cli_error(session, capsys, "deploy", *WHERE, "--model-data", MODEL_DATA)
-    assert f"endpoint {ENDPOINT} already exists" in line
+    line = cli_error(session, capsys, "deploy", *WHERE, "--model-data", f"s3://{BUCKET}/models/other/model.tar.gz")
+    assert f"endpoint {ENDPOINT} already exists (InService, serving {MODEL_DATA})" in line
+
+
+def test_deploy_registers_target_tracking_autoscaling_and_alarms(sagemaker, capsys) -> None:
+    session, requests = sagemaker
+    topic = f"arn:aws:sns:{REGION}:{ACCOUNT}:digits-alarms"
+    result = cli(
+        session, capsys, "deploy", *WHERE, "--model-data", MODEL_DATA, "--instance-count", "2", "--min-instances", "1",
+        "--max-instances", "6", "--invocations-per-instance", "1500", "--latency-alarm-ms", "300",
+        "--alarm-topic-arn", topic,
+    )  # fmt: skip
+
+    names = requests.names()  # registered once InService (DescribeEndpoint, the waiter's, after CreateEndpoint)
+    created = names.index("CreateEndpoint")
+    assert created < names.index("DescribeEndpoint", created) < names.index("RegisterScalableTarget")
+    variant = {"ServiceNamespace": "sagemaker", "ResourceId": f"endpoint/{ENDPOINT}/variant/AllTraffic",
+               "ScalableDimension": "sagemaker:variant:DesiredInstanceCount"}  # fmt: skip
+    assert requests.one("RegisterScalableTarget") == {**variant, "MinCapacity": 1, "MaxCapacity": 6}
+    assert requests.one("PutScalingPolicy") == {
+        **variant,
+        "PolicyName": f"{ENDPOINT}-invocations-per-instance",
+        "PolicyType": "TargetTrackingScaling",
+        "TargetTrackingScalingPolicyConfiguration": {
+            "TargetValue": 1500.0,
+            "PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"},
+            "ScaleOutCooldown": 60,
+            "ScaleInCooldown": 300,
+        },
+    }
+    assert result["autoscaling"]["min_instances"] == 1 and result["autoscaling"]["max_instances"] == 6
+
+    alarms = {a["AlarmName"]: a for a in requests.of("PutMetricAlarm")}
+    assert list(alarms) == result["alarms"] == [
+        f"{ENDPOINT}-invocation-errors", f"{ENDPOINT}-model-latency", "digits-dev-inbox-dead-letters-depth",
+    ]  # fmt: skip
+    dimensions = [{"Name": "EndpointName", "Value": ENDPOINT}, {"Name": "VariantName", "Value": "AllTraffic"}]
+    errors = alarms[f"{ENDPOINT}-invocation-errors"]
+    assert (errors["Namespace"], errors["MetricName"], errors["Dimensions"]) == (
+        "AWS/SageMaker", "Invocation5XXErrors", dimensions,
+    )  # fmt: skip
+    assert (errors["Statistic"], errors["Threshold"]) == ("Sum", 0.0)
+    assert errors["ComparisonOperator"] == "GreaterThanThreshold"
+    latency = alarms[f"{ENDPOINT}-model-latency"]
+    assert (latency["MetricName"], latency["Dimensions"], latency["ExtendedStatistic"]) == (
+        "ModelLatency", dimensions, "p99",
+    )  # fmt: skip
+    assert latency["Threshold"] == 300_000.0  # ModelLatency is in microseconds
+    depth = alarms["digits-dev-inbox-dead-letters-depth"]
+    assert (depth["Namespace"], depth["MetricName"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
+    assert depth["Dimensions"] == [{"Name": "QueueName", "Value": "digits-dev-inbox-dead-letters"}]
+    assert (depth["Threshold"], depth["ComparisonOperator"]) == (0.0, "GreaterThanThreshold")
+    for alarm in alarms.values():
+        assert alarm["AlarmActions"] == alarm["OKActions"] == [topic]
+        assert alarm["TreatMissingData"] == "notBreaching"
+    # moto kept what was sent: the target and policy exist, the alarms too.
+    autoscaling = session.client("application-autoscaling")
+    [target] = autoscaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]
+    assert (target["MinCapacity"], target["MaxCapacity"]) == (1, 6)
+    assert len(autoscaling.describe_scaling_policies(ServiceNamespace="sagemaker")["ScalingPolicies"]) == 1
+    assert len(session.client("cloudwatch").describe_alarms()["MetricAlarms"]) == 3
+
+
+def test_deploying_again_finishes_a_no_wait_deployment_and_delete_removes_everything(sagemaker, capsys) -> None:
+    session, requests = sagemaker
+
+    # --no-wait: the endpoint is not InService yet, and AWS registers no autoscaling before it is.
+    def creating(parsed: dict[str, Any], **_: Any) -> None:
+        parsed["EndpointStatus"] = "Creating"
+
+    session.events.register("after-call.sagemaker.DescribeEndpoint", creating)
+    first = cli(session, capsys, "deploy", *WHERE, "--model-data", MODEL_DATA, "--no-wait")
+    assert first["autoscaling"].startswith("not yet") and requests.of("RegisterScalableTarget") == []
+    session.events.unregister("after-call.sagemaker.DescribeEndpoint", creating)
+
+    requests.clear()
+    again = cli(session, capsys, "deploy", *WHERE, "--model-data", MODEL_DATA)
+    assert again["existed"] is True and again["model"] == first["model"]
+    assert requests.of("CreateModel") == requests.of("CreateEndpointConfig") == requests.of("CreateEndpoint") == []
+    assert requests.one("RegisterScalableTarget")["MinCapacity"] == 1
+    assert len(requests.of("PutMetricAlarm")) == 3
+
+    requests.clear()
+    deleted = cli(session, capsys, "delete", "--bucket", BUCKET)
+    assert deleted["autoscaling"] == [f"endpoint/{ENDPOINT}/variant/AllTraffic"]
+    assert len(deleted["alarms"]) == 3 and deleted["endpoints"] == [ENDPOINT]
+    names = requests.names()
+    assert names.index("DeregisterScalableTarget") < names.index("DeleteEndpoint")
+    assert session.client("application-autoscaling").describe_scalable_targets(ServiceNamespace="sagemaker")[
+        "ScalableTargets"
+    ] == []
+    assert session.client("cloudwatch").describe_alarms()["MetricAlarms"] == []
+
+
+def test_instance_bounds_are_checked_before_anything_is_sent(sagemaker, capsys) -> None:
+    session, requests = sagemaker
+    line = cli_error(session, capsys, "deploy", *WHERE, "--model-data", MODEL_DATA, "--instance-count", "3",
+                     "--max-instances", "2")  # fmt: skip
+    assert "--instance-count (3) must lie between --min-instances (3) and --max-instances (2)" in line
+    assert requests.sent == []
 
 
 def test_deploy_serverless_endpoint(sagemaker, capsys) -> None:
@@ -363,6 +464,11 @@ def test_deploy_serverless_endpoint(sagemaker, capsys) -> None:
     assert variant["ServerlessConfig"] == {"MemorySizeInMB": 3072, "MaxConcurrency": 7}
     assert "InstanceType" not in variant and variant["ModelName"] == model["ModelName"]
     assert requests.one("CreateEndpoint")["EndpointName"] == "digits-serverless"
+    # Serverless capacity is its MaxConcurrency: no instances to scale; the alarms are the same.
+    assert requests.of("RegisterScalableTarget") == requests.of("PutScalingPolicy") == []
+    assert [a["AlarmName"] for a in requests.of("PutMetricAlarm")][:2] == [
+        "digits-serverless-invocation-errors", "digits-serverless-model-latency",
+    ]  # fmt: skip
 
 
 def test_deploy_the_model_of_a_training_job_and_of_a_tuning_jobs_best(sagemaker, capsys) -> None:
@@ -404,7 +510,11 @@ def test_update_switches_the_model_then_delete_removes_everything(sagemaker, cap
     assert variant["ModelName"] == model["ModelName"] != first["model"]
     assert variant["InstanceType"] == "ml.c5.large" and variant["InitialInstanceCount"] == 1  # capacity kept
     update = requests.one("UpdateEndpoint")
-    assert update == {"EndpointName": ENDPOINT, "EndpointConfigName": config["EndpointConfigName"]}
+    assert update == {
+        "EndpointName": ENDPOINT,
+        "EndpointConfigName": config["EndpointConfigName"],
+        "RetainAllVariantProperties": True,  # the instance count autoscaling chose stays
+    }
     # Once InService on the new configuration, the old configuration and model go.
     assert requests.one("DeleteEndpointConfig") == {"EndpointConfigName": first["endpoint_config"]}
     assert requests.one("DeleteModel") == {"ModelName": first["model"]}
@@ -420,13 +530,17 @@ def test_update_switches_the_model_then_delete_removes_everything(sagemaker, cap
         "endpoints": [ENDPOINT],
         "endpoint_configs": [config["EndpointConfigName"]],
         "models": [model["ModelName"]],
+        "autoscaling": [f"endpoint/{ENDPOINT}/variant/AllTraffic"],
+        "alarms": [f"{ENDPOINT}-invocation-errors", f"{ENDPOINT}-model-latency", "digits-dev-inbox-dead-letters-depth"],
     }
     assert requests.one("DeleteEndpoint") == {"EndpointName": ENDPOINT}
     client = session.client("sagemaker")
     assert client.list_endpoints()["Endpoints"] == []
     assert client.list_endpoint_configs()["EndpointConfigs"] == []
     assert client.list_models()["Models"] == []
-    assert cli(session, capsys, "delete") == {"endpoints": [], "endpoint_configs": [], "models": []}
+    assert cli(session, capsys, "delete") == {
+        "endpoints": [], "endpoint_configs": [], "models": [], "autoscaling": [], "alarms": [],
+    }  # fmt: skip
 
 
 def test_a_rolled_back_update_is_reported_and_deletes_nothing(sagemaker, capsys) -> None:
@@ -458,11 +572,10 @@ def test_deploy_over_the_leftovers_of_a_failed_deployment(sagemaker, capsys) -> 
 
     line = cli_error(session, capsys, "deploy", *WHERE, "--model-data", MODEL_DATA)
     assert f"endpoint configuration {ENDPOINT} is left from an earlier deployment" in line
-    assert cli(session, capsys, "delete") == {
-        "endpoints": [],
-        "endpoint_configs": [first["endpoint_config"]],
-        "models": [first["model"]],
-    }
+    deleted = cli(session, capsys, "delete")
+    assert (deleted["endpoints"], deleted["endpoint_configs"], deleted["models"]) == (
+        [], [first["endpoint_config"]], [first["model"]],
+    )  # fmt: skip
     requests.clear()
     assert cli(session, capsys, "deploy", *WHERE, "--model-data", MODEL_DATA)["status"] == "InService"
     assert requests.one("CreateEndpoint")["EndpointName"] == ENDPOINT

@@ -45,6 +45,9 @@ class StageConfig:
     predictions_table: str
     idempotency_table: str
     inbox_queue: str | None
+    #: SQS queue that receives inbox events the deployed S3 function still failed on after Lambda's
+    #: retries (its on-failure destination); ``python -m ops.redrive`` replays them.
+    inbox_dead_letter_queue: str
     endpoint_name: str
     api_url: str | None
     log_level: str

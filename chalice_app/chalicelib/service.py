@@ -28,7 +28,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 
 from chalicelib.config import StageConfig
 from chalicelib.endpoint_client import EndpointClient
-from chalicelib.errors import BadRequest, ImageRejected, ServiceError
+from chalicelib.errors import ImageRejected, ServiceError
 from chalicelib.media import accept_image, check_size
 from chalicelib.observability import capture, logger, record_prediction
 from chalicelib.store import PredictionStore, inbox_prediction_id, new_prediction_id, utc_now
@@ -36,6 +36,12 @@ from chalicelib.store import PredictionStore, inbox_prediction_id, new_predictio
 #: How long a processed inbox object is remembered by Powertools Idempotency (the deterministic id
 #: keeps protecting it afterwards).
 IDEMPOTENCY_WINDOW_S = 24 * 3600
+
+
+def refused(exc: ServiceError) -> bool:
+    """A 4xx: the input itself is refused (by the service or the model); retrying cannot help. A 5xx is a
+    failure of a dependency or of the model, worth retrying."""
+    return exc.status < 500
 
 
 @dataclass(frozen=True)
@@ -89,7 +95,7 @@ class PredictionService:
         try:
             prediction = self.endpoint.predict(image.data, image.content_type)
         except ServiceError as exc:
-            record_prediction("api", "rejected" if isinstance(exc, ImageRejected | BadRequest) else "failed")
+            record_prediction("api", "rejected" if refused(exc) else "failed")
             raise
         record = self.store.save_succeeded(
             prediction_id=new_prediction_id(),
@@ -155,14 +161,14 @@ class PredictionService:
                 raise ImageRejected("the object was deleted before it was read", code="object_not_found", status=404)
             image = accept_image(data)
             prediction = self.endpoint.predict(image.data, image.content_type)
-        except (ImageRejected, BadRequest) as exc:
+        except ServiceError as exc:
+            if not refused(exc):
+                self._record_failure(exc, common)
+                raise
             record = self.store.save_rejected(error=exc, **common)
             logger.info("rejected", extra={"prediction_id": prediction_id, "code": exc.code})
             record_prediction("s3", "rejected")
             return {"prediction_id": prediction_id, "status": record["status"]}
-        except ServiceError as exc:
-            self._record_failure(exc, common)
-            raise
         try:
             record = self.store.save_succeeded(
                 result=prediction.result, latency_ms=prediction.latency_ms, **common

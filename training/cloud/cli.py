@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from training.cloud.alarms import DEFAULT_LATENCY_MS
+from training.cloud.autoscaling import DEFAULT_INVOCATIONS_PER_INSTANCE, DEFAULT_MAX_INSTANCES, Scaling
 from training.cloud.context import DEFAULT_PREFIX, DEFAULT_STAGE, ROLE_ENV, Cloud, CloudError, Settings, connect
 from training.cloud.hosting import DEFAULT_INSTANCE, SERVERLESS_MEMORY_SIZES, Capacity
 from training.cloud.jobs import DEFAULT_DATA_DIR, DEFAULT_TRAINING_INSTANCE, STRATEGIES, TrainingSpec, as_text
@@ -113,7 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
     best.add_argument("tuning_job", help="tuning job name")
     _common(best)
 
-    deploy = commands.add_parser("deploy", help="create the endpoint (real-time or serverless)")
+    deploy = commands.add_parser(
+        "deploy", help="create the endpoint (real-time or serverless), its autoscaling and alarms (idempotent)"
+    )
     _model_source(deploy)
     capacity = deploy.add_argument_group("capacity")
     capacity.add_argument("--instance-type", default=DEFAULT_INSTANCE, help="real-time (default %(default)s)")
@@ -123,7 +127,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--memory-mb", type=int, default=2048, choices=SERVERLESS_MEMORY_SIZES, help="serverless (default %(default)s)"
     )
     capacity.add_argument("--max-concurrency", type=int, default=5, help="serverless (default %(default)s)")
-    _wait(deploy, "the endpoint is InService")
+    scaling = deploy.add_argument_group("autoscaling (real-time) and alarms")
+    scaling.add_argument("--min-instances", type=int, help="(default: --instance-count)")
+    scaling.add_argument("--max-instances", type=int, default=DEFAULT_MAX_INSTANCES, help="(default %(default)s)")
+    scaling.add_argument(
+        "--invocations-per-instance",
+        type=int,
+        default=DEFAULT_INVOCATIONS_PER_INSTANCE,
+        help="target invocations per instance per minute (default %(default)s)",
+    )
+    scaling.add_argument(
+        "--latency-alarm-ms", type=int, default=DEFAULT_LATENCY_MS, help="model latency p99 alarm (default %(default)s)"
+    )
+    scaling.add_argument("--alarm-topic-arn", help="SNS topic the alarms notify (default: none)")
+    _wait(deploy, "the endpoint is InService, then register autoscaling")
     _common(deploy, role=True, endpoint=True)
 
     update = commands.add_parser("update", help="switch the endpoint to a new model without downtime")
@@ -132,7 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     _wait(update, "the endpoint is InService on the new model, then delete the old config and model")
     _common(update, role=True, endpoint=True)
 
-    delete = commands.add_parser("delete", help="delete the endpoint, its endpoint configs and models")
+    delete = commands.add_parser("delete", help="delete the endpoint, its autoscaling, alarms, configs and models")
     _common(delete, endpoint=True)
     return parser
 
@@ -198,9 +215,22 @@ def execute(args: argparse.Namespace, cloud: Cloud) -> dict[str, Any]:
             serverless=args.serverless,
             memory_mb=args.memory_mb,
             max_concurrency=args.max_concurrency,
+            scaling=Scaling(
+                min_instances=args.instance_count if args.min_instances is None else args.min_instances,
+                max_instances=args.max_instances,
+                invocations_per_instance=args.invocations_per_instance,
+            ),
         )
         capacity.validate()
-        return hosting.deploy(cloud, _model_data(cloud, args), capacity, wait=args.wait, verbose=args.verbose)
+        return hosting.deploy(
+            cloud,
+            _model_data(cloud, args),
+            capacity,
+            wait=args.wait,
+            verbose=args.verbose,
+            latency_alarm_ms=args.latency_alarm_ms,
+            alarm_topic_arn=args.alarm_topic_arn,
+        )
     if args.command == "update":
         return hosting.update(
             cloud, _model_data(cloud, args), wait=args.wait, keep_old=args.keep_old, verbose=args.verbose

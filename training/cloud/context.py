@@ -75,6 +75,8 @@ class Settings:
     bucket: str | None = None  # None: the SDK's default bucket, sagemaker-<region>-<account>
     prefix: str = DEFAULT_PREFIX
     role_arn: str | None = None
+    #: The stage's inbox dead-letter queue (its depth alarm is created with the endpoint's alarms).
+    dead_letter_queue: str | None = None
 
     @classmethod
     def resolve(
@@ -118,6 +120,7 @@ class Settings:
             bucket=bucket or None,
             prefix=prefix,
             role_arn=role_arn,
+            dead_letter_queue=config.inbox_dead_letter_queue,
         )
 
 

@@ -1,5 +1,11 @@
 """Endpoints: deploy a model (real-time or serverless), switch an endpoint to a new model, delete.
 
+``deploy`` creates the endpoint and, once it is InService, registers autoscaling (real-time:
+:mod:`training.cloud.autoscaling`) and puts the stage's alarms (:mod:`training.cloud.alarms`). Run
+again with the same model, it creates nothing and applies autoscaling and alarms again: a deployment
+that failed half-way (or ran with ``--no-wait``, so before autoscaling could be registered) is
+finished that way. ``delete`` removes all of it.
+
 The model is ``model.tar.gz`` as a training job writes it (``model.pt``, ``metadata.json``,
 ``code/inference.py``): the PyTorch *inference* container loads ``code/inference.py`` from it, so the
 SDK's ModelBuilder runs in pass-through mode (image + model data, no repacking).
@@ -12,9 +18,11 @@ endpoint (``deploy`` lets the SDK name the first configuration after the endpoin
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from training.cloud import alarms, autoscaling
+from training.cloud.autoscaling import Scaling
 from training.cloud.context import Cloud, CloudError, check_s3_uri, unique_name
 
 #: The newest PyTorch inference image the SDK knows; ``model/`` is kept compatible with it.
@@ -35,6 +43,8 @@ class Capacity:
     serverless: bool = False
     memory_mb: int = 2048
     max_concurrency: int = 5
+    #: Real-time only: autoscaling bounds and target.
+    scaling: Scaling = field(default_factory=Scaling)
 
     def validate(self) -> None:
         if self.serverless:
@@ -44,6 +54,8 @@ class Capacity:
                 raise CloudError("--max-concurrency must be between 1 and 200")
         elif self.instance_count < 1:
             raise CloudError("--instance-count must be at least 1")
+        else:
+            self.scaling.validate(self.instance_count)
 
 
 def inference_image(region: str, capacity: Capacity) -> str:
@@ -107,19 +119,49 @@ def endpoint_status(cloud: Cloud, name: str) -> dict[str, Any] | None:
 
 
 def deploy(
-    cloud: Cloud, model_data: str, capacity: Capacity, wait: bool = True, verbose: bool = False
+    cloud: Cloud,
+    model_data: str,
+    capacity: Capacity,
+    wait: bool = True,
+    verbose: bool = False,
+    latency_alarm_ms: int = alarms.DEFAULT_LATENCY_MS,
+    alarm_topic_arn: str | None = None,
 ) -> dict[str, Any]:
-    """Create the stage's endpoint serving ``model_data`` (refuses when it exists: use ``update``)."""
+    """Create the stage's endpoint serving ``model_data``, then its autoscaling and alarms.
+
+    An endpoint that already serves ``model_data`` is kept (its autoscaling and alarms are applied
+    again); one serving another model is refused (``update`` switches models).
+    """
     capacity.validate()
     name = cloud.settings.endpoint_name
     existing = endpoint_status(cloud, name)
     if existing:
-        raise CloudError(
-            f"endpoint {name} already exists ({existing['EndpointStatus']}): "
-            "`update` switches it to a new model, `delete` removes it"
-        )
-    if _describe_or_none(cloud, "describe_endpoint_config", EndpointConfigName=name):
-        raise CloudError(f"endpoint configuration {name} is left from an earlier deployment: `delete` removes it")
+        model_name, served = _served_model(cloud, existing)
+        if existing["EndpointStatus"] == "Failed" or served != model_data:
+            raise CloudError(
+                f"endpoint {name} already exists ({existing['EndpointStatus']}, serving {served}): "
+                "`update` switches it to a new model, `delete` removes it"
+            )
+    else:
+        if _describe_or_none(cloud, "describe_endpoint_config", EndpointConfigName=name):
+            raise CloudError(
+                f"endpoint configuration {name} is left from an earlier deployment: `delete` removes it"
+            )
+        model_name = _create(cloud, name, model_data, capacity, verbose)
+    status = wait_in_service(cloud, name) if wait else endpoint_status(cloud, name) or {}
+    result = {**_summary(cloud, status, model_name, model_data), "existed": bool(existing)}
+    if status.get("EndpointStatus") != "InService":
+        result["autoscaling"] = "not yet: run the same deploy again once the endpoint is InService"
+    elif not capacity.serverless:
+        result["autoscaling"] = autoscaling.apply(cloud, name, capacity.scaling)
+    result["alarms"] = alarms.apply(
+        cloud, alarms.definitions(name, cloud.settings.dead_letter_queue, latency_alarm_ms, alarm_topic_arn)
+    )
+    return result
+
+
+def _create(cloud: Cloud, name: str, model_data: str, capacity: Capacity, verbose: bool) -> str:
+    """Create the model, endpoint configuration and endpoint (without waiting); returns the model name."""
     builder = model_builder(cloud, model_data, capacity, verbose)
     model_name = unique_name(name)
     builder.build(model_name=model_name)
@@ -137,8 +179,17 @@ def deploy(
             initial_instance_count=capacity.instance_count,
             wait=False,
         )
-    status = wait_in_service(cloud, name) if wait else endpoint_status(cloud, name) or {}
-    return _summary(cloud, status, model_name, model_data)
+    return model_name
+
+
+def _served_model(cloud: Cloud, endpoint: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The model an endpoint serves and its model data (None when its configuration is gone)."""
+    config = _describe_or_none(cloud, "describe_endpoint_config", EndpointConfigName=endpoint["EndpointConfigName"])
+    if not config:
+        return None, None
+    model_name = config["ProductionVariants"][0]["ModelName"]
+    model = _describe_or_none(cloud, "describe_model", ModelName=model_name) or {}
+    return model_name, model.get("PrimaryContainer", {}).get("ModelDataUrl")
 
 
 def update(cloud: Cloud, model_data: str, wait: bool = True, keep_old: bool = False, verbose: bool = False) -> dict:
@@ -170,7 +221,9 @@ def update(cloud: Cloud, model_data: str, wait: bool = True, keep_old: bool = Fa
         {**_copy_input(client, "ProductionVariant", v), "ModelName": new_name} for v in variants
     ]
     client.create_endpoint_config(**request)
-    client.update_endpoint(EndpointName=name, EndpointConfigName=new_name)
+    # Keep the variant's current instance count and weight (autoscaling may have changed them); a new
+    # model on a variant registered for autoscaling is an update AWS allows without deregistering it.
+    client.update_endpoint(EndpointName=name, EndpointConfigName=new_name, RetainAllVariantProperties=True)
     old_name = old_config["EndpointConfigName"]
     if not wait:
         return {**_summary(cloud, endpoint_status(cloud, name) or {}, new_name, model_data), "kept": old_name}
@@ -187,10 +240,14 @@ def update(cloud: Cloud, model_data: str, wait: bool = True, keep_old: bool = Fa
 
 
 def delete(cloud: Cloud) -> dict[str, list[str]]:
-    """Delete the stage's endpoint, its endpoint configuration(s) and their models (what exists of them)."""
+    """Delete the stage's endpoint, its autoscaling, alarms, endpoint configuration(s) and their models
+    (what exists of them)."""
     name = cloud.settings.endpoint_name
     client = cloud.sagemaker_client()
     deleted: dict[str, list[str]] = {"endpoints": [], "endpoint_configs": [], "models": []}
+    deleted["autoscaling"] = [autoscaling.resource_id(name)] if autoscaling.remove(cloud, name) else []
+    names = [a["AlarmName"] for a in alarms.definitions(name, cloud.settings.dead_letter_queue)]
+    deleted["alarms"] = alarms.remove(cloud, names)
     configs = [name]  # deploy names the first configuration after the endpoint
     endpoint = endpoint_status(cloud, name)
     if endpoint:
