@@ -471,6 +471,38 @@ def test_deploy_serverless_endpoint(sagemaker, capsys) -> None:
     ]  # fmt: skip
 
 
+def test_deploy_passes_container_variables_and_refuses_torchserve_batching(sagemaker, capsys) -> None:
+    """TorchServe batching breaks mixed traffic (tests/test_serving_batching.py): never deployed."""
+    session, requests = sagemaker
+    for batch_size in ("4", "0", "", "2 "):
+        line = cli_error(
+            session, capsys, "deploy", *WHERE, "--model-data", MODEL_DATA,
+            "--container-env", f"SAGEMAKER_TS_BATCH_SIZE={batch_size}",
+            "--container-env", "SAGEMAKER_TS_MAX_BATCH_DELAY=50",
+        )  # fmt: skip
+        assert f"SAGEMAKER_TS_BATCH_SIZE={batch_size!r} refused" in line
+        assert "first one's Content-Type" in line and "503" in line
+    assert requests.names() == [], "refused before any SageMaker call"
+    line = cli_error(session, capsys, "deploy", *WHERE, "--model-data", MODEL_DATA, "--container-env", "NO_EQUALS")
+    assert "--container-env expects KEY=VALUE" in line
+
+    cli(
+        session, capsys, "deploy", *WHERE, "--model-data", MODEL_DATA,
+        "--container-env", "SAGEMAKER_TS_BATCH_SIZE=1", "--container-env", "SAGEMAKER_TS_RESPONSE_TIMEOUT=30",
+    )  # fmt: skip
+    model = requests.one("CreateModel")
+    assert_model(model, MODEL_DATA)
+    environment = model["PrimaryContainer"]["Environment"]
+    assert environment["SAGEMAKER_TS_BATCH_SIZE"] == "1" and environment["SAGEMAKER_TS_RESPONSE_TIMEOUT"] == "30"
+
+    requests.clear()
+    second = f"s3://{BUCKET}/models/second/model.tar.gz"
+    batching = ["--container-env", "SAGEMAKER_TS_BATCH_SIZE=8"]
+    line = cli_error(session, capsys, "update", *WHERE, "--model-data", second, *batching)
+    assert "SAGEMAKER_TS_BATCH_SIZE='8' refused" in line
+    assert requests.names() == []
+
+
 def test_deploy_the_model_of_a_training_job_and_of_a_tuning_jobs_best(sagemaker, capsys) -> None:
     session, requests = sagemaker
     trained = cli(session, capsys, "train", "--no-wait", *WHERE)

@@ -87,6 +87,27 @@ def _model_source(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--tuning-job", help="a tuning job: its best training job's model.tar.gz")
 
 
+def _container_env(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--container-env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a variable of the model container's environment, e.g. SAGEMAKER_TS_RESPONSE_TIMEOUT=30 (repeatable;"
+        " SAGEMAKER_TS_BATCH_SIZE other than 1 is refused: TorchServe batching breaks the service)",
+    )
+
+
+def _container_environment(args: argparse.Namespace) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for item in args.container_env:
+        key, sep, value = item.partition("=")
+        if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+            raise CloudError(f"--container-env expects KEY=VALUE with a variable name as the key, got {item!r}")
+        values[key] = value
+    return values
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m training.cloud", description="SageMaker workflow: data, spot training, tuning, endpoints."
@@ -140,12 +161,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--latency-alarm-ms", type=int, default=DEFAULT_LATENCY_MS, help="model latency p99 alarm (default %(default)s)"
     )
     scaling.add_argument("--alarm-topic-arn", help="SNS topic the alarms notify (default: none)")
+    _container_env(deploy)
     _wait(deploy, "the endpoint is InService, then register autoscaling")
     _common(deploy, role=True, endpoint=True)
 
     update = commands.add_parser("update", help="switch the endpoint to a new model without downtime")
     _model_source(update)
     update.add_argument("--keep-old", action="store_true", help="keep the previous endpoint config and model")
+    _container_env(update)
     _wait(update, "the endpoint is InService on the new model, then delete the old config and model")
     _common(update, role=True, endpoint=True)
 
@@ -230,10 +253,16 @@ def execute(args: argparse.Namespace, cloud: Cloud) -> dict[str, Any]:
             verbose=args.verbose,
             latency_alarm_ms=args.latency_alarm_ms,
             alarm_topic_arn=args.alarm_topic_arn,
+            environment=_container_environment(args),
         )
     if args.command == "update":
         return hosting.update(
-            cloud, _model_data(cloud, args), wait=args.wait, keep_old=args.keep_old, verbose=args.verbose
+            cloud,
+            _model_data(cloud, args),
+            wait=args.wait,
+            keep_old=args.keep_old,
+            verbose=args.verbose,
+            environment=_container_environment(args),
         )
     if args.command == "delete":
         return hosting.delete(cloud)

@@ -18,6 +18,7 @@ endpoint (``deploy`` lets the SDK name the first configuration after the endpoin
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,9 @@ DEFAULT_INSTANCE = "ml.m5.large"
 SERVERLESS_MEMORY_SIZES = (1024, 2048, 3072, 4096, 5120, 6144)
 #: Poll every 15 s, give up after 45 minutes (endpoint creation usually takes 5-10).
 WAIT = {"Delay": 15, "MaxAttempts": 180}
+#: TorchServe batching in the PyTorch inference toolkit: more than 1 breaks the service (see
+#: :func:`container_environment`).
+TS_BATCH_SIZE = "SAGEMAKER_TS_BATCH_SIZE"
 
 
 @dataclass(frozen=True)
@@ -91,8 +95,45 @@ def resolve_model_data(
     return job["model_data"]
 
 
-def model_builder(cloud: Cloud, model_data: str, capacity: Capacity, verbose: bool = False) -> Any:
-    """A pass-through ModelBuilder: our model.tar.gz in the PyTorch inference image."""
+def container_environment(region: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The model container's environment: the inference toolkit's defaults spelled out (handlers in
+    ``code/inference.py`` of the archive), then ``extra`` (``--container-env``: e.g. TorchServe's
+    ``SAGEMAKER_TS_*`` worker and timeout settings).
+
+    Raises :class:`CloudError` for ``SAGEMAKER_TS_BATCH_SIZE`` other than 1. With TorchServe batching the
+    toolkit (sagemaker-pytorch-inference 2.0.25) reads the Content-Type and Accept of the batch's first
+    request for every request in it, a handler's response status lands on the first request whichever
+    request set it, and one failing request makes the whole batch 503 "number of batch response
+    mismatched"; the handlers cannot tell the requests apart (the toolkit passes no index).
+    ``tests/test_serving_batching.py`` shows it on the real stack; ``docs/serving.md`` explains.
+    """
+    environment = {
+        "SAGEMAKER_PROGRAM": "inference.py",
+        "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
+        "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
+        "SAGEMAKER_REGION": region,
+        **(extra or {}),
+    }
+    batch_size = environment.get(TS_BATCH_SIZE)
+    if batch_size is not None and batch_size.strip() != "1":
+        raise CloudError(
+            f"{TS_BATCH_SIZE}={batch_size!r} refused: TorchServe batching in the PyTorch inference toolkit gives "
+            "every request of a batch the first one's Content-Type and the wrong response status, and answers "
+            "the whole batch 503 when one request fails (see docs/serving.md); leave it unset or 1"
+        )
+    return environment
+
+
+def model_builder(
+    cloud: Cloud,
+    model_data: str,
+    capacity: Capacity,
+    verbose: bool = False,
+    environment: Mapping[str, str] | None = None,
+) -> Any:
+    """A pass-through ModelBuilder: our model.tar.gz in the PyTorch inference image, its container
+    environment from :func:`container_environment` (``environment`` added; CloudError when it breaks)."""
+    env_vars = container_environment(cloud.region, environment)
     role = cloud.role_arn
     session = cloud.sagemaker_session
     from sagemaker.serve.model_builder import ModelBuilder
@@ -102,13 +143,7 @@ def model_builder(cloud: Cloud, model_data: str, capacity: Capacity, verbose: bo
         image_uri=inference_image(cloud.region, capacity),
         role_arn=role,
         sagemaker_session=session,
-        env_vars={
-            # The inference toolkit's defaults, spelled out: handlers in code/inference.py of the archive.
-            "SAGEMAKER_PROGRAM": "inference.py",
-            "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
-            "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
-            "SAGEMAKER_REGION": cloud.region,
-        },
+        env_vars=env_vars,
         log_level=logging.INFO if verbose else logging.WARNING,
     )
 
@@ -126,13 +161,16 @@ def deploy(
     verbose: bool = False,
     latency_alarm_ms: int = alarms.DEFAULT_LATENCY_MS,
     alarm_topic_arn: str | None = None,
+    environment: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Create the stage's endpoint serving ``model_data``, then its autoscaling and alarms.
+    """Create the stage's endpoint serving ``model_data``, then its autoscaling and alarms;
+    ``environment``: extra container variables (:func:`container_environment`).
 
     An endpoint that already serves ``model_data`` is kept (its autoscaling and alarms are applied
     again); one serving another model is refused (``update`` switches models).
     """
     capacity.validate()
+    container_environment(cloud.region, environment)  # refuse before anything is created
     name = cloud.settings.endpoint_name
     existing = endpoint_status(cloud, name)
     if existing:
@@ -147,7 +185,7 @@ def deploy(
             raise CloudError(
                 f"endpoint configuration {name} is left from an earlier deployment: `delete` removes it"
             )
-        model_name = _create(cloud, name, model_data, capacity, verbose)
+        model_name = _create(cloud, name, model_data, capacity, verbose, environment)
     status = wait_in_service(cloud, name) if wait else endpoint_status(cloud, name) or {}
     result = {**_summary(cloud, status, model_name, model_data), "existed": bool(existing)}
     if status.get("EndpointStatus") != "InService":
@@ -160,9 +198,16 @@ def deploy(
     return result
 
 
-def _create(cloud: Cloud, name: str, model_data: str, capacity: Capacity, verbose: bool) -> str:
+def _create(
+    cloud: Cloud,
+    name: str,
+    model_data: str,
+    capacity: Capacity,
+    verbose: bool,
+    environment: Mapping[str, str] | None = None,
+) -> str:
     """Create the model, endpoint configuration and endpoint (without waiting); returns the model name."""
-    builder = model_builder(cloud, model_data, capacity, verbose)
+    builder = model_builder(cloud, model_data, capacity, verbose, environment)
     model_name = unique_name(name)
     builder.build(model_name=model_name)
     if capacity.serverless:
@@ -192,14 +237,23 @@ def _served_model(cloud: Cloud, endpoint: dict[str, Any]) -> tuple[str | None, s
     return model_name, model.get("PrimaryContainer", {}).get("ModelDataUrl")
 
 
-def update(cloud: Cloud, model_data: str, wait: bool = True, keep_old: bool = False, verbose: bool = False) -> dict:
-    """Switch the stage's endpoint to ``model_data`` without downtime.
+def update(
+    cloud: Cloud,
+    model_data: str,
+    wait: bool = True,
+    keep_old: bool = False,
+    verbose: bool = False,
+    environment: Mapping[str, str] | None = None,
+) -> dict:
+    """Switch the stage's endpoint to ``model_data`` without downtime (``environment``: the new model's
+    extra container variables, :func:`container_environment`).
 
     A new model and a new endpoint configuration (same capacity as the current one) are created and
     UpdateEndpoint swaps them in: SageMaker keeps serving the old model until the new one is healthy
     (and rolls back if it never gets healthy). Only once the endpoint is InService on the new
     configuration are the old configuration and its models deleted, unless ``keep_old`` (or not ``wait``).
     """
+    container_environment(cloud.region, environment)  # refuse before anything is created
     name = cloud.settings.endpoint_name
     endpoint = endpoint_status(cloud, name)
     if not endpoint:
@@ -214,7 +268,7 @@ def update(cloud: Cloud, model_data: str, wait: bool = True, keep_old: bool = Fa
         capacity = Capacity(instance_type=variants[0]["InstanceType"])
 
     new_name = unique_name(name)
-    model_builder(cloud, model_data, capacity, verbose).build(model_name=new_name)
+    model_builder(cloud, model_data, capacity, verbose, environment).build(model_name=new_name)
     request = _copy_input(client, "CreateEndpointConfigInput", old_config)
     request["EndpointConfigName"] = new_name
     request["ProductionVariants"] = [
