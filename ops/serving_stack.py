@@ -85,9 +85,10 @@ class ServingStack:
             **self.environment,
         }
 
-    def start(self, timeout: float = 120) -> ServingStack:
-        """Unpack the archive, start the stack and wait for a real inference to succeed.
-        Raises :class:`~ops.errors.OpsError` (with the log's tail) when it does not within ``timeout``."""
+    def start(self, timeout: float = 120, poll_s: float = 0.5) -> ServingStack:
+        """Unpack the archive, start the stack and wait for a real inference to succeed (tried every
+        ``poll_s``). Raises :class:`~ops.errors.OpsError` (with the log's tail) when it does not within
+        ``timeout``."""
         if reason := available():
             raise OpsError(reason)
         (self.workdir / "tmp").mkdir(parents=True, exist_ok=True)
@@ -101,10 +102,10 @@ class ServingStack:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # one process group: the launcher, TorchServe's JVM, its workers
             )
-        self.wait_until_serving(timeout)
+        self.wait_until_serving(timeout, poll_s)
         return self
 
-    def wait_until_serving(self, timeout: float) -> None:
+    def wait_until_serving(self, timeout: float, poll_s: float = 0.5) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
@@ -117,7 +118,7 @@ class ServingStack:
                     return
             except requests.RequestException:
                 pass
-            time.sleep(0.5)
+            time.sleep(poll_s)
         raise OpsError(f"the serving stack answered no inference within {timeout:.0f} s:\n{self.log_tail()}")
 
     def log_tail(self, lines: int = 40) -> str:
