@@ -1,26 +1,34 @@
-"""Local endpoint benchmark: what serving costs on top of the handlers, and what micro-batching buys.
+"""Endpoint benchmark: the local endpoint next to the real SageMaker serving stack, same archive, same run.
 
 ``python -m bench.endpoint_bench [--model model.tar.gz]`` (or ``python -m bench endpoint``) ->
 ``bench/results/endpoint.json``.
 
-One run measures, with the same images (held-out-style MNIST digits drawn 280x280, dark on white, PNG,
-like a canvas upload):
+The two servers:
 
-* baseline: the archive's own handlers called in this process (``input_fn`` -> ``predict_fn`` ->
-  ``output_fn``), no HTTP; also ``predict_fn`` alone and ``predict_many`` over 16 requests;
-* the server (``python -m model.serve``) through ``POST /endpoints/{name}/invocations``, the route boto3
-  uses: p50/p99 latency and throughput at concurrency 1 and 16, with micro-batching and without it
-  (``--max-batch-size 1``);
-* cold start: process start -> ``/ping`` answers 200, next to ``python -c "import torch"``.
+* local: ``python -m ops.endpoint --model ARCHIVE``, the in-process container (the archive's
+  ``transform_fn`` called in a thread pool, one torch thread per forward pass, its defaults);
+* real: :class:`ops.serving_stack.ServingStack`, TorchServe + sagemaker-pytorch-inference as the PyTorch
+  inference container runs them (its defaults: one worker per CPU), what AWS runs.
 
-The machine is shared and its load changes by the second, so each comparison is *paired*: at
-concurrency 1 every server request alternates with one in-process call of the same image; the two
-16-way runs alternate in rounds between a batching and a non-batching server; each cold start follows
-its own ``import torch``. Both servers run during the whole measurement, the idle one sleeping.
+Both are called on the container route, ``POST /invocations`` with a PNG (what SageMaker itself calls
+inside the container), from keep-alive ``http.client`` connections in this process. Not through the
+SageMaker Runtime route: the local endpoint forwards to the real stack with ``--container-url``, so that
+route would put our own proxy in front of one of the two only.
 
-Targets: serving overhead under 3x the in-process handlers at concurrency 1; at concurrency 16,
-batching at least 2x the throughput without it; ready in under 3 s. Request counts are bounded (a few
-hundred): the run takes one to two minutes.
+Measured, with the same images (MNIST digits drawn 280x280, dark on white, PNG, like a canvas upload):
+
+* time from process start to the first *successful* inference (a 200 from ``/invocations``, tried every
+  50 ms), and to ``/ping`` 200 for comparison (TorchServe says Healthy before its workers have loaded
+  the model); :data:`COLD_STARTS` starts of each;
+* p50/p99 latency at concurrency 1 and throughput at concurrency 16;
+* memory of the server's whole process group (psutil; the real stack is a launcher, a JVM and a Python
+  process per worker): RSS summed (shared pages counted once per process that maps them) and PSS summed
+  (shared pages split between those processes), once loaded and the largest seen after the load rounds.
+
+The machine is shared and its speed drifts, so the two servers take turns: the cold starts alternate
+and so does the order inside each round of requests; both run during the whole measurement, the idle one
+waiting. Ratios are real stack / local endpoint from the same run. Request counts are bounded
+(:data:`REQUESTS_C1` and :data:`REQUESTS_C16` per server); the run takes one to three minutes.
 """
 
 from __future__ import annotations
@@ -29,37 +37,41 @@ import argparse
 import contextlib
 import gzip
 import io
-import json
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
+import psutil
+import requests
 from PIL import Image
 
 from bench import save
-from bench.stack import keep_alive_client, run_clients
+from bench.stack import keep_alive_client, percentile, run_clients
+from chalicelib.endpoint_client import PROBE_PNG
+from ops.emulator import free_port
+from ops.errors import OpsError
+from ops.serving_stack import ServingStack, available
 
 ROOT = Path(__file__).resolve().parent.parent
 ARCHIVE = ROOT / "model" / "artifacts" / "model.tar.gz"
 MNIST_DIR = ROOT.parent / "shared" / "data" / "mnist"
-RESULTS = ROOT / "bench" / "results"
-ENDPOINT = "digits-bench"
 SAMPLES = 32
+COLD_STARTS = 2
+ROUNDS = 4
+REQUESTS_C1 = 200  # per server, over the rounds
+REQUESTS_C16 = 400
 CONCURRENCY = 16
-REQUESTS_C1 = 150
-ROUNDS_C16 = 4
-REQUESTS_PER_ROUND = 96
-WARMUP = 16
-TORCH_THREADS = 1  # model.serve's default --torch-threads
+WARMUP = 32
+POLL_S = 0.05
+START_TIMEOUT_S = 180
 
 
 def sample_images(count: int = SAMPLES) -> list[bytes]:
@@ -75,212 +87,301 @@ def sample_images(count: int = SAMPLES) -> list[bytes]:
     return bodies
 
 
-def percentile(values: list[float], q: float) -> float:
-    return float(np.percentile(np.asarray(values), q))
-
-
 def _ms(seconds: float) -> float:
     return round(seconds * 1000, 2)
-
-
-# ------------------------------------------------------------------------------------- in-process
-
-
-@contextlib.contextmanager
-def archive_handlers(archive: Path) -> Iterator[Any]:
-    """The archive's handlers loaded in this process, as the server loads them (one torch thread, like
-    the server); the checkout's ``model`` modules are put back afterwards for the other benchmarks."""
-    import torch
-
-    from model.archive import unpack
-    from model.serve import load_handlers
-
-    saved_modules = {n: m for n, m in sys.modules.items() if n in ("model", "inference") or n.startswith("model.")}
-    saved_path, threads = list(sys.path), torch.get_num_threads()
-    with tempfile.TemporaryDirectory() as tmp:
-        try:
-            handlers = load_handlers(unpack(archive, Path(tmp)))
-            torch.set_num_threads(TORCH_THREADS)
-            yield handlers
-        finally:
-            torch.set_num_threads(threads)
-            for name in [n for n in sys.modules if n in ("model", "inference") or n.startswith("model.")]:
-                del sys.modules[name]
-            sys.modules.update(saved_modules)
-            sys.path[:] = saved_path
-
-
-def handler_costs(h: Any, bodies: list[bytes]) -> dict[str, float]:
-    """Median ms of ``predict_fn`` alone and per image of one ``predict_many`` over 16 requests."""
-    datas = [h.input_fn(body, "image/png") for body in bodies]
-    single, batched = [], []
-    for _ in range(3):
-        for data in datas:
-            started = time.perf_counter()
-            h.predict_fn(data, h.model)
-            single.append(time.perf_counter() - started)
-        started = time.perf_counter()
-        h.predict_many(datas[:CONCURRENCY], h.model)
-        batched.append((time.perf_counter() - started) / CONCURRENCY)
-    return {"predict_fn_ms": _ms(statistics.median(single)),
-            "predict_many_16_per_image_ms": _ms(statistics.median(batched))}
 
 
 # ---------------------------------------------------------------------------------------- servers
 
 
-class ServerProcess:
-    """``python -m model.serve`` on a free port; ``ready_s`` is process start -> /ping 200."""
+@dataclass
+class Server:
+    """A started server: where to call it, its process group (``pid`` leads it), how long it took to serve."""
 
-    def __init__(self, archive: Path, *args: str) -> None:
-        from ops.emulator import free_port
+    name: str
+    port: int
+    pid: int
+    stop: Callable[[], None]
+    first_inference_s: float = 0.0
+    ping_s: float | None = None
+    memory: list[dict[str, float]] = field(default_factory=list)
 
-        self.port = free_port()
-        self.log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in stop)
+    def client(self) -> Callable[[bytes], None]:
+        """A keep-alive connection to ``POST /invocations``; raises unless the answer is 200."""
+        return keep_alive_client(self.port, "/invocations")
+
+    def group(self) -> list[psutil.Process]:
+        """Every process of the server's process group: the real stack's JVM leaves the launcher's tree
+        (TorchServe daemonizes it) but stays in its group, and its workers with it."""
+        found = []
+        for process in psutil.process_iter():
+            with contextlib.suppress(OSError, psutil.Error):
+                if os.getpgid(process.pid) == self.pid:
+                    found.append(process)
+        return found
+
+    def sample_memory(self) -> dict[str, float]:
+        """RSS and PSS (MB) summed over the process group."""
+        rss = pss = 0
+        for process in self.group():
+            with contextlib.suppress(psutil.Error):
+                info = process.memory_full_info()
+                rss, pss = rss + info.rss, pss + info.pss
+        sample = {"rss_mb": round(rss / 2**20, 1), "pss_mb": round(pss / 2**20, 1)}
+        self.memory.append(sample)
+        return sample
+
+    def processes(self) -> list[dict[str, object]]:
+        """What the group is made of: each process's name, threads and ``OMP_NUM_THREADS``."""
+        found = []
+        for process in self.group():
+            with contextlib.suppress(psutil.Error):
+                found.append(
+                    {
+                        "name": process.name(),
+                        "threads": process.num_threads(),
+                        "rss_mb": round(process.memory_info().rss / 2**20, 1),
+                        "omp_num_threads": process.environ().get("OMP_NUM_THREADS"),
+                    }
+                )
+        return found
+
+
+@contextlib.contextmanager
+def ping_watch(port: int) -> Iterator[list[float]]:
+    """Polls ``GET /ping`` every 50 ms in a thread while the block runs; yields a list that receives the
+    time of the first 200 (``time.perf_counter``)."""
+    seen: list[float] = []
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            with contextlib.suppress(requests.RequestException):
+                if requests.get(f"http://127.0.0.1:{port}/ping", timeout=1).status_code == 200:
+                    seen.append(time.perf_counter())
+                    return
+            done.wait(POLL_S)
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    try:
+        yield seen
+    finally:
+        done.set()
+        thread.join()
+
+
+def wait_for_inference(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
+    """Until ``POST /invocations`` with a PNG answers 200 (as :meth:`ServingStack.wait_until_serving`)."""
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise OpsError(f"ops.endpoint exited: {log.read_text(errors='replace')[-2000:]}")
+        with contextlib.suppress(requests.RequestException):
+            response = requests.post(
+                f"http://127.0.0.1:{port}/invocations", data=PROBE_PNG, headers={"Content-Type": "image/png"}, timeout=5
+            )
+            if response.status_code == 200:
+                return
+        time.sleep(POLL_S)
+    raise OpsError(f"ops.endpoint answered no inference within {START_TIMEOUT_S} s")
+
+
+def start_local(archive: Path, workdir: Path) -> Server:
+    port, log = free_port(), workdir / "endpoint.log"
+    workdir.mkdir(parents=True, exist_ok=True)
+    with ping_watch(port) as ping, open(log, "wb") as out:
         started = time.perf_counter()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "model.serve", "--model", str(archive), "--port", str(self.port),
-             "--endpoint-name", ENDPOINT, "--log-level", "WARNING", *args],
-            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=self.log,
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "ops.endpoint",
+                "--model",
+                str(archive),
+                "--port",
+                str(port),
+                "--log-level",
+                "WARNING",
+            ],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=out,
+            start_new_session=True,  # its own process group, as the real stack's (see Server.group)
         )
-        deadline = started + 120
-        while time.perf_counter() < deadline:
-            if self.process.poll() is not None:
-                self.log.seek(0)
-                raise RuntimeError(f"model.serve exited: {self.log.read().decode()[-2000:]}")
+
+        def stop() -> None:
+            process.terminate()
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/ping", timeout=1) as resp:
-                    if resp.status == 200:
-                        break
-            except (OSError, urllib.error.URLError):
-                pass
-            time.sleep(0.005)
-        else:
-            self.stop()
-            raise RuntimeError("model.serve not ready within 120 s")
-        self.ready_s = time.perf_counter() - started
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
-    def metrics(self) -> dict:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as resp:
-            return json.loads(resp.read())
-
-    def connection(self) -> Callable[[bytes], None]:
-        """A keep-alive client: call it with a PNG body; raises unless the answer is 200."""
-        return keep_alive_client(self.port, f"/endpoints/{ENDPOINT}/invocations")
-
-    def stop(self) -> None:
-        self.process.terminate()
         try:
-            self.process.wait(15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.log.close()
+            wait_for_inference(port, process, log)
+        except BaseException:
+            stop()
+            raise
+        ready = time.perf_counter() - started
+    return Server("local", port, process.pid, stop, ready, ping[0] - started if ping else None)
 
 
-def torch_import_s() -> float:
-    started = time.perf_counter()
-    subprocess.run([sys.executable, "-c", "import torch"], check=True)
-    return time.perf_counter() - started
+def start_real(archive: Path, workdir: Path) -> Server:
+    stack = ServingStack(archive, free_port(), workdir)
+    with ping_watch(stack.port) as ping:
+        started = time.perf_counter()
+        try:
+            stack.start(timeout=START_TIMEOUT_S, poll_s=POLL_S)
+        except BaseException:
+            stack.stop()
+            raise
+        ready = time.perf_counter() - started
+    assert stack.process is not None
+    return Server("real", stack.port, stack.process.pid, stack.stop, ready, ping[0] - started if ping else None)
 
 
-def concurrent_load(server: ServerProcess, bodies: list[bytes], total: int) -> tuple[list[float], float]:
-    """``total`` requests over ``CONCURRENCY`` keep-alive connections: (latencies in s, elapsed s)."""
-    return run_clients(server.connection, bodies, CONCURRENCY, total)
-
-
-def summary(latencies: list[float], elapsed: float) -> dict[str, float]:
-    return {"p50_ms": _ms(percentile(latencies, 50)), "p99_ms": _ms(percentile(latencies, 99)),
-            "images_per_s": round(len(latencies) / elapsed, 1), "requests": len(latencies)}
+STARTERS = {"local": start_local, "real": start_real}
 
 
 # ------------------------------------------------------------------------------------------- run
 
 
-def run(archive: Path = ARCHIVE) -> dict:
-    bodies = sample_images()
-    load_before = os.getloadavg()[0]
-    with archive_handlers(archive) as h:
-
-        def pipeline(body: bytes) -> None:
-            h.output_fn(h.predict_fn(h.input_fn(body, "image/png"), h.model), "application/json")
-
-        torch_s = [torch_import_s()]
-        on = ServerProcess(archive)
-        torch_s.append(torch_import_s())
-        off = ServerProcess(archive, "--max-batch-size", "1")
-        try:
-            call = on.connection()
-            for body in bodies[:WARMUP]:
-                pipeline(body)
-                call(body)
-                off.connection()(body)
-            local, served = [], []
-            for i in range(REQUESTS_C1):  # paired: the same image in-process, then through the server
-                body = bodies[i % len(bodies)]
-                started = time.perf_counter()
-                pipeline(body)
-                local.append(time.perf_counter() - started)
-                started = time.perf_counter()
-                call(body)
-                served.append(time.perf_counter() - started)
-            costs = handler_costs(h, bodies)
-            runs: dict[str, tuple[list[float], float]] = {"on": ([], 0.0), "off": ([], 0.0)}
-            for _ in range(ROUNDS_C16):  # alternate, so both see the same mix of machine load
-                for name, server in (("on", on), ("off", off)):
-                    latencies, elapsed = concurrent_load(server, bodies, REQUESTS_PER_ROUND)
-                    runs[name] = (runs[name][0] + latencies, runs[name][1] + elapsed)
-            batching = {"on": on.metrics()["batching"], "off": off.metrics()["batching"]}
-        finally:
-            on.stop()
-            off.stop()
-    load_after = os.getloadavg()[0]
-
-    handlers_ms = statistics.median(local) * 1000
-    c1 = summary(served, sum(served))
-    c16_on, c16_off = summary(*runs["on"]), summary(*runs["off"])
-    ready = [on.ready_s, off.ready_s]
-    ready_s, torch_mean_s = statistics.mean(ready), statistics.mean(torch_s)
-    in_process_rate = 1000 / handlers_ms
-    overhead = c1["p50_ms"] / handlers_ms
-    speedup = c16_on["images_per_s"] / c16_off["images_per_s"]
-    handlers = f"{round(handlers_ms, 2)} in-process handlers"
-    rows = [
-        ["p50 latency, concurrency 1 (ms)", c1["p50_ms"], handlers, round(overhead, 2), "< 3x"],
-        ["p99 latency, concurrency 1 (ms)", c1["p99_ms"], handlers, round(c1["p99_ms"] / handlers_ms, 2), ""],
-        [f"p50 latency, concurrency {CONCURRENCY}, batching (ms)", c16_on["p50_ms"], handlers,
-         round(c16_on["p50_ms"] / handlers_ms, 2), ""],
-        [f"p99 latency, concurrency {CONCURRENCY}, batching (ms)", c16_on["p99_ms"], handlers,
-         round(c16_on["p99_ms"] / handlers_ms, 2), ""],
-        ["throughput, concurrency 1 (images/s)", c1["images_per_s"], f"{round(in_process_rate, 1)} in-process",
-         round(c1["images_per_s"] / in_process_rate, 2), ""],
-        [f"throughput, concurrency {CONCURRENCY}, batching (images/s)", c16_on["images_per_s"],
-         f"{c16_off['images_per_s']} without batching", round(speedup, 2), ">= 2x"],
-        ["cold start: process start -> /ping 200 (s)", round(ready_s, 2),
-         f"{round(torch_mean_s, 2)} `import torch` alone", round(ready_s / torch_mean_s, 2), "< 3 s"],
-    ]
+def summary(latencies: list[float], elapsed: float) -> dict[str, float]:
     return {
-        "rows": rows,
-        "input": "MNIST digits drawn 280x280 dark on white, PNG; POST /endpoints/{name}/invocations",
-        "load_average_1min": [round(load_before, 2), round(load_after, 2)],
-        "cpus": os.cpu_count(),
-        "torch_threads": TORCH_THREADS,
-        "in_process_ms": {"handlers_p50_ms": round(handlers_ms, 2), **costs},
-        "concurrency_1": c1,
-        "concurrency_16": {"batching": c16_on, "no_batching": c16_off},
-        "batching_counters": batching,
-        "ready_s": [round(r, 2) for r in ready],
-        "torch_import_s": [round(t, 2) for t in torch_s],
-        "targets_met": {
-            "overhead_c1_under_3x": overhead < 3,
-            "batching_c16_at_least_2x": speedup >= 2,
-            "ready_under_3s": ready_s < 3,
-        },
+        "p50_ms": _ms(percentile(latencies, 50)),
+        "p99_ms": _ms(percentile(latencies, 99)),
+        "requests_per_s": round(len(latencies) / elapsed, 1),
+        "requests": len(latencies),
     }
 
 
+def _turns(round_index: int) -> tuple[str, str]:
+    """Who goes first in this round: they swap every round."""
+    return ("local", "real") if round_index % 2 == 0 else ("real", "local")
+
+
+def run(archive: Path = ARCHIVE) -> dict:
+    if reason := available():
+        raise OpsError(f"the real serving stack is not installed ({reason})")
+    bodies = sample_images()
+    load_before = os.getloadavg()[0]
+    starts: dict[str, list[Server]] = {"local": [], "real": []}
+    servers: dict[str, Server] = {}
+    with tempfile.TemporaryDirectory(prefix="endpoint-bench-") as tmp:
+        try:
+            for i in range(COLD_STARTS):  # alternate who starts first; the last pair stays up
+                for name in _turns(i):
+                    server = STARTERS[name](archive, Path(tmp) / f"{name}-{i}")
+                    starts[name].append(server)
+                    servers[name] = server
+                if i < COLD_STARTS - 1:
+                    for server in servers.values():
+                        server.stop()
+                    servers.clear()
+
+            for server in servers.values():
+                call = server.client()
+                for body in bodies[:WARMUP]:
+                    call(body)
+                run_clients(server.client, bodies, CONCURRENCY, 2 * CONCURRENCY)
+            loaded = {name: server.sample_memory() for name, server in servers.items()}
+
+            c1: dict[str, list[float]] = {"local": [], "real": []}
+            c16: dict[str, tuple[list[float], float]] = {"local": ([], 0.0), "real": ([], 0.0)}
+            for i in range(ROUNDS):
+                for name in _turns(i):
+                    call = servers[name].client()
+                    for j in range(REQUESTS_C1 // ROUNDS):
+                        started = time.perf_counter()
+                        call(bodies[j % len(bodies)])
+                        c1[name].append(time.perf_counter() - started)
+                for name in _turns(i + 1):
+                    latencies, elapsed = run_clients(servers[name].client, bodies, CONCURRENCY, REQUESTS_C16 // ROUNDS)
+                    c16[name] = (c16[name][0] + latencies, c16[name][1] + elapsed)
+                    servers[name].sample_memory()
+            groups = {name: server.processes() for name, server in servers.items()}
+        finally:
+            for server in servers.values():
+                server.stop()
+    load_after = os.getloadavg()[0]
+
+    result: dict[str, dict] = {}
+    for name, server in servers.items():
+        result[name] = {
+            "first_inference_s": [round(s.first_inference_s, 2) for s in starts[name]],
+            "ping_200_s": [None if s.ping_s is None else round(s.ping_s, 2) for s in starts[name]],
+            "concurrency_1": summary(c1[name], sum(c1[name])),
+            f"concurrency_{CONCURRENCY}": summary(*c16[name]),
+            "memory_loaded": loaded[name],
+            "memory_peak": {key: max(m[key] for m in server.memory) for key in ("rss_mb", "pss_mb")},
+            "processes": groups[name],
+        }
+    return {
+        "rows": rows(result),
+        "input": "MNIST digits drawn 280x280 dark on white, PNG; POST /invocations",
+        "route": "POST /invocations (the container contract) on both, keep-alive http.client connections",
+        "load_average_1min": [round(load_before, 2), round(load_after, 2)],
+        "cpus": os.cpu_count(),
+        "rounds": ROUNDS,
+        "cold_starts": COLD_STARTS,
+        **result,
+    }
+
+
+def rows(result: dict[str, dict]) -> list[list]:
+    """``[metric, real stack, local endpoint, real / local, target]``."""
+    local, real = result["local"], result["real"]
+    c16 = f"concurrency_{CONCURRENCY}"
+
+    def row(metric: str, real_value: float, local_value: float, unit: str) -> list:
+        return [
+            metric,
+            f"{real_value} {unit}",
+            f"{local_value} {unit} local endpoint",
+            f"{real_value / local_value:.2f}x",
+            "",
+        ]
+
+    first = {name: round(statistics.mean(r["first_inference_s"]), 2) for name, r in result.items()}
+    return [
+        row(
+            "real stack: p50 latency, concurrency 1",
+            real["concurrency_1"]["p50_ms"],
+            local["concurrency_1"]["p50_ms"],
+            "ms",
+        ),
+        row(
+            "real stack: p99 latency, concurrency 1",
+            real["concurrency_1"]["p99_ms"],
+            local["concurrency_1"]["p99_ms"],
+            "ms",
+        ),
+        row(
+            f"real stack: throughput, concurrency {CONCURRENCY}",
+            real[c16]["requests_per_s"],
+            local[c16]["requests_per_s"],
+            "req/s",
+        ),
+        row(f"real stack: p99 latency, concurrency {CONCURRENCY}", real[c16]["p99_ms"], local[c16]["p99_ms"], "ms"),
+        row("real stack: process start -> first successful inference", first["real"], first["local"], "s"),
+        row(
+            "real stack: RSS (process group, after load)",
+            real["memory_peak"]["rss_mb"],
+            local["memory_peak"]["rss_mb"],
+            "MB",
+        ),
+        row(
+            "real stack: PSS (process group, after load)",
+            real["memory_peak"]["pss_mb"],
+            local["memory_peak"]["pss_mb"],
+            "MB",
+        ),
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Benchmark the local endpoint (model.serve)")
+    parser = argparse.ArgumentParser(description="Benchmark the local endpoint next to the real serving stack")
     parser.add_argument("--model", type=Path, default=ARCHIVE, help=f"model.tar.gz (default {ARCHIVE})")
     save("endpoint", run(parser.parse_args(argv).model))
     return 0
