@@ -488,12 +488,12 @@ def test_deploy_passes_container_variables_and_refuses_torchserve_batching(sagem
 
     cli(
         session, capsys, "deploy", *WHERE, "--model-data", MODEL_DATA,
-        "--container-env", "SAGEMAKER_TS_BATCH_SIZE=1", "--container-env", "SAGEMAKER_TS_RESPONSE_TIMEOUT=30",
+        "--container-env", "SAGEMAKER_TS_BATCH_SIZE=1", "--container-env", "SAGEMAKER_MODEL_SERVER_WORKERS=2",
     )  # fmt: skip
     model = requests.one("CreateModel")
     assert_model(model, MODEL_DATA)
     environment = model["PrimaryContainer"]["Environment"]
-    assert environment["SAGEMAKER_TS_BATCH_SIZE"] == "1" and environment["SAGEMAKER_TS_RESPONSE_TIMEOUT"] == "30"
+    assert environment["SAGEMAKER_TS_BATCH_SIZE"] == "1" and environment["SAGEMAKER_MODEL_SERVER_WORKERS"] == "2"
 
     requests.clear()
     second = f"s3://{BUCKET}/models/second/model.tar.gz"

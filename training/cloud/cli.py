@@ -93,7 +93,7 @@ def _container_env(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="a variable of the model container's environment, e.g. SAGEMAKER_TS_RESPONSE_TIMEOUT=30 (repeatable;"
+        help="a variable of the model container's environment, e.g. SAGEMAKER_MODEL_SERVER_WORKERS=2 (repeatable;"
         " SAGEMAKER_TS_BATCH_SIZE other than 1 is refused: TorchServe batching breaks the service)",
     )
 

@@ -97,8 +97,9 @@ def resolve_model_data(
 
 def container_environment(region: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The model container's environment: the inference toolkit's defaults spelled out (handlers in
-    ``code/inference.py`` of the archive), then ``extra`` (``--container-env``: e.g. TorchServe's
-    ``SAGEMAKER_TS_*`` worker and timeout settings).
+    ``code/inference.py`` of the archive), then ``extra`` (``--container-env``: e.g.
+    ``SAGEMAKER_MODEL_SERVER_WORKERS``; any ``SAGEMAKER_TS_*`` variable also drops TorchServe to one worker
+    unless ``SAGEMAKER_TS_MIN_WORKERS``/``MAX_WORKERS`` are set, see ``docs/serving.md``).
 
     Raises :class:`CloudError` for ``SAGEMAKER_TS_BATCH_SIZE`` other than 1. With TorchServe batching the
     toolkit (sagemaker-pytorch-inference 2.0.25) reads the Content-Type and Accept of the batch's first
