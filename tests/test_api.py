@@ -144,6 +144,21 @@ def test_listing_pages_newest_first(chalice_client, digits):
     assert times == sorted(times, reverse=True)
 
 
+def test_a_full_last_page_has_no_cursor(aws, chalice_client, digits):
+    """``limit=N`` with exactly N records left: N items and ``next_cursor: null`` (shared case)."""
+    pictures, _ = digits
+    made = [json.loads(post_image(chalice_client, images.png(p)).body)["prediction_id"] for p in pictures[:3]]
+    newest_first = list(reversed(made))
+    for query, expected in (("limit=3", newest_first), ("limit=2&source=api", newest_first[:2])):
+        page = json.loads(chalice_client.http.get(f"/predictions?{query}").body)
+        assert [item["prediction_id"] for item in page["items"]] == expected
+    cursor = page["next_cursor"]
+    assert cursor
+    last = json.loads(chalice_client.http.get(f"/predictions?limit=1&source=api&cursor={cursor}").body)
+    assert [item["prediction_id"] for item in last["items"]] == newest_first[2:] and last["next_cursor"] is None
+    assert json.loads(chalice_client.http.get("/predictions?limit=3").body)["next_cursor"] is None
+
+
 def test_listing_filters(chalice_client, digits):
     pictures, labels = digits
     post_image(chalice_client, images.png(pictures[6]))

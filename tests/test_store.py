@@ -152,6 +152,24 @@ def test_listing_is_newest_first_and_pages_with_a_cursor(empty_store: Prediction
     assert only_s3.cursor is None
 
 
+def test_a_full_last_page_has_no_cursor(empty_store: PredictionStore):
+    """Exactly ``limit`` items left: all of them, and no cursor to an empty page (shared case)."""
+    store = empty_store
+    saved = [save(store, 5 if i % 2 else 3) for i in range(4)]
+    newest_first = [r["prediction_id"] for r in reversed(saved)]
+    everything = store.list(limit=4)
+    assert [r["prediction_id"] for r in everything.items] == newest_first and everything.cursor is None
+    first = store.list(limit=2)
+    last = store.list(limit=2, cursor=first.cursor)
+    assert [r["prediction_id"] for r in first.items + last.items] == newest_first and last.cursor is None
+    fives = store.list(limit=2, digit=5)
+    assert [r["digit"] for r in fives.items] == [5, 5] and fives.cursor is None
+    one_more = store.list(limit=1, digit=3)
+    assert one_more.cursor and store.list(limit=1, digit=3, cursor=one_more.cursor).cursor is None
+    assert store.list(limit=2, source="api").cursor is not None
+    assert store.list(limit=4, source="api").cursor is None
+
+
 def test_filters_keep_paging_until_the_page_is_full(empty_store: PredictionStore, monkeypatch: pytest.MonkeyPatch):
     store = empty_store
     saved = [save(store, 5 if i in (0, 4, 8) else 2) for i in range(10)]
@@ -160,7 +178,7 @@ def test_filters_keep_paging_until_the_page_is_full(empty_store: PredictionStore
     first = store.list(limit=2, digit=5)
     assert [r["prediction_id"] for r in first.items] == fives[:2] and first.cursor
     rest = store.list(limit=2, digit=5, cursor=first.cursor)
-    assert [r["prediction_id"] for r in rest.items] == fives[2:]
+    assert [r["prediction_id"] for r in rest.items] == fives[2:] and rest.cursor is None
     failed = store.list(limit=5, status="failed")
     assert failed.items == [] and failed.cursor is None
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import operator
 import re
 import uuid
 from collections.abc import Iterator
@@ -35,7 +36,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from functools import cache
+from functools import cache, reduce
 from typing import Any
 
 import boto3
@@ -339,44 +340,38 @@ class PredictionStore:
 
         ``source`` picks the ``by-source`` index; ``digit`` and ``status`` are filters, so the query keeps
         reading pages until ``limit`` items matched, the index ends, or :data:`MAX_QUERY_PAGES` were read.
+        The cursor is None when nothing more matches (one item beyond ``limit`` is looked for, so a full
+        last page gets no cursor), except when the read budget ran out first.
+        Raises BadRequest for an argument out of range or a cursor of another listing.
         """
         _check_list_arguments(limit, source, digit, status)
-        if source:
-            index, condition, partition = SOURCE_INDEX, Key("source").eq(source), ("source", source)
-        else:
-            index, condition, partition = FEED_INDEX, Key("feed").eq(FEED), ("feed", FEED)
-        filters = []
-        if digit is not None:
-            filters.append(Attr("digit").eq(digit))
-        if status is not None:
-            filters.append(Attr("status").eq(status))
-        query: dict[str, Any] = {"IndexName": index, "KeyConditionExpression": condition, "ScanIndexForward": False}
-        if filters:
-            expression = filters[0]
-            for extra in filters[1:]:
-                expression &= extra
-            query["FilterExpression"] = expression
+        partition = ("source", source) if source else ("feed", FEED)
         start_key = decode_cursor(cursor, partition) if cursor else None
+        return self._read_newest(_listing_query(partition, digit, status), limit, partition[0], start_key)
 
+    def _read_newest(
+        self, query: dict[str, Any], limit: int, partition_key: str, start_key: dict[str, Any] | None
+    ) -> Page:
+        """Run ``query`` page after page until ``limit`` + 1 items matched, the index ends, or the budget is spent."""
+        filtered = "FilterExpression" in query
         items: list[dict[str, Any]] = []
         for _ in range(MAX_QUERY_PAGES):
-            wanted = limit - len(items)
+            wanted = limit + 1 - len(items)
             # Unfiltered: read exactly what is wanted. Filtered: read ahead, most items may not match.
-            query["Limit"] = wanted if not filters else max(wanted, 50)
+            query["Limit"] = max(wanted, 50) if filtered else wanted
             if start_key:
                 query["ExclusiveStartKey"] = start_key
             with _storage("listing records"):
                 response = self.table.query(**query)
-            page = response.get("Items", [])
+            items += response.get("Items", [])
             start_key = response.get("LastEvaluatedKey")
-            for position, item in enumerate(page):
-                items.append(item)
-                if len(items) == limit:
-                    more = position < len(page) - 1 or start_key is not None
-                    next_key = {name: item[name] for name in ("prediction_id", "created_at", partition[0])}
-                    return Page([to_public(i) for i in items], encode_cursor(next_key) if more else None)
+            if len(items) > limit:
+                last = items[limit - 1]
+                next_key = {name: last[name] for name in ("prediction_id", "created_at", partition_key)}
+                return Page([to_public(i) for i in items[:limit]], encode_cursor(next_key))
             if start_key is None:
                 return Page([to_public(i) for i in items], None)
+        # Budget spent before the page was full: resume where reading stopped (that page may be empty).
         return Page([to_public(i) for i in items], encode_cursor(start_key))
 
     def ping(self) -> None:
@@ -394,6 +389,20 @@ def _check_list_arguments(limit: int, source: str | None, digit: int | None, sta
         raise BadRequest("digit must be between 0 and 9", code="invalid_parameter")
     if status is not None and status not in STATUSES:
         raise BadRequest(f"status must be one of {', '.join(STATUSES)}", code="invalid_parameter")
+
+
+def _listing_query(partition: tuple[str, str], digit: int | None, status: str | None) -> dict[str, Any]:
+    """The Query of one listing, newest first: the index of ``partition`` and the filters as one expression."""
+    name, value = partition
+    query: dict[str, Any] = {
+        "IndexName": SOURCE_INDEX if name == "source" else FEED_INDEX,
+        "KeyConditionExpression": Key(name).eq(value),
+        "ScanIndexForward": False,
+    }
+    filters = [Attr(attr).eq(wanted) for attr, wanted in (("digit", digit), ("status", status)) if wanted is not None]
+    if filters:
+        query["FilterExpression"] = reduce(operator.and_, filters)
+    return query
 
 
 def encode_cursor(key: dict[str, Any]) -> str:
@@ -418,7 +427,6 @@ def decode_cursor(cursor: str, partition: tuple[str, str]) -> dict[str, str]:
     ):
         raise invalid
     return key
-
 
 
 def _version(version_id: str | None) -> dict[str, str]:
