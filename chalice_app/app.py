@@ -39,6 +39,7 @@ app.api.binary_types.extend(t for t in IMAGE_CONTENT_TYPES if t not in app.api.b
 #: ``iam`` makes every route except ``/health`` require a SigV4-signed request (API Gateway's AWS_IAM authorizer).
 AUTHORIZER = IAMAuthorizer() if CONFIG.api_auth == "iam" else None
 LIST_PARAMETERS = {"limit", "cursor", "source", "digit", "status"}
+STATS_PARAMETERS = {"days"}
 
 
 def _request_id() -> str:
@@ -91,8 +92,10 @@ def request_context(event: Any, get_response: Callable) -> Response:
     return response
 
 
-def _json_body() -> dict[str, Any]:
+def _json_body(*, optional: bool = False) -> dict[str, Any]:
     raw = app.current_request.raw_body
+    if not raw and optional:
+        return {}
     if not raw:
         raise BadRequest("the request body is empty: send a JSON object", code="empty_body")
     try:
@@ -119,13 +122,7 @@ def predict_json() -> dict[str, Any]:
 @api_route("/predictions", methods=["GET"])
 def list_predictions() -> dict[str, Any]:
     """Newest first: ``?limit=20&cursor=...&source=api|s3&digit=0-9&status=succeeded|rejected|failed``."""
-    params = app.current_request.query_params or {}
-    unknown = set(params) - LIST_PARAMETERS
-    if unknown:
-        raise BadRequest(
-            f"unknown parameter(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(LIST_PARAMETERS))}",
-            code="invalid_parameter",
-        )
+    params = _query_params(LIST_PARAMETERS)
     page = service.store.list(
         limit=_int_parameter(params, "limit", default=20),
         cursor=params.get("cursor") or None,
@@ -134,6 +131,17 @@ def list_predictions() -> dict[str, Any]:
         status=params.get("status") or None,
     )
     return {"items": page.items, "next_cursor": page.cursor}
+
+
+def _query_params(known: set[str]) -> dict[str, str]:
+    params = app.current_request.query_params or {}
+    unknown = set(params) - known
+    if unknown:
+        raise BadRequest(
+            f"unknown parameter(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}",
+            code="invalid_parameter",
+        )
+    return params
 
 
 def _int_parameter(params: dict[str, str], name: str, default: int | None = None) -> int | None:
@@ -153,6 +161,35 @@ def get_prediction(prediction_id: str) -> dict[str, Any]:
     return record
 
 
+@api_route("/predictions/{prediction_id}/image", methods=["GET"])
+def get_prediction_image(prediction_id: str) -> dict[str, Any]:
+    """``{"prediction_id", "url", "expires_in"}``: a presigned S3 URL of the stored image (GET it, no signing)."""
+    return service.image_url(prediction_id)
+
+
+@api_route("/stats", methods=["GET"])
+def stats() -> dict[str, Any]:
+    """``?days=1-31`` (default 7): ``{"days": [{"date", "api", "s3", "total"}, ...]}``, oldest first, UTC."""
+    days = _int_parameter(_query_params(STATS_PARAMETERS), "days", default=7)
+    return {"days": service.store.daily_counts(days)}
+
+
+@api_route("/uploads", methods=["POST"], content_types=["application/json"])
+def new_upload() -> Response:
+    """``{"filename"?, "content_type"?}`` -> 201 with a presigned form that puts one image into the inbox."""
+    body = _json_body(optional=True)
+    filename, content_type = body.get("filename"), body.get("content_type")
+    if not isinstance(filename, str | None) or not isinstance(content_type, str | None):
+        raise BadRequest('"filename" and "content_type" must be strings', code="invalid_request")
+    return Response(body=service.new_upload(filename, content_type), status_code=201)
+
+
+@api_route("/uploads/{upload_id}", methods=["GET"])
+def get_upload(upload_id: str) -> dict[str, Any]:
+    """``{"upload_id", "key", "prediction_id", "prediction"}``; ``prediction`` is null until it is recorded."""
+    return service.upload_status(upload_id)
+
+
 @api_route("/predictions/{prediction_id}/feedback", methods=["POST"], content_types=["application/json"])
 def add_feedback(prediction_id: str) -> dict[str, Any]:
     """``{"label": 0-9}``: the digit the user says the image shows."""
@@ -164,7 +201,8 @@ def add_feedback(prediction_id: str) -> dict[str, Any]:
 
 @api_route("/health", methods=["GET"], public=True)
 def health() -> Response:
-    """200 when the endpoint answers a real (tiny) inference and the table a real read; else 503."""
+    """200 when the endpoint answers a real (tiny) inference, the table a real read and both buckets a
+    HeadBucket; else 503."""
     checks: dict[str, dict[str, Any]] = {}
     model_version = model_source = None
     try:
@@ -173,11 +211,17 @@ def health() -> Response:
         checks["endpoint"] = {"ok": True, "latency_ms": probe.latency_ms}
     except ServiceError as exc:
         checks["endpoint"] = {"ok": False, "code": exc.code, "message": exc.message}
-    try:
-        service.store.ping()
-        checks["table"] = {"ok": True}
-    except ServiceError as exc:
-        checks["table"] = {"ok": False, "code": exc.code, "message": exc.message}
+    storage = {
+        "table": service.store.ping,
+        "inbox_bucket": lambda: service.store.ping_bucket(CONFIG.inbox_bucket),
+        "results_bucket": lambda: service.store.ping_bucket(CONFIG.results_bucket),
+    }
+    for name, ping in storage.items():
+        try:
+            ping()
+            checks[name] = {"ok": True}
+        except ServiceError as exc:
+            checks[name] = {"ok": False, "code": exc.code, "message": exc.message}
     healthy = all(check["ok"] for check in checks.values())
     body = {
         "status": "ok" if healthy else "unavailable",

@@ -9,10 +9,12 @@ from pathlib import Path
 import boto3
 import numpy as np
 import pytest
+import requests
 
 from chalicelib.media import MAX_IMAGE_BYTES
 from tests import images
 from tests.stack_fixtures import MODEL_ARCHIVE
+from tests.test_s3_trigger import s3_event
 
 pytestmark = pytest.mark.integration
 
@@ -176,6 +178,73 @@ def test_bad_listing_parameters_are_400(chalice_client, query):
     assert status == 400 and code in ("invalid_parameter", "invalid_cursor")
 
 
+def test_image_url_serves_the_stored_image(chalice_client, digits):
+    pictures, _ = digits
+    png = images.png(pictures[3])
+    prediction_id = json.loads(post_image(chalice_client, png).body)["prediction_id"]
+    response = chalice_client.http.get(f"/predictions/{prediction_id}/image")
+    assert response.status_code == 200, response.body
+    body = json.loads(response.body)
+    assert body["prediction_id"] == prediction_id and body["expires_in"] > 0
+    image = requests.get(body["url"], timeout=10)  # presigned: no credentials of the caller's own
+    assert image.status_code == 200 and image.content == png
+    for unknown in ("00000000-0000-4000-8000-000000000000", "nope"):
+        assert error_of(chalice_client.http.get(f"/predictions/{unknown}/image")) == (404, "not_found")
+
+
+def test_stats_count_predictions_per_day_and_source(chalice_client, digits):
+    pictures, _ = digits
+    before = json.loads(chalice_client.http.get("/stats?days=3").body)["days"]
+    assert [set(day) for day in before] == [{"date", "api", "s3", "total"}] * 3
+    assert before == sorted(before, key=lambda day: day["date"])
+    assert all(day["total"] == day["api"] + day["s3"] for day in before)
+    post_image(chalice_client, images.png(pictures[8]))
+    today = json.loads(chalice_client.http.get("/stats?days=1").body)["days"]
+    assert [day["date"] for day in today] == [before[-1]["date"]]
+    assert (today[0]["api"], today[0]["s3"]) == (before[-1]["api"] + 1, before[-1]["s3"])
+    assert len(json.loads(chalice_client.http.get("/stats").body)["days"]) == 7
+    for query in ("days=0", "days=32", "days=x", "since=today"):
+        assert error_of(chalice_client.http.get(f"/stats?{query}")) == (400, "invalid_parameter")
+
+
+def send_form(upload: dict, data: bytes, filename: str = "image.png") -> requests.Response:
+    """What a client does with ``POST /uploads``' answer: a multipart form straight to S3."""
+    return requests.post(upload["url"], data=upload["fields"], files={"file": (filename, data)}, timeout=10)
+
+
+def test_uploads_go_to_the_inbox_and_name_their_record(chalice_client, provisioned, digits):
+    pictures, labels = digits
+    response = post_json(chalice_client, "/uploads", {"filename": "../my six.png", "content_type": "image/png"})
+    assert response.status_code == 201, response.body
+    upload = json.loads(response.body)
+    assert upload["upload_id"].endswith("-my_six.png") and "/" not in upload["upload_id"]
+    assert upload["key"] == f"{provisioned.inbox_prefix}uploads/{upload['upload_id']}"
+    assert upload["max_bytes"] == MAX_IMAGE_BYTES and upload["expires_in"] > 0
+    path = f"/uploads/{upload['upload_id']}"
+    assert error_of(chalice_client.http.get(path)) == (404, "not_found")  # nothing uploaded yet
+
+    assert send_form(upload, images.png(pictures[6])).status_code in (200, 201, 204)
+    pending = json.loads(chalice_client.http.get(path).body)
+    assert pending["prediction"] is None and pending["key"] == upload["key"]
+    chalice_client.lambda_.invoke("handle_inbox_upload", s3_event(provisioned, upload["key"]))
+    done = json.loads(chalice_client.http.get(path).body)
+    assert done["prediction_id"] == pending["prediction_id"] == done["prediction"]["prediction_id"]
+    assert done["prediction"]["digit"] == int(labels[6]) and done["prediction"]["source_key"] == upload["key"]
+
+
+def test_upload_forms_refuse_what_the_service_would(chalice_client):
+    upload = json.loads(post_json(chalice_client, "/uploads", b"").body)  # no body: a form all the same
+    too_large = send_form(upload, b"\x89PNG" + b"\x00" * MAX_IMAGE_BYTES)
+    assert too_large.status_code == 400 and "EntityTooLarge" in too_large.text
+    assert send_form(upload, b"").status_code == 400
+    assert error_of(post_json(chalice_client, "/uploads", {"content_type": "text/html"})) == (
+        415, "unsupported_media_type",
+    )
+    assert error_of(post_json(chalice_client, "/uploads", {"filename": 5})) == (400, "invalid_request")
+    for unknown in ("0123456789abcdef-never.png", "not-an-upload-id", "0123456789abcdef-..%2F..%2Fx"):
+        assert error_of(chalice_client.http.get(f"/uploads/{unknown}")) == (404, "not_found")
+
+
 def test_unknown_prediction_is_404_json(chalice_client):
     for prediction_id in ("00000000-0000-4000-8000-000000000000", "nope"):
         assert error_of(chalice_client.http.get(f"/predictions/{prediction_id}")) == (404, "not_found")
@@ -204,7 +273,8 @@ def test_health_reports_endpoint_table_and_model_version(chalice_client):
     body = json.loads(response.body)
     assert body["status"] == "ok" and body["model_version"] and body["stage"] == "local"
     assert body["model_source"] == str(MODEL_ARCHIVE)  # what the endpoint was started with (docs/models.md)
-    assert body["checks"]["endpoint"]["ok"] and body["checks"]["table"]["ok"]
+    assert set(body["checks"]) == {"endpoint", "table", "inbox_bucket", "results_bucket"}
+    assert all(check["ok"] for check in body["checks"].values())
 
 
 def test_endpoint_down_is_503_with_retry_after_and_recovers(chalice_client, endpoint_server, digits):

@@ -17,7 +17,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from chalicelib import config
+from chalicelib import config, store
 from ops import policies
 from ops.emulator import ROOT
 from ops.errors import OpsError
@@ -148,8 +148,10 @@ def assert_least_privilege(policy: dict, stage_config: config.StageConfig) -> No
     inbox, results = stage_config.inbox_bucket, stage_config.results_bucket
     partition = "aws-cn" if stage_config.region.startswith("cn-") else "aws"
     s3 = f"arn:{partition}:s3:::"
-    assert actions["s3:GetObject"] == [f"{s3}{inbox}/{stage_config.inbox_prefix}*"]
-    assert sorted(actions["s3:PutObject"]) == [f"{s3}{results}/images/*", f"{s3}{results}/results/*"]
+    assert sorted(actions["s3:GetObject"]) == [f"{s3}{inbox}/{stage_config.inbox_prefix}*", f"{s3}{results}/images/*"]
+    uploads = f"{s3}{inbox}/{stage_config.inbox_prefix}{store.UPLOADS_FOLDER}*"  # presigned upload forms
+    assert sorted(actions["s3:PutObject"]) == [uploads, f"{s3}{results}/images/*", f"{s3}{results}/results/*"]
+    assert sorted(actions["s3:ListBucket"]) == [f"{s3}{inbox}", f"{s3}{results}"]  # HeadBucket, 404 vs 403
     account = stage_config.account_id or "*"
     assert actions["sagemaker:InvokeEndpoint"] == [
         f"arn:{partition}:sagemaker:{stage_config.region}:{account}:endpoint/{stage_config.endpoint_name}"

@@ -31,10 +31,14 @@ def digits(mnist_dir: Path) -> tuple[np.ndarray, np.ndarray]:
 def upload(config, body: bytes, name: str | None = None) -> tuple[str, dict]:
     """Put ``body`` into the inbox and return its key and the S3 event S3 would send for it."""
     key = f"{config.inbox_prefix}{name or uuid.uuid4().hex + '.png'}"
-    s3 = boto3.client("s3")
-    s3.put_object(Bucket=config.inbox_bucket, Key=key, Body=body)
-    head = s3.head_object(Bucket=config.inbox_bucket, Key=key)
-    event = {
+    boto3.client("s3").put_object(Bucket=config.inbox_bucket, Key=key, Body=body)
+    return key, s3_event(config, key)
+
+
+def s3_event(config, key: str) -> dict:
+    """The ObjectCreated event S3 sends for the inbox object ``key`` as it is now."""
+    head = boto3.client("s3").head_object(Bucket=config.inbox_bucket, Key=key)
+    return {
         "Records": [
             {
                 "eventVersion": "2.1",
@@ -45,13 +49,12 @@ def upload(config, body: bytes, name: str | None = None) -> tuple[str, dict]:
                     "s3SchemaVersion": "1.0",
                     "bucket": {"name": config.inbox_bucket, "arn": f"arn:aws:s3:::{config.inbox_bucket}"},
                     # S3 URL-encodes keys in events (a space arrives as '+').
-                    "object": {"key": quote_plus(key, safe="/"), "size": len(body),
+                    "object": {"key": quote_plus(key, safe="/"), "size": head["ContentLength"],
                                "eTag": head["ETag"].strip('"'), "sequencer": "0055AED6DCD90281E5"},
                 },
             }
         ]
     }
-    return key, event
 
 
 def records_for(config, key: str) -> list[dict]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import boto3
@@ -181,6 +182,26 @@ def test_filters_keep_paging_until_the_page_is_full(empty_store: PredictionStore
     assert [r["prediction_id"] for r in rest.items] == fives[2:] and rest.cursor is None
     failed = store.list(limit=5, status="failed")
     assert failed.items == [] and failed.cursor is None
+
+
+def test_daily_counts_per_source_from_the_index(empty_store: PredictionStore):
+    store = empty_store
+    now = datetime.now(UTC)
+
+    def day(days_ago: int) -> str:
+        return (now - timedelta(days=days_ago)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+    for source, days_ago in (("api", 0), ("api", 0), ("s3", 0), ("s3", 1), ("api", 2)):
+        save(store, 1, source=source, created_at=day(days_ago))
+    counts = store.daily_counts(2)
+    assert counts == [
+        {"date": day(1)[:10], "api": 0, "s3": 1, "total": 1},
+        {"date": day(0)[:10], "api": 2, "s3": 1, "total": 3},
+    ]
+    assert [d["total"] for d in store.daily_counts(3)] == [1, 1, 3]
+    for days in (0, store_module.MAX_STATS_DAYS + 1):
+        with pytest.raises(BadRequest):
+            store.daily_counts(days)
 
 
 @pytest.mark.parametrize(

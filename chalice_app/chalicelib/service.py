@@ -9,6 +9,10 @@
   finished record instead of creating a second one. An image the service or the model refuses is
   recorded as ``rejected`` (never retried); any other failure is recorded as ``failed`` where possible
   and raised again, so Lambda (or the local bridge) retries it; a later success replaces that record.
+
+Clients reach the inbox through the API too: :meth:`PredictionService.new_upload` (``POST /uploads``)
+hands out a presigned form for one new inbox key, :meth:`PredictionService.upload_status`
+(``GET /uploads/{upload_id}``) names the record that upload becomes and returns it once it exists.
 """
 
 from __future__ import annotations
@@ -26,12 +30,21 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 
+from chalicelib import contract
 from chalicelib.config import StageConfig
 from chalicelib.endpoint_client import EndpointClient
-from chalicelib.errors import ImageRejected, ServiceError
+from chalicelib.errors import ImageRejected, NotFound, ServiceError
 from chalicelib.media import accept_image, check_size
 from chalicelib.observability import capture, logger, record_prediction
-from chalicelib.store import PredictionStore, inbox_prediction_id, new_prediction_id, utc_now
+from chalicelib.store import (
+    PRESIGNED_TTL_S,
+    PredictionStore,
+    inbox_prediction_id,
+    is_upload_id,
+    new_prediction_id,
+    new_upload_id,
+    utc_now,
+)
 
 #: How long a processed inbox object is remembered by Powertools Idempotency (the deterministic id
 #: keeps protecting it afterwards).
@@ -107,6 +120,54 @@ class PredictionService:
         )
         record_prediction("api", "succeeded", prediction.latency_ms, prediction.result.get("confidence"))
         return record
+
+    def new_upload(self, filename: str | None = None, content_type: str | None = None) -> dict[str, Any]:
+        """A presigned form for one new inbox object (``POST /uploads``).
+
+        ``{"upload_id", "key", "url", "fields", "max_bytes", "expires_in"}``. ``content_type`` (optional) is
+        what S3 stores with the object, one of :data:`~chalicelib.contract.IMAGE_CONTENT_TYPES` (aliases
+        resolved); anything else is ``unsupported_media_type`` (415). The image itself is judged from its
+        bytes by the S3 trigger, as on every path.
+        """
+        if content_type is not None:
+            content_type = contract.media_type(content_type)
+            if content_type not in contract.IMAGE_CONTENT_TYPES:
+                raise ImageRejected(
+                    f"content_type must be one of {', '.join(contract.IMAGE_TYPES)} or application/octet-stream",
+                    code="unsupported_media_type",
+                )
+        upload_id = new_upload_id(filename)
+        form = self.store.upload_form(upload_id, content_type)
+        return {
+            "upload_id": upload_id,
+            "key": self.store.upload_key(upload_id),
+            **form,
+            "max_bytes": contract.MAX_IMAGE_BYTES,
+            "expires_in": PRESIGNED_TTL_S,
+        }
+
+    def upload_status(self, upload_id: str) -> dict[str, Any]:
+        """What became of an upload (``GET /uploads/{upload_id}``): ``{"upload_id", "key", "prediction_id",
+        "prediction"}``, ``prediction`` being None until the S3 trigger has recorded it (a ``failed`` one is
+        retried). NotFound when nothing was uploaded under that id."""
+        key = self.store.upload_key(upload_id) if is_upload_id(upload_id) else None
+        version = self.store.inbox_version(key) if key else None
+        if version is None:
+            raise NotFound(f"nothing has been uploaded as {upload_id!r}")
+        prediction_id = inbox_prediction_id(self.config.inbox_bucket, key, version)
+        record = self.store.get(prediction_id)
+        return {"upload_id": upload_id, "key": key, "prediction_id": prediction_id, "prediction": record}
+
+    def image_url(self, prediction_id: str) -> dict[str, Any]:
+        """A presigned URL of a prediction's stored image (``GET /predictions/{id}/image``):
+        ``{"prediction_id", "url", "expires_in"}``. NotFound for an unknown id or a record without image."""
+        record = self.store.get(prediction_id)
+        if record is None:
+            raise NotFound(f"no prediction {prediction_id!r}")
+        url = self.store.image_url(record)
+        if url is None:
+            raise NotFound(f"prediction {prediction_id!r} has no stored image")
+        return {"prediction_id": prediction_id, "url": url, "expires_in": PRESIGNED_TTL_S}
 
     # -- S3 trigger -------------------------------------------------------------------------------
 

@@ -14,12 +14,14 @@ seconds, ``created_at`` + that many days), the table's TTL attribute, and the bu
 (``ops/retention.py``) expire the objects under ``images/``, ``results/`` and the inbox prefix after the
 same number of days.
 
+Clients never get AWS access of their own: images are uploaded into the inbox through a presigned POST
+form (:meth:`PredictionStore.upload_form`, size-capped by S3 itself) and read back through presigned GET
+URLs (:meth:`PredictionStore.image_url`), both signed with the service's own credentials.
+
 Write order, so that a crash loses nothing and leaves nothing dangling that a record points to: image,
 then result JSON, then the item (the item is what the UI lists). Records of inbox objects have a
 deterministic id and a conditional put: a redelivered event can replace a ``failed`` record, never a
 finished one (which may carry the user's feedback).
-
-The UI may import this module to list and read predictions directly.
 """
 
 from __future__ import annotations
@@ -41,11 +43,12 @@ from typing import Any
 
 import boto3
 from boto3.dynamodb.conditions import Attr, Key
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.config import StageConfig
 from chalicelib.errors import BadRequest, NotFound, ServiceError, StorageUnavailable
-from chalicelib.media import Image
+from chalicelib.media import MAX_IMAGE_BYTES, Image
 
 FEED = "all"
 FEED_INDEX = "by-time"
@@ -63,10 +66,17 @@ IMAGES_PREFIX = "images/"
 RESULTS_PREFIX = "results/"
 #: The predictions table's TTL attribute: epoch seconds after which DynamoDB deletes the item.
 EXPIRES_AT = "expires_at"
+#: Folder under the inbox prefix for images uploaded through ``POST /uploads``.
+UPLOADS_FOLDER = "uploads/"
+#: Seconds a presigned upload form or image URL stays valid.
+PRESIGNED_TTL_S = 300
+#: ``GET /stats`` counts at most this many days (today included).
+MAX_STATS_DAYS = 31
 
 _INBOX_NAMESPACE = uuid.UUID("6f1c2b0e-4a57-4c8e-9a55-6d1f0b7f3c21")
 _ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
+_UPLOAD_ID = re.compile(r"^[0-9a-f]{16}-[A-Za-z0-9._-]{1,100}$")
 #: Fields of the endpoint's answer kept on the record (``docs/contracts.md``).
 RESULT_FIELDS = ("digit", "number", "confidence", "probabilities", "top_k", "digits", "model_input", "model_version")
 
@@ -74,6 +84,12 @@ RESULT_FIELDS = ("digit", "number", "confidence", "probabilities", "top_k", "dig
 @cache
 def _s3() -> Any:
     return boto3.client("s3")
+
+
+@cache
+def _presigner() -> Any:
+    """An S3 client for presigned URLs and forms: Signature Version 4 (every region accepts it)."""
+    return boto3.client("s3", config=Config(signature_version="s3v4"))
 
 
 @cache
@@ -98,6 +114,17 @@ def inbox_prediction_id(bucket: str, key: str, version: str) -> str:
 
 def is_prediction_id(value: str) -> bool:
     return bool(_ID.match(value))
+
+
+def new_upload_id(filename: str | None) -> str:
+    """A fresh id for an inbox upload that keeps the file's name readable: ``<16 hex>-<safe name>``."""
+    name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1] or "image"
+    safe = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in name)
+    return f"{uuid.uuid4().hex[:16]}-{safe[-100:]}"
+
+
+def is_upload_id(value: str) -> bool:
+    return bool(_UPLOAD_ID.match(value))
 
 
 def utc_now() -> str:
@@ -320,6 +347,53 @@ class PredictionStore:
                 return None
             raise
 
+    def upload_key(self, upload_id: str) -> str:
+        """The inbox key of an upload id (:func:`new_upload_id`): ``inbox/uploads/<upload_id>``."""
+        return f"{self.config.inbox_prefix}{UPLOADS_FOLDER}{upload_id}"
+
+    def upload_form(self, upload_id: str, content_type: str | None = None) -> dict[str, Any]:
+        """A presigned POST form that puts one image under :meth:`upload_key` in the inbox bucket.
+
+        ``{"url", "fields"}``: send ``fields`` and then the file (field ``file``) as ``multipart/form-data``
+        to ``url`` within :data:`PRESIGNED_TTL_S` seconds. S3 itself refuses an empty file or one over
+        :data:`~chalicelib.media.MAX_IMAGE_BYTES` (``EntityTooSmall``/``EntityTooLarge``).
+        """
+        fields = {"Content-Type": content_type} if content_type else {}
+        conditions: list[Any] = [["content-length-range", 1, MAX_IMAGE_BYTES], *({k: v} for k, v in fields.items())]
+        with _storage("signing the upload form"):
+            form = _presigner().generate_presigned_post(
+                self.config.inbox_bucket,
+                self.upload_key(upload_id),
+                Fields=fields,
+                Conditions=conditions,
+                ExpiresIn=PRESIGNED_TTL_S,
+            )
+        return {"url": form["url"], "fields": form["fields"]}
+
+    def inbox_version(self, key: str) -> str | None:
+        """What tells this inbox object's upload apart (``versionId``, else the ETag, as in S3 events);
+        None when there is no such object."""
+        try:
+            with _storage("reading the inbox object"):
+                head = _s3().head_object(Bucket=self.config.inbox_bucket, Key=key)
+        except StorageUnavailable as exc:
+            if _is_missing(exc.__cause__):
+                return None
+            raise
+        return head.get("VersionId") or head["ETag"].strip('"')
+
+    def image_url(self, record: dict[str, Any]) -> str | None:
+        """A presigned GET URL of the record's stored image, valid :data:`PRESIGNED_TTL_S` seconds; None
+        when the record has no image (the image may also have expired since: S3 then answers 404)."""
+        if not record.get("image_key"):
+            return None
+        with _storage("signing the image URL"):
+            return _presigner().generate_presigned_url(
+                "get_object",
+                Params={"Bucket": record["image_bucket"], "Key": record["image_key"]},
+                ExpiresIn=PRESIGNED_TTL_S,
+            )
+
     def get(self, prediction_id: str) -> dict[str, Any] | None:
         if not is_prediction_id(prediction_id):
             return None
@@ -374,10 +448,49 @@ class PredictionStore:
         # Budget spent before the page was full: resume where reading stopped (that page may be empty).
         return Page([to_public(i) for i in items], encode_cursor(start_key))
 
+    def daily_counts(self, days: int) -> list[dict[str, Any]]:
+        """Predictions per UTC day over the last ``days`` days (today included), oldest first:
+        ``[{"date": "2026-11-30", "api": 3, "s3": 1, "total": 4}, ...]``.
+
+        One Query per source on the ``by-source`` index (``created_at`` from the first day's midnight),
+        reading only ``created_at``; never a Scan. Raises BadRequest unless 1 <= days <= :data:`MAX_STATS_DAYS`.
+        """
+        if not 1 <= days <= MAX_STATS_DAYS:
+            raise BadRequest(f"days must be between 1 and {MAX_STATS_DAYS}", code="invalid_parameter")
+        today = datetime.now(UTC).date()
+        counts = {(today - timedelta(days=n)).isoformat(): dict.fromkeys(SOURCES, 0) for n in range(days - 1, -1, -1)}
+        since = f"{min(counts)}T00:00:00.000000Z"
+        for source in SOURCES:
+            query = {
+                "IndexName": SOURCE_INDEX,
+                "KeyConditionExpression": Key("source").eq(source) & Key("created_at").gte(since),
+                "ProjectionExpression": "created_at",
+            }
+            for item in self._query_all(query):
+                day = counts.get(item["created_at"][:10])
+                if day is not None:  # a clock ahead of ours could write tomorrow's date
+                    day[source] += 1
+        return [{"date": date, **day, "total": sum(day.values())} for date, day in counts.items()]
+
+    def _query_all(self, query: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """Every item ``query`` matches, page after page."""
+        while True:
+            with _storage("counting records"):
+                response = self.table.query(**query)
+            yield from response.get("Items", [])
+            if "LastEvaluatedKey" not in response:
+                return
+            query = {**query, "ExclusiveStartKey": response["LastEvaluatedKey"]}
+
     def ping(self) -> None:
         """A cheap real read (GetItem of a key that never exists): the table answers with our permissions."""
         with _storage("reading the table"):
             self.table.get_item(Key={"prediction_id": "health-check"})
+
+    def ping_bucket(self, bucket: str) -> None:
+        """HeadBucket: the bucket exists and answers with our permissions (``s3:ListBucket``)."""
+        with _storage("reading the bucket"):
+            _s3().head_bucket(Bucket=bucket)
 
 
 def _check_list_arguments(limit: int, source: str | None, digit: int | None, status: str | None) -> None:
