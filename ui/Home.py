@@ -46,11 +46,11 @@ with status_col:
 with counts_col:
     st.subheader("Predictions today")
     try:
-        counts = {source: client.count_today(source) for source in ("api", "s3")}
+        [today] = client.daily_counts(1)
     except client.Failure as exc:
         st.warning(f"Counts unavailable: {exc.message}")
     else:
         api_col, s3_col = st.columns(2)
-        api_col.metric("instant (API)", counts["api"])
-        s3_col.metric("event-driven (S3)", counts["s3"])
-        st.caption("since midnight UTC, from the table's by-source index")
+        api_col.metric("instant (API)", today["api"])
+        s3_col.metric("event-driven (S3)", today["s3"])
+        st.caption("since midnight UTC (GET /stats)")

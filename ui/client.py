@@ -1,15 +1,13 @@
-"""Every call the UI makes: the HTTP API, the inbox bucket, the predictions table, the results bucket.
+"""Every call the UI makes, all of them to the HTTP API: one way in, one auth model.
 
-Pages hold layout only and call the functions here. Where things are:
+Pages hold layout only and call the functions here. The API is ``$DIGITS_API_URL``, else the stage's
+``api_url`` (``chalicelib/stages.json``; ``$DIGITS_STAGE``, default ``local``). When the stage's
+``api_auth`` is ``iam`` (``dev`` and ``prod``: API Gateway's IAM authorizer; ``DIGITS_API_AUTH`` overrides
+it) every request is SigV4-signed with the caller's AWS credentials.
 
-* the API: ``$DIGITS_API_URL``, else the stage's ``api_url`` (``chalicelib/stages.json``). When the
-  stage's ``api_auth`` is ``iam`` (``dev`` and ``prod``: API Gateway's IAM authorizer; ``DIGITS_API_AUTH``
-  overrides it) every request is SigV4-signed with the caller's AWS credentials;
-* AWS resources: the stage's names from :func:`chalicelib.config.load` (``$DIGITS_STAGE``, default
-  ``local``); boto3 reaches the emulator through ``$AWS_ENDPOINT_URL`` when it is set.
-
-Stored predictions are read through :mod:`chalicelib.store`, the one module that knows the item shape,
-the ids and the S3 layout. Nothing here scans the table.
+The UI has no AWS access of its own: an inbox upload goes to S3 through the presigned form that
+``POST /uploads`` hands out, and stored images are read through the presigned URLs of
+``GET /predictions/{id}/image`` (``docs/api.md``).
 """
 
 from __future__ import annotations
@@ -17,27 +15,20 @@ from __future__ import annotations
 import io
 import mimetypes
 import os
+import re
 import time
-import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import cache
-from typing import Any, TypeVar
+from typing import Any
 
 import boto3
 import requests
-from boto3.dynamodb.conditions import Key
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
 from PIL import Image
 
 from chalicelib.config import StageConfig, load
-from chalicelib.errors import ServiceError
 from chalicelib.media import MAX_IMAGE_BYTES
-from chalicelib.store import SOURCE_INDEX, PredictionStore, inbox_prediction_id
 
 #: Seconds the UI waits for one API call (cold Lambda + cold endpoint stay well under it).
 API_TIMEOUT_S = 30
@@ -50,7 +41,6 @@ MAX_UPLOAD_BYTES = MAX_IMAGE_BYTES
 SOURCES = {"api": "instant (API)", "s3": "event-driven (S3)"}
 
 Prediction = dict[str, Any]
-T = TypeVar("T")
 
 
 class Failure(Exception):
@@ -69,10 +59,6 @@ class Failure(Exception):
 
 def config() -> StageConfig:
     return load()
-
-
-def store() -> PredictionStore:
-    return PredictionStore(config())
 
 
 # -- the API ---------------------------------------------------------------------------------------------
@@ -189,74 +175,58 @@ def send_feedback(prediction_id: str, label: int) -> Prediction:
     return _call("POST", f"/predictions/{prediction_id}/feedback", json={"label": int(label)})
 
 
-# -- AWS: inbox bucket, predictions table, results bucket -------------------------------------------------
+def daily_counts(days: int = 1) -> list[dict[str, Any]]:
+    """Predictions per UTC day and source, oldest first (``GET /stats``):
+    ``[{"date": "2026-11-30", "api": 3, "s3": 1, "total": 4}, ...]``, today last."""
+    return _call("GET", "/stats", params={"days": days})["days"]
 
 
-#: The UI fails fast and says so, rather than hanging a page on retries.
-_AWS_CONFIG = Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 2})
-
-
-@cache
-def _aws(service: str) -> Any:
-    return boto3.client(service, region_name=config().region, config=_AWS_CONFIG)
-
-
-def _aws_call(what: str, call: Callable[[], T]) -> T:
-    """Run one AWS call; its failure becomes a :class:`Failure` that says what could not be done."""
-    try:
-        return call()
-    except ClientError as exc:
-        raise Failure("aws_error", f"{what} failed: {exc.response.get('Error', {}).get('Code', 'error')}") from exc
-    except BotoCoreError as exc:
-        raise Failure("aws_unreachable", f"{what} failed: {type(exc).__name__}") from exc
-    except ServiceError as exc:
-        raise Failure(exc.code, f"{what} failed: {exc.message}", exc.status) from exc
-
-
-def inbox_key(filename: str) -> str:
-    """A new key under the inbox prefix that keeps the file's name readable."""
-    name = os.path.basename(filename) or "image"
-    safe = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in name)
-    return f"{config().inbox_prefix}ui/{uuid.uuid4().hex[:12]}-{safe}"
+# -- the event-driven path: the inbox, through the API's presigned forms ----------------------------------
 
 
 @dataclass(frozen=True)
 class InboxUpload:
-    """An image put into the inbox bucket, and the id its record will have."""
+    """An image put into the inbox bucket; ``GET /uploads/{upload_id}`` tells what became of it."""
 
+    upload_id: str
     key: str
-    prediction_id: str
+
+
+#: S3's refusals of an upload form, as the API's error codes (the form caps the size).
+_S3_FORM_ERRORS = {"EntityTooLarge": "image_too_large", "EntityTooSmall": "empty_body"}
 
 
 def upload_to_inbox(image: bytes, filename: str, content_type: str | None = None) -> InboxUpload:
-    """The event-driven path, first half: put the file into the inbox bucket.
-
-    The S3 trigger names the record after bucket, key and object version (``versionId``, else the ETag:
-    :class:`chalicelib.service.InboxObject`), so the id is known as soon as S3 has answered.
-    """
-    cfg = config()
-    key = inbox_key(filename)
-    response = _aws_call(
-        "uploading to the inbox bucket",
-        lambda: _aws("s3").put_object(
-            Bucket=cfg.inbox_bucket, Key=key, Body=image, ContentType=content_type_for(filename, content_type)
-        ),
-    )
-    version = response.get("VersionId") or response["ETag"].strip('"')
-    return InboxUpload(key=key, prediction_id=inbox_prediction_id(cfg.inbox_bucket, key, version))
+    """The event-driven path, first half: ``POST /uploads`` for a presigned form, then the file to S3."""
+    body = {"filename": filename, "content_type": content_type_for(filename, content_type)}
+    form = _call("POST", "/uploads", json=body)
+    try:
+        resp = _http().post(
+            form["url"], data=form["fields"], files={"file": (form["upload_id"], image)}, timeout=API_TIMEOUT_S
+        )
+    except requests.RequestException as exc:
+        raise Failure("upload_failed", f"the inbox bucket did not answer ({type(exc).__name__})") from exc
+    if not resp.ok:
+        code = re.search(r"<Code>([^<]+)</Code>", resp.text)
+        s3_code = code.group(1) if code else f"HTTP {resp.status_code}"
+        message = f"the inbox bucket refused the upload ({s3_code})"
+        if s3_code == "EntityTooLarge":
+            message = f"the image is {len(image):,} bytes; the limit is {form['max_bytes']:,} bytes"
+        raise Failure(_S3_FORM_ERRORS.get(s3_code, "upload_failed"), message, resp.status_code)
+    return InboxUpload(upload_id=form["upload_id"], key=form["key"])
 
 
 def wait_for_record(
-    prediction_id: str, timeout: float = INBOX_TIMEOUT_S, interval: float = 0.2, what: str = "the image"
+    upload_id: str, timeout: float = INBOX_TIMEOUT_S, interval: float = 0.2, what: str = "the image"
 ) -> Prediction:
-    """The event-driven path, second half: poll DynamoDB (GetItem by id) until the trigger has finished.
+    """The event-driven path, second half: poll ``GET /uploads/{upload_id}`` until the trigger has recorded it.
 
     A ``failed`` record is not final (the event is retried); it is returned only when time runs out.
     """
     deadline = time.monotonic() + timeout
     record = None
     while True:
-        record = _aws_call("reading the prediction", lambda: store().get(prediction_id))
+        record = _call("GET", f"/uploads/{upload_id}")["prediction"]
         if record is not None and record.get("status") != "failed":
             return record
         if time.monotonic() >= deadline:
@@ -293,7 +263,7 @@ def predict_file(
             record = predict(data, content_type_for(name, declared_type))
         else:
             upload = upload_to_inbox(data, name, declared_type)
-            record = wait_for_record(upload.prediction_id, timeout=timeout, what=name)
+            record = wait_for_record(upload.upload_id, timeout=timeout, what=name)
     except Failure as exc:
         return Outcome(name, path, failure=exc, seconds=time.perf_counter() - started)
     outcome = Outcome(name, path, prediction=record, seconds=time.perf_counter() - started)
@@ -302,28 +272,7 @@ def predict_file(
     return outcome
 
 
-def today_start() -> str:
-    """Midnight UTC today, in the table's ``created_at`` format (``store.utc_now``)."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT00:00:00.000000Z")
-
-
-def count_today(source: str) -> int:
-    """Predictions of one source since midnight UTC: a COUNT Query on the ``by-source`` index, no Scan."""
-    table = boto3.resource("dynamodb", region_name=config().region, config=_AWS_CONFIG).Table(
-        config().predictions_table
-    )
-    query: dict[str, Any] = {
-        "IndexName": SOURCE_INDEX,
-        "KeyConditionExpression": Key("source").eq(source) & Key("created_at").gte(today_start()),
-        "Select": "COUNT",
-    }
-    total = 0
-    while True:
-        page = _aws_call("counting today's predictions", lambda: table.query(**query))
-        total += page["Count"]
-        if "LastEvaluatedKey" not in page:
-            return total
-        query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+# -- status and images --------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -335,52 +284,50 @@ class Check:
     detail: str
 
 
-def _check(name: str, call: Callable[[], str]) -> Check:
-    try:
-        return Check(name, True, call())
-    except Failure as exc:
-        return Check(name, False, exc.message)
+#: The API's health checks of storage (``GET /health``), as the status panel names them.
+_STORAGE_CHECKS = {"table": "Predictions table", "inbox_bucket": "Inbox bucket", "results_bucket": "Results bucket"}
 
 
 def system_status() -> list[Check]:
-    """The status panel: the API's own health report, then one cheap call to each resource the UI uses."""
+    """The status panel, from the API's own health report: the API, the model endpoint, the table and
+    the buckets. When the API does not answer, that is the one line (nothing else was checked)."""
     cfg = config()
-    checks: list[Check] = []
     try:
         report = health()
     except Failure as exc:
-        checks.append(Check("API", False, f"{exc.message}"))
-    else:
-        checks.append(Check("API", report.get("status") == "ok", f"{api_url()} ({report.get('status', '?')})"))
-        endpoint = report.get("checks", {}).get("endpoint", {})
-        detail = (
-            f"{report.get('endpoint_name', cfg.endpoint_name)}: model {report.get('model_version')}"
-            + (f" from `{report['model_source']}`" if report.get("model_source") else "")
-            + f", probe {endpoint.get('latency_ms', 0):.0f} ms"
-            if endpoint.get("ok")
-            else f"{report.get('endpoint_name', cfg.endpoint_name)}: {endpoint.get('message', 'unknown')}"
-        )
-        checks.append(Check("Model endpoint", bool(endpoint.get("ok")), detail))
-    checks.append(
-        _check(
-            "Predictions table",
-            lambda: f"{cfg.predictions_table}: "
-            + _aws_call(
-                "DescribeTable", lambda: _aws("dynamodb").describe_table(TableName=cfg.predictions_table)
-            )["Table"]["TableStatus"].lower(),
-        )
+        return [Check("API", False, exc.message)]
+    checks = report.get("checks", {})
+    endpoint = checks.get("endpoint", {})
+    name = report.get("endpoint_name", cfg.endpoint_name)
+    detail = (
+        f"{name}: model {report.get('model_version')}"
+        + (f" from `{report['model_source']}`" if report.get("model_source") else "")
+        + f", probe {endpoint.get('latency_ms', 0):.0f} ms"
+        if endpoint.get("ok")
+        else f"{name}: {endpoint.get('message', 'unknown')}"
     )
-    for name, bucket in (("Inbox bucket", cfg.inbox_bucket), ("Results bucket", cfg.results_bucket)):
-        checks.append(
-            _check(name, lambda b=bucket: (_aws_call("HeadBucket", lambda: _aws("s3").head_bucket(Bucket=b)), b)[1])
-        )
-    return checks
+    status = [
+        Check("API", report.get("status") == "ok", f"{api_url()} ({report.get('status', '?')})"),
+        Check("Model endpoint", bool(endpoint.get("ok")), detail),
+    ]
+    resources = {"table": cfg.predictions_table, "inbox_bucket": cfg.inbox_bucket, "results_bucket": cfg.results_bucket}
+    for key, label in _STORAGE_CHECKS.items():
+        check = checks.get(key, {})
+        ok = bool(check.get("ok"))
+        status.append(Check(label, ok, resources[key] + ("" if ok else f": {check.get('message', 'not reported')}")))
+    return status
 
 
-def thumbnail(bucket: str, key: str, size: int = 72) -> bytes:
-    """A small PNG of a stored image (results bucket for API uploads, inbox bucket for S3 ones)."""
-    data = _aws_call("reading the image", lambda: _aws("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
-    img = Image.open(io.BytesIO(data))
+def thumbnail(prediction_id: str, size: int = 72) -> bytes:
+    """A small PNG of a prediction's stored image: its presigned URL (``GET /predictions/{id}/image``), read."""
+    url = _call("GET", f"/predictions/{prediction_id}/image")["url"]
+    try:
+        resp = _http().get(url, timeout=API_TIMEOUT_S)
+    except requests.RequestException as exc:
+        raise Failure("image_unreachable", f"the stored image did not answer ({type(exc).__name__})") from exc
+    if not resp.ok:
+        raise Failure("image_unavailable", f"the stored image answered {resp.status_code}", resp.status_code)
+    img = Image.open(io.BytesIO(resp.content))
     img.thumbnail((size, size))
     out = io.BytesIO()
     img.save(out, format="PNG")

@@ -26,6 +26,7 @@ ERROR_HINTS: dict[str, str] = {
     "endpoint_throttled": "The model endpoint is busy; try again in a few seconds.",
     "storage_unavailable": "The prediction store is not available right now; try again in a few seconds.",
     "api_unreachable": "The API cannot be reached. Is the stack running (`make up`)?",
+    "upload_failed": "The image could not be put into the inbox bucket.",
 }
 
 

@@ -26,9 +26,9 @@ page_header("History", "Every prediction of both paths, newest first, read from 
 
 
 @st.cache_data(show_spinner=False, max_entries=500)
-def thumbnail(bucket: str, key: str) -> bytes | None:
+def thumbnail(prediction_id: str) -> bytes | None:
     try:
-        return client.thumbnail(bucket, key)
+        return client.thumbnail(prediction_id)
     except (client.Failure, OSError):  # an image that is gone or unreadable: the row says so
         return None
 
@@ -72,7 +72,7 @@ with list_tab:
         row = st.container(border=True)
         image_col, model_col, answer_col, meta_col = row.columns([1, 1, 2, 4], vertical_alignment="center")
         with image_col:
-            thumb = thumbnail(record["image_bucket"], record["image_key"]) if record.get("image_key") else None
+            thumb = thumbnail(record["prediction_id"]) if record.get("image_key") else None
             if thumb:
                 st.image(thumb, caption="uploaded")
             else:
