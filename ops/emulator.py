@@ -13,6 +13,7 @@ with :meth:`Emulator.stop`, never ``kill -9``, or new buckets and items are lost
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import signal
@@ -21,7 +22,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -76,10 +77,8 @@ class Emulator:
 
     port: int = DEFAULT_PORT
     state_dir: Path = DEFAULT_STATE_DIR
+    #: Where MiniStack's output goes (nowhere when None).
     log_path: Path | None = None
-    #: Where MiniStack's output goes: ``log_path`` when set, else this (``subprocess.PIPE`` lets the
-    #: stack supervisor prefix it into its own log stream).
-    stdout: int | None = subprocess.DEVNULL
     _proc: subprocess.Popen | None = field(default=None, init=False, repr=False)
 
     @property
@@ -90,10 +89,6 @@ class Emulator:
         """Environment variables that point unchanged boto3 code at this emulator."""
         return {**CLIENT_ENV, "AWS_ENDPOINT_URL": self.url}
 
-    @property
-    def process(self) -> subprocess.Popen | None:
-        return self._proc
-
     def healthy(self) -> bool:
         try:
             with urllib.request.urlopen(f"{self.url}/_ministack/health", timeout=1) as resp:
@@ -101,20 +96,18 @@ class Emulator:
         except (OSError, urllib.error.URLError):
             return False
 
-    def start(self, timeout: float = 20.0) -> None:
-        """Start MiniStack and wait until it answers its health check."""
+    def argv(self) -> list[str]:
+        """The MiniStack command line; OpsError when it is not installed."""
         binary = AWS_VENV / "bin" / "ministack"
         if not binary.exists():
             raise OpsError(f"MiniStack is not installed ({binary} missing): run `make setup`")
-        if port_in_use(self.port):
-            raise OpsError(
-                f"port {self.port} is already in use (another emulator or `make up`?): "
-                "run `make down` or choose another port with AWS_PORT=..."
-            )
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        return [str(binary)]
+
+    def server_env(self, environ: Mapping[str, str] = os.environ) -> dict[str, str]:
+        """MiniStack's environment: ``environ`` without the project's redirections, plus its settings."""
         kept_out = ("PYTHONPATH", "AWS_ENDPOINT_URL", "DIGITS_")
-        inherited = {k: v for k, v in os.environ.items() if not k.startswith(kept_out)}
-        env = {
+        inherited = {k: v for k, v in environ.items() if not k.startswith(kept_out)}
+        return {
             **inherited,
             "LAMBDA_EXECUTOR": "local",
             "BIND_HOST": "127.0.0.1",
@@ -128,9 +121,25 @@ class Emulator:
             "S3_DATA_DIR": str(self.state_dir / "s3"),
             "TMPDIR": str(self.state_dir),
         }
-        log = open(self.log_path, "ab") if self.log_path else self.stdout  # noqa: SIM115
+
+    def exec(self) -> None:
+        """Become MiniStack (``os.execve``): how a supervisor runs it (``python -m ops.emulator``)."""
+        argv = self.argv()
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        os.execve(argv[0], argv, self.server_env())
+
+    def start(self, timeout: float = 20.0) -> None:
+        """Start MiniStack and wait until it answers its health check."""
+        argv = self.argv()
+        if port_in_use(self.port):
+            raise OpsError(
+                f"port {self.port} is already in use (another emulator or `make up`?): "
+                "run `make down` or choose another port with AWS_PORT=..."
+            )
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         self._proc = subprocess.Popen(
-            [str(binary)], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            argv, env=self.server_env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -167,3 +176,16 @@ class Emulator:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m ops.emulator --port N --state-dir DIR``: run MiniStack in this process (it replaces it)."""
+    parser = argparse.ArgumentParser(description="Run MiniStack on 127.0.0.1 with persistent state")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR)
+    args = parser.parse_args(argv)
+    Emulator(port=args.port, state_dir=args.state_dir).exec()
+
+
+if __name__ == "__main__":
+    main()

@@ -3,12 +3,15 @@
 Order: MiniStack (local S3/DynamoDB/SQS) -> provisioning -> the local SageMaker endpoint (the shipped
 model, or ``--model`` / ``make up MODEL=...``: see :mod:`ops.model_source`) -> ``chalice local`` (the
 API) -> the S3 event bridge -> Streamlit. Each step waits for its health check before the next starts.
-Ctrl-C, SIGTERM or ``make down`` stop everything in reverse order with SIGTERM (so the emulator
-snapshots its state) and wait for each process to exit.
+
+The services run under supervisord (:mod:`ops.supervise`): one that dies is restarted (with a growing
+delay when it keeps dying at once) and the others stay up; every exit and restart is logged. Ctrl-C,
+SIGTERM or ``make down`` stop everything in reverse order with SIGTERM (so the emulator snapshots its
+state) and wait for each process to exit.
 
 Ports come from the environment (defaults in brackets): ``AWS_PORT`` [4566], ``ENDPOINT_PORT`` [8080],
-``API_PORT`` [8000], ``UI_PORT`` [8501]; state and the pid file live in ``$DIGITS_LOCAL_DIR`` [.local].
-The tests start whole stacks on free ports with a temporary state folder this way.
+``API_PORT`` [8000], ``UI_PORT`` [8501]; state, logs and the pid file live in ``$DIGITS_LOCAL_DIR``
+[.local]. The tests start whole stacks on free ports with a temporary state folder this way.
 """
 
 from __future__ import annotations
@@ -19,10 +22,10 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -32,6 +35,7 @@ from ops.emulator import DEFAULT_STATE_DIR, ROOT, Emulator, free_port, port_in_u
 from ops.errors import OpsError
 from ops.model_source import resolve
 from ops.serving_stack import ServingStack
+from ops.supervise import Program, Supervisor, log
 
 
 def local_dir() -> Path:
@@ -41,27 +45,21 @@ def local_dir() -> Path:
 
 def pid_file() -> Path:
     return local_dir() / "stack.pid"
+
+
 MODEL_ARCHIVE = ROOT / "model" / "artifacts" / "model.tar.gz"
-_print_lock = threading.Lock()
 
 
-def log(prefix: str, line: str) -> None:
-    with _print_lock:
-        print(f"{prefix:<9}| {line}", flush=True)
-
-
-def _pump(prefix: str, stream, echo: bool = True) -> None:
-    for raw in iter(stream.readline, b""):
-        if echo:
-            log(prefix, raw.decode("utf-8", "replace").rstrip())
-
-
-def wait_http(url: str, timeout: float, proc: subprocess.Popen | None = None) -> None:
-    """Wait until ``url`` answers 200, failing fast when ``proc`` exits."""
+def wait_http(
+    url: str, timeout: float, proc: subprocess.Popen | None = None, given_up: Callable[[], bool] | None = None
+) -> None:
+    """Wait until ``url`` answers 200, failing fast when ``proc`` exits or ``given_up()`` says so."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
             raise OpsError(f"process exited with code {proc.returncode} before {url} was healthy")
+        if given_up is not None and given_up():
+            raise OpsError(f"given up before {url} was healthy")
         try:
             with urllib.request.urlopen(url, timeout=1) as resp:
                 if resp.status == 200:
@@ -100,6 +98,10 @@ class Service:
     timeout: float = 90.0  # generous: a cold `import torch` on a busy 2-core machine took 13 s
     cwd: Path = ROOT
 
+    @property
+    def program(self) -> Program:
+        return Program(self.name, self.argv, self.cwd)
+
 
 @dataclass
 class Stack:
@@ -115,8 +117,7 @@ class Stack:
     with_ui: bool = True
     #: Print the children's output (prefixed); benchmarks switch it off.
     echo: bool = True
-    _procs: list[tuple[str, subprocess.Popen]] = field(default_factory=list, init=False)
-    _emulator: Emulator | None = field(default=None, init=False)
+    _supervisor: Supervisor | None = field(default=None, init=False)
     _serving_stack: ServingStack | None = field(default=None, init=False)
 
     @cached_property
@@ -138,7 +139,16 @@ class Stack:
             "PYTHONUNBUFFERED": "1",
         }
 
+    def emulator(self) -> Service:
+        """MiniStack on the stack's AWS port, its state in ``state_dir`` (``python -m ops.emulator`` execs it
+        with the environment :meth:`ops.emulator.Emulator.server_env` gives it)."""
+        emulator = Emulator(port=self.ports.aws, state_dir=self.state_dir)
+        emulator.argv()  # fails now, with `make setup` as the fix, when MiniStack is not installed
+        argv = [sys.executable, "-m", "ops.emulator", "--port", str(self.ports.aws), "--state-dir", str(self.state_dir)]
+        return Service("aws", argv, f"{emulator.url}/_ministack/health")
+
     def services(self) -> list[Service]:
+        """What runs after provisioning, in start order."""
         py = sys.executable
         services = [
             Service(
@@ -187,17 +197,45 @@ class Stack:
         self._serving_stack.start()
         log("stack", f"container {self._serving_stack.url} (the real SageMaker serving stack)")
 
+    @property
+    def log_dir(self) -> Path:
+        """Each service's output, ``<name>.log``, next to the emulator's state."""
+        return self.state_dir.parent / "logs"
+
     def start(self) -> None:
         for name, port in vars(self.ports).items():
             if port_in_use(port):
                 raise OpsError(f"port {port} ({name}) is already in use: run `make down`, or set {name.upper()}_PORT")
         log("stack", f"model     {self.model} ({self.archive})")  # resolved first: a bad reference fails fast
-        self._emulator = Emulator(port=self.ports.aws, state_dir=self.state_dir, stdout=subprocess.PIPE)
-        self._emulator.start()
-        self._watch("aws", self._emulator.process)
-        log("stack", f"aws       {self._emulator.url} (S3, DynamoDB, SQS; state in {self.state_dir})")
-
+        if self.endpoint == "container":
+            self._start_serving_stack()
+        aws, services = self.emulator(), self.services()
+        self.state_dir.mkdir(parents=True, exist_ok=True)
         env = self.env()
+        self._supervisor = Supervisor(self.state_dir.parent / "supervisor", self.log_dir, env, echo=self.echo)
+        self._supervisor.start([aws.program] + [service.program for service in services])
+        self._start(aws)
+        self._provision(env)
+        for service in services:
+            self._start(service)
+        log("stack", f"logs      {self.log_dir}")
+
+    def _start(self, service: Service) -> None:
+        """Start one service under supervisord and wait for its health check (or for it to stay up)."""
+        supervisor = self._supervisor
+        assert supervisor is not None
+        supervisor.start_program(service.name)
+        if service.health_url:
+            try:
+                given_up = lambda: supervisor.state(service.name) == "FATAL"  # noqa: E731
+                wait_http(service.health_url, service.timeout, given_up=given_up)
+            except OpsError as exc:
+                raise OpsError(f"{service.name}: {exc}; see {supervisor.log_path(service.name)}") from None
+        else:
+            supervisor.wait_running(service.name, service.timeout)
+        log("stack", f"{service.name:<9} {service.health_url or 'running'}")
+
+    def _provision(self, env: dict[str, str]) -> None:
         result = subprocess.run(
             [sys.executable, "-m", "ops.provision", "--stage", "local"], env=env, capture_output=True, text=True
         )
@@ -206,44 +244,25 @@ class Stack:
         if result.returncode:
             raise OpsError("provisioning failed (see above)")
 
-        if self.endpoint == "container":
-            self._start_serving_stack()
-        for service in self.services():
-            proc = subprocess.Popen(
-                service.argv, cwd=service.cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-            self._watch(service.name, proc)
-            if service.health_url:
-                wait_http(service.health_url, service.timeout, proc)
-            log("stack", f"{service.name:<9} {service.health_url or 'running'}")
-
-    def _watch(self, name: str, proc: subprocess.Popen) -> None:
-        self._procs.append((name, proc))
-        threading.Thread(target=_pump, args=(name, proc.stdout, self.echo), daemon=True).start()
+    def pid(self, name: str) -> int:
+        """The process id of a running service (``aws``, ``endpoint``, ``api``, ``bridge``, ``ui``)."""
+        if self._supervisor is None:
+            raise OpsError("the stack is not running")
+        return self._supervisor.pid(name)
 
     def stop(self) -> None:
-        for name, proc in reversed(self._procs):
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(20)
-                except subprocess.TimeoutExpired:
-                    log("stack", f"{name} did not stop within 20 s: killing it")
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait()
-        self._procs.clear()
+        if self._supervisor is not None:
+            self._supervisor.stop()
+            self._supervisor = None
         if self._serving_stack is not None:
             self._serving_stack.stop()
             self._serving_stack = None
 
     def wait(self) -> None:
-        """Block until a signal arrives or a child dies."""
-        while True:
-            for name, proc in self._procs:
-                if proc.poll() is not None:
-                    raise OpsError(f"{name} exited with code {proc.returncode}")
+        """Block until a signal arrives; supervisord keeps the services running meanwhile."""
+        while self._supervisor is not None and self._supervisor.alive:
             time.sleep(0.5)
+        raise OpsError("supervisord exited")
 
 
 def up(model: str = str(MODEL_ARCHIVE), endpoint: str = "local") -> int:

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import boto3
+import psutil
 import pytest
 import requests
 
 from chalicelib.config import load
 from ops.emulator import ROOT, Emulator, free_port
+from tests import images
+from tests.stack_fixtures import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -74,6 +78,48 @@ def test_up_down_up_keeps_objects_and_items(tmp_path: Path, monkeypatch: pytest.
         assert "exists   s3://" in log.read_text().split("stopped; state kept")[-1]  # provisioning was a no-op
     finally:
         _down(env, proc)
+
+
+def _pid(local_dir: Path, service: str) -> int:
+    """The service's process id, from supervisord (the documented ``supervisorctl`` command); 0: not running."""
+    config = local_dir / "supervisor" / "supervisord.conf"
+    result = subprocess.run([sys.executable, "-m", "supervisor.supervisorctl", "-c", str(config), "pid", service],
+                            capture_output=True, text=True, timeout=30)
+    return int(result.stdout.strip()) if result.stdout.strip().isdigit() else 0
+
+
+def test_a_dead_service_is_restarted_and_the_others_stay_up(tmp_path: Path):
+    """The endpoint killed (SIGKILL) while the stack runs: restarted and logged, the API never restarted,
+    predictions answered again; Ctrl-C then stops every process."""
+    local_dir = tmp_path / "local"
+    env, log = _stack_env(local_dir), tmp_path / "stack.log"
+    proc = _up(env, log)
+    services = ("aws", "endpoint", "api", "bridge", "ui")
+    try:
+        before = {name: _pid(local_dir, name) for name in services}
+        assert all(before.values()), before
+        os.kill(before["endpoint"], signal.SIGKILL)
+        restarted = wait_for(lambda: _pid(local_dir, "endpoint") not in (0, before["endpoint"]), 60,
+                             what="the endpoint restarted")
+        api = f"http://127.0.0.1:{env['API_PORT']}"
+        wait_for(lambda: requests.get(f"{api}/health", timeout=30).status_code == 200, 90, interval=0.5,
+                 what="the API healthy again")
+        png = images.png(images.blank((28, 28), 0))
+        answer = requests.post(f"{api}/predict", data=png, headers={"Content-Type": "image/png"}, timeout=60)
+        assert answer.status_code in (200, 422), answer.text  # the model answered (a blank is no digit)
+        after = {name: _pid(local_dir, name) for name in services}
+        assert {n: p for n, p in after.items() if n != "endpoint"} == {
+            n: p for n, p in before.items() if n != "endpoint"
+        }
+        text = log.read_text()
+        assert "exited: endpoint (terminated by SIGKILL; not expected)" in text
+        assert f"spawned: 'endpoint' with pid {after['endpoint']}" in text
+        assert restarted
+    finally:
+        proc.send_signal(signal.SIGINT)  # Ctrl-C
+        assert proc.wait(90) == 0
+    assert not [pid for pid in after.values() if psutil.pid_exists(pid)]
+    assert "stopped; state kept" in log.read_text()
 
 
 def test_a_port_in_use_is_one_clear_line(tmp_path: Path, emulator):
