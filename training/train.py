@@ -172,6 +172,34 @@ def save_curves(history: list[dict[str, float]], path: Path) -> None:
     plt.close(fig)
 
 
+def _resume(
+    path: Path,
+    config: Config,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.OneCycleLR,
+    steps_per_epoch: int,
+) -> tuple[list[dict[str, float]], int]:
+    """Restore the run saved at ``path`` into ``model``, ``optimizer``, ``scheduler`` and the RNGs, when it
+    was written with the same settings; returns (history, last finished epoch), ``([], 0)`` otherwise."""
+    checkpoint = _load_checkpoint(path, config)
+    if not checkpoint:
+        return [], 0
+    model.load_state_dict(checkpoint["model"])
+    optimizer.load_state_dict(checkpoint["optimizer"])
+    if checkpoint["scheduler"]["total_steps"] == scheduler.total_steps:
+        scheduler.load_state_dict(checkpoint["scheduler"])
+    else:  # --epochs changed: continue on the new schedule from the same step
+        scheduler.last_epoch = checkpoint["epoch"] * steps_per_epoch
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for group, lr in zip(optimizer.param_groups, scheduler.get_lr(), strict=True):
+                group["lr"] = lr
+    _set_rng_state(checkpoint["rng"])
+    print(f"resuming from {path} after epoch {checkpoint['epoch']}", flush=True)
+    return checkpoint["history"], checkpoint["epoch"]
+
+
 def train(config: Config, on_epoch: Callable[[int, float], None] | None = None) -> dict:
     """Run (or resume) training as configured; returns the metadata written next to ``model.pt``.
 
@@ -193,25 +221,8 @@ def train(config: Config, on_epoch: Callable[[int, float], None] | None = None) 
         optimizer, max_lr=config.lr, total_steps=max(10, config.epochs * steps_per_epoch), pct_start=0.25
     )
     criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
-    history: list[dict[str, float]] = []
-    start_epoch = 0
-
     checkpoint_path = Path(config.checkpoint_dir) / CHECKPOINT
-    checkpoint = _load_checkpoint(checkpoint_path, config)
-    if checkpoint:
-        model.load_state_dict(checkpoint["model"])
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        if checkpoint["scheduler"]["total_steps"] == scheduler.total_steps:
-            scheduler.load_state_dict(checkpoint["scheduler"])
-        else:  # --epochs changed: continue on the new schedule from the same step
-            scheduler.last_epoch = checkpoint["epoch"] * steps_per_epoch
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                for group, lr in zip(optimizer.param_groups, scheduler.get_lr(), strict=True):
-                    group["lr"] = lr
-        _set_rng_state(checkpoint["rng"])
-        history, start_epoch = checkpoint["history"], checkpoint["epoch"]
-        print(f"resuming from {checkpoint_path} after epoch {start_epoch}", flush=True)
+    history, start_epoch = _resume(checkpoint_path, config, model, optimizer, scheduler, steps_per_epoch)
 
     from tqdm import tqdm
 
