@@ -244,12 +244,6 @@ class Stack:
         if result.returncode:
             raise OpsError("provisioning failed (see above)")
 
-    def pid(self, name: str) -> int:
-        """The process id of a running service (``aws``, ``endpoint``, ``api``, ``bridge``, ``ui``)."""
-        if self._supervisor is None:
-            raise OpsError("the stack is not running")
-        return self._supervisor.pid(name)
-
     def stop(self) -> None:
         if self._supervisor is not None:
             self._supervisor.stop()

@@ -176,10 +176,6 @@ class Supervisor:
         """supervisord's state of ``name``: ``STARTING``, ``RUNNING``, ``BACKOFF``, ``FATAL``, ..."""
         return self._rpc.supervisor.getProcessInfo(name)["statename"]
 
-    def pid(self, name: str) -> int:
-        """The process id of ``name`` (0 while it is not running)."""
-        return int(self._rpc.supervisor.getProcessInfo(name)["pid"])
-
     def wait_running(self, name: str, timeout: float) -> None:
         """Wait until ``name`` has stayed up :data:`START_SECS`; OpsError when it is given up or times out."""
         deadline = time.monotonic() + timeout
