@@ -92,7 +92,7 @@ class Supervisor:
             "logfile_backups": "1",
             "pidfile": _value(self.run_dir / "supervisord.pid"),
             "childlogdir": _value(self.log_dir),
-            # Running as root is what the user asked for here; saying so keeps supervisord from warning.
+            # The current user: supervisord warns about running as root unless the config names the user.
             "user": getpass.getuser(),
         }
         parser["unix_http_server"] = {
