@@ -27,9 +27,9 @@ def _stack_env(local_dir: Path) -> dict[str, str]:
     return {**os.environ, **ports, "DIGITS_LOCAL_DIR": str(local_dir)}
 
 
-def _up(env: dict[str, str], log: Path) -> subprocess.Popen:
+def _up(env: dict[str, str], log: Path, *args: str) -> subprocess.Popen:
     with open(log, "ab") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "ops.stack", "up"], cwd=ROOT, env=env, stdout=out,
+        proc = subprocess.Popen([sys.executable, "-m", "ops.stack", "up", *args], cwd=ROOT, env=env, stdout=out,
                                 stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
@@ -120,6 +120,28 @@ def test_a_dead_service_is_restarted_and_the_others_stay_up(tmp_path: Path):
         assert proc.wait(90) == 0
     assert not [pid for pid in after.values() if psutil.pid_exists(pid)]
     assert "stopped; state kept" in log.read_text()
+
+
+def test_the_whole_system_runs_against_the_real_serving_stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """``make up ENDPOINT=container``: the API and the inbox against TorchServe + the SageMaker toolkit."""
+    env, log = _stack_env(tmp_path / "local"), tmp_path / "stack.log"
+    for key, value in Emulator(port=int(env["AWS_PORT"])).client_env().items():
+        monkeypatch.setenv(key, value)
+    api = f"http://127.0.0.1:{env['API_PORT']}"
+    proc = _up(env, log, "--endpoint", "container")
+    try:
+        assert "container http://127.0.0.1:" in log.read_text()
+        assert requests.get(f"{api}/health", timeout=60).status_code == 200
+        seven = (ROOT.parent / "shared" / "cases" / "c1_ref_7.jpg").read_bytes()
+        answer = requests.post(f"{api}/predict", data=seven, headers={"Content-Type": "image/jpg"}, timeout=60)
+        assert answer.status_code == 200 and answer.json()["number"] == "7", answer.text
+        blank = images.png(images.blank())
+        answer = requests.post(f"{api}/predict", data=blank, headers={"Content-Type": "image/png"}, timeout=60)
+        assert (answer.status_code, answer.json()["error"]["code"]) == (422, "no_digit_found")  # from the model
+    finally:
+        _down(env, proc)
+    left = [p.info for p in psutil.process_iter(["pid", "cmdline", "cwd"]) if str(tmp_path) in (p.info["cwd"] or "")]
+    assert not left, left  # the serving stack (launcher, JVM, workers) ran in tmp_path: nothing of it is left
 
 
 def test_a_port_in_use_is_one_clear_line(tmp_path: Path, emulator):
