@@ -44,6 +44,8 @@ IMAGE_TYPES: dict[str, str] = {
     "image/bmp": "bmp",
     "image/tiff": "tiff",
 }
+#: File name extensions of those formats (an uploader's filter; the format is still read from the bytes).
+IMAGE_EXTENSIONS = ("png", "jpg", "jpeg", "gif", "webp", "bmp", "tif", "tiff")
 #: Names clients use for those formats that are not the registered ones (``image/jpg`` is common).
 ALIASES: dict[str, str] = {
     "image/jpg": "image/jpeg",

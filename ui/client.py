@@ -28,14 +28,14 @@ from botocore.awsrequest import AWSRequest
 from PIL import Image
 
 from chalicelib.config import StageConfig, load
-from chalicelib.media import MAX_IMAGE_BYTES
+from chalicelib.contract import IMAGE_EXTENSIONS, MAX_IMAGE_BYTES
 
 #: Seconds the UI waits for one API call (cold Lambda + cold endpoint stay well under it).
 API_TIMEOUT_S = 30
 #: Seconds the event-driven path may take from the upload to the record in DynamoDB before the UI gives up.
 INBOX_TIMEOUT_S = 30
 #: File name extensions the uploader offers (the API decides from the bytes, not from the name).
-UPLOAD_EXTENSIONS = ("png", "jpg", "jpeg", "webp", "gif", "bmp", "tif", "tiff")
+UPLOAD_EXTENSIONS = IMAGE_EXTENSIONS
 #: The largest image the service accepts on either path.
 MAX_UPLOAD_BYTES = MAX_IMAGE_BYTES
 SOURCES = {"api": "instant (API)", "s3": "event-driven (S3)"}
