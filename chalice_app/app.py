@@ -26,6 +26,7 @@ from chalicelib.config import load
 from chalicelib.contract import InputError, parse_json
 from chalicelib.errors import BadRequest, NotFound, ServiceError
 from chalicelib.media import IMAGE_CONTENT_TYPES, decode_base64_image
+from chalicelib.openapi import document
 from chalicelib.observability import logger
 from chalicelib.service import PredictionService
 
@@ -194,6 +195,8 @@ def get_upload(upload_id: str) -> dict[str, Any]:
 def add_feedback(prediction_id: str) -> dict[str, Any]:
     """``{"label": 0-9}``: the digit the user says the image shows."""
     label = _json_body().get("label")
+    if isinstance(label, float) and label.is_integer():  # JSON has one number type: 7.0 is 7
+        label = int(label)
     if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label <= 9:
         raise BadRequest('"label" must be a whole number from 0 to 9', code="invalid_label")
     return service.store.add_feedback(prediction_id, label)
@@ -232,6 +235,17 @@ def health() -> Response:
         "checks": checks,
     }
     return Response(body=body, status_code=200 if healthy else 503, headers={} if healthy else {"Retry-After": "5"})
+
+
+@api_route("/openapi.json", methods=["GET"], public=True)
+def openapi() -> dict[str, Any]:
+    """This API's OpenAPI 3.1 document, built from the route table (``chalicelib/openapi.py``)."""
+    return _openapi_document()
+
+
+@functools.cache
+def _openapi_document() -> dict[str, Any]:
+    return document(app.routes)
 
 
 @app.on_s3_event(bucket=CONFIG.inbox_bucket, events=["s3:ObjectCreated:*"], prefix=CONFIG.inbox_prefix)

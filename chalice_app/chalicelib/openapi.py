@@ -1,0 +1,423 @@
+"""The OpenAPI 3.1 description of the HTTP API, built from the app's own routes (``GET /openapi.json``).
+
+:func:`document` walks ``app.routes`` (Chalice's ``{path: {method: RouteEntry}}``): every route must have
+an entry in :data:`OPERATIONS` (a route without one raises :class:`KeyError`, so a new route cannot ship
+undescribed), and the request media types and the security requirement come from the route entry
+itself (its ``content_types`` and ``authorizer``). The error responses are generated from
+:data:`ERRORS`, whose statuses are those of the :mod:`chalicelib.errors` classes that raise them: each
+documented status lists, as a JSON Schema ``enum``, exactly the error codes that operation can answer
+with, so a fuzzer that validates responses against this document also catches an undocumented code.
+
+Limits (page size, sources, statuses, the image cap, the stored fields) are read from the modules that
+enforce them. ``docs/api.md`` says how the document is tested.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from chalice.app import MethodNotAllowedError, RouteEntry
+
+from chalicelib.errors import (
+    BadRequest,
+    EndpointUnavailable,
+    ImageRejected,
+    ModelFailed,
+    NotFound,
+    ServiceError,
+    StorageUnavailable,
+)
+from chalicelib.media import MAX_IMAGE_BYTES
+from chalicelib.store import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, RESULT_FIELDS, SOURCES, STATUSES
+
+API_VERSION = "1.0.0"
+#: Longest ``"image"`` string ``POST /predict/json`` reads (``media.decode_base64_image``'s bound).
+MAX_BASE64_CHARS = MAX_IMAGE_BYTES * 4 // 3 + 1024
+_TIMESTAMP = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$"
+#: Strict base64 (at least one byte), optionally as a ``data:`` URL: what a client should send. The
+#: service also tolerates whitespace inside it.
+_BASE64 = r"^(data:[\w/+.-]*;base64,)?([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{4}|[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)$"
+
+
+@dataclass(frozen=True)
+class ErrorCode:
+    """One ``error.code`` of ``{"error": {"code", "message"}}``, its HTTP status and when it is answered."""
+
+    code: str
+    status: int
+    when: str
+
+
+def _error(kind: type[ServiceError], when: str, code: str | None = None, status: int | None = None) -> ErrorCode:
+    """An error raised as ``kind`` (its status unless the raise site gives another)."""
+    return ErrorCode(code or kind.code, status or kind.status, when)
+
+
+#: Every code the routes answer with. ``ImageRejected`` codes come from the media checks or, passed
+#: through, from the model (``model/errors.py``: the same codes and statuses).
+ERRORS: dict[str, ErrorCode] = {
+    e.code: e
+    for e in (
+        _error(BadRequest, "nothing was sent (an empty body or an empty image)", "empty_body"),
+        _error(BadRequest, "the body is not JSON, or not a JSON object", "malformed_json"),
+        _error(BadRequest, 'no "image" string in the JSON object', "invalid_request"),
+        _error(BadRequest, '"image" is not base64', "invalid_base64"),
+        _error(BadRequest, "a bad query parameter, or an unknown one", "invalid_parameter"),
+        _error(BadRequest, "a cursor from another listing, or not a cursor", "invalid_cursor"),
+        _error(BadRequest, '"label" is not a whole number from 0 to 9', "invalid_label"),
+        _error(NotFound, "no such prediction"),
+        ErrorCode("method_not_allowed", MethodNotAllowedError.STATUS_CODE, "a method the path does not have"),
+        _error(ImageRejected, f"over {MAX_IMAGE_BYTES:,} bytes, over 40 Mpx, or a bomb", "image_too_large", 413),
+        _error(
+            ImageRejected,
+            "not an image by its bytes (text, HTML, PDF, SVG, ZIP, ...), or a Content-Type the route does not take",
+            "unsupported_media_type",
+            415,
+        ),
+        _error(ImageRejected, "an image signature, but damaged or truncated data"),
+        _error(ImageRejected, "blank, uniform, noise only, a dot or a dash; or too many marks", "no_digit_found"),
+        _error(ModelFailed, "the model crashed on this input"),
+        _error(EndpointUnavailable, "the model endpoint is down or not answering: retry after Retry-After"),
+        _error(EndpointUnavailable, "the model endpoint is throttling: retry after Retry-After", "endpoint_throttled"),
+        _error(EndpointUnavailable, "the model endpoint does not exist (or is being replaced)", "endpoint_not_found"),
+        _error(StorageUnavailable, "DynamoDB or S3 refused or did not answer: retry after Retry-After"),
+        _error(ServiceError, "a bug; the message carries the request id that the logs carry as correlation_id"),
+    )
+}
+
+_DEPENDENCIES = ("endpoint_unavailable", "endpoint_throttled", "endpoint_not_found", "storage_unavailable")
+_IMAGE = ("empty_body", "image_too_large", "unsupported_media_type", "corrupt_image", "no_digit_found", "model_error")
+
+
+@dataclass(frozen=True)
+class Operation:
+    """What the route table cannot say about one operation."""
+
+    summary: str
+    errors: tuple[str, ...]
+    response: dict[str, Any]
+    description: str = ""
+    request: dict[str, Any] | None = None
+    parameters: tuple[dict[str, Any], ...] = ()
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    """An optional query parameter; ``?name=`` (empty) is the same as leaving it out."""
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "allowEmptyValue": True,
+        "schema": schema,
+        "description": f"{description} Empty: as if not given.",
+    }
+
+
+_PREDICTION_ID = {
+    "name": "prediction_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string"},
+    "description": "A prediction's id (a UUID); anything else is simply not found.",
+}
+
+#: Keyed by (path, method) exactly as in ``app.routes``.
+OPERATIONS: dict[tuple[str, str], Operation] = {
+    ("/predict", "POST"): Operation(
+        summary="Predict the digit(s) in an image sent as the raw body, and store the prediction",
+        description=(
+            "The declared Content-Type is a hint: the format is read from the bytes (a JPEG declared "
+            "image/png is fine). A request that fails stores nothing."
+        ),
+        request={"schema": {"type": "string", "format": "binary", "minLength": 1, "maxLength": MAX_IMAGE_BYTES}},
+        errors=(*_IMAGE, *_DEPENDENCIES, "internal_error"),
+        response=_ref("Prediction"),
+    ),
+    ("/predict/json", "POST"): Operation(
+        summary="Predict the digit(s) in a base64 image (or data: URL) in a JSON object, and store it",
+        request={
+            "schema": {
+                "type": "object",
+                "required": ["image"],
+                "properties": {
+                    "image": {
+                        "type": "string",
+                        "minLength": 1,
+                        "maxLength": MAX_BASE64_CHARS,
+                        "pattern": _BASE64,
+                        "contentEncoding": "base64",
+                        "description": "The image file, base64-encoded; a data:image/...;base64, URL works too.",
+                    }
+                },
+            }
+        },
+        errors=("malformed_json", "invalid_request", "invalid_base64", *_IMAGE, *_DEPENDENCIES, "internal_error"),
+        response=_ref("Prediction"),
+    ),
+    ("/predictions", "GET"): Operation(
+        summary="List predictions, newest first, one page at a time",
+        description="Unknown query parameters are refused (invalid_parameter). Listing never scans the table.",
+        parameters=(
+            _query(
+                "limit",
+                {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE, "default": DEFAULT_PAGE_SIZE},
+                "Page size.",
+            ),
+            _query("cursor", {"type": "string"}, "next_cursor of the previous page of the same listing."),
+            _query("source", {"type": "string", "enum": list(SOURCES)}, "Only predictions from this path."),
+            _query("digit", {"type": "integer", "minimum": 0, "maximum": 9}, "Only predictions of this digit."),
+            _query("status", {"type": "string", "enum": list(STATUSES)}, "Only predictions with this status."),
+        ),
+        errors=("invalid_parameter", "invalid_cursor", "storage_unavailable", "internal_error"),
+        response=_ref("PredictionPage"),
+    ),
+    ("/predictions/{prediction_id}", "GET"): Operation(
+        summary="One prediction",
+        parameters=(_PREDICTION_ID,),
+        errors=("not_found", "storage_unavailable", "internal_error"),
+        response=_ref("Prediction"),
+    ),
+    ("/predictions/{prediction_id}/feedback", "POST"): Operation(
+        summary="Record the digit the user says the image shows; returns the updated prediction",
+        parameters=(_PREDICTION_ID,),
+        request={
+            "schema": {
+                "type": "object",
+                "required": ["label"],
+                "properties": {"label": {"type": "integer", "minimum": 0, "maximum": 9}},
+            }
+        },
+        errors=("empty_body", "malformed_json", "invalid_label", "not_found", "storage_unavailable", "internal_error"),
+        response=_ref("Prediction"),
+    ),
+    ("/health", "GET"): Operation(
+        summary="200 when the endpoint answers a real (tiny) inference and the table a real read; else 503",
+        description="Public in every stage (no authentication).",
+        errors=("internal_error",),
+        response=_ref("Health"),
+    ),
+    ("/openapi.json", "GET"): Operation(
+        summary="This document",
+        description="Public in every stage (no authentication).",
+        errors=("internal_error",),
+        response={"type": "object"},
+    ),
+}
+
+_NUMBER_0_1 = {"type": "number", "minimum": 0, "maximum": 1}
+_DIGIT = {"type": "integer", "minimum": 0, "maximum": 9}
+_PROBABILITIES = {"type": "array", "items": _NUMBER_0_1, "minItems": 10, "maxItems": 10}
+
+
+def _prediction_schema() -> dict[str, Any]:
+    """A stored prediction as the API returns it (``chalicelib.store.to_public``; docs/contracts.md)."""
+    result = {
+        "digit": {"type": ["integer", "null"], "minimum": 0, "maximum": 9,
+                  "description": "The digit when exactly one was found, else null."},
+        "number": {"type": "string", "pattern": r"^\d*$", "description": "All digits found, left to right."},
+        "confidence": {**_NUMBER_0_1, "description": "The lowest of the digits' confidences."},
+        "probabilities": {**_PROBABILITIES, "description": "Of the single (or first) digit."},
+        "top_k": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["digit", "probability"],
+                "properties": {"digit": _DIGIT, "probability": _NUMBER_0_1},
+                "additionalProperties": False,
+            },
+        },
+        "digits": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["digit", "confidence", "probabilities", "box"],
+                "properties": {
+                    "digit": _DIGIT,
+                    "confidence": _NUMBER_0_1,
+                    "probabilities": _PROBABILITIES,
+                    "box": {"type": "array", "items": {"type": "integer"}, "minItems": 4, "maxItems": 4,
+                            "description": "[x0, y0, x1, y1] in the upright input's pixels."},
+                },
+                "additionalProperties": False,
+            },
+        },
+        "model_input": {"type": "string", "contentEncoding": "base64", "contentMediaType": "image/png",
+                        "description": "The 28x28 image(s) the model saw, side by side."},
+        "model_version": {"type": "string"},
+    }
+    missing = set(RESULT_FIELDS) - set(result)
+    if missing:  # a stored field nobody described
+        raise KeyError(f"undocumented result fields: {sorted(missing)}")
+    text = {"type": "string"}
+    return {
+        "type": "object",
+        "required": ["prediction_id", "source", "status", "created_at"],
+        "properties": {
+            "prediction_id": {"type": "string", "format": "uuid"},
+            "source": {"type": "string", "enum": list(SOURCES)},
+            "status": {"type": "string", "enum": list(STATUSES)},
+            "created_at": {"type": "string", "pattern": _TIMESTAMP, "description": "ISO-8601 UTC."},
+            **result,
+            "latency_ms": {"type": "number", "minimum": 0, "description": "The endpoint round trip."},
+            "image_bucket": text,
+            "image_key": text,
+            "result_key": text,
+            "source_key": {"type": "string", "description": "The inbox key (inbox uploads only)."},
+            "error_code": {"type": "string", "description": "Why it was rejected or failed."},
+            "error_message": text,
+            "feedback_label": _DIGIT,
+            "feedback_at": {"type": "string", "pattern": _TIMESTAMP},
+        },
+        "additionalProperties": False,
+    }
+
+
+def _health_schema() -> dict[str, Any]:
+    check = {
+        "type": "object",
+        "required": ["ok"],
+        "properties": {
+            "ok": {"type": "boolean"},
+            "latency_ms": {"type": "number"},
+            "code": {"type": "string"},
+            "message": {"type": "string"},
+        },
+    }
+    return {
+        "type": "object",
+        "required": ["status", "stage", "endpoint_name", "model_version", "checks"],
+        "properties": {
+            "status": {"type": "string", "enum": ["ok", "unavailable"]},
+            "stage": {"type": "string"},
+            "endpoint_name": {"type": "string"},
+            "model_version": {"type": ["string", "null"]},
+            "checks": {
+                "type": "object",
+                "required": ["endpoint", "table"],
+                "properties": {"endpoint": check, "table": check},
+            },
+        },
+    }
+
+
+def _error_schema(codes: Iterable[str]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {"code": {"type": "string", "enum": list(codes)}, "message": {"type": "string"}},
+            }
+        },
+    }
+
+
+_REQUEST_ID = {"X-Request-Id": {"$ref": "#/components/headers/RequestId"}}
+_RETRY_AFTER = {"Retry-After": {"$ref": "#/components/headers/RetryAfter"}}
+
+
+def _json_response(description: str, schema: dict[str, Any], headers: Mapping[str, Any]) -> dict[str, Any]:
+    return {"description": description, "headers": dict(headers), "content": {"application/json": {"schema": schema}}}
+
+
+def _responses(route: RouteEntry, operation: Operation) -> dict[str, Any]:
+    responses = {"200": _json_response("OK", operation.response, _REQUEST_ID)}
+    if (route.uri_pattern, route.method) == ("/health", "GET"):
+        responses["503"] = _json_response("A dependency is down", operation.response, {**_REQUEST_ID, **_RETRY_AFTER})
+    codes = list(operation.errors)
+    if route.content_types and "unsupported_media_type" not in codes:
+        codes.append("unsupported_media_type")  # Chalice refuses a Content-Type the route does not take
+    by_status: dict[int, list[ErrorCode]] = {}
+    for code in codes:
+        by_status.setdefault(ERRORS[code].status, []).append(ERRORS[code])
+    for status, errors in sorted(by_status.items()):
+        headers = {**_REQUEST_ID, **(_RETRY_AFTER if status == 503 else {})}
+        description = "; ".join(f"`{e.code}`: {e.when}" for e in errors)
+        responses[str(status)] = _json_response(description, _error_schema(e.code for e in errors), headers)
+    if route.authorizer is not None:
+        responses["403"] = _json_response(
+            "API Gateway: a missing or invalid SigV4 signature (its own body, not the error object)",
+            {"type": "object", "properties": {"message": {"type": "string"}}},
+            {},
+        )
+    return dict(sorted(responses.items()))
+
+
+def _operation(route: RouteEntry) -> dict[str, Any]:
+    operation = OPERATIONS[(route.uri_pattern, route.method)]
+    spec: dict[str, Any] = {"operationId": route.view_name, "summary": operation.summary}
+    if operation.description:
+        spec["description"] = operation.description
+    if operation.parameters:
+        spec["parameters"] = list(operation.parameters)
+    if operation.request is not None:
+        spec["requestBody"] = {
+            "required": True,
+            "content": {content_type: operation.request for content_type in route.content_types},
+        }
+    spec["responses"] = _responses(route, operation)
+    spec["security"] = [{"sigv4": []}] if route.authorizer is not None else []
+    return spec
+
+
+def document(routes: Mapping[str, Mapping[str, RouteEntry]], title: str = "Digit recognition API") -> dict[str, Any]:
+    """The OpenAPI 3.1 document of ``routes`` (``app.routes``); KeyError for a route not in :data:`OPERATIONS`."""
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": title,
+            "version": API_VERSION,
+            "description": (
+                'Every error is {"error": {"code", "message"}} with the status of its code; every answer has '
+                "an X-Request-Id header. A 503 says when to retry (Retry-After) and means nothing was stored."
+            ),
+        },
+        "paths": {
+            path: {method.lower(): _operation(route) for method, route in sorted(methods.items())}
+            for path, methods in sorted(routes.items())
+        },
+        "components": {
+            "schemas": {"Prediction": _prediction_schema(), "PredictionPage": _page_schema(), "Health": _health_schema()},
+            "headers": {
+                "RequestId": {
+                    "required": True,
+                    "schema": {"type": "string"},
+                    "description": "The request's id; the logs carry it as correlation_id.",
+                },
+                "RetryAfter": {
+                    "required": True,
+                    "schema": {"type": "integer", "minimum": 0},
+                    "description": "Seconds after which a retry may succeed.",
+                },
+            },
+            "securitySchemes": {
+                "sigv4": {
+                    "type": "apiKey",
+                    "name": "Authorization",
+                    "in": "header",
+                    "description": "AWS Signature Version 4 (API Gateway's AWS_IAM authorizer; stages with DIGITS_API_AUTH=iam).",
+                    "x-amazon-apigateway-authtype": "awsSigv4",
+                }
+            },
+        },
+    }
+
+
+def _page_schema() -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["items", "next_cursor"],
+        "properties": {
+            "items": {"type": "array", "items": _ref("Prediction")},
+            "next_cursor": {"type": ["string", "null"], "description": "Pass as cursor for the next page; null at the end."},
+        },
+        "additionalProperties": False,
+    }
