@@ -26,8 +26,8 @@ from chalicelib.config import load
 from chalicelib.contract import InputError, parse_json
 from chalicelib.errors import BadRequest, NotFound, ServiceError
 from chalicelib.media import IMAGE_CONTENT_TYPES, decode_base64_image
-from chalicelib.openapi import document
 from chalicelib.observability import logger
+from chalicelib.openapi import document
 from chalicelib.service import PredictionService
 
 CONFIG = load()

@@ -218,8 +218,12 @@ _PROBABILITIES = {"type": "array", "items": _NUMBER_0_1, "minItems": 10, "maxIte
 def _prediction_schema() -> dict[str, Any]:
     """A stored prediction as the API returns it (``chalicelib.store.to_public``; docs/contracts.md)."""
     result = {
-        "digit": {"type": ["integer", "null"], "minimum": 0, "maximum": 9,
-                  "description": "The digit when exactly one was found, else null."},
+        "digit": {
+            "type": ["integer", "null"],
+            "minimum": 0,
+            "maximum": 9,
+            "description": "The digit when exactly one was found, else null.",
+        },
         "number": {"type": "string", "pattern": r"^\d*$", "description": "All digits found, left to right."},
         "confidence": {**_NUMBER_0_1, "description": "The lowest of the digits' confidences."},
         "probabilities": {**_PROBABILITIES, "description": "Of the single (or first) digit."},
@@ -241,14 +245,23 @@ def _prediction_schema() -> dict[str, Any]:
                     "digit": _DIGIT,
                     "confidence": _NUMBER_0_1,
                     "probabilities": _PROBABILITIES,
-                    "box": {"type": "array", "items": {"type": "integer"}, "minItems": 4, "maxItems": 4,
-                            "description": "[x0, y0, x1, y1] in the upright input's pixels."},
+                    "box": {
+                        "type": "array",
+                        "items": {"type": "integer"},
+                        "minItems": 4,
+                        "maxItems": 4,
+                        "description": "[x0, y0, x1, y1] in the upright input's pixels.",
+                    },
                 },
                 "additionalProperties": False,
             },
         },
-        "model_input": {"type": "string", "contentEncoding": "base64", "contentMediaType": "image/png",
-                        "description": "The 28x28 image(s) the model saw, side by side."},
+        "model_input": {
+            "type": "string",
+            "contentEncoding": "base64",
+            "contentMediaType": "image/png",
+            "description": "The 28x28 image(s) the model saw, side by side.",
+        },
         "model_version": {"type": "string"},
     }
     missing = set(RESULT_FIELDS) - set(result)
@@ -377,7 +390,9 @@ def document(routes: Mapping[str, Mapping[str, RouteEntry]], title: str = "Digit
             "version": API_VERSION,
             "description": (
                 'Every error is {"error": {"code", "message"}} with the status of its code; every answer has '
-                "an X-Request-Id header. A 503 says when to retry (Retry-After) and means nothing was stored."
+                "an X-Request-Id header. A 503 says when to retry (Retry-After) and means nothing was stored. "
+                f"A method a path does not have: {ERRORS['method_not_allowed'].status} method_not_allowed, "
+                "with an Allow header."
             ),
         },
         "paths": {
@@ -385,7 +400,11 @@ def document(routes: Mapping[str, Mapping[str, RouteEntry]], title: str = "Digit
             for path, methods in sorted(routes.items())
         },
         "components": {
-            "schemas": {"Prediction": _prediction_schema(), "PredictionPage": _page_schema(), "Health": _health_schema()},
+            "schemas": {
+                "Prediction": _prediction_schema(),
+                "PredictionPage": _page_schema(),
+                "Health": _health_schema(),
+            },
             "headers": {
                 "RequestId": {
                     "required": True,
@@ -403,7 +422,8 @@ def document(routes: Mapping[str, Mapping[str, RouteEntry]], title: str = "Digit
                     "type": "apiKey",
                     "name": "Authorization",
                     "in": "header",
-                    "description": "AWS Signature Version 4 (API Gateway's AWS_IAM authorizer; stages with DIGITS_API_AUTH=iam).",
+                    "description": "AWS Signature Version 4: API Gateway's AWS_IAM authorizer, in stages with "
+                    "DIGITS_API_AUTH=iam.",
                     "x-amazon-apigateway-authtype": "awsSigv4",
                 }
             },
@@ -417,7 +437,10 @@ def _page_schema() -> dict[str, Any]:
         "required": ["items", "next_cursor"],
         "properties": {
             "items": {"type": "array", "items": _ref("Prediction")},
-            "next_cursor": {"type": ["string", "null"], "description": "Pass as cursor for the next page; null at the end."},
+            "next_cursor": {
+                "type": ["string", "null"],
+                "description": "Pass as cursor for the next page; null at the end.",
+            },
         },
         "additionalProperties": False,
     }
