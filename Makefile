@@ -81,5 +81,5 @@ audit: setup ## Known vulnerabilities in the installed packages (pip-audit; need
 bench: setup ## Run the benchmarks; results in bench/results/*.json
 	$(PY) -m bench
 
-load: setup ## The long load test (5,000 API + 1,000 S3 predictions)
+load: setup ## The long load test on Locust (5,000 API + 1,000 S3 predictions)
 	$(PY) -m bench.load
