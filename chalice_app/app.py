@@ -142,12 +142,15 @@ def _query_params(known: set[str]) -> dict[str, str]:
             f"unknown parameter(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}",
             code="invalid_parameter",
         )
+    empty = sorted(name for name, value in params.items() if not value)
+    if empty:
+        raise BadRequest(f"empty parameter(s) {', '.join(empty)}: leave them out instead", code="invalid_parameter")
     return params
 
 
 def _int_parameter(params: dict[str, str], name: str, default: int | None = None) -> int | None:
     value = params.get(name)
-    if value is None or value == "":
+    if value is None:
         return default
     if not re.fullmatch(r"\d{1,4}", value):
         raise BadRequest(f"{name} must be a whole number", code="invalid_parameter")

@@ -26,7 +26,7 @@ from tests.test_openapi import BAD_REQUESTS, FAULT_CODES
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-MAX_EXAMPLES = 25
+MAX_EXAMPLES = 50
 
 #: (METHOD path, status, error code) of every answer the fuzzer got.
 SEEN: set[tuple[str, int, str | None]] = set()

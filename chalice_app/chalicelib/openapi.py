@@ -64,7 +64,7 @@ ERRORS: dict[str, ErrorCode] = {
         _error(BadRequest, "the body is not JSON, or not a JSON object", "malformed_json"),
         _error(BadRequest, 'no "image" string in the JSON object', "invalid_request"),
         _error(BadRequest, '"image" is not base64', "invalid_base64"),
-        _error(BadRequest, "a bad query parameter, or an unknown one", "invalid_parameter"),
+        _error(BadRequest, "a bad, empty or unknown query parameter", "invalid_parameter"),
         _error(BadRequest, "a cursor from another listing, or not a cursor", "invalid_cursor"),
         _error(BadRequest, '"label" is not a whole number from 0 to 9', "invalid_label"),
         _error(NotFound, "no such prediction"),
@@ -108,15 +108,8 @@ def _ref(name: str) -> dict[str, str]:
 
 
 def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
-    """An optional query parameter; ``?name=`` (empty) is the same as leaving it out."""
-    return {
-        "name": name,
-        "in": "query",
-        "required": False,
-        "allowEmptyValue": True,
-        "schema": schema,
-        "description": f"{description} Empty: as if not given.",
-    }
+    """An optional query parameter (an empty value, ``?name=``, is refused: leave it out)."""
+    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
 
 
 _PREDICTION_ID = {
@@ -162,7 +155,9 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ),
     ("/predictions", "GET"): Operation(
         summary="List predictions, newest first, one page at a time",
-        description="Unknown query parameters are refused (invalid_parameter). Listing never scans the table.",
+        description=(
+            "Unknown or empty query parameters are refused (invalid_parameter). Listing never scans the table."
+        ),
         parameters=(
             _query(
                 "limit",
@@ -395,6 +390,8 @@ def document(routes: Mapping[str, Mapping[str, RouteEntry]], title: str = "Digit
                 "with an Allow header."
             ),
         },
+        # Relative to where the document is served: the API Gateway stage (``.../api/``) or chalice local.
+        "servers": [{"url": ".", "description": "The API this document was fetched from."}],
         "paths": {
             path: {method.lower(): _operation(route) for method, route in sorted(methods.items())}
             for path, methods in sorted(routes.items())
