@@ -4,9 +4,10 @@
 an entry in :data:`OPERATIONS` (a route without one raises :class:`KeyError`, so a new route cannot ship
 undescribed), and the request media types and the security requirement come from the route entry
 itself (its ``content_types`` and ``authorizer``). The error responses are generated from
-:data:`ERRORS`, whose statuses are those of the :mod:`chalicelib.errors` classes that raise them: each
-documented status lists, as a JSON Schema ``enum``, exactly the error codes that operation can answer
-with, so a fuzzer that validates responses against this document also catches an undocumented code.
+:data:`ERRORS`, whose statuses are the contract's (:data:`chalicelib.contract.STATUSES`, the table every
+part raises its errors with): each documented status lists, as a JSON Schema ``enum``, exactly the error
+codes that operation can answer with, so a fuzzer that validates responses against this document also
+catches an undocumented code.
 
 Limits (page size, sources, statuses, the image cap, the stored fields) are read from the modules that
 enforce them. ``docs/api.md`` says how the document is tested.
@@ -18,27 +19,20 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from chalice.app import MethodNotAllowedError, RouteEntry
+from chalice.app import RouteEntry
 
-from chalicelib.errors import (
-    BadRequest,
-    EndpointUnavailable,
-    ImageRejected,
-    ModelFailed,
-    NotFound,
-    ServiceError,
-    StorageUnavailable,
-)
-from chalicelib.media import MAX_IMAGE_BYTES
-from chalicelib.store import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, RESULT_FIELDS, SOURCES, STATUSES
+from chalicelib.contract import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, MAX_JSON_BYTES, STATUSES
+from chalicelib.store import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, RESULT_FIELDS, SOURCES
+from chalicelib.store import STATUSES as RECORD_STATUSES
 
 API_VERSION = "1.0.0"
-#: Longest ``"image"`` string ``POST /predict/json`` reads (``media.decode_base64_image``'s bound).
-MAX_BASE64_CHARS = MAX_IMAGE_BYTES * 4 // 3 + 1024
 _TIMESTAMP = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$"
 #: Strict base64 (at least one byte), optionally as a ``data:`` URL: what a client should send. The
-#: service also tolerates whitespace inside it.
-_BASE64 = r"^(data:[\w/+.-]*;base64,)?([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{4}|[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)$"
+#: service also takes whitespace inside it and media type parameters in the URL (``contract.decode_image_field``).
+_BASE64 = (
+    r"^(data:([\w.+*-]+/[\w.+*-]+)?;base64,)?"
+    r"([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{4}|[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)$"
+)
 
 
 @dataclass(frozen=True)
@@ -50,42 +44,35 @@ class ErrorCode:
     when: str
 
 
-def _error(kind: type[ServiceError], when: str, code: str | None = None, status: int | None = None) -> ErrorCode:
-    """An error raised as ``kind`` (its status unless the raise site gives another)."""
-    return ErrorCode(code or kind.code, status or kind.status, when)
-
-
-#: Every code the routes answer with. ``ImageRejected`` codes come from the media checks or, passed
-#: through, from the model (``model/errors.py``: the same codes and statuses).
-ERRORS: dict[str, ErrorCode] = {
-    e.code: e
-    for e in (
-        _error(BadRequest, "nothing was sent (an empty body or an empty image)", "empty_body"),
-        _error(BadRequest, "the body is not JSON, or not a JSON object", "malformed_json"),
-        _error(BadRequest, 'no "image" string in the JSON object', "invalid_request"),
-        _error(BadRequest, '"image" is not base64', "invalid_base64"),
-        _error(BadRequest, "a bad, empty or unknown query parameter", "invalid_parameter"),
-        _error(BadRequest, "a cursor from another listing, or not a cursor", "invalid_cursor"),
-        _error(BadRequest, '"label" is not a whole number from 0 to 9', "invalid_label"),
-        _error(NotFound, "no such prediction"),
-        ErrorCode("method_not_allowed", MethodNotAllowedError.STATUS_CODE, "a method the path does not have"),
-        _error(ImageRejected, f"over {MAX_IMAGE_BYTES:,} bytes, over 40 Mpx, or a bomb", "image_too_large", 413),
-        _error(
-            ImageRejected,
-            "not an image by its bytes (text, HTML, PDF, SVG, ZIP, ...), or a Content-Type the route does not take",
-            "unsupported_media_type",
-            415,
-        ),
-        _error(ImageRejected, "an image signature, but damaged or truncated data"),
-        _error(ImageRejected, "blank, uniform, noise only, a dot or a dash; or too many marks", "no_digit_found"),
-        _error(ModelFailed, "the model crashed on this input"),
-        _error(EndpointUnavailable, "the model endpoint is down or not answering: retry after Retry-After"),
-        _error(EndpointUnavailable, "the model endpoint is throttling: retry after Retry-After", "endpoint_throttled"),
-        _error(EndpointUnavailable, "the model endpoint does not exist (or is being replaced)", "endpoint_not_found"),
-        _error(StorageUnavailable, "DynamoDB or S3 refused or did not answer: retry after Retry-After"),
-        _error(ServiceError, "a bug; the message carries the request id that the logs carry as correlation_id"),
-    )
+#: The contract's codes the HTTP API never answers: the endpoint's ``invalid_pixels`` and
+#: ``unsupported_accept`` (the service sends images and asks for JSON), an inbox record's ``object_not_found``.
+NOT_ANSWERED = ("invalid_pixels", "unsupported_accept", "object_not_found")
+#: When the HTTP API answers each code; the statuses are the contract's (``chalicelib.contract.STATUSES``).
+_WHEN = {
+    "empty_body": "nothing was sent (an empty body or an empty image)",
+    "malformed_json": "the body is not JSON, or not a JSON object",
+    "invalid_request": 'no "image" string in the JSON object',
+    "invalid_base64": '"image" is not base64',
+    "invalid_parameter": "a bad, empty or unknown query parameter",
+    "invalid_cursor": "a cursor from another listing, or not a cursor",
+    "invalid_label": '"label" is not a whole number from 0 to 9',
+    "not_found": "no such prediction",
+    "method_not_allowed": "a method the path does not have (with an Allow header)",
+    "image_too_large": f"over {MAX_IMAGE_BYTES:,} bytes, over {MAX_IMAGE_PIXELS:,} pixels, or a decompression bomb",
+    "unsupported_media_type": (
+        "not an image by its bytes (text, HTML, PDF, SVG, ZIP, ...), or a Content-Type the route does not take"
+    ),
+    "corrupt_image": "an image signature, but damaged or truncated data",
+    "no_digit_found": "blank, uniform, noise only, a dot or a dash; or too many marks",
+    "model_error": "the model crashed on this input",
+    "endpoint_unavailable": "the model endpoint is down or not answering: retry after Retry-After",
+    "endpoint_throttled": "the model endpoint is throttling: retry after Retry-After",
+    "endpoint_not_found": "the model endpoint does not exist (or is being replaced): retry after Retry-After",
+    "storage_unavailable": "DynamoDB or S3 refused or did not answer: retry after Retry-After",
+    "internal_error": "a bug; the message carries the request id that the logs carry as correlation_id",
 }
+#: Every code the routes answer with.
+ERRORS: dict[str, ErrorCode] = {code: ErrorCode(code, STATUSES[code], when) for code, when in _WHEN.items()}
 
 _DEPENDENCIES = ("endpoint_unavailable", "endpoint_throttled", "endpoint_not_found", "storage_unavailable")
 _IMAGE = ("empty_body", "image_too_large", "unsupported_media_type", "corrupt_image", "no_digit_found", "model_error")
@@ -142,7 +129,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
                     "image": {
                         "type": "string",
                         "minLength": 1,
-                        "maxLength": MAX_BASE64_CHARS,
+                        "maxLength": MAX_JSON_BYTES,
                         "pattern": _BASE64,
                         "contentEncoding": "base64",
                         "description": "The image file, base64-encoded; a data:image/...;base64, URL works too.",
@@ -167,7 +154,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
             _query("cursor", {"type": "string"}, "next_cursor of the previous page of the same listing."),
             _query("source", {"type": "string", "enum": list(SOURCES)}, "Only predictions from this path."),
             _query("digit", {"type": "integer", "minimum": 0, "maximum": 9}, "Only predictions of this digit."),
-            _query("status", {"type": "string", "enum": list(STATUSES)}, "Only predictions with this status."),
+            _query("status", {"type": "string", "enum": list(RECORD_STATUSES)}, "Only predictions with this status."),
         ),
         errors=("invalid_parameter", "invalid_cursor", "storage_unavailable", "internal_error"),
         response=_ref("PredictionPage"),
@@ -269,7 +256,7 @@ def _prediction_schema() -> dict[str, Any]:
         "properties": {
             "prediction_id": {"type": "string", "format": "uuid"},
             "source": {"type": "string", "enum": list(SOURCES)},
-            "status": {"type": "string", "enum": list(STATUSES)},
+            "status": {"type": "string", "enum": list(RECORD_STATUSES)},
             "created_at": {"type": "string", "pattern": _TIMESTAMP, "description": "ISO-8601 UTC."},
             **result,
             "latency_ms": {"type": "number", "minimum": 0, "description": "The endpoint round trip."},
