@@ -37,7 +37,8 @@ app = Chalice(app_name="digits")
 app.api.binary_types.extend(t for t in IMAGE_CONTENT_TYPES if t not in app.api.binary_types)
 
 #: Per-stage authentication (``api_auth`` in ``stages.json``, ``DIGITS_API_AUTH`` in ``.chalice/config.json``):
-#: ``iam`` makes every route except ``/health`` require a SigV4-signed request (API Gateway's AWS_IAM authorizer).
+#: ``iam`` makes every route except ``/health`` and ``/openapi.json`` require a SigV4-signed request (API Gateway's
+#: AWS_IAM authorizer).
 AUTHORIZER = IAMAuthorizer() if CONFIG.api_auth == "iam" else None
 LIST_PARAMETERS = {"limit", "cursor", "source", "digit", "status"}
 STATS_PARAMETERS = {"days"}

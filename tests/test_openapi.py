@@ -80,13 +80,17 @@ def test_authenticated_routes_declare_sigv4_and_its_403(routes):
     paths = document(iam)["paths"]
     assert paths["/predictions"]["get"]["security"] == [{"sigv4": []}]
     assert "403" in paths["/predictions"]["get"]["responses"]
+    assert paths["/openapi.json"]["get"]["security"] == [] and "403" not in paths["/health"]["get"]["responses"]
     assert document(routes)["paths"]["/predictions"]["get"]["security"] == []
 
 
+PUBLIC = ("/health", "/openapi.json")
+
+
 def replace_authorizer(route: Any) -> Any:
-    """A copy of a route entry as ``api_route`` registers it in an ``iam`` stage (``/health`` stays public)."""
+    """A copy of a route entry as ``api_route`` registers it in an ``iam`` stage (the public routes stay so)."""
     copy = type(route).__new__(type(route))
-    copy.__dict__.update(vars(route), authorizer=None if route.uri_pattern == "/health" else IAMAuthorizer())
+    copy.__dict__.update(vars(route), authorizer=None if route.uri_pattern in PUBLIC else IAMAuthorizer())
     return copy
 
 
