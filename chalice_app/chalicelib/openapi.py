@@ -15,6 +15,7 @@ enforce them. ``docs/api.md`` says how the document is tested.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,7 @@ from typing import Any
 from chalice.app import RouteEntry
 
 from chalicelib.contract import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, MAX_JSON_BYTES, STATUSES
+from chalicelib.endpoint_client import PROBE_PNG
 from chalicelib.store import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, RESULT_FIELDS, SOURCES
 from chalicelib.store import STATUSES as RECORD_STATUSES
 
@@ -135,7 +137,9 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
                         "description": "The image file, base64-encoded; a data:image/...;base64, URL works too.",
                     }
                 },
-            }
+            },
+            # The health check's 28x28 "1": a real digit, so a tool that sends the example gets a prediction.
+            "example": {"image": base64.b64encode(PROBE_PNG).decode()},
         },
         errors=("malformed_json", "invalid_request", "invalid_base64", *_IMAGE, *_DEPENDENCIES, "internal_error"),
         response=_ref("Prediction"),
