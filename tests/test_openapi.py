@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
 
@@ -31,10 +30,11 @@ from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
 import chalicelib.endpoint_client
+from chalicelib import store
 from chalicelib.contract import MAX_IMAGE_BYTES, MAX_JSON_BYTES, STATUSES
 from chalicelib.endpoint_client import EndpointClient
 from chalicelib.openapi import ERRORS, NOT_ANSWERED, OPERATIONS, document
-from chalicelib.store import RESULT_FIELDS, PredictionStore
+from chalicelib.store import RESULT_FIELDS
 from ops.emulator import free_port
 from tests import images
 
@@ -124,6 +124,15 @@ VALID: dict[tuple[str, str], Request] = {
         _json({"label": 7}),
         "application/json",
     ),
+    ("/predictions/{prediction_id}/image", "GET"): ("GET", "/predictions/{id}/image", b"", ""),
+    ("/stats", "GET"): ("GET", "/stats?days=3", b"", ""),
+    ("/uploads", "POST"): (
+        "POST",
+        "/uploads",
+        _json({"filename": "seven.png", "content_type": "image/png"}),
+        "application/json",
+    ),
+    ("/uploads/{upload_id}", "GET"): ("GET", "/uploads/{upload}", b"", ""),
     ("/health", "GET"): ("GET", "/health", b"", ""),
     ("/openapi.json", "GET"): ("GET", "/openapi.json", b"", ""),
 }
@@ -189,6 +198,17 @@ BAD_REQUESTS: dict[tuple[str, str, str], Request] = {
         _json({"label": 1}),
         "application/json",
     ),
+    ("/predictions/{prediction_id}/image", "GET", "not_found"): ("GET", f"/predictions/{_UNKNOWN_ID}/image", b"", ""),
+    ("/stats", "GET", "invalid_parameter"): ("GET", "/stats?days=0", b"", ""),
+    ("/uploads", "POST", "malformed_json"): ("POST", "/uploads", b"{filename", "application/json"),
+    ("/uploads", "POST", "invalid_request"): ("POST", "/uploads", _json({"filename": 5}), "application/json"),
+    ("/uploads", "POST", "unsupported_media_type"): (
+        "POST",
+        "/uploads",
+        _json({"content_type": "text/html"}),
+        "application/json",
+    ),
+    ("/uploads/{upload_id}", "GET", "not_found"): ("GET", "/uploads/0000000000000000-never.png", b"", ""),
     ("/predictions/{prediction_id}/feedback", "POST", "unsupported_media_type"): (
         "POST",
         "/predictions/{id}/feedback",
@@ -228,9 +248,16 @@ def _fault(app: Any, code: str, monkeypatch: pytest.MonkeyPatch) -> None:
     elif code == "model_error":
         crashed = _stubbed_runtime("ModelError", 424, OriginalStatusCode=500, OriginalMessage="Traceback ...")
         monkeypatch.setattr(chalicelib.endpoint_client, "runtime_client", _runtime(crashed))
-    elif code == "storage_unavailable":  # a table and a bucket that do not exist
-        missing = replace(service.store.config, predictions_table="digits-missing", results_bucket="digits-missing")
-        monkeypatch.setattr(service, "store", PredictionStore(missing))
+    elif code == "storage_unavailable":  # the credentials are gone: no S3 or DynamoDB call can be signed
+        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+        monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+        monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+        signer = Config(signature_version="s3v4")
+        monkeypatch.setattr(store, "_s3", lambda: boto3.session.Session().client("s3"))
+        monkeypatch.setattr(store, "_presigner", lambda: boto3.session.Session().client("s3", config=signer))
+        monkeypatch.setattr(store, "_dynamodb", lambda: boto3.session.Session().resource("dynamodb"))
     elif code == "internal_error":  # a bug: whatever the route calls raises something unexpected
 
         def broken(*_: object, **__: object) -> Any:
@@ -282,15 +309,29 @@ def bodies(mnist_dir) -> dict[bytes, bytes]:
 
 
 @pytest.fixture(scope="module")
-def prediction_id(chalice_app, bodies) -> str:
+def existing(chalice_app, bodies) -> dict[str, str]:
+    """What the paths' ``{id}`` and ``{upload}`` stand for: a stored prediction, and an upload made through
+    ``POST /uploads`` (its object put in the inbox; no bridge runs here, so it has no prediction yet)."""
     from chalice.test import Client
 
     from ops.stack import ROOT
 
     with Client(chalice_app.app, stage_name="local", project_dir=str(ROOT / "chalice_app")) as client:
-        response = client.http.post("/predict", body=bodies[b"digit"], headers={"Content-Type": "image/png"})
-    assert response.status_code == 200, response.body
-    return json.loads(response.body)["prediction_id"]
+        predicted = client.http.post("/predict", body=bodies[b"digit"], headers={"Content-Type": "image/png"})
+        assert predicted.status_code == 200, predicted.body
+        upload = client.http.post("/uploads", body=b"", headers={"Content-Type": "application/json"})
+        assert upload.status_code == 201, upload.body
+    upload_id, key = json.loads(upload.body)["upload_id"], json.loads(upload.body)["key"]
+    boto3.client("s3").put_object(Bucket=chalice_app.CONFIG.inbox_bucket, Key=key, Body=bodies[b"digit"])
+    return {"{id}": json.loads(predicted.body)["prediction_id"], "{upload}": upload_id}
+
+
+def _send(client: Any, request: Request, bodies: dict[bytes, bytes], existing: dict[str, str]) -> Any:
+    verb, url, body, content_type = request
+    for placeholder, value in existing.items():
+        url = url.replace(placeholder, value)
+    headers = {"Content-Type": content_type} if content_type else {}
+    return getattr(client.http, verb.lower())(url, body=bodies.get(body, body), headers=headers)
 
 
 def _validator(doc: dict[str, Any], path: str, method: str, status: int) -> Draft202012Validator:
@@ -305,18 +346,14 @@ def _validator(doc: dict[str, Any], path: str, method: str, status: int) -> Draf
 @pytest.mark.integration
 @pytest.mark.parametrize(("path", "method", "code"), _cases())
 def test_every_error_code_is_reachable_and_documented(
-    chalice_client, chalice_app, bodies, prediction_id, monkeypatch, path, method, code
+    chalice_client, chalice_app, bodies, existing, monkeypatch, path, method, code
 ):
     doc = document(chalice_app.app.routes)
     if (path, method, code) in BAD_REQUESTS:
-        verb, url, body, content_type = BAD_REQUESTS[(path, method, code)]
+        response = _send(chalice_client, BAD_REQUESTS[(path, method, code)], bodies, existing)
     else:
-        verb, url, body, content_type = VALID[(path, method)]
         _fault(chalice_app, code, monkeypatch)
-    headers = {"Content-Type": content_type} if content_type else {}
-    response = getattr(chalice_client.http, verb.lower())(
-        url.replace("{id}", prediction_id), body=bodies.get(body, body), headers=headers
-    )
+        response = _send(chalice_client, VALID[(path, method)], bodies, existing)
     answer = json.loads(response.body)
     assert (response.status_code, answer.get("error", {}).get("code")) == (ERRORS[code].status, code), answer
     _validator(doc, path, method, response.status_code).validate(answer)
@@ -329,12 +366,9 @@ def test_every_error_code_is_reachable_and_documented(
 @pytest.mark.integration
 @pytest.mark.parametrize(("path", "method"), sorted(VALID))
 def test_a_valid_request_of_every_operation_matches_the_document(
-    chalice_client, chalice_app, bodies, prediction_id, path, method
+    chalice_client, chalice_app, bodies, existing, path, method
 ):
-    verb, url, body, content_type = VALID[(path, method)]
-    headers = {"Content-Type": content_type} if content_type else {}
-    response = getattr(chalice_client.http, verb.lower())(
-        url.replace("{id}", prediction_id), body=bodies.get(body, body), headers=headers
-    )
-    assert response.status_code == 200, response.body
-    _validator(document(chalice_app.app.routes), path, method, 200).validate(json.loads(response.body))
+    response = _send(chalice_client, VALID[(path, method)], bodies, existing)
+    status = OPERATIONS[(path, method)].status
+    assert response.status_code == status, response.body
+    _validator(document(chalice_app.app.routes), path, method, status).validate(json.loads(response.body))

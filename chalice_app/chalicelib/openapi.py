@@ -22,9 +22,16 @@ from typing import Any
 
 from chalice.app import RouteEntry
 
-from chalicelib.contract import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, MAX_JSON_BYTES, STATUSES
+from chalicelib.contract import IMAGE_CONTENT_TYPES, MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, MAX_JSON_BYTES, STATUSES
 from chalicelib.endpoint_client import PROBE_PNG
-from chalicelib.store import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, RESULT_FIELDS, SOURCES
+from chalicelib.store import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    MAX_STATS_DAYS,
+    PRESIGNED_TTL_S,
+    RESULT_FIELDS,
+    SOURCES,
+)
 from chalicelib.store import STATUSES as RECORD_STATUSES
 
 API_VERSION = "1.0.0"
@@ -89,7 +96,10 @@ class Operation:
     response: dict[str, Any]
     description: str = ""
     request: dict[str, Any] | None = None
+    #: False: the body may be left out (``POST /uploads``).
+    body_required: bool = True
     parameters: tuple[dict[str, Any], ...] = ()
+    status: int = 200
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -182,6 +192,111 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         errors=("empty_body", "malformed_json", "invalid_label", "not_found", "storage_unavailable", "internal_error"),
         response=_ref("Prediction"),
     ),
+    ("/predictions/{prediction_id}/image", "GET"): Operation(
+        summary="A presigned URL of the image a prediction was made from (GET it without signing)",
+        description="404 also when no image is stored: a refused API upload is not kept.",
+        parameters=(_PREDICTION_ID,),
+        errors=("not_found", "storage_unavailable", "internal_error"),
+        response={
+            "type": "object",
+            "required": ["prediction_id", "url", "expires_in"],
+            "properties": {
+                "prediction_id": {"type": "string", "format": "uuid"},
+                "url": {"type": "string", "format": "uri"},
+                "expires_in": {"type": "integer", "const": PRESIGNED_TTL_S, "description": "Seconds."},
+            },
+            "additionalProperties": False,
+        },
+    ),
+    ("/stats", "GET"): Operation(
+        summary="Predictions per UTC day and source over the last days, oldest first (today included)",
+        parameters=(
+            _query("days", {"type": "integer", "minimum": 1, "maximum": MAX_STATS_DAYS, "default": 7}, "Days."),
+        ),
+        errors=("invalid_parameter", "storage_unavailable", "internal_error"),
+        response={
+            "type": "object",
+            "required": ["days"],
+            "properties": {
+                "days": {
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": MAX_STATS_DAYS,
+                    "items": {
+                        "type": "object",
+                        "required": ["date", *SOURCES, "total"],
+                        "properties": {
+                            "date": {"type": "string", "format": "date"},
+                            **{source: {"type": "integer", "minimum": 0} for source in SOURCES},
+                            "total": {"type": "integer", "minimum": 0},
+                        },
+                        "additionalProperties": False,
+                    },
+                }
+            },
+            "additionalProperties": False,
+        },
+    ),
+    ("/uploads", "POST"): Operation(
+        summary="A presigned S3 form that puts one image into the inbox (for clients without AWS access)",
+        description=(
+            "POST fields, then the file (field file), as multipart/form-data to url within expires_in "
+            "seconds; GET /uploads/{upload_id} then tells what became of it. The body, or either field, may be "
+            "left out (null is the same)."
+        ),
+        request={
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "filename": {"type": ["string", "null"], "description": "Kept readable in the key."},
+                    "content_type": {
+                        "enum": [*IMAGE_CONTENT_TYPES, None],
+                        "description": "What S3 stores with the object; the image is judged from its bytes.",
+                    },
+                },
+            }
+        },
+        body_required=False,
+        status=201,
+        errors=("malformed_json", "invalid_request", "unsupported_media_type", "storage_unavailable", "internal_error"),
+        response={
+            "type": "object",
+            "required": ["upload_id", "key", "url", "fields", "max_bytes", "expires_in"],
+            "properties": {
+                "upload_id": {"type": "string"},
+                "key": {"type": "string"},
+                "url": {"type": "string", "format": "uri"},
+                "fields": {"type": "object", "additionalProperties": {"type": "string"}},
+                "max_bytes": {"type": "integer", "const": MAX_IMAGE_BYTES},
+                "expires_in": {"type": "integer", "const": PRESIGNED_TTL_S, "description": "Seconds."},
+            },
+            "additionalProperties": False,
+        },
+    ),
+    ("/uploads/{upload_id}", "GET"): Operation(
+        summary="What became of an upload: its prediction once the S3 trigger has recorded it, else null",
+        parameters=(
+            {
+                "name": "upload_id",
+                "in": "path",
+                "required": True,
+                "schema": {"type": "string"},
+                "description": "The upload_id POST /uploads answered; anything else is simply not found.",
+            },
+        ),
+        errors=("not_found", "storage_unavailable", "internal_error"),
+        response={
+            "type": "object",
+            "required": ["upload_id", "key", "prediction_id", "prediction"],
+            "properties": {
+                "upload_id": {"type": "string"},
+                "key": {"type": "string"},
+                "prediction_id": {"type": "string", "format": "uuid"},
+                "prediction": {"oneOf": [_ref("Prediction"), {"type": "null"}]},
+            },
+            "additionalProperties": False,
+        },
+    ),
     ("/health", "GET"): Operation(
         summary="200 when the endpoint answers a real (tiny) inference and the table a real read; else 503",
         description="Public in every stage (no authentication).",
@@ -196,6 +311,8 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ),
 }
 
+#: What ``GET /health`` checks: a real inference, a table read, a HeadBucket of each bucket.
+HEALTH_CHECKS = ("endpoint", "table", "inbox_bucket", "results_bucket")
 _NUMBER_0_1 = {"type": "number", "minimum": 0, "maximum": 1}
 _DIGIT = {"type": "integer", "minimum": 0, "maximum": 9}
 _PROBABILITIES = {"type": "array", "items": _NUMBER_0_1, "minItems": 10, "maxItems": 10}
@@ -290,16 +407,17 @@ def _health_schema() -> dict[str, Any]:
     }
     return {
         "type": "object",
-        "required": ["status", "stage", "endpoint_name", "model_version", "checks"],
+        "required": ["status", "stage", "endpoint_name", "model_version", "model_source", "checks"],
         "properties": {
             "status": {"type": "string", "enum": ["ok", "unavailable"]},
             "stage": {"type": "string"},
             "endpoint_name": {"type": "string"},
             "model_version": {"type": ["string", "null"]},
+            "model_source": {"type": ["string", "null"], "description": "Where the served model came from."},
             "checks": {
                 "type": "object",
-                "required": ["endpoint", "table"],
-                "properties": {"endpoint": check, "table": check},
+                "required": list(HEALTH_CHECKS),
+                "properties": dict.fromkeys(HEALTH_CHECKS, check),
             },
         },
     }
@@ -328,7 +446,7 @@ def _json_response(description: str, schema: dict[str, Any], headers: Mapping[st
 
 
 def _responses(route: RouteEntry, operation: Operation) -> dict[str, Any]:
-    responses = {"200": _json_response("OK", operation.response, _REQUEST_ID)}
+    responses = {str(operation.status): _json_response("OK", operation.response, _REQUEST_ID)}
     if (route.uri_pattern, route.method) == ("/health", "GET"):
         responses["503"] = _json_response("A dependency is down", operation.response, {**_REQUEST_ID, **_RETRY_AFTER})
     codes = list(operation.errors)
@@ -359,7 +477,7 @@ def _operation(route: RouteEntry) -> dict[str, Any]:
         spec["parameters"] = list(operation.parameters)
     if operation.request is not None:
         spec["requestBody"] = {
-            "required": True,
+            "required": operation.body_required,
             "content": {content_type: operation.request for content_type in route.content_types},
         }
     spec["responses"] = _responses(route, operation)

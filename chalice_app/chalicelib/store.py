@@ -44,7 +44,7 @@ from typing import Any
 import boto3
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from chalicelib.config import StageConfig
 from chalicelib.errors import BadRequest, NotFound, ServiceError, StorageUnavailable
@@ -361,13 +361,16 @@ class PredictionStore:
         fields = {"Content-Type": content_type} if content_type else {}
         conditions: list[Any] = [["content-length-range", 1, MAX_IMAGE_BYTES], *({k: v} for k, v in fields.items())]
         with _storage("signing the upload form"):
-            form = _presigner().generate_presigned_post(
-                self.config.inbox_bucket,
-                self.upload_key(upload_id),
-                Fields=fields,
-                Conditions=conditions,
-                ExpiresIn=PRESIGNED_TTL_S,
-            )
+            try:
+                form = _presigner().generate_presigned_post(
+                    self.config.inbox_bucket,
+                    self.upload_key(upload_id),
+                    Fields=fields,
+                    Conditions=conditions,
+                    ExpiresIn=PRESIGNED_TTL_S,
+                )
+            except AttributeError as exc:  # botocore signs a POST policy with no credentials this way
+                raise NoCredentialsError() from exc
         return {"url": form["url"], "fields": form["fields"]}
 
     def inbox_version(self, key: str) -> str | None:
