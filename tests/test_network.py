@@ -87,7 +87,7 @@ def test_shipped_archive_has_the_container_layout_and_loads_with_weights_only() 
         weights = tar.extractfile("model.pt").read()  # type: ignore[union-attr]
         metadata = json.loads(tar.extractfile("metadata.json").read())  # type: ignore[union-attr]
         shipped_network = tar.extractfile("code/model/network.py").read()  # type: ignore[union-attr]
-    assert "from model.inference import *" in shim
+    assert "from model.inference import model_fn, transform_fn" in shim
     assert len(weights) < MAX_MODEL_BYTES
     DigitNet().load_state_dict(torch.load(io.BytesIO(weights), weights_only=True))
     assert shipped_network == (ROOT / "model" / "network.py").read_bytes()
