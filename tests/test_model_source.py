@@ -290,7 +290,7 @@ def test_make_up_resolves_the_model_before_starting_anything(s3: Any, cache: Pat
     missing = Stack(ports=ports, model=f"s3://{BUCKET}/stack/missing.tar.gz", with_ui=False)
     with pytest.raises(ModelSourceError, match="no such object"):
         missing.start()
-    assert missing._procs == [] and missing._emulator is None  # nothing was started
+    assert missing._supervisor is None and missing._serving_stack is None  # nothing was started
 
 
 # --- SageMaker jobs (moto) -------------------------------------------------------------------------

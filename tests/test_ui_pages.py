@@ -271,3 +271,11 @@ def test_history_lists_predictions_of_both_paths_newest_first(local_ui, digits) 
     text = markdown_text(at)
     assert "### 5" in text and "### 6" not in text
     assert api_record["prediction_id"]
+
+
+def test_a_record_with_a_broken_model_input_shows_no_picture_instead_of_failing() -> None:
+    from ui.components import model_input_image
+
+    assert model_input_image({"model_input": "iVBORw0KGgo="}) is None  # a PNG signature and nothing else
+    assert model_input_image({"model_input": "not base64!"}) is None
+    assert model_input_image({}) is None

@@ -81,12 +81,16 @@ def outcome_panel(outcome: client.Outcome, key: str) -> None:
 
 
 def model_input_image(prediction: dict[str, Any], scale: int = MODEL_INPUT_SCALE) -> Image.Image | None:
-    """The 28 x 28n image the model saw, enlarged nearest-neighbour; None when the record has none."""
+    """The 28 x 28n image the model saw, enlarged nearest-neighbour; None when the record has none (or one
+    that is not a PNG: a record is data from elsewhere, and one bad record must not break a page)."""
     encoded = prediction.get("model_input")
     if not encoded:
         return None
-    img = Image.open(io.BytesIO(base64.b64decode(encoded)))
-    return img.resize((img.width * scale, img.height * scale), Image.Resampling.NEAREST)
+    try:
+        img = Image.open(io.BytesIO(base64.b64decode(encoded)))
+        return img.resize((img.width * scale, img.height * scale), Image.Resampling.NEAREST)
+    except (OSError, ValueError):  # binascii.Error is a ValueError; UnidentifiedImageError an OSError
+        return None
 
 
 def _answer(prediction: dict[str, Any]) -> str:
