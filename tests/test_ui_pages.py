@@ -23,7 +23,7 @@ from streamlit.testing.v1 import AppTest
 from tests import images
 from tests.stack_fixtures import MODEL_ARCHIVE
 from ui import client
-from ui.components import confidence_histogram, digit_counts, feedback_accuracy
+from ui.components import confidence_histogram, digit_counts, feedback_accuracy, model_input_image
 
 UI = Path(__file__).resolve().parent.parent / "ui"
 TIMEOUT = 60
@@ -274,8 +274,6 @@ def test_history_lists_predictions_of_both_paths_newest_first(local_ui, digits) 
 
 
 def test_a_record_with_a_broken_model_input_shows_no_picture_instead_of_failing() -> None:
-    from ui.components import model_input_image
-
     assert model_input_image({"model_input": "iVBORw0KGgo="}) is None  # a PNG signature and nothing else
     assert model_input_image({"model_input": "not base64!"}) is None
     assert model_input_image({}) is None
