@@ -55,6 +55,9 @@ WORK_SIZE = 160
 #: Tiny images (an icon-sized scan) are enlarged to at least this, so pixel thresholds stay meaningful.
 MIN_WORK_SIZE = 64
 
+#: Alpha (of 255) below which even the most opaque pixel of a picture is invisible: a blank canvas.
+MIN_OPACITY = 16
+
 SIZE = 28  # the MNIST field
 BOX = 20  # the MNIST digit box inside it
 #: MNIST's stroke width in pixels of the 20-pixel box, as :func:`stroke_width` measures it on the
@@ -218,14 +221,21 @@ def _composite(grey: Image.Image, alpha: Image.Image) -> Image.Image:
     background of its own (a photo with transparent padding): transparent pixels get its dominant
     (median) grey. When few are, the visible pixels are the drawing itself (a canvas stroke, the
     shape anti-aliased through alpha): transparent pixels get the extreme opposite of its grey
-    (black behind a light stroke, white behind a dark one).
+    (black behind a light stroke, white behind a dark one). Opacity counts relative to the most
+    opaque pixel: a drawing made with a semi-transparent brush is a drawing, not a blank canvas.
     """
     opacity = alpha.histogram()
     if not any(opacity[:250]):  # opaque: the alpha channel carries nothing
         return grey
+    most = max(level for level, count in enumerate(opacity) if count or level == 0)
+    if most < MIN_OPACITY:
+        return Image.new("L", grey.size, 0)  # (nearly) fully transparent: blank
+    if most < 255:
+        # A semi-transparent brush (every stroke pixel at alpha 77, say) is ink all the same: its most
+        # opaque pixels are the brush at full strength, so the alpha is stretched to reach 255.
+        alpha = alpha.point([min(255, round(level * 255 / most)) for level in range(256)])
+        opacity = alpha.histogram()
     visible = sum(opacity[128:])
-    if visible == 0:
-        return Image.new("L", grey.size, 0)  # fully transparent: blank
     darkest, lightest = grey.getextrema()
     if darkest == lightest:  # one colour under the alpha (a canvas stroke): the median is that colour
         median = darkest

@@ -171,6 +171,24 @@ def test_polarity_and_transparency_do_not_matter(digits: tuple[np.ndarray, np.nd
             assert similarity(one_digit(images.png(variant)).pixels, light_on_dark) > 0.97
 
 
+@pytest.mark.parametrize("opacity", [0.1, 0.3, 0.6])
+@pytest.mark.parametrize("color", [(0, 0, 0), (255, 165, 0), (255, 255, 255)])
+def test_semi_transparent_strokes_are_ink(opacity: float, color: tuple[int, int, int], digits) -> None:
+    """A brush at 30 % opacity draws every stroke pixel at alpha ~77: a drawing, not a blank canvas."""
+    for digit in digits[0][:5]:
+        solid = images.alpha_only(digit, color)
+        faint = solid.copy()
+        faint[..., 3] = np.round(solid[..., 3] * opacity).astype(np.uint8)
+        assert similarity(one_digit(images.png(faint)).pixels, one_digit(images.png(solid)).pixels) > 0.97
+        assert similarity(one_digit(faint).pixels, one_digit(solid).pixels) > 0.97  # the canvas's array
+
+
+def test_nearly_invisible_alpha_is_blank(digits) -> None:
+    faint = images.alpha_only(digits[0][0])
+    faint[..., 3] //= 32  # at most alpha 7 of 255: nothing anyone can see
+    assert error_code(images.png(faint)) == "no_digit_found"
+
+
 def test_uneven_lighting_and_paper_texture(digits: tuple[np.ndarray, np.ndarray]) -> None:
     scores = [similarity(one_digit(images.jpeg(images.paper_photo(d, seed=i), 80)).pixels, d)
               for i, d in enumerate(digits[0])]
