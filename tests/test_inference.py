@@ -195,7 +195,7 @@ SHARED_CASES = ROOT.parent / "shared" / "cases"
 @pytest.mark.parametrize("name", ["a5_canvas_black_alpha30_2.png", "a5_canvas_orange_alpha30_2.png"])
 def test_semi_transparent_canvas_drawings_are_read(name: str, loaded) -> None:
     """Every stroke pixel at alpha ~77 of 255 (a 30 % brush): the handlers and the CLI read the 2."""
-    from model.predict import predict_files
+    from ops.predict import predict_files
 
     body = (SHARED_CASES / name).read_bytes()
     assert read(loaded, body)["digit"] == 2
