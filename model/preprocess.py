@@ -24,6 +24,9 @@ Every path (endpoint, CLI, UI) goes through :func:`preprocess`. The steps:
    stroke width brought to MNIST's (thin pen lines are thickened), scaled with anti-aliasing to fit a
    20x20 box keeping the aspect ratio, and placed in a 28x28 field with its centre of mass at the centre.
 
+A 28x28 picture already in MNIST's normal form skips steps 2-5 (:func:`mnist_form`): it is what
+they would make, less the blur of scaling it up and back down.
+
 The result is uint8, light on dark, like MNIST; the network's own normalisation
 (``model.network.normalize``) is applied by the inference handlers. Numpy and Pillow only (no torch),
 so the UI and tools import this cheaply; nothing newer than Pillow 9.1 / numpy 1.23 / Python 3.11.
@@ -773,18 +776,56 @@ def _with_boxes(digit: Digit, move: Callable[[tuple[int, int, int, int]], tuple[
                  lambda: tuple(tuple(_with_boxes(part, move) for part in way) for way in cuts()))
 
 
+def mnist_form(image: Image.Image) -> Digit | None:
+    """A 28x28 picture already in MNIST's normal form -> that digit as it is; else ``None``.
+
+    MNIST's own images (and the digits of any MNIST-style tool) are already normalised: an opaque grey
+    field of exactly 0 (or, inverted, 255) around a digit whose longer side is 20 pixels, its centre
+    of mass within a pixel of the centre. Running them through the pipeline would only blur them (they
+    are enlarged to the working size and scaled back), so such a picture is taken as it is: an MNIST
+    digit uploaded as a PNG reads exactly like the same digit sent as ``pixels``.
+    """
+    if image.size != (SIZE, SIZE) or image.mode not in ("L", "LA", "RGB", "RGBA", "P", "1"):
+        return None
+    grey, alpha = _bands(image)
+    if alpha is not None and alpha.getextrema()[0] < 255:
+        return None  # transparency: composited by the pipeline
+    pixels = np.asarray(grey, dtype=np.uint8)
+    background = int(np.bincount(pixels.ravel(), minlength=256).argmax())
+    if background == 255:
+        pixels = 255 - pixels
+    elif background != 0:
+        return None
+    if int(pixels.max()) < 128:
+        return None
+    rows, cols = np.flatnonzero(pixels.any(axis=1)), np.flatnonzero(pixels.any(axis=0))
+    if max(rows[-1] + 1 - rows[0], cols[-1] + 1 - cols[0]) != BOX:
+        return None
+    mass = pixels.astype(np.float64)
+    total = mass.sum()
+    cy, cx = float(mass.sum(axis=1) @ np.arange(SIZE)) / total, float(mass.sum(axis=0) @ np.arange(SIZE)) / total
+    if abs(cy - SIZE / 2) > 1.0 or abs(cx - SIZE / 2) > 1.0:
+        return None
+    return Digit(pixels.copy(), (int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1))
+
+
 def preprocess(image: bytes | Image.Image | np.ndarray) -> list[Digit]:
     """Any image (encoded bytes, a Pillow image, or an array such as a canvas's RGBA) -> its digits,
     left to right, each as 28x28 uint8 MNIST-style pixels with its box in the input's pixels.
 
+    A 28x28 picture already in MNIST's normal form is taken as it is (:func:`mnist_form`).
     Raises ``InputError`` (see :mod:`model.contract`) for anything that is not an image with a digit.
     """
     if isinstance(image, (bytes, bytearray, memoryview)):
         image, (width, height) = _decode(bytes(image), WORK_SIZE)
     elif isinstance(image, np.ndarray):
         height, width = image.shape[:2]
+        if (height, width) == (SIZE, SIZE):
+            image = _array_to_image(image)
     else:
         width, height = image.size
+    if isinstance(image, Image.Image) and (already := mnist_form(image)) is not None:
+        return [already]
     grey = to_grey(image)
     # Working pixels per input pixel (a large JPEG may have been decoded at reduced scale already).
     sx, sy = grey.shape[1] / width, grey.shape[0] / height

@@ -171,6 +171,28 @@ def test_polarity_and_transparency_do_not_matter(digits: tuple[np.ndarray, np.nd
             assert similarity(one_digit(images.png(variant)).pixels, light_on_dark) > 0.97
 
 
+def test_an_mnist_digit_uploaded_as_png_reads_exactly_as_its_tensor(digits) -> None:
+    """No train/serve skew for MNIST-style 28x28 pictures: already normalised, they are taken as they are."""
+    for digit in digits[0]:
+        for picture in (digit, images.invert(digit), np.stack([digit] * 3, axis=-1)):
+            found = one_digit(images.png(picture))
+            assert np.array_equal(found.pixels, digit)
+        assert np.array_equal(one_digit(digit).pixels, digit)  # an array too
+
+
+def test_a_28x28_picture_not_in_mnist_form_is_normalised(digits) -> None:
+    digit = digits[0][3]
+    shifted = np.roll(digit, (4, -3), axis=(0, 1))  # off centre
+    smaller = np.zeros_like(digit)
+    smaller[7:21, 7:21] = images.resize(digit, 14)  # a 14-pixel digit in the field
+    for picture in (shifted, smaller):
+        found = one_digit(images.png(picture)).pixels
+        assert not np.array_equal(found, picture)
+        assert similarity(found, digit) > 0.8  # brought back to MNIST's size and centre
+    jpeg = one_digit(images.jpeg(digit, 70)).pixels  # a noisy background is not MNIST's exact 0
+    assert similarity(jpeg, digit) > 0.75
+
+
 @pytest.mark.parametrize("opacity", [0.1, 0.3, 0.6])
 @pytest.mark.parametrize("color", [(0, 0, 0), (255, 165, 0), (255, 255, 255)])
 def test_semi_transparent_strokes_are_ink(opacity: float, color: tuple[int, int, int], digits) -> None:

@@ -1,12 +1,16 @@
 """The training and validation sets: MNIST as tensors and as the service sees it, typed digits, and
 pictures that are not digits (labelled :data:`~model.network.NOT_A_DIGIT`).
 
-Training draws, per epoch, each MNIST digit either as its raw tensor or as the service makes it
-(``upload_share`` of them uploaded); typed digits and not-a-digit pictures are always seen through the
-service. Validation keeps each way apart, so that the gap between them can be measured:
+Training draws, per epoch, each MNIST digit either as its raw tensor or as the service makes it of
+the digit uploaded as a larger picture (``upload_share`` of them; enlarged 2-5 times, half of them
+dark on light, as a scan or a drawing would be): a 28x28 MNIST PNG itself reads exactly as its tensor
+(``model.preprocess.mnist_form``), so what the service adds is what it does to larger pictures. Typed
+digits and not-a-digit pictures are always seen through the service. Validation keeps each way
+apart, so that the gaps between them can be measured:
 
 - ``raw``: the held-out MNIST digits as tensors (``{"pixels": ...}`` requests);
-- ``upload``: the same digits as their PNG would be read by the service;
+- ``upload``: the same digits as their 28x28 PNG would be read by the service;
+- ``upload_enlarged``: the same digits enlarged as for training, read by the service;
 - ``typed``: digits typed in the held-out font families;
 - ``not_digit``: letters and symbols in the held-out families, shapes and scribbles drawn with other
   seeds, parts of the held-out digits.
@@ -18,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from PIL import Image
 
 from model.network import NOT_A_DIGIT
 from training import negatives
@@ -57,8 +62,22 @@ def _dataset(pixels: np.ndarray, labels: np.ndarray, source: str) -> Dataset:
     )
 
 
-def _uploaded_digits(data: Dataset, name: str) -> tuple[torch.Tensor, int]:
-    pixels, found = through_service(list(data.images.numpy()), name)
+def enlarged(images: np.ndarray, seed: int) -> list[np.ndarray]:
+    """MNIST digits as larger uploads: each enlarged (bicubic) to 56-140 pixels, every other one
+    inverted to dark ink on white."""
+    rng = np.random.default_rng(seed)
+    sizes = rng.choice([56, 84, 112, 140], len(images))
+    out = []
+    for i, (image, size) in enumerate(zip(images, sizes, strict=True)):
+        big = np.asarray(Image.fromarray(image).resize((int(size), int(size)), Image.Resampling.BICUBIC))
+        out.append(255 - big if i % 2 else big)
+    return out
+
+
+def _uploaded_digits(data: Dataset, name: str, pictures: list[np.ndarray] | None = None) -> tuple[torch.Tensor, int]:
+    """The digits through the service (``pictures`` of them, else their 28x28 selves), raw where it
+    finds no single mark; and how many it did not."""
+    pixels, found = through_service(pictures or list(data.images.numpy()), name)
     pixels[~found] = data.images.numpy()[~found]
     return torch.from_numpy(pixels), int((~found).sum())
 
@@ -79,11 +98,15 @@ def extras(split: str, typed: int, not_digit: int, seed: int, digits: Dataset) -
 def build(train: Dataset, validation: Dataset, typed: int, not_digit: int, seed: int) -> Sets:
     """All sets for a run: ``typed`` typed digits and ``not_digit`` negatives for training (0: none,
     a 10-class run), a fifth as many of each for validation."""
-    uploaded, unreadable_train = _uploaded_digits(train, "train")
+    uploaded, unreadable_train = _uploaded_digits(train, "train-enlarged", enlarged(train.images.numpy(), seed))
     val_uploaded, unreadable_val = _uploaded_digits(validation, "validation")
+    val_enlarged, _ = _uploaded_digits(
+        validation, "validation-enlarged", enlarged(validation.images.numpy(), seed + VALIDATION_SEED)
+    )
     val_sets = {
         "raw": validation,
         "upload": Dataset(val_uploaded, validation.labels, validation.fingerprint, "validation through the service"),
+        "upload_enlarged": Dataset(val_enlarged, validation.labels, validation.fingerprint, "enlarged, through it"),
     }
     extra = Dataset(torch.zeros(0, 28, 28, dtype=torch.uint8), torch.zeros(0, dtype=torch.int64), "", "")
     if not_digit:

@@ -54,14 +54,14 @@ class Config:
     weight_decay: float = 1e-2
     dropout: float = 0.3
     batch_size: int = 128
-    epochs: int = 10
+    epochs: int = 8
     seed: int = 42
     val_size: int = 5000
     label_smoothing: float = 0.1
     clean_epochs: int = 1
     upload_share: float = 0.5
-    typed: int = 2000
-    not_digit: int = 10000
+    typed: int = 1500
+    not_digit: int = 8000
     limit: int | None = None
     threads: int = 2
     data_dir: str | None = None
@@ -309,7 +309,7 @@ def export(
     """Write model.pt, metadata.json and code/ into the model dir, curves and history into the output dir.
 
     With the "not a digit" class, the refusal threshold is chosen on the validation digits (raw, through
-    the upload path and typed: :func:`training.refusal.choose`) and stored in the metadata with the
+    the upload path as they are and enlarged, and typed: :func:`training.refusal.choose`) and stored in the metadata with the
     trade-off curve (also plotted), and the validation figures are given at that threshold.
     """
     model_dir, output_dir = Path(config.model_dir), Path(config.output_data_dir)
@@ -371,12 +371,13 @@ def export(
 def _calibrate(model: nn.Module, prepared: sets.Sets, output_dir: Path) -> dict:
     """The "not a digit" threshold and what it does on every validation set (see :func:`export`)."""
     scores = {name: refusal.not_digit_scores(model, data) for name, data in prepared.validation.items()}
-    digits = np.concatenate([scores[name] for name in ("raw", "upload", "typed")])
+    digit_sets = [name for name in prepared.validation if name != "not_digit"]
+    digits = np.concatenate([scores[name] for name in digit_sets])
     threshold = refusal.choose(digits)
     curve = refusal.tradeoff(digits, scores["not_digit"])
     refusal.plot(curve, threshold, output_dir / "not_a_digit_tradeoff.png")
     readings = {}
-    for name in ("raw", "upload", "typed"):
+    for name in digit_sets:
         data = prepared.validation[name]
         _, _, logits = score(model, data)
         right = (logits[:, :NOT_A_DIGIT].argmax(1) == data.labels).numpy() & (scores[name] < threshold)
