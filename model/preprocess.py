@@ -506,13 +506,16 @@ def _belong_together(a: _Component, b: _Component) -> bool:
     (two digits of a number, even a slanted "17" whose bar reaches over the 1). Otherwise yes when one
     lies mostly over the other horizontally (the detached bar of a 5), or when the gap between them is
     small for the digit they would form and that digit would not be wider than a digit can be, or
-    when a short piece touches the box of a tall one.
+    when a short piece touches the box of a tall one, or when they are the two strokes of a 4 written
+    open (:func:`_open_four`).
     """
     short, tall = sorted((a.height, b.height))
     x_overlap = _overlap(a.x0, a.x1, b.x0, b.x1)
     narrower = min(a.width, b.width)
     if max(a.y0, b.y0) - min(a.y1, b.y1) > 0.25 * tall:
         return False
+    if _open_four(*sorted((a, b), key=lambda c: c.x0)):
+        return True
     if short >= 0.6 * tall and _overlap(a.y0, a.y1, b.y0, b.y1) >= 0.3 * short and x_overlap < 0.5 * narrower:
         return False
     if x_overlap >= 0.5 * narrower:
@@ -523,6 +526,20 @@ def _belong_together(a: _Component, b: _Component) -> bool:
     width = max(a.x1, b.x1) - min(a.x0, b.x0)
     height = max(a.y1, b.y1) - min(a.y0, b.y0)
     return width <= 1.2 * height and x_gap <= 0.25 * height
+
+
+def _open_four(left: _Component, right: _Component) -> bool:
+    """Whether ``left`` and ``right`` are the two strokes of a 4 written open: an L-shaped stroke that
+    ends half way down, and just right of it a straight stem going on well below it. Side by side
+    digits of a number stand on one baseline; this stroke ends far above the stem's foot."""
+    stem = right.height
+    return (
+        right.width <= 0.35 * stem  # a straight stem
+        and left.height >= 0.35 * stem
+        and left.y0 <= right.y0 + 0.3 * stem  # starting about as high as the stem or higher
+        and left.y1 <= right.y1 - 0.25 * stem  # ending far above its foot
+        and 0 <= right.x0 - left.x1 <= 0.2 * stem  # just left of it
+    )
 
 
 def _merge(a: _Component, b: _Component) -> _Component:

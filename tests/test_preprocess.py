@@ -308,6 +308,31 @@ def test_broken_strokes_stay_one_digit(digits: tuple[np.ndarray, np.ndarray]) ->
     assert broken_ones >= 5
 
 
+#: Digits written in strokes that do not touch (0-1 canvas units).
+SEPARATE_STROKES = {
+    "open 4, bar short of the stem": [[(0.3, 0.15), (0.28, 0.55), (0.58, 0.55)], [(0.66, 0.18), (0.66, 0.88)]],
+    "closed 4, stem apart": [[(0.45, 0.12), (0.25, 0.6), (0.6, 0.6)], [(0.68, 0.3), (0.68, 0.9)]],
+    "5, bar floating above": [[(0.36, 0.25), (0.33, 0.45), (0.5, 0.43), (0.68, 0.55), (0.66, 0.78), (0.4, 0.83)],
+                              [(0.42, 0.14), (0.75, 0.12)]],
+    "7, bar apart": [[(0.25, 0.15), (0.75, 0.15)], [(0.65, 0.24), (0.45, 0.88)]],
+    "1 with a foot": [[(0.5, 0.12), (0.5, 0.78)], [(0.35, 0.86), (0.65, 0.86)]],
+}
+
+
+@pytest.mark.parametrize("name", list(SEPARATE_STROKES))
+@pytest.mark.parametrize("size", [200, 400])
+def test_a_digit_written_in_separate_strokes_is_one_mark(name: str, size: int) -> None:
+    canvas = images.draw_strokes(SEPARATE_STROKES[name], size=size, width=size // 25)
+    assert len(label_components(canvas[..., 3] > 0)[1]) == 2  # the strokes really are apart
+    assert len(preprocess(images.png(canvas))) == 1
+
+
+@pytest.mark.parametrize("text", ["11", "41", "14", "71", "4"])
+def test_digits_side_by_side_stay_apart(text: str) -> None:
+    """The rule that joins an open 4's strokes does not join digits standing on one baseline."""
+    assert len(preprocess(images.png(images.draw_number(text, height=200)))) == len(text)
+
+
 def test_specks_around_a_digit_are_ignored(digits: tuple[np.ndarray, np.ndarray]) -> None:
     page = images.invert(images.place(digits[0][5], (400, 400), (120, 120), scale=5))
     rng = np.random.default_rng(3)
