@@ -309,10 +309,26 @@ def draw(strokes: list[Points], rng: np.random.Generator) -> np.ndarray:
 def drawings(
     kinds: dict[str, Callable[[np.random.Generator], list[Points]]], count: int, seed: int
 ) -> list[np.ndarray]:
-    """``count`` drawings, the kinds taken in turn."""
+    """``count`` drawings, the kinds taken in turn; a drawing whose ink fills most of its box is drawn
+    again (a scribble curled into a blob is what a thick or blurred digit looks like too)."""
     rng = np.random.default_rng(seed)
     makers = list(kinds.values())
-    return [draw(makers[i % len(makers)](rng), rng) for i in range(count)]
+    out: list[np.ndarray] = []
+    while len(out) < count:
+        picture = draw(makers[len(out) % len(makers)](rng), rng)
+        if not _blob(picture):
+            out.append(picture)
+    return out
+
+
+def _blob(picture: np.ndarray) -> bool:
+    """Whether the ink (dark) fills over 40 % of its bounding box."""
+    ink = picture < 128
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    if rows.size == 0:
+        return True
+    box = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    return float(box.mean()) > 0.4
 
 
 # ----------------------------------------------------------------------------------- parts of digits

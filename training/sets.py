@@ -3,10 +3,11 @@ pictures that are not digits (labelled :data:`~model.network.NOT_A_DIGIT`).
 
 Training draws, per epoch, each MNIST digit either as its raw tensor or as the service makes it of
 the digit uploaded as a larger picture (``upload_share`` of them; enlarged 2-5 times, half of them
-dark on light, as a scan or a drawing would be): a 28x28 MNIST PNG itself reads exactly as its tensor
-(``model.preprocess.mnist_form``), so what the service adds is what it does to larger pictures. Typed
-digits and not-a-digit pictures are always seen through the service. Validation keeps each way
-apart, so that the gaps between them can be measured:
+dark on light, a third from a low-resolution copy, as a scan, a thumbnail or a drawing would be): a
+28x28 MNIST PNG itself reads exactly as its tensor (``model.preprocess.mnist_form``), so what the
+service adds is what it does to larger pictures. Typed digits and not-a-digit pictures are always
+seen through the service. Validation keeps each way apart, so that the gaps between them can be
+measured:
 
 - ``raw``: the held-out MNIST digits as tensors (``{"pixels": ...}`` requests);
 - ``upload``: the same digits as their 28x28 PNG would be read by the service;
@@ -64,12 +65,17 @@ def _dataset(pixels: np.ndarray, labels: np.ndarray, source: str) -> Dataset:
 
 def enlarged(images: np.ndarray, seed: int) -> list[np.ndarray]:
     """MNIST digits as larger uploads: each enlarged (bicubic) to 56-140 pixels, every other one
-    inverted to dark ink on white."""
+    inverted to dark ink on white; a third of them first reduced to 8-14 pixels (a low-resolution
+    scan, a thumbnail: blurred, thick strokes, as in the UCI digits' 8x8 grids)."""
     rng = np.random.default_rng(seed)
     sizes = rng.choice([56, 84, 112, 140], len(images))
+    low = rng.integers(8, 15, len(images))
     out = []
     for i, (image, size) in enumerate(zip(images, sizes, strict=True)):
-        big = np.asarray(Image.fromarray(image).resize((int(size), int(size)), Image.Resampling.BICUBIC))
+        picture = Image.fromarray(image)
+        if i % 3 == 2:
+            picture = picture.resize((int(low[i]), int(low[i])), Image.Resampling.BOX)
+        big = np.asarray(picture.resize((int(size), int(size)), Image.Resampling.BICUBIC))
         out.append(255 - big if i % 2 else big)
     return out
 

@@ -60,7 +60,7 @@ class Config:
     label_smoothing: float = 0.1
     clean_epochs: int = 1
     upload_share: float = 0.5
-    typed: int = 1500
+    typed: int = 3000
     not_digit: int = 8000
     limit: int | None = None
     threads: int = 2
@@ -308,9 +308,10 @@ def export(
 ) -> dict:
     """Write model.pt, metadata.json and code/ into the model dir, curves and history into the output dir.
 
-    With the "not a digit" class, the refusal threshold is chosen on the validation digits (raw, through
-    the upload path as they are and enlarged, and typed: :func:`training.refusal.choose`) and stored in the metadata with the
-    trade-off curve (also plotted), and the validation figures are given at that threshold.
+    With the "not a digit" class, the refusal threshold is chosen on the validation digits (raw,
+    through the upload path as they are and enlarged, and typed: :func:`training.refusal.choose`) and
+    stored in the metadata with the trade-off curve (also plotted), and the validation figures are
+    given at that threshold.
     """
     model_dir, output_dir = Path(config.model_dir), Path(config.output_data_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
