@@ -84,7 +84,7 @@ class Prediction:
     probabilities: np.ndarray  # (len(digits), 10) float32, of the digits given that the mark is one
     model_version: str
     not_digit: np.ndarray | None = None  # (len(digits),) float32
-    not_a_digit_threshold: float = refusal.DEFAULT_THRESHOLD
+    not_a_digit_threshold: float | np.ndarray = refusal.DEFAULT_THRESHOLD  # one, or one per digit
 
 
 # ------------------------------------------------------------------------------------------- model_fn
@@ -238,6 +238,7 @@ def predict_many(items: list[list[Digit]], model: LoadedModel) -> list[Predictio
                 row += len(way)
             reading = options[best_reading([p[:, :NUM_CLASSES] for _, p in options])]
         readings.append(reading)
+    whole, part = model.not_a_digit_threshold, refusal.part_limit(model.not_a_digit_threshold)
     predictions, start = [], 0
     for request in items:
         mine = readings[start : start + len(request)]
@@ -245,7 +246,9 @@ def predict_many(items: list[list[Digit]], model: LoadedModel) -> list[Predictio
         chosen = [digit for found, _ in mine for digit in found]
         rows = np.concatenate([p for _, p in mine]) if mine else np.zeros((0, NUM_CLASSES), np.float32)
         digit_rows, not_digit = refusal.split(rows)
-        predictions.append(Prediction(chosen, digit_rows, model.version, not_digit, model.not_a_digit_threshold))
+        limits = np.array([whole if len(found) == 1 and found[0] is digit else part
+                           for (found, _), digit in zip(mine, request, strict=True) for _ in found])
+        predictions.append(Prediction(chosen, digit_rows, model.version, not_digit, limits))
     return predictions
 
 

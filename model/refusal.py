@@ -5,7 +5,8 @@ probability of being no digit at all (a letter, a symbol, a shape, a scribble). 
 that probability reaches the **threshold**: the archive's calibrated one
 (``metadata.json`` ``not_a_digit.threshold``, chosen on validation so that almost no real digit is
 refused), unless the environment variable :data:`THRESHOLD_ENV` sets another (per stage: lower refuses
-more scribbles and more real digits, higher fewer of both; 1 or more never refuses). A ten-class
+more scribbles and more real digits, higher fewer of both; 1 or more never refuses). The pieces of
+a mark read cut into touching digits are held to at least 0.5 (:func:`part_limit`). A ten-class
 network never refuses.
 
 A request is refused as a whole, ``not_a_digit`` (HTTP 422), when **any** of its marks is refused:
@@ -30,6 +31,8 @@ THRESHOLD_ENV = "NOT_A_DIGIT_THRESHOLD"
 #: The threshold of an archive whose metadata names none.
 DEFAULT_THRESHOLD = 0.5
 DIGITS = 10
+#: The least threshold for the pieces of a mark read cut (:func:`part_limit`).
+PART_THRESHOLD = 0.5
 
 
 def threshold(metadata: Mapping[str, Any], environ: Mapping[str, str] = os.environ) -> float:
@@ -56,8 +59,17 @@ def split(probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return digits.astype(probabilities.dtype), not_digit
 
 
-def check(not_digit: np.ndarray, limit: float) -> None:
-    """Raise ``not_a_digit`` when any mark's probability of being no digit reaches ``limit``."""
+def part_limit(threshold: float) -> float:
+    """The threshold for a piece of a mark read cut into touching digits: the cut was taken because
+    the network reads the pieces as digits, and a cut-off stroke of the neighbour makes a piece look
+    odd, so a piece is refused only when it is more likely no digit than a digit (at least
+    :data:`PART_THRESHOLD`)."""
+    return max(threshold, PART_THRESHOLD)
+
+
+def check(not_digit: np.ndarray, limit: float | np.ndarray) -> None:
+    """Raise ``not_a_digit`` when any mark's probability of being no digit reaches ``limit`` (one
+    threshold, or one per mark)."""
     refused = np.flatnonzero(not_digit >= limit)
     if refused.size == 0:
         return

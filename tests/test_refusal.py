@@ -80,3 +80,10 @@ def test_the_chosen_threshold_refuses_at_most_the_allowed_share_of_digits() -> N
     curve = calibration.tradeoff(digits, not_digits)
     refused = [c["not_digits_refused"] for c in curve]
     assert refused == sorted(refused, reverse=True)  # a higher threshold never refuses more
+
+
+def test_pieces_of_a_cut_mark_are_refused_only_when_more_likely_no_digit() -> None:
+    assert refusal.part_limit(0.3) == refusal.PART_THRESHOLD == 0.5 and refusal.part_limit(0.8) == 0.8
+    refusal.check(np.array([0.1, 0.45]), np.array([0.3, refusal.part_limit(0.3)]))  # a piece at 0.45: kept
+    with pytest.raises(InputError):
+        refusal.check(np.array([0.35, 0.1]), np.array([0.3, refusal.part_limit(0.3)]))  # a whole mark at 0.35

@@ -362,7 +362,7 @@ def digit_parts(digits: np.ndarray, labels: np.ndarray, count: int, seed: int) -
 
 
 #: How the negatives are made up, as shares of the count.
-MIX = {"glyphs": 0.5, "shapes": 0.25, "scribbles": 0.15, "parts": 0.1}
+MIX = {"glyphs": 0.55, "shapes": 0.25, "scribbles": 0.15, "parts": 0.05}
 
 
 def not_digits(

@@ -66,12 +66,17 @@ def _dataset(pixels: np.ndarray, labels: np.ndarray, source: str) -> Dataset:
 def enlarged(images: np.ndarray, seed: int) -> list[np.ndarray]:
     """MNIST digits as larger uploads: each enlarged (bicubic) to 56-140 pixels, every other one
     inverted to dark ink on white; a third of them first reduced to 8-14 pixels (a low-resolution
-    scan, a thumbnail: blurred, thick strokes, as in the UCI digits' 8x8 grids)."""
+    scan, a thumbnail: blurred, thick strokes, as in the UCI digits' 8x8 grids); a fifth with two
+    rows erased across the middle (a pen that skipped: a digit in pieces is still a digit)."""
     rng = np.random.default_rng(seed)
     sizes = rng.choice([56, 84, 112, 140], len(images))
     low = rng.integers(8, 15, len(images))
     out = []
+    bands = rng.integers(9, 18, len(images))
     for i, (image, size) in enumerate(zip(images, sizes, strict=True)):
+        if i % 5 == 4:  # a pen that skipped: a band of rows erased, the strokes fall apart
+            image = image.copy()
+            image[bands[i] : bands[i] + 2] = 0
         picture = Image.fromarray(image)
         if i % 3 == 2:
             picture = picture.resize((int(low[i]), int(low[i])), Image.Resampling.BOX)
