@@ -27,8 +27,8 @@ from PIL import Image
 
 from bench import recognition_sets, save
 from bench.recognition_sets import Sample
-from ops.archive import DEFAULT_ARCHIVE, load_archive
 from model.contract import InputError
+from ops.archive import DEFAULT_ARCHIVE, load_archive
 from training.evaluate import load_model, validation_split
 
 CHUNK = 256

@@ -403,7 +403,8 @@ def test_archive_ships_this_checkouts_handlers() -> None:
         for name in package:
             shipped = tar.extractfile(f"code/model/{name}").read()  # type: ignore[union-attr]
             assert shipped == (ROOT / "model" / name).read_bytes(), f"{name} in model.tar.gz is out of date"
-    assert package == ["__init__.py", "contract.py", "inference.py", "network.py", "npy.py", "preprocess.py"]
+    assert package == ["__init__.py", "contract.py", "inference.py", "network.py", "npy.py", "preprocess.py",
+                       "refusal.py"]
 
 
 @pytest.mark.slow

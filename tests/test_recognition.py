@@ -10,7 +10,6 @@ model or preprocessing change that loses ground fails here.
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 
@@ -20,8 +19,8 @@ from PIL import Image, ImageDraw
 
 from bench import recognition_sets
 from bench.recognition_bench import answers, summarise
-from model.archive import DEFAULT_ARCHIVE, load_archive
-from model.errors import InputError
+from model.contract import STATUSES
+from ops.archive import DEFAULT_ARCHIVE, load_archive
 from tests import images
 
 pytestmark = pytest.mark.unit
@@ -125,30 +124,22 @@ def _drawing(kind: str, size: int = 280) -> bytes:
     return images.png(np.asarray(canvas))
 
 
+def answer(loaded, body: bytes) -> dict:
+    """The endpoint's answer to an image, as the serving stack calls the handlers (``transform_fn``)."""
+    model, handlers = loaded
+    return json.loads(handlers.transform_fn(model, body, "image/png", "application/json")[0])
+
+
 @pytest.mark.parametrize("kind", ["star", "heart", "smiley", "scribble", "cat", "letter"])
 def test_a_drawing_that_is_no_digit_is_refused_with_its_own_code(kind: str, loaded) -> None:
-    model, handlers = loaded
-    with pytest.raises(InputError) as info:
-        handlers.output_fn(
-            handlers.predict_fn(handlers.input_fn(_drawing(kind), "image/png"), model), "application/json"
-        )
-    assert (info.value.code, info.value.status) == ("not_a_digit", 422)
+    assert answer(loaded, _drawing(kind))["error"]["code"] == "not_a_digit"
+    assert STATUSES["not_a_digit"] == 422
 
 
 def test_a_number_with_one_mark_that_is_no_digit_is_refused(loaded) -> None:
     """ "12" then a star: the whole picture is refused (a number without the star would be one nobody wrote)."""
-    model, handlers = loaded
-    number = images.draw_number("12", height=200)[..., 3]
-    star = np.asarray(Image.open(io.BytesIO(_drawing("star", 200))))
-    picture = np.concatenate([255 - number, star], axis=1)
-    with pytest.raises(InputError) as info:
-        handlers.output_fn(
-            handlers.predict_fn(handlers.input_fn(images.png(picture), "image/png"), model), "application/json"
-        )
-    assert info.value.code == "not_a_digit" and "mark 3 of 3" in info.value.message
-    digits_only = json.loads(
-        handlers.output_fn(
-            handlers.predict_fn(handlers.input_fn(images.png(255 - number), "image/png"), model), "application/json"
-        )
-    )
-    assert digits_only["number"] == "12"
+    number = 255 - images.draw_number("12", height=200)[..., 3]
+    picture = np.concatenate([number, images.star(200)], axis=1)
+    error = answer(loaded, images.png(picture))["error"]
+    assert error["code"] == "not_a_digit" and "mark 3 of 3" in error["message"]
+    assert answer(loaded, images.png(number))["number"] == "12"
