@@ -17,6 +17,7 @@ from bench import RESULTS, save
 
 PARTS = {
     "model": "bench.model_bench",
+    "recognition": "bench.recognition_bench",
     "endpoint": "bench.endpoint_bench",
     "api": "bench.api_bench",
     "event": "bench.event_bench",

@@ -113,6 +113,7 @@ STATUSES: dict[str, int] = {
     "unsupported_media_type": 415,
     "corrupt_image": 422,
     "no_digit_found": 422,
+    "not_a_digit": 422,
     "internal_error": 500,
     # the HTTP API's own
     "invalid_parameter": 400,

@@ -43,8 +43,9 @@ import numpy as np
 import torch
 from PIL import Image
 
+from . import refusal
 from .contract import IMAGE_CONTENT_TYPES, JSON, NPY, NPZ, InputError, decode_image_field, media_type, parse_json
-from .network import DigitNet, for_inference, normalize
+from .network import NUM_CLASSES, DigitNet, for_inference, from_state_dict, normalize
 from .npy import read_npy, read_npz, write_npy
 from .preprocess import MAX_DIGITS, MIN_DIGIT_CONTRAST, SIZE, Digit, preprocess
 
@@ -65,20 +66,25 @@ TOP_K = 3
 
 @dataclass(frozen=True)
 class LoadedModel:
-    """What ``model_fn`` returns: the network ready for inference (``for_inference``) and the archive's metadata."""
+    """What ``model_fn`` returns: the network ready for inference (``for_inference``), the archive's
+    metadata, and the "not a digit" threshold in force (:func:`model.refusal.threshold`)."""
 
     network: torch.nn.Module
     version: str
     metadata: dict[str, Any] = field(default_factory=dict)
+    not_a_digit_threshold: float = refusal.DEFAULT_THRESHOLD
 
 
 @dataclass(frozen=True)
 class Prediction:
-    """The result for one request: per digit, left to right, the probabilities and where it was."""
+    """The result for one request: per digit, left to right, the probabilities and where it was;
+    with an 11-class network also each mark's probability of being no digit, and the threshold."""
 
     digits: list[Digit]
-    probabilities: np.ndarray  # (len(digits), 10) float32
+    probabilities: np.ndarray  # (len(digits), 10) float32, of the digits given that the mark is one
     model_version: str
+    not_digit: np.ndarray | None = None  # (len(digits),) float32
+    not_a_digit_threshold: float | np.ndarray = refusal.DEFAULT_THRESHOLD  # one, or one per digit
 
 
 # ------------------------------------------------------------------------------------------- model_fn
@@ -92,14 +98,12 @@ def model_fn(model_dir: str) -> LoadedModel:
         # 0.5 M-parameter CNN a second thread mostly adds synchronisation (on a busy 2-core machine a
         # single-image forward took 4 ms with one thread, 25 ms with two). OMP_NUM_THREADS overrides.
         torch.set_num_threads(1)
-    trained = DigitNet()
-    trained.load_state_dict(_state_dict(directory / "model.pt"))
-    network = for_inference(trained)
+    network = for_inference(from_state_dict(_state_dict(directory / "model.pt")))
     metadata_path = directory / "metadata.json"
     metadata = json.loads(metadata_path.read_text()) if metadata_path.is_file() else {}
     with torch.inference_mode():  # the first forward pass pays for lazy initialisation: not a user's request
         network(torch.zeros(1, 1, SIZE, SIZE))
-    return LoadedModel(network, str(metadata.get("version", "unknown")), metadata)
+    return LoadedModel(network, str(metadata.get("version", "unknown")), metadata, refusal.threshold(metadata))
 
 
 def _state_dict(path: Path) -> dict[str, torch.Tensor]:
@@ -113,10 +117,9 @@ def _state_dict(path: Path) -> dict[str, torch.Tensor]:
         raise ValueError(
             f"{path.name} is not a state_dict of tensors (a whole pickled module?): save model.state_dict()"
         ) from None
-    expected = DigitNet().state_dict()
-    if not isinstance(state, dict) or state.keys() != expected.keys() or any(
-        getattr(state[k], "shape", None) != v.shape for k, v in expected.items()
-    ):
+    shapes = {k: getattr(v, "shape", None) for k, v in state.items()} if isinstance(state, dict) else None
+    if not any(shapes == {k: v.shape for k, v in DigitNet(classes=classes).state_dict().items()}
+               for classes in (NUM_CLASSES, NUM_CLASSES + 1)):  # the digits, or with "not a digit"
         raise ValueError(f"{path.name} holds the weights of another network, not a DigitNet state_dict")
     return state
 
@@ -219,10 +222,10 @@ def predict_many(items: list[list[Digit]], model: LoadedModel) -> list[Predictio
     a second pass, and the mark read as the network is surest of (:func:`best_reading`)."""
     digits = [digit for request in items for digit in request]
     if not digits:
-        return [Prediction([], np.zeros((0, 10), np.float32), model.version) for _ in items]
+        return [Prediction([], np.zeros((0, NUM_CLASSES), np.float32), model.version) for _ in items]
     probabilities = _classify([digit.pixels for digit in digits], model)
     tried = {i: digit.cuts() for i, digit in enumerate(digits)
-             if digit.cuts is not None and probabilities[i].max() < UNSURE}
+             if digit.cuts is not None and probabilities[i, :NUM_CLASSES].max() < UNSURE}
     parts = [part for ways in tried.values() for way in ways for part in way]
     part_probabilities = _classify([part.pixels for part in parts], model) if parts else None
     readings, row = [], 0
@@ -233,20 +236,24 @@ def predict_many(items: list[list[Digit]], model: LoadedModel) -> list[Predictio
             for way in tried[i]:
                 options.append((list(way), part_probabilities[row : row + len(way)]))
                 row += len(way)
-            reading = options[best_reading([p for _, p in options])]
+            reading = options[best_reading([p[:, :NUM_CLASSES] for _, p in options])]
         readings.append(reading)
+    whole, part = model.not_a_digit_threshold, refusal.part_limit(model.not_a_digit_threshold)
     predictions, start = [], 0
     for request in items:
         mine = readings[start : start + len(request)]
         start += len(request)
         chosen = [digit for found, _ in mine for digit in found]
-        rows = np.concatenate([p for _, p in mine]) if mine else np.zeros((0, 10), np.float32)
-        predictions.append(Prediction(chosen, rows, model.version))
+        rows = np.concatenate([p for _, p in mine]) if mine else np.zeros((0, NUM_CLASSES), np.float32)
+        digit_rows, not_digit = refusal.split(rows)
+        limits = np.array([whole if len(found) == 1 and found[0] is digit else part
+                           for (found, _), digit in zip(mine, request, strict=True) for _ in found])
+        predictions.append(Prediction(chosen, digit_rows, model.version, not_digit, limits))
     return predictions
 
 
 def _classify(pixels: list[np.ndarray], model: LoadedModel) -> np.ndarray:
-    """28x28 uint8 digits -> ``(N, 10)`` probabilities, one forward pass."""
+    """28x28 uint8 digits -> ``(N, 10)`` probabilities (``(N, 11)`` with "not a digit"), one forward pass."""
     with torch.inference_mode():
         logits = model.network(normalize(np.stack(pixels)))
         return torch.softmax(logits, dim=1).numpy()
@@ -303,6 +310,8 @@ def output_fn(prediction: Prediction, accept: str | None) -> tuple[str | bytes, 
     if response_type is None:
         raise InputError("unsupported_accept", f"cannot answer in {accept!r}; use {JSON} or {NPY}")
     if response_type == NPY:
+        if prediction.not_digit is not None:  # a refusal in every format
+            refusal.check(prediction.not_digit, prediction.not_a_digit_threshold)
         return write_npy(prediction.probabilities.astype(np.float32)), NPY
     return json.dumps(to_response(prediction)), JSON
 
@@ -331,7 +340,10 @@ def transform_fn(model: LoadedModel, body: bytes | str, content_type: str | None
 
 
 def to_response(prediction: Prediction) -> dict[str, Any]:
-    """The response as a dict (what ``output_fn`` serialises)."""
+    """The response as a dict (what ``output_fn`` serialises); ``not_a_digit`` when a mark is no digit
+    (:func:`model.refusal.check`)."""
+    if prediction.not_digit is not None:
+        refusal.check(prediction.not_digit, prediction.not_a_digit_threshold)
     probs = prediction.probabilities.astype(np.float64)
     best = probs.argmax(axis=1)
     digits = [

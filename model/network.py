@@ -6,8 +6,9 @@ at full resolution, then two 3x3 convolutions (64) at half resolution, each bloc
 of two makes an epoch about twice as fast on a CPU.
 
 Input: ``(N, 1, 28, 28)`` float tensors, MNIST-style (light digit on a dark background, pixels scaled
-to [0, 1]) normalised with ``(x - MEAN) / STD``. Output: logits over the ten digits. Plain
-``torch.nn`` only, so the SageMaker inference containers (torch 2.6) load it.
+to [0, 1]) normalised with ``(x - MEAN) / STD``. Output: logits over the ten digits, and with
+``classes=11`` an eleventh one, "not a digit" (:data:`NOT_A_DIGIT`; letters, symbols, shapes, scribbles).
+Plain ``torch.nn`` only, so the SageMaker inference containers (torch 2.6) load it.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval, fuse_linear_bn_eval
 MEAN = 0.1307
 STD = 0.3081
 
-NUM_CLASSES = 10
+NUM_CLASSES = 10  # the digits
+NOT_A_DIGIT = 10  # the index of the "not a digit" output of an 11-class network
 IMAGE_SIZE = 28
 
 
@@ -37,10 +39,11 @@ class DigitNet(nn.Module):
     """conv5x5/32-pool / conv3x3/64-conv3x3/64-pool / fc128 -> 10 logits.
 
     ``dropout`` is the rate after the fully connected layer; the convolution blocks use half of it.
-    It does not change the parameter shapes, so any saved state_dict loads into ``DigitNet()``.
+    It does not change the parameter shapes. ``classes``: 10 (the digits) or 11 (and "not a digit");
+    :func:`from_state_dict` builds the network a saved state_dict was trained as.
     """
 
-    def __init__(self, dropout: float = 0.3) -> None:
+    def __init__(self, dropout: float = 0.3, classes: int = NUM_CLASSES) -> None:
         super().__init__()
         self.features = nn.Sequential(
             *_conv(1, 32, 5),
@@ -57,11 +60,22 @@ class DigitNet(nn.Module):
             nn.BatchNorm1d(128),
             nn.ReLU(inplace=True),
             nn.Dropout(dropout),
-            nn.Linear(128, NUM_CLASSES),
+            nn.Linear(128, classes),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(x))
+
+
+def from_state_dict(state: dict[str, torch.Tensor]) -> DigitNet:
+    """A ``DigitNet`` with ``state`` loaded, as many outputs as it was trained with (10 or 11).
+
+    Raises ``RuntimeError`` (``load_state_dict``) for the weights of another network."""
+    output = state.get("classifier.5.weight")
+    rows = int(output.shape[0]) if isinstance(output, torch.Tensor) and output.dim() == 2 else NUM_CLASSES
+    network = DigitNet(classes=rows if rows in (NUM_CLASSES, NUM_CLASSES + 1) else NUM_CLASSES)
+    network.load_state_dict(state)
+    return network
 
 
 def for_inference(network: DigitNet) -> nn.Sequential:

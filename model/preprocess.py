@@ -24,6 +24,9 @@ Every path (endpoint, CLI, UI) goes through :func:`preprocess`. The steps:
    stroke width brought to MNIST's (thin pen lines are thickened), scaled with anti-aliasing to fit a
    20x20 box keeping the aspect ratio, and placed in a 28x28 field with its centre of mass at the centre.
 
+A 28x28 picture already in MNIST's normal form skips steps 2-5 (:func:`mnist_form`): it is what
+they would make, less the blur of scaling it up and back down.
+
 The result is uint8, light on dark, like MNIST; the network's own normalisation
 (``model.network.normalize``) is applied by the inference handlers. Numpy and Pillow only (no torch),
 so the UI and tools import this cheaply; nothing newer than Pillow 9.1 / numpy 1.23 / Python 3.11.
@@ -54,6 +57,9 @@ FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "DIB", "GIF", "TIFF")
 WORK_SIZE = 160
 #: Tiny images (an icon-sized scan) are enlarged to at least this, so pixel thresholds stay meaningful.
 MIN_WORK_SIZE = 64
+
+#: Alpha (of 255) below which even the most opaque pixel of a picture is invisible: a blank canvas.
+MIN_OPACITY = 16
 
 SIZE = 28  # the MNIST field
 BOX = 20  # the MNIST digit box inside it
@@ -218,14 +224,21 @@ def _composite(grey: Image.Image, alpha: Image.Image) -> Image.Image:
     background of its own (a photo with transparent padding): transparent pixels get its dominant
     (median) grey. When few are, the visible pixels are the drawing itself (a canvas stroke, the
     shape anti-aliased through alpha): transparent pixels get the extreme opposite of its grey
-    (black behind a light stroke, white behind a dark one).
+    (black behind a light stroke, white behind a dark one). Opacity counts relative to the most
+    opaque pixel: a drawing made with a semi-transparent brush is a drawing, not a blank canvas.
     """
     opacity = alpha.histogram()
     if not any(opacity[:250]):  # opaque: the alpha channel carries nothing
         return grey
+    most = max(level for level, count in enumerate(opacity) if count or level == 0)
+    if most < MIN_OPACITY:
+        return Image.new("L", grey.size, 0)  # (nearly) fully transparent: blank
+    if most < 255:
+        # A semi-transparent brush (every stroke pixel at alpha 77, say) is ink all the same: its most
+        # opaque pixels are the brush at full strength, so the alpha is stretched to reach 255.
+        alpha = alpha.point([min(255, round(level * 255 / most)) for level in range(256)])
+        opacity = alpha.histogram()
     visible = sum(opacity[128:])
-    if visible == 0:
-        return Image.new("L", grey.size, 0)  # fully transparent: blank
     darkest, lightest = grey.getextrema()
     if darkest == lightest:  # one colour under the alpha (a canvas stroke): the median is that colour
         median = darkest
@@ -493,13 +506,16 @@ def _belong_together(a: _Component, b: _Component) -> bool:
     (two digits of a number, even a slanted "17" whose bar reaches over the 1). Otherwise yes when one
     lies mostly over the other horizontally (the detached bar of a 5), or when the gap between them is
     small for the digit they would form and that digit would not be wider than a digit can be, or
-    when a short piece touches the box of a tall one.
+    when a short piece touches the box of a tall one, or when they are the two strokes of a 4 written
+    open (:func:`_open_four`).
     """
     short, tall = sorted((a.height, b.height))
     x_overlap = _overlap(a.x0, a.x1, b.x0, b.x1)
     narrower = min(a.width, b.width)
     if max(a.y0, b.y0) - min(a.y1, b.y1) > 0.25 * tall:
         return False
+    if _open_four(*sorted((a, b), key=lambda c: c.x0)):
+        return True
     if short >= 0.6 * tall and _overlap(a.y0, a.y1, b.y0, b.y1) >= 0.3 * short and x_overlap < 0.5 * narrower:
         return False
     if x_overlap >= 0.5 * narrower:
@@ -510,6 +526,20 @@ def _belong_together(a: _Component, b: _Component) -> bool:
     width = max(a.x1, b.x1) - min(a.x0, b.x0)
     height = max(a.y1, b.y1) - min(a.y0, b.y0)
     return width <= 1.2 * height and x_gap <= 0.25 * height
+
+
+def _open_four(left: _Component, right: _Component) -> bool:
+    """Whether ``left`` and ``right`` are the two strokes of a 4 written open: an L-shaped stroke that
+    ends half way down, and just right of it a straight stem going on well below it. Side by side
+    digits of a number stand on one baseline; this stroke ends far above the stem's foot."""
+    stem = right.height
+    return (
+        right.width <= 0.35 * stem  # a straight stem
+        and left.height >= 0.35 * stem
+        and left.y0 <= right.y0 + 0.3 * stem  # starting about as high as the stem or higher
+        and left.y1 <= right.y1 - 0.25 * stem  # ending far above its foot
+        and 0 <= right.x0 - left.x1 <= 0.2 * stem  # just left of it
+    )
 
 
 def _merge(a: _Component, b: _Component) -> _Component:
@@ -763,18 +793,56 @@ def _with_boxes(digit: Digit, move: Callable[[tuple[int, int, int, int]], tuple[
                  lambda: tuple(tuple(_with_boxes(part, move) for part in way) for way in cuts()))
 
 
+def mnist_form(image: Image.Image) -> Digit | None:
+    """A 28x28 picture already in MNIST's normal form -> that digit as it is; else ``None``.
+
+    MNIST's own images (and the digits of any MNIST-style tool) are already normalised: an opaque grey
+    field of exactly 0 (or, inverted, 255) around a digit whose longer side is 20 pixels, its centre
+    of mass within a pixel of the centre. Running them through the pipeline would only blur them (they
+    are enlarged to the working size and scaled back), so such a picture is taken as it is: an MNIST
+    digit uploaded as a PNG reads exactly like the same digit sent as ``pixels``.
+    """
+    if image.size != (SIZE, SIZE) or image.mode not in ("L", "LA", "RGB", "RGBA", "P", "1"):
+        return None
+    grey, alpha = _bands(image)
+    if alpha is not None and alpha.getextrema()[0] < 255:
+        return None  # transparency: composited by the pipeline
+    pixels = np.asarray(grey, dtype=np.uint8)
+    background = int(np.bincount(pixels.ravel(), minlength=256).argmax())
+    if background == 255:
+        pixels = 255 - pixels
+    elif background != 0:
+        return None
+    if int(pixels.max()) < 128:
+        return None
+    rows, cols = np.flatnonzero(pixels.any(axis=1)), np.flatnonzero(pixels.any(axis=0))
+    if max(rows[-1] + 1 - rows[0], cols[-1] + 1 - cols[0]) != BOX:
+        return None
+    mass = pixels.astype(np.float64)
+    total = mass.sum()
+    cy, cx = float(mass.sum(axis=1) @ np.arange(SIZE)) / total, float(mass.sum(axis=0) @ np.arange(SIZE)) / total
+    if abs(cy - SIZE / 2) > 1.0 or abs(cx - SIZE / 2) > 1.0:
+        return None
+    return Digit(pixels.copy(), (int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1))
+
+
 def preprocess(image: bytes | Image.Image | np.ndarray) -> list[Digit]:
     """Any image (encoded bytes, a Pillow image, or an array such as a canvas's RGBA) -> its digits,
     left to right, each as 28x28 uint8 MNIST-style pixels with its box in the input's pixels.
 
+    A 28x28 picture already in MNIST's normal form is taken as it is (:func:`mnist_form`).
     Raises ``InputError`` (see :mod:`model.contract`) for anything that is not an image with a digit.
     """
     if isinstance(image, (bytes, bytearray, memoryview)):
         image, (width, height) = _decode(bytes(image), WORK_SIZE)
     elif isinstance(image, np.ndarray):
         height, width = image.shape[:2]
+        if (height, width) == (SIZE, SIZE):
+            image = _array_to_image(image)
     else:
         width, height = image.size
+    if isinstance(image, Image.Image) and (already := mnist_form(image)) is not None:
+        return [already]
     grey = to_grey(image)
     # Working pixels per input pixel (a large JPEG may have been decoded at reduced scale already).
     sx, sy = grey.shape[1] / width, grey.shape[0] / height

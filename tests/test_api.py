@@ -106,6 +106,7 @@ def test_bad_uploads_get_specific_errors_and_change_nothing(chalice_client, prov
 def test_no_digit_is_422_and_too_large_is_413(chalice_client, provisioned):
     before = count_records(provisioned)
     assert error_of(post_image(chalice_client, images.png(images.blank()))) == (422, "no_digit_found")
+    assert error_of(post_image(chalice_client, images.png(images.star()))) == (422, "not_a_digit")
     huge = images.png(images.blank((28, 28), 0)) + b"\x00" * MAX_IMAGE_BYTES
     assert error_of(post_image(chalice_client, huge)) == (413, "image_too_large")
     assert count_records(provisioned) == before

@@ -189,6 +189,20 @@ def test_mnist_number_and_broken_digit(loaded, digits) -> None:
     assert sum(g == str(label) for g, label in zip(numbers(loaded, broken), labels[:10], strict=True)) >= 8
 
 
+SHARED_CASES = ROOT.parent / "shared" / "cases"
+
+
+@pytest.mark.parametrize("name", ["a5_canvas_black_alpha30_2.png", "a5_canvas_orange_alpha30_2.png"])
+def test_semi_transparent_canvas_drawings_are_read(name: str, loaded) -> None:
+    """Every stroke pixel at alpha ~77 of 255 (a 30 % brush): the handlers and the CLI read the 2."""
+    from ops.predict import predict_files
+
+    body = (SHARED_CASES / name).read_bytes()
+    assert read(loaded, body)["digit"] == 2
+    assert read(loaded, json.dumps({"image": base64.b64encode(body).decode()}), "application/json")["digit"] == 2
+    assert predict_files([str(SHARED_CASES / name)])[0]["digit"] == 2
+
+
 def test_blank_canvas_is_not_a_digit(loaded) -> None:
     for body in (images.png(np.zeros((280, 280, 4), np.uint8)), images.png(images.blank()),
                  images.png(images.noise()), images.jpeg(images.paper_photo(np.zeros((28, 28), np.uint8)))):
@@ -389,7 +403,8 @@ def test_archive_ships_this_checkouts_handlers() -> None:
         for name in package:
             shipped = tar.extractfile(f"code/model/{name}").read()  # type: ignore[union-attr]
             assert shipped == (ROOT / "model" / name).read_bytes(), f"{name} in model.tar.gz is out of date"
-    assert package == ["__init__.py", "contract.py", "inference.py", "network.py", "npy.py", "preprocess.py"]
+    assert package == ["__init__.py", "contract.py", "inference.py", "network.py", "npy.py", "preprocess.py",
+                       "refusal.py"]
 
 
 @pytest.mark.slow

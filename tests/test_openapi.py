@@ -148,6 +148,7 @@ BAD_REQUESTS: dict[tuple[str, str, str], Request] = {
     ("/predict", "POST", "unsupported_media_type"): ("POST", "/predict", _TEXT, "image/png"),
     ("/predict", "POST", "corrupt_image"): ("POST", "/predict", _TRUNCATED_PNG, "image/png"),
     ("/predict", "POST", "no_digit_found"): ("POST", "/predict", b"blank", "image/png"),
+    ("/predict", "POST", "not_a_digit"): ("POST", "/predict", b"star", "image/png"),
     ("/predict/json", "POST", "empty_body"): ("POST", "/predict/json", b"", "application/json"),
     ("/predict/json", "POST", "malformed_json"): ("POST", "/predict/json", b"[1, 2]", "application/json"),
     ("/predict/json", "POST", "invalid_request"): ("POST", "/predict/json", _json({"image": 5}), "application/json"),
@@ -171,6 +172,7 @@ BAD_REQUESTS: dict[tuple[str, str, str], Request] = {
         "application/json",
     ),
     ("/predict/json", "POST", "no_digit_found"): ("POST", "/predict/json", b"blank-json", "application/json"),
+    ("/predict/json", "POST", "not_a_digit"): ("POST", "/predict/json", b"star-json", "application/json"),
     ("/predictions", "GET", "invalid_parameter"): ("GET", "/predictions?colour=red", b"", ""),
     ("/predictions", "GET", "invalid_cursor"): ("GET", "/predictions?cursor=abc", b"", ""),
     ("/predictions/{prediction_id}", "GET", "not_found"): ("GET", f"/predictions/{_UNKNOWN_ID}", b"", ""),
@@ -304,6 +306,8 @@ def bodies(mnist_dir) -> dict[bytes, bytes]:
         b"digit-json": _json({"image": base64.b64encode(seven).decode()}),
         b"blank": blank,
         b"blank-json": _json({"image": base64.b64encode(blank).decode()}),
+        b"star": images.png(images.star()),
+        b"star-json": _json({"image": base64.b64encode(images.png(images.star())).decode()}),
         b"big": images.png(images.blank((28, 28), 0)) + b"\x00" * MAX_IMAGE_BYTES,
     }
 

@@ -171,6 +171,46 @@ def test_polarity_and_transparency_do_not_matter(digits: tuple[np.ndarray, np.nd
             assert similarity(one_digit(images.png(variant)).pixels, light_on_dark) > 0.97
 
 
+def test_an_mnist_digit_uploaded_as_png_reads_exactly_as_its_tensor(digits) -> None:
+    """No train/serve skew for MNIST-style 28x28 pictures: already normalised, they are taken as they are."""
+    for digit in digits[0]:
+        for picture in (digit, images.invert(digit), np.stack([digit] * 3, axis=-1)):
+            found = one_digit(images.png(picture))
+            assert np.array_equal(found.pixels, digit)
+        assert np.array_equal(one_digit(digit).pixels, digit)  # an array too
+
+
+def test_a_28x28_picture_not_in_mnist_form_is_normalised(digits) -> None:
+    digit = digits[0][3]
+    shifted = np.roll(digit, (4, -3), axis=(0, 1))  # off centre
+    smaller = np.zeros_like(digit)
+    smaller[7:21, 7:21] = images.resize(digit, 14)  # a 14-pixel digit in the field
+    for picture in (shifted, smaller):
+        found = one_digit(images.png(picture)).pixels
+        assert not np.array_equal(found, picture)
+        assert similarity(found, digit) > 0.8  # brought back to MNIST's size and centre
+    jpeg = one_digit(images.jpeg(digit, 70)).pixels  # a noisy background is not MNIST's exact 0
+    assert similarity(jpeg, digit) > 0.75
+
+
+@pytest.mark.parametrize("opacity", [0.1, 0.3, 0.6])
+@pytest.mark.parametrize("color", [(0, 0, 0), (255, 165, 0), (255, 255, 255)])
+def test_semi_transparent_strokes_are_ink(opacity: float, color: tuple[int, int, int], digits) -> None:
+    """A brush at 30 % opacity draws every stroke pixel at alpha ~77: a drawing, not a blank canvas."""
+    for digit in digits[0][:5]:
+        solid = images.alpha_only(digit, color)
+        faint = solid.copy()
+        faint[..., 3] = np.round(solid[..., 3] * opacity).astype(np.uint8)
+        assert similarity(one_digit(images.png(faint)).pixels, one_digit(images.png(solid)).pixels) > 0.97
+        assert similarity(one_digit(faint).pixels, one_digit(solid).pixels) > 0.97  # the canvas's array
+
+
+def test_nearly_invisible_alpha_is_blank(digits) -> None:
+    faint = images.alpha_only(digits[0][0])
+    faint[..., 3] //= 32  # at most alpha 7 of 255: nothing anyone can see
+    assert error_code(images.png(faint)) == "no_digit_found"
+
+
 def test_uneven_lighting_and_paper_texture(digits: tuple[np.ndarray, np.ndarray]) -> None:
     scores = [similarity(one_digit(images.jpeg(images.paper_photo(d, seed=i), 80)).pixels, d)
               for i, d in enumerate(digits[0])]
@@ -266,6 +306,31 @@ def test_broken_strokes_stay_one_digit(digits: tuple[np.ndarray, np.ndarray]) ->
             broken_ones += 1
             assert len(preprocess(images.png(images.resize(damaged, 140)))) == 1
     assert broken_ones >= 5
+
+
+#: Digits written in strokes that do not touch (0-1 canvas units).
+SEPARATE_STROKES = {
+    "open 4, bar short of the stem": [[(0.3, 0.15), (0.28, 0.55), (0.58, 0.55)], [(0.66, 0.18), (0.66, 0.88)]],
+    "closed 4, stem apart": [[(0.45, 0.12), (0.25, 0.6), (0.6, 0.6)], [(0.68, 0.3), (0.68, 0.9)]],
+    "5, bar floating above": [[(0.36, 0.25), (0.33, 0.45), (0.5, 0.43), (0.68, 0.55), (0.66, 0.78), (0.4, 0.83)],
+                              [(0.42, 0.14), (0.75, 0.12)]],
+    "7, bar apart": [[(0.25, 0.15), (0.75, 0.15)], [(0.65, 0.24), (0.45, 0.88)]],
+    "1 with a foot": [[(0.5, 0.12), (0.5, 0.78)], [(0.35, 0.86), (0.65, 0.86)]],
+}
+
+
+@pytest.mark.parametrize("name", list(SEPARATE_STROKES))
+@pytest.mark.parametrize("size", [200, 400])
+def test_a_digit_written_in_separate_strokes_is_one_mark(name: str, size: int) -> None:
+    canvas = images.draw_strokes(SEPARATE_STROKES[name], size=size, width=size // 25)
+    assert len(label_components(canvas[..., 3] > 0)[1]) == 2  # the strokes really are apart
+    assert len(preprocess(images.png(canvas))) == 1
+
+
+@pytest.mark.parametrize("text", ["11", "41", "14", "71", "4"])
+def test_digits_side_by_side_stay_apart(text: str) -> None:
+    """The rule that joins an open 4's strokes does not join digits standing on one baseline."""
+    assert len(preprocess(images.png(images.draw_number(text, height=200)))) == len(text)
 
 
 def test_specks_around_a_digit_are_ignored(digits: tuple[np.ndarray, np.ndarray]) -> None:

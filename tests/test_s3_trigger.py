@@ -105,12 +105,15 @@ def _idempotency_ids(config) -> list[str]:
         (b"", "empty_body"),
         (b"\x89PNG\r\n\x1a\n broken", "corrupt_image"),
         ("blank", "no_digit_found"),
+        ("star", "not_a_digit"),
         ("huge", "image_too_large"),
     ],
 )
 def test_unreadable_objects_are_recorded_as_rejected_not_retried(chalice_client, provisioned, body, code):
     if body == "blank":
         body = images.png(images.blank())
+    elif body == "star":
+        body = images.png(images.star())
     elif body == "huge":
         body = images.png(images.blank((28, 28), 0)) + b"\x00" * MAX_IMAGE_BYTES
     key, event = upload(provisioned, body)

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 import torch
 
-from model.network import DigitNet
+from model.network import NOT_A_DIGIT, from_state_dict
 from training.data import augment, load_idx, load_mnist, stratified_split
 from training.metrics import METRIC_DEFINITIONS, format_metrics, parse_metrics
 from training.package import build_archive
@@ -70,6 +70,10 @@ def test_metrics_line_round_trips_through_the_sagemaker_regexes() -> None:
         {"epoch": 3, "train_loss": 0.0213, "val_loss": 0.0188, "val_accuracy": 0.9961, "epoch_seconds": 41.2}
     ]
     assert {d["Name"] for d in METRIC_DEFINITIONS} >= {"val_accuracy", "val_loss", "train_loss"}
+    longer = format_metrics(3, 0.02, 0.02, 0.99, 41.0, val_upload_accuracy=0.98765, val_not_digit_refused=0.97)
+    assert longer.endswith(" val_upload_accuracy=0.9877 val_not_digit_refused=0.9700")
+    assert parse_metrics(longer)[0]["val_upload_accuracy"] == 0.9877
+    assert parse_metrics(longer)[0]["val_accuracy"] == 0.99
 
 
 @pytest.mark.unit
@@ -125,8 +129,12 @@ def test_entry_script_prints_one_metrics_line_and_writes_a_complete_model_dir(tr
     assert metadata["hyperparameters"]["batch_size"] == 64  # from SM_HPS, a string there
     assert metadata["data"]["train_size"] == 320 and metadata["data"]["val_size"] == 200
     assert metadata["metrics"]["val_accuracy"] == pytest.approx(rows[0]["val_accuracy"], abs=1e-4)
-    model = DigitNet()
-    model.load_state_dict(torch.load(model_dir / "model.pt", weights_only=True))
+    model = from_state_dict(torch.load(model_dir / "model.pt", weights_only=True))
+    assert model.classifier[-1].out_features == NOT_A_DIGIT + 1  # the digits and "not a digit"
+    assert 0 < metadata["not_a_digit"]["threshold"] < 1
+    assert {"raw", "upload", "typed", "not_digit"} <= set(metadata["not_a_digit"]["validation"])
+    assert (tmp / "output" / "not_a_digit_tradeoff.png").stat().st_size > 1000
+    assert "val_upload_accuracy" in rows[0] and "val_not_digit_refused" in rows[0]
     assert (model_dir / "model.pt").stat().st_size < 5_000_000
 
 

@@ -1,11 +1,15 @@
 """Measure a trained model: accuracy, per-class accuracy (JSON) and a confusion-matrix plot (PNG).
 
 By default on the validation split the model was trained without (same seed and size, read from its
-metadata); with ``--split t10k`` on any IDX files, e.g. the official test split if you have it::
+metadata); with ``--split t10k`` on any IDX files, e.g. the official test split if you have it.
+``--path upload`` reads each digit as the service does when its PNG is uploaded (``model.preprocess``)
+instead of as the raw tensor. A digit is read right when its largest digit output is the label (for a
+network with the "not a digit" output, refusals are counted apart: ``refused``)::
 
     python -m training.evaluate                                   # shipped model, validation split
     python -m training.evaluate --model .local/train/model --output-dir /tmp/eval
     python -m training.evaluate --data-dir ~/mnist --split t10k   # t10k-images-idx3-ubyte.gz etc.
+    python -m training.evaluate --data-dir ~/mnist --split t10k --path upload
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ from pathlib import Path
 
 import torch
 
-from model.network import DigitNet
+from model.network import NOT_A_DIGIT, DigitNet, from_state_dict
+from model.refusal import threshold
 from training.data import Dataset, load_mnist, stratified_split
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,8 +44,7 @@ def load_model(path: str | Path = SHIPPED) -> tuple[DigitNet, dict]:
         weights = path
         meta_path = path.parent / "metadata.json"
         metadata = json.loads(meta_path.read_text()) if meta_path.exists() else {}
-    model = DigitNet()
-    model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+    model = from_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
     return model.eval(), metadata
 
 
@@ -55,12 +59,17 @@ def validation_split(metadata: dict, data_dir: str | None = None) -> Dataset:
     return data.subset(val_index)
 
 
-def evaluate(model: torch.nn.Module, data: Dataset) -> dict:
-    """Accuracy, per-class accuracy, the confusion matrix (rows: true digit) and the misclassified indices."""
+def evaluate(model: torch.nn.Module, data: Dataset, limit: float = 1.0) -> dict:
+    """Accuracy, per-class accuracy, the confusion matrix (rows: true digit) and the misclassified
+    indices; with a "not a digit" output, also the digits it refuses at ``limit`` (the threshold)."""
     from training.train import score
 
-    loss, accuracy, logits = score(model, data)
-    predicted = logits.argmax(1)
+    loss, _, logits = score(model, data)
+    predicted = logits[:, :NOT_A_DIGIT].argmax(1)
+    accuracy = (predicted == data.labels).float().mean().item()
+    refused = []
+    if logits.shape[1] > NOT_A_DIGIT:
+        refused = torch.nonzero(torch.softmax(logits, 1)[:, NOT_A_DIGIT] >= limit).flatten().tolist()
     confusion = torch.zeros(10, 10, dtype=torch.long)
     confusion.index_put_((data.labels, predicted), torch.ones_like(predicted), accumulate=True)
     per_class = (confusion.diag().double() / confusion.sum(1).clamp(min=1)).tolist()
@@ -73,7 +82,18 @@ def evaluate(model: torch.nn.Module, data: Dataset) -> dict:
         "per_class_accuracy": {str(d): round(a, 5) for d, a in enumerate(per_class)},
         "confusion_matrix": confusion.tolist(),
         "misclassified": [{"index": i, "label": int(data.labels[i]), "predicted": int(predicted[i])} for i in wrong],
+        "refused": len(refused),
+        "refused_indices": refused,
     }
+
+
+def as_uploaded(data: Dataset) -> Dataset:
+    """The same digits as the service reads their PNG uploads (a digit it finds no single mark in is
+    left blank, so it counts as an error)."""
+    from training.upload_path import through_service
+
+    pixels, _ = through_service(list(data.images.numpy()), "evaluate", cache=None)
+    return Dataset(torch.from_numpy(pixels), data.labels, data.fingerprint, f"{data.source} through the service")
 
 
 def plot_confusion(confusion: list[list[int]], path: Path, title: str) -> None:
@@ -105,6 +125,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--model", default=str(SHIPPED), help="model.tar.gz, model dir or model.pt")
     parser.add_argument("--data-dir", help="folder with the IDX .gz files (default: as for training)")
     parser.add_argument("--split", default="validation", help="'validation' (held out of train) or an IDX prefix")
+    parser.add_argument("--path", choices=("raw", "upload"), default="raw",
+                        help="the digits as raw tensors, or as the service reads their PNG uploads")
     parser.add_argument("--output-dir", type=Path, default=DEFAULT_OUTPUT)
     args = parser.parse_args(argv)
 
@@ -113,12 +135,16 @@ def main(argv: list[str] | None = None) -> dict:
         data = validation_split(metadata, args.data_dir)
     else:
         data = load_mnist(args.data_dir, split=args.split)
-    result = {"model_version": metadata.get("version"), "split": args.split, **evaluate(model, data)}
+    if args.path == "upload":
+        data = as_uploaded(data)
+    result = {"model_version": metadata.get("version"), "split": args.split, "path": args.path,
+              **evaluate(model, data, threshold(metadata))}
     args.output_dir.mkdir(parents=True, exist_ok=True)
     (args.output_dir / "evaluation.json").write_text(json.dumps(result, indent=1) + "\n")
     title = f"{args.split}: {result['accuracy']:.2%} of {result['images']:,} ({result['errors']} errors)"
     plot_confusion(result["confusion_matrix"], args.output_dir / "confusion_matrix.png", title)
-    print(json.dumps({k: result[k] for k in ("model_version", "split", "images", "accuracy", "errors")}))
+    print(json.dumps({k: result[k] for k in ("model_version", "split", "path", "images", "accuracy", "errors",
+                                             "refused")}))
     print(f"wrote {args.output_dir / 'evaluation.json'} and {args.output_dir / 'confusion_matrix.png'}")
     return result
 

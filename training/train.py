@@ -5,7 +5,9 @@ some); ``$SM_HPS``, ``$SM_MODEL_DIR``, ``$SM_CHANNEL_TRAINING`` and ``$SM_OUTPUT
 defaults inside a training job. Recipe: AdamW + one-cycle learning rate, label smoothing 0.1, small
 random affine and stroke-width jitter on every batch except in the last epoch (clean images at the
 lowest learning rate, so weights and BatchNorm statistics end on the real distribution), a seeded
-stratified validation split.
+stratified validation split. Training sees what the service sees (:mod:`training.sets`): each MNIST
+digit, every epoch, either as its tensor or through the upload path (``--upload-share``), plus typed
+digits and ``--not-digit`` pictures that are not digits (an eleventh class; 0 trains ten classes).
 
 Every epoch prints exactly one metrics line (format in :mod:`training.metrics`) and saves a checkpoint
 (model, optimiser, scheduler, RNG states) to the checkpoint dir; a rerun with the same settings resumes
@@ -34,7 +36,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from model.network import MEAN, STD, DigitNet
+from model.network import MEAN, NOT_A_DIGIT, STD, DigitNet
+from training import refusal, sets
 from training.data import Dataset, batches, load_mnist, stratified_split
 from training.metrics import format_metrics
 from training.package import write_code
@@ -51,11 +54,14 @@ class Config:
     weight_decay: float = 1e-2
     dropout: float = 0.3
     batch_size: int = 128
-    epochs: int = 10
+    epochs: int = 8
     seed: int = 42
     val_size: int = 5000
     label_smoothing: float = 0.1
     clean_epochs: int = 1
+    upload_share: float = 0.5
+    typed: int = 3000
+    not_digit: int = 8000
     limit: int | None = None
     threads: int = 2
     data_dir: str | None = None
@@ -66,7 +72,7 @@ class Config:
     def resume_key(self) -> dict[str, object]:
         """What must match for a checkpoint to be resumed (everything that shapes the run but ``epochs``)."""
         keys = ("lr", "weight_decay", "dropout", "batch_size", "seed", "val_size", "label_smoothing", "clean_epochs",
-                "limit")
+                "upload_share", "typed", "not_digit", "limit")
         return {k: getattr(self, k) for k in keys}
 
 
@@ -90,6 +96,11 @@ def parse_args(argv: list[str] | None = None) -> Config:
     add("--val-size", "--val_size", type=int, default=Config.val_size, help="images held out for validation")
     add("--label-smoothing", "--label_smoothing", type=float, default=Config.label_smoothing)
     add("--clean-epochs", "--clean_epochs", type=int, default=Config.clean_epochs, help="final epochs unaugmented")
+    add("--upload-share", "--upload_share", type=float, default=Config.upload_share,
+        help="share of the MNIST digits seen through the upload path each epoch (the rest as tensors)")
+    add("--typed", type=int, default=Config.typed, help="typed digits (font glyphs) added to training")
+    add("--not-digit", "--not_digit", type=int, default=Config.not_digit,
+        help="not-a-digit pictures added to training as an 11th class (0: a 10-class network)")
     add("--limit", type=int, default=None, help="train on the first N training images only (smoke tests)")
     add("--threads", type=int, default=Config.threads, help="torch CPU threads")
     add("--data-dir", "--data_dir", default=env.get("SM_CHANNEL_TRAINING"), help="folder with the IDX .gz files")
@@ -213,9 +224,16 @@ def train(config: Config, on_epoch: Callable[[int, float], None] | None = None) 
     if config.limit:
         train_index = train_index[: config.limit]
     train_set, val_set = data.subset(train_index), data.subset(val_index)
-    steps_per_epoch = max(1, len(train_set) // config.batch_size)
+    share = len(train_set) / (len(data) - len(val_set))  # a --limit run gets as many extras in proportion
+    typed, not_digit = (max(10, round(n * share)) if n else 0 for n in (config.typed, config.not_digit))
+    prepared = sets.build(train_set, val_set, typed, not_digit, config.seed)
+    print(f"sets ready in {time.perf_counter() - started:.0f} s: {len(train_set)} digits, {len(prepared.extra)} "
+          f"typed digits and not-a-digit pictures; not read as one mark through the upload path: "
+          f"{prepared.unreadable[0]} training, {prepared.unreadable[1]} validation digits", flush=True)
+    steps_per_epoch = max(1, (len(train_set) + len(prepared.extra)) // config.batch_size)
 
-    model = DigitNet(dropout=config.dropout).to(memory_format=torch.channels_last)  # faster convs on CPU
+    classes = NOT_A_DIGIT + 1 if config.not_digit else NOT_A_DIGIT
+    model = DigitNet(dropout=config.dropout, classes=classes).to(memory_format=torch.channels_last)  # faster on CPU
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=config.lr, total_steps=max(10, config.epochs * steps_per_epoch), pct_start=0.25
@@ -231,8 +249,9 @@ def train(config: Config, on_epoch: Callable[[int, float], None] | None = None) 
         model.train()
         generator = torch.Generator().manual_seed(config.seed * 1000 + epoch)  # same batches after a resume
         loss_sum, seen = 0.0, 0
+        epoch_set = prepared.epoch(config.upload_share, generator)
         progress = tqdm(
-            batches(train_set, config.batch_size, shuffle=True, generator=generator, drop_last=True,
+            batches(epoch_set, config.batch_size, shuffle=True, generator=generator, drop_last=True,
                     train=epoch <= config.epochs - config.clean_epochs),
             total=steps_per_epoch,
             desc=f"epoch {epoch}",
@@ -247,7 +266,7 @@ def train(config: Config, on_epoch: Callable[[int, float], None] | None = None) 
             scheduler.step()
             loss_sum += F.cross_entropy(logits.detach(), y, reduction="sum").item()
             seen += len(y)
-        val_loss, val_accuracy, _ = score(model, val_set)
+        val_loss, val_accuracy, _ = score(model, prepared.validation["raw"])
         seconds = time.perf_counter() - epoch_started
         row = {
             "epoch": epoch,
@@ -255,7 +274,10 @@ def train(config: Config, on_epoch: Callable[[int, float], None] | None = None) 
             "val_loss": val_loss,
             "val_accuracy": val_accuracy,
             "epoch_seconds": seconds,
+            "val_upload_accuracy": score(model, prepared.validation["upload"])[1],
         }
+        if "not_digit" in prepared.validation:
+            row["val_not_digit_refused"] = score(model, prepared.validation["not_digit"])[1]
         history.append(row)
         print(format_metrics(**row), flush=True)
         _save_checkpoint(
@@ -273,7 +295,7 @@ def train(config: Config, on_epoch: Callable[[int, float], None] | None = None) 
         if on_epoch:
             on_epoch(epoch, val_accuracy)
 
-    return export(model, config, history, data, len(train_set), len(val_set), time.perf_counter() - started)
+    return export(model, config, history, data, prepared, time.perf_counter() - started)
 
 
 def export(
@@ -281,11 +303,16 @@ def export(
     config: Config,
     history: list[dict[str, float]],
     data: Dataset,
-    train_size: int,
-    val_size: int,
+    prepared: sets.Sets,
     run_seconds: float,
 ) -> dict:
-    """Write model.pt, metadata.json and code/ into the model dir, curves and history into the output dir."""
+    """Write model.pt, metadata.json and code/ into the model dir, curves and history into the output dir.
+
+    With the "not a digit" class, the refusal threshold is chosen on the validation digits (raw,
+    through the upload path as they are and enlarged, and typed: :func:`training.refusal.choose`) and
+    stored in the metadata with the trade-off curve (also plotted), and the validation figures are
+    given at that threshold.
+    """
     model_dir, output_dir = Path(config.model_dir), Path(config.output_data_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
     weights = model_dir / "model.pt"
@@ -314,26 +341,52 @@ def export(
             "epochs": len(history),
             "train_seconds": round(sum(h["epoch_seconds"] for h in history), 1),
             "epoch_seconds": [round(h["epoch_seconds"], 1) for h in history],
+            "run_seconds": round(run_seconds, 1),
+            "val_upload_accuracy": last.get("val_upload_accuracy"),
         },
         "data": {
             "fingerprint": data.fingerprint,
             "source": data.source,
-            "train_size": train_size,
-            "val_size": val_size,
+            "train_size": len(prepared.train),
+            "val_size": len(prepared.validation["raw"]),
+            "extra_size": len(prepared.extra),
+            "not_read_as_one_mark": {"train": prepared.unreadable[0], "validation": prepared.unreadable[1]},
             "split": f"stratified, seed {config.seed}",
         },
         "torch_version": torch.__version__,
         "history": history,
     }
+    output_dir.mkdir(parents=True, exist_ok=True)
+    if "not_digit" in prepared.validation:
+        metadata["not_a_digit"] = _calibrate(model, prepared, output_dir)
     (model_dir / "metadata.json").write_text(json.dumps(metadata, indent=2) + "\n")
     write_code(model_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
     (output_dir / "history.json").write_text(json.dumps(history, indent=2) + "\n")
     if history:
         save_curves(history, output_dir / "training_curves.png")
     print(f"model {weights} ({weights.stat().st_size / 1e6:.2f} MB), version {metadata['version']}, "
           f"run {run_seconds:.0f} s", flush=True)
     return metadata
+
+
+def _calibrate(model: nn.Module, prepared: sets.Sets, output_dir: Path) -> dict:
+    """The "not a digit" threshold and what it does on every validation set (see :func:`export`)."""
+    scores = {name: refusal.not_digit_scores(model, data) for name, data in prepared.validation.items()}
+    digit_sets = [name for name in prepared.validation if name != "not_digit"]
+    digits = np.concatenate([scores[name] for name in digit_sets])
+    threshold = refusal.choose(digits)
+    curve = refusal.tradeoff(digits, scores["not_digit"])
+    refusal.plot(curve, threshold, output_dir / "not_a_digit_tradeoff.png")
+    readings = {}
+    for name in digit_sets:
+        data = prepared.validation[name]
+        _, _, logits = score(model, data)
+        right = (logits[:, :NOT_A_DIGIT].argmax(1) == data.labels).numpy() & (scores[name] < threshold)
+        readings[name] = {"images": len(data), "read_right": float(right.mean()),
+                          "refused": float((scores[name] >= threshold).mean())}
+    readings["not_digit"] = {"images": len(scores["not_digit"]),
+                             "refused": float((scores["not_digit"] >= threshold).mean())}
+    return {"threshold": threshold, "validation": readings, "tradeoff": curve}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -73,6 +73,7 @@ _WHEN = {
     ),
     "corrupt_image": "an image signature, but damaged or truncated data",
     "no_digit_found": "blank, uniform, noise only, a dot or a dash; or too many marks",
+    "not_a_digit": "a mark is a letter, symbol, shape or scribble, not a digit (one such mark refuses the image)",
     "model_error": "the model crashed on this input",
     "endpoint_unavailable": "the model endpoint is down or not answering: retry after Retry-After",
     "endpoint_throttled": "the model endpoint is throttling: retry after Retry-After",
@@ -84,7 +85,10 @@ _WHEN = {
 ERRORS: dict[str, ErrorCode] = {code: ErrorCode(code, STATUSES[code], when) for code, when in _WHEN.items()}
 
 _DEPENDENCIES = ("endpoint_unavailable", "endpoint_throttled", "endpoint_not_found", "storage_unavailable")
-_IMAGE = ("empty_body", "image_too_large", "unsupported_media_type", "corrupt_image", "no_digit_found", "model_error")
+_IMAGE = (
+    "empty_body", "image_too_large", "unsupported_media_type", "corrupt_image", "no_digit_found", "not_a_digit",
+    "model_error",
+)
 
 
 @dataclass(frozen=True)

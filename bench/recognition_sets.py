@@ -1,0 +1,308 @@
+"""Recognition sets beyond MNIST: what the service reads in handwriting it was not trained on.
+
+Two kinds of sets:
+
+- **made from Debian's font packages** (handwriting-like and typed fonts that training never saw),
+  rendered once and kept as small PNG files in ``tests/bench/<set>/`` (so tests and benchmarks need no
+  font package): ``font_digits`` (one digit per picture), ``font_numbers`` (numbers with ordinary
+  spacing), ``font_not_digits`` (letters and symbols: must be refused). Regenerate them with
+  ``python -m bench.recognition_sets`` after installing the packages in :data:`PACKAGES`;
+- **made at run time** from data the project already has: ``semi_transparent`` (validation digits
+  drawn with a 15-60 % opaque brush on a transparent canvas), ``multi_stroke`` (4, 5, 7, 1 and others
+  drawn in separate strokes: a detached bar, a foot), ``hairline`` (digits drawn with a 1-2 pixel pen
+  on a large canvas), ``shapes`` (drawn shapes and scribbles: must be refused) and ``uci_handwriting``
+  (the 1,797 digits of the UCI optical-recognition set that ships inside scikit-learn, written by 43
+  people who are not MNIST's writers, 8x8 grey levels enlarged to 64x64).
+
+Each set is a list of :class:`Sample` (the picture as an upload's bytes, and the right answer: the
+number, or ``None`` for "must be refused as not a digit").
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+ROOT = Path(__file__).resolve().parent.parent
+STORED = ROOT / "tests" / "bench"
+#: The Debian packages the stored sets were rendered from (``apt-get install ...``).
+PACKAGES = [
+    "fonts-comic-neue",
+    "fonts-dkg-handwriting",
+    "fonts-breip",
+    "fonts-bwht",
+    "fonts-femkeklaver",
+    "fonts-humor-sans",
+    "fonts-ecolier-court",
+    "fonts-dancingscript",
+    "fonts-kaushanscript",
+    "fonts-kristi",
+    "fonts-klee",
+    "fonts-liberation2",
+    "fonts-freefont-ttf",
+    "fonts-lato",
+    "fonts-open-sans",
+    "fonts-cabinsketch",
+]
+FONT_ROOT = Path("/usr/share/fonts")
+#: Font files by style, relative to :data:`FONT_ROOT`.
+HANDWRITING_FONTS = (
+    "opentype/bwht/BecauseWeBuild-Regular.otf",
+    "opentype/bwht/BecauseWeConnect-Regular.otf",
+    "opentype/bwht/BecauseWeCreate-Regular.otf",
+    "opentype/bwht/BecauseWeLearn-Regular.otf",
+    "opentype/bwht/BecauseWeMentor-Regular.otf",
+    "opentype/bwht/BecauseWeOrganize-Regular.otf",
+    "opentype/comic-neue/ComicNeue-Regular.otf",
+    "opentype/comic-neue/ComicNeue-BoldItalic.otf",
+    "opentype/dancingscript/DancingScript-Regular.otf",
+    "opentype/kaushanscript/KaushanScript-Regular.otf",
+    "truetype/breip/Breip.ttf",
+    "truetype/cabinsketch/CabinSketch-Regular.ttf",
+    "truetype/ecolier-court/Ecolier-court.ttf",
+    "truetype/femkeklaver/femkeklaver.ttf",
+    "truetype/fifthhorseman/dkg.ttf",
+    "truetype/fifthhorseman/dkgIt.ttf",
+    "truetype/humor-sans/Humor-Sans.ttf",
+    "truetype/klee/KleeOne-Regular.ttf",
+    "truetype/kristi/Kristi.ttf",
+)
+TYPED_FONTS = (
+    "truetype/liberation2/LiberationSans-Regular.ttf",
+    "truetype/liberation2/LiberationSerif-Italic.ttf",
+    "truetype/liberation2/LiberationMono-Bold.ttf",
+    "truetype/freefont/FreeSans.ttf",
+    "truetype/freefont/FreeSerifBold.ttf",
+    "truetype/freefont/FreeMonoOblique.ttf",
+    "truetype/lato/Lato-Hairline.ttf",
+    "truetype/lato/Lato-Black.ttf",
+    "truetype/lato/Lato-LightItalic.ttf",
+    "truetype/open-sans/OpenSans-Regular.ttf",
+    "truetype/open-sans/OpenSans-CondBold.ttf",
+)
+#: Letters and symbols for ``font_not_digits``: as ``training.negatives.NOT_DIGIT_CHARS``, Latin and
+#: common symbols only (what a handwriting font has).
+NOT_DIGIT_CHARS = "ACEFHKLMNPRTUVWXYcefhkmnprtuvwxy#%@*+=<>{}&"
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One upload: its bytes, the right answer (a number, or ``None``: must be refused as not a digit)
+    and a name saying where it came from."""
+
+    data: bytes
+    answer: str | None
+    name: str
+
+
+def _png(image: Image.Image | np.ndarray) -> bytes:
+    picture = image if isinstance(image, Image.Image) else Image.fromarray(np.asarray(image))
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
+
+
+# --------------------------------------------------------------------------------- stored font sets
+
+
+def _text(text: str, font_file: str, height: int, rng: np.random.Generator) -> Image.Image:
+    """``text`` typed in a font, about ``height`` pixels of ink tall, dark on light or light on dark."""
+    font = ImageFont.truetype(str(FONT_ROOT / font_file), height)
+    left, top, right, bottom = font.getbbox(text)
+    margin = int(height * rng.uniform(0.3, 0.8))
+    canvas = Image.new("L", (right - left + 2 * margin, bottom - top + 2 * margin), 255)
+    ImageDraw.Draw(canvas).text((margin - left, margin - top), text, font=font, fill=0)
+    return canvas if rng.random() < 0.8 else Image.eval(canvas, lambda v: 255 - v)
+
+
+def _has(font_file: str, char: str) -> bool:
+    from matplotlib.ft2font import FT2Font
+
+    return ord(char) in FT2Font(str(FONT_ROOT / font_file)).get_charmap()
+
+
+def render_font_sets(seed: int = 0) -> dict[str, list[tuple[str, Image.Image]]]:
+    """The font sets as (file name, picture); the name starts with the answer (``x``: not a digit)."""
+    rng = np.random.default_rng(seed)
+    fonts = HANDWRITING_FONTS + TYPED_FONTS
+    sets: dict[str, list[tuple[str, Image.Image]]] = {"font_digits": [], "font_numbers": [], "font_not_digits": []}
+    for font_file in fonts:
+        stem = Path(font_file).stem
+        for digit in "0123456789":
+            if _has(font_file, digit):
+                sets["font_digits"].append(
+                    (f"{digit}_{stem}.png", _text(digit, font_file, int(rng.integers(28, 160)), rng))
+                )
+        for i in range(2):
+            number = "".join(str(d) for d in rng.integers(0, 10, int(rng.integers(2, 7))))
+            if all(_has(font_file, d) for d in number):
+                sets["font_numbers"].append(
+                    (f"{number}_{stem}_{i}.png", _text(number, font_file, int(rng.integers(40, 120)), rng))
+                )
+        chars = [c for c in NOT_DIGIT_CHARS if _has(font_file, c)]
+        for i, char in enumerate(rng.choice(chars, size=min(8, len(chars)), replace=False)):
+            sets["font_not_digits"].append(
+                (f"x_{stem}_{i}.png", _text(str(char), font_file, int(rng.integers(28, 160)), rng))
+            )
+    return sets
+
+
+def write_font_sets(directory: Path = STORED) -> dict[str, int]:
+    """Render the font sets into ``directory/<set>/`` (replacing what is there); counts per set."""
+    counts = {}
+    for name, pictures in render_font_sets().items():
+        folder = directory / name
+        folder.mkdir(parents=True, exist_ok=True)
+        for old in folder.glob("*.png"):
+            old.unlink()
+        for file_name, picture in pictures:
+            (folder / file_name).write_bytes(_png(picture))
+        counts[name] = len(pictures)
+    return counts
+
+
+def stored(name: str, directory: Path = STORED) -> list[Sample]:
+    """A stored set: the answer is the file name up to its first ``_`` (``x``: not a digit)."""
+    samples = []
+    for path in sorted((directory / name).glob("*.png")):
+        answer = path.name.split("_", 1)[0]
+        samples.append(Sample(path.read_bytes(), None if answer == "x" else answer, path.name))
+    return samples
+
+
+# -------------------------------------------------------------------------------- sets made at run time
+
+
+def semi_transparent(digits: np.ndarray, labels: np.ndarray, seed: int = 0) -> list[Sample]:
+    """Validation digits drawn on a transparent 280x280 canvas with a 15-60 % opaque brush of any colour."""
+    rng = np.random.default_rng(seed)
+    samples = []
+    for i, (digit, label) in enumerate(zip(digits, labels, strict=True)):
+        alpha = np.asarray(Image.fromarray(digit).resize((280, 280), Image.Resampling.BICUBIC), dtype=np.float32)
+        canvas = np.zeros((280, 280, 4), dtype=np.uint8)
+        canvas[..., :3] = rng.integers(0, 256, 3)
+        canvas[..., 3] = np.round(alpha * rng.uniform(0.15, 0.6)).astype(np.uint8)
+        samples.append(Sample(_png(canvas), str(int(label)), f"semi_transparent_{i}"))
+    return samples
+
+
+Stroke = list[tuple[float, float]]
+
+
+def _arc(cx: float, cy: float, rx: float, ry: float, start: float, stop: float, steps: int = 20) -> Stroke:
+    angles = np.radians(np.linspace(start, stop, steps))
+    return [(cx + rx * math.cos(a), cy + ry * math.sin(a)) for a in angles]
+
+
+#: Digits people write in two or more separate strokes (0-1 canvas units), the pieces apart.
+MULTI_STROKE: dict[str, list[list[Stroke]]] = {
+    "4": [
+        [[(0.52, 0.15), (0.27, 0.58), (0.74, 0.58)], [(0.62, 0.32), (0.62, 0.88)]],  # bar crosses the stem
+        [[(0.3, 0.15), (0.28, 0.55), (0.7, 0.55)], [(0.66, 0.18), (0.66, 0.88)]],  # an open 4: stem apart
+        [[(0.32, 0.15), (0.3, 0.52), (0.62, 0.52)], [(0.68, 0.2), (0.68, 0.88)]],  # stem detached from the bar
+        [[(0.3, 0.15), (0.28, 0.55), (0.58, 0.55)], [(0.66, 0.18), (0.66, 0.88)]],  # the bar stops short
+        [[(0.45, 0.12), (0.25, 0.6), (0.6, 0.6)], [(0.68, 0.3), (0.68, 0.9)]],  # a closed 4, stem apart
+    ],
+    "5": [
+        [[(0.36, 0.2), (0.33, 0.45), *_arc(0.5, 0.63, 0.2, 0.2, -130, 150)], [(0.4, 0.18), (0.72, 0.17)]],
+        [[(0.36, 0.22), (0.33, 0.45), *_arc(0.5, 0.63, 0.2, 0.2, -130, 150)], [(0.45, 0.15), (0.75, 0.14)]],
+        [[(0.36, 0.25), (0.33, 0.45), *_arc(0.5, 0.63, 0.2, 0.2, -130, 150)], [(0.42, 0.14), (0.75, 0.12)]],
+    ],
+    "7": [
+        [[(0.28, 0.18), (0.72, 0.18), (0.45, 0.85)], [(0.42, 0.5), (0.7, 0.5)]],  # a crossed 7
+        [[(0.28, 0.2), (0.7, 0.18)], [(0.66, 0.25), (0.45, 0.85)]],  # bar and stem apart
+        [[(0.25, 0.15), (0.75, 0.15)], [(0.65, 0.24), (0.45, 0.88)]],
+    ],
+    "1": [[[(0.42, 0.22), (0.53, 0.14), (0.53, 0.8)], [(0.38, 0.86), (0.68, 0.86)]]],  # a 1 with a foot
+    "9": [[_arc(0.48, 0.32, 0.17, 0.16, 0, 360), [(0.68, 0.3), (0.64, 0.88)]]],  # stem apart from the loop
+    "6": [[[(0.64, 0.13), (0.44, 0.3), (0.35, 0.52)], _arc(0.5, 0.66, 0.16, 0.18, 0, 360)]],  # loop apart
+    "8": [[_arc(0.5, 0.3, 0.15, 0.16, 0, 360), _arc(0.5, 0.67, 0.19, 0.2, 0, 360)]],  # two loops
+}
+
+
+def _draw(strokes: list[Stroke], size: int, width: int, rng: np.random.Generator, jitter: float) -> np.ndarray:
+    image = Image.new("L", (size, size), 255)
+    pen = ImageDraw.Draw(image)
+    dx, dy = rng.normal(0, jitter, 2)
+    for stroke in strokes:
+        shift = rng.normal(0, jitter, 2)
+        points = [((x + shift[0] + dx) * size, (y + shift[1] + dy) * size) for x, y in stroke]
+        pen.line(points, fill=0, width=width, joint="curve")
+    return np.asarray(image)
+
+
+def multi_stroke(seed: int = 0, repeats: int = 4) -> list[Sample]:
+    """Each of :data:`MULTI_STROKE`'s ways, ``repeats`` times with jittered pieces, pens and sizes."""
+    rng = np.random.default_rng(seed)
+    samples = []
+    for digit, ways in MULTI_STROKE.items():
+        for w, strokes in enumerate(ways):
+            for r in range(repeats):
+                size = int(rng.integers(120, 400))
+                picture = _draw(strokes, size, max(2, round(size * rng.uniform(0.03, 0.07))), rng, 0.01)
+                samples.append(Sample(_png(picture), digit, f"multi_stroke_{digit}_{w}_{r}"))
+    return samples
+
+
+def hairline(seed: int = 0) -> list[Sample]:
+    """:data:`tests.images.STROKES` digits drawn with a 1-2 pixel pen on a 400-800 pixel canvas."""
+    from tests.images import STROKES
+
+    rng = np.random.default_rng(seed)
+    samples = []
+    for digit, strokes in STROKES.items():
+        for r in range(3):
+            size = int(rng.integers(400, 800))
+            picture = _draw(strokes, size, int(rng.integers(1, 3)), rng, 0.005)
+            samples.append(Sample(_png(picture), str(digit), f"hairline_{digit}_{r}"))
+    return samples
+
+
+def shapes(count: int = 200, seed: int = 7) -> list[Sample]:
+    """Drawn shapes and scribbles (``training.negatives``, a seed training never uses): all to refuse."""
+    from training import negatives
+
+    half = count // 2
+    pictures = negatives.drawings(negatives.SHAPES, half, seed) + negatives.drawings(
+        negatives.SCRIBBLES, count - half, seed
+    )
+    return [Sample(_png(p), None, f"shape_{i}") for i, p in enumerate(pictures)]
+
+
+def uci_handwriting() -> list[Sample]:
+    """scikit-learn's copy of the UCI optical-recognition digits (43 writers, 8x8, grey levels 0-16),
+    each enlarged to 64x64, light on dark."""
+    from sklearn.datasets import load_digits
+
+    data = load_digits()
+    samples = []
+    for i, (image, label) in enumerate(zip(data.images, data.target, strict=True)):
+        grey = np.clip(image * 16, 0, 255).astype(np.uint8)
+        big = Image.fromarray(grey).resize((64, 64), Image.Resampling.BICUBIC)
+        samples.append(Sample(_png(big), str(int(label)), f"uci_{i}"))
+    return samples
+
+
+def all_sets(digits: np.ndarray, labels: np.ndarray) -> Iterator[tuple[str, list[Sample]]]:
+    """Every set by name; ``digits``/``labels``: held-out MNIST digits for ``semi_transparent``."""
+    for name in ("font_digits", "font_numbers", "font_not_digits"):
+        yield name, stored(name)
+    yield "semi_transparent", semi_transparent(digits, labels)
+    yield "multi_stroke", multi_stroke()
+    yield "hairline", hairline()
+    yield "shapes", shapes()
+    yield "uci_handwriting", uci_handwriting()
+
+
+if __name__ == "__main__":
+    missing = [font for font in HANDWRITING_FONTS + TYPED_FONTS if not (FONT_ROOT / font).exists()]
+    if missing:
+        sys.exit(f"missing fonts {missing}: apt-get install {' '.join(PACKAGES)}")
+    print(write_font_sets())

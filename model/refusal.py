@@ -1,0 +1,82 @@
+""" "Not a digit": when the network's eleventh output says a mark is no digit, and what then.
+
+A network trained with the "not a digit" class (``model.network.NOT_A_DIGIT``) gives every mark a
+probability of being no digit at all (a letter, a symbol, a shape, a scribble). A mark is refused when
+that probability reaches the **threshold**: the archive's calibrated one
+(``metadata.json`` ``not_a_digit.threshold``, chosen on validation so that almost no real digit is
+refused), unless the environment variable :data:`THRESHOLD_ENV` sets another (per stage: lower refuses
+more scribbles and more real digits, higher fewer of both; 1 or more never refuses). The pieces of
+a mark read cut into touching digits are held to at least 0.5 (:func:`part_limit`). A ten-class
+network never refuses.
+
+A request is refused as a whole, ``not_a_digit`` (HTTP 422), when **any** of its marks is refused:
+a number with one non-digit mark in it ("12a", "3+4") gets no number, since leaving the mark out
+would answer a number nobody wrote. The message says which mark (position, left to right).
+
+Numpy only (the handlers' side; the threshold's choice is in ``training.refusal``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from .contract import InputError
+
+#: Overrides the archive's threshold (a number; 1 or more never refuses).
+THRESHOLD_ENV = "NOT_A_DIGIT_THRESHOLD"
+#: The threshold of an archive whose metadata names none.
+DEFAULT_THRESHOLD = 0.5
+DIGITS = 10
+#: The least threshold for the pieces of a mark read cut (:func:`part_limit`).
+PART_THRESHOLD = 0.5
+
+
+def threshold(metadata: Mapping[str, Any], environ: Mapping[str, str] = os.environ) -> float:
+    """The refusal threshold: ``$NOT_A_DIGIT_THRESHOLD``, else the archive's, else :data:`DEFAULT_THRESHOLD`.
+
+    Raises ``ValueError`` for a setting that is not a number (a misconfigured stage fails at load,
+    not on every request)."""
+    configured = environ.get(THRESHOLD_ENV, "").strip()
+    if configured:
+        value = float(configured)
+        if not np.isfinite(value):
+            raise ValueError(f"{THRESHOLD_ENV}={configured!r} is not a finite number")
+        return value
+    return float((metadata.get("not_a_digit") or {}).get("threshold", DEFAULT_THRESHOLD))
+
+
+def split(probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(N, 10)`` or ``(N, 11)`` softmax outputs -> (the digits' probabilities given the mark is a
+    digit, ``(N, 10)``, each row summing to 1; the probability that it is no digit, ``(N,)``)."""
+    if probabilities.shape[1] == DIGITS:
+        return probabilities, np.zeros(len(probabilities), dtype=probabilities.dtype)
+    not_digit = probabilities[:, DIGITS]
+    digits = probabilities[:, :DIGITS] / np.maximum(probabilities[:, :DIGITS].sum(axis=1, keepdims=True), 1e-12)
+    return digits.astype(probabilities.dtype), not_digit
+
+
+def part_limit(threshold: float) -> float:
+    """The threshold for a piece of a mark read cut into touching digits: the cut was taken because
+    the network reads the pieces as digits, and a cut-off stroke of the neighbour makes a piece look
+    odd, so a piece is refused only when it is more likely no digit than a digit (at least
+    :data:`PART_THRESHOLD`)."""
+    return max(threshold, PART_THRESHOLD)
+
+
+def check(not_digit: np.ndarray, limit: float | np.ndarray) -> None:
+    """Raise ``not_a_digit`` when any mark's probability of being no digit reaches ``limit`` (one
+    threshold, or one per mark)."""
+    refused = np.flatnonzero(not_digit >= limit)
+    if refused.size == 0:
+        return
+    first = int(refused[0])
+    where = "this mark" if len(not_digit) == 1 else f"mark {first + 1} of {len(not_digit)} (left to right)"
+    raise InputError(
+        "not_a_digit",
+        f"not a digit: {where} looks like a letter, symbol, shape or scribble "
+        f"(probability {float(not_digit[first]):.2f} that it is no digit)",
+    )

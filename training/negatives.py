@@ -1,0 +1,391 @@
+"""Pictures made offline for the "not a digit" class, and typed digits to keep typed digits digits.
+
+Everything is drawn here, seeded, from what every install of the project has (numpy, Pillow and the
+fonts that ship inside matplotlib's wheel; no download, no system fonts):
+
+- **glyphs**: letters, Greek letters and symbols (hearts, stars, arrows, a smiley, currency, maths)
+  rendered from font files, at random sizes, weights and slants; characters that are written like a
+  digit (``O``, ``l``, ``S``, ``Z``, ``B``, ``g``, ``/`` ...) are left out, they are no refusal to teach;
+- **shapes**: squares, triangles, stars, hearts, smileys, houses, arrows, crosses, spirals, drawn as
+  polylines with a pen of random width (never a plain ring, ellipse or rounded blob: that is a 0);
+- **scribbles**: smoothed random walks, zigzags, waves and loops;
+- **parts of digits**: an MNIST digit with one side of a random line through it erased (half of a
+  4, the bowl of a 5 without its bar); parts that are digits themselves (a 1, a 7) are avoided.
+
+The negatives must not teach the network that "typed" means "not a digit": :func:`font_digits`
+renders the ten digits from the same fonts, labelled as digits. Whole font families are held out:
+:data:`TRAIN_FONTS` for training, :data:`VALIDATION_FONTS` to measure on.
+
+Every picture is grey ``uint8`` (H, W), dark ink on white paper, for ``training.upload_path``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+#: The "not a digit" label, after the ten digits.
+NOT_A_DIGIT = 10
+
+#: Font families by split: whole families are held out of training to validate on.
+TRAIN_FONTS: dict[str, tuple[str, ...]] = {
+    "DejaVu Sans": ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSans-Oblique.ttf", "DejaVuSans-BoldOblique.ttf"),
+    "DejaVu Sans Mono": ("DejaVuSansMono.ttf", "DejaVuSansMono-Bold.ttf", "DejaVuSansMono-Oblique.ttf"),
+    "STIX General": ("STIXGeneral.ttf", "STIXGeneralBol.ttf", "STIXGeneralItalic.ttf", "STIXGeneralBolIta.ttf"),
+    "Computer Modern Sans": ("cmss10.ttf",),
+    "Computer Modern Typewriter": ("cmtt10.ttf",),
+}
+VALIDATION_FONTS: dict[str, tuple[str, ...]] = {
+    "DejaVu Serif": ("DejaVuSerif.ttf", "DejaVuSerif-Bold.ttf", "DejaVuSerif-Italic.ttf", "DejaVuSerif-BoldItalic.ttf"),
+    "Computer Modern Roman": ("cmr10.ttf", "cmb10.ttf", "cmti10.ttf"),
+}
+
+#: Characters that are not digits and are not written like one. Left out on purpose: O o Q D (0),
+#: I l i j J | / ! ( ) [ ] (1), Z z ? (2), S s $ (5), b G δ σ (6), B β & § (8), g q a (9), and marks
+#: too flat to be read as anything (- _ . , ' `).
+NOT_DIGIT_CHARS = (
+    "ACEFHKLMNPRTUVWXY"
+    "cefhkmnprtuvwxy"
+    "#%@*+=<>{}~^€£¥¶©®±×÷∞√∑∫≈≠≤≥"
+    "αγελμξπφψωΓΔΛΞΠΣΦΨΩ"
+    "←→↑↓↔★☆♥♦♣♠☺☻☀☂☃☎✈✉✓✗✚✿♪♫⚑⚡☯☮⌘■□▲△▼◆◇"
+)
+DIGIT_CHARS = "0123456789"
+
+
+def font_dir() -> Path:
+    """The TrueType fonts inside matplotlib's package (DejaVu, STIX, Computer Modern)."""
+    import matplotlib
+
+    return Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+
+
+@cache
+def _font(name: str, size: int) -> ImageFont.FreeTypeFont:
+    return ImageFont.truetype(str(font_dir() / name), size)
+
+
+@cache
+def _has_glyph(name: str, char: str) -> bool:
+    """Whether the font draws ``char`` itself (not the empty box of a missing glyph). The Computer
+    Modern files keep TeX's own encoding outside letters and digits (their ``<`` is an ``¡``, a 1 to
+    the eye), so only those are taken from them."""
+    if name.startswith("cm") and not (char.isascii() and char.isalnum()):
+        return False
+    font = _font(name, 48)
+    try:
+        return font.getmask(char).getbbox() is not None and ord(char) in _cmap(name)
+    except (OSError, ValueError):
+        return False
+
+
+@cache
+def _cmap(name: str) -> frozenset[int]:
+    from matplotlib.ft2font import FT2Font
+
+    return frozenset(FT2Font(str(font_dir() / name)).get_charmap())
+
+
+# ------------------------------------------------------------------------------------------- glyphs
+
+
+def render_glyph(char: str, font: str, rng: np.random.Generator, canvas: int | None = None) -> np.ndarray | None:
+    """One character on white paper, at a random size, stroke weight, slant and place; ``None`` when the
+    font lacks it."""
+    if not _has_glyph(font, char):
+        return None
+    canvas = canvas or int(rng.integers(64, 161))
+    size = int(canvas * rng.uniform(0.45, 0.8))
+    image = Image.new("L", (canvas, canvas), 255)
+    draw = ImageDraw.Draw(image)
+    weight = int(rng.integers(0, 3)) * max(1, size // 40)  # now and then a bolder pen around the outline
+    draw.text(
+        (canvas / 2, canvas / 2), char, font=_font(font, size), fill=0, anchor="mm", stroke_width=weight, stroke_fill=0
+    )
+    angle = float(rng.uniform(-12, 12))
+    image = image.rotate(angle, resample=Image.Resampling.BILINEAR, fillcolor=255)
+    return np.asarray(image)
+
+
+def glyphs(fonts: dict[str, Sequence[str]], chars: str, count: int, seed: int) -> list[np.ndarray]:
+    """``count`` pictures of ``chars`` (cycled in random order) in random files of ``fonts``."""
+    rng = np.random.default_rng(seed)
+    files = [file for family in fonts.values() for file in family]
+    out: list[np.ndarray] = []
+    while len(out) < count:
+        picture = render_glyph(chars[int(rng.integers(len(chars)))], files[int(rng.integers(len(files)))], rng)
+        if picture is not None:
+            out.append(picture)
+    return out
+
+
+def font_digits(fonts: dict[str, Sequence[str]], count: int, seed: int) -> tuple[list[np.ndarray], np.ndarray]:
+    """``count`` typed digits in ``fonts`` (as :func:`glyphs`) and their labels."""
+    rng = np.random.default_rng(seed)
+    files = [file for family in fonts.values() for file in family]
+    pictures, labels = [], []
+    while len(pictures) < count:
+        digit = len(pictures) % 10
+        picture = render_glyph(DIGIT_CHARS[digit], files[int(rng.integers(len(files)))], rng)
+        if picture is not None:
+            pictures.append(picture)
+            labels.append(digit)
+    return pictures, np.array(labels, dtype=np.int64)
+
+
+# ------------------------------------------------------------------------------------------- shapes
+
+
+Points = list[tuple[float, float]]
+
+
+def _ring(cx: float, cy: float, r: float, steps: int = 40, start: float = 0.0, stop: float = 360.0) -> Points:
+    angles = np.radians(np.linspace(start, stop, steps))
+    return [(cx + r * math.cos(a), cy + r * math.sin(a)) for a in angles]
+
+
+def _square(rng: np.random.Generator) -> list[Points]:
+    w, h = rng.uniform(0.4, 0.7), rng.uniform(0.4, 0.7)
+    x, y = 0.5 - w / 2, 0.5 - h / 2
+    return [[(x, y), (x + w, y), (x + w, y + h), (x, y + h), (x, y)]]
+
+
+def _triangle(rng: np.random.Generator) -> list[Points]:
+    top = (rng.uniform(0.3, 0.7), rng.uniform(0.15, 0.3))
+    return [
+        [top, (rng.uniform(0.15, 0.3), rng.uniform(0.7, 0.85)), (rng.uniform(0.7, 0.85), rng.uniform(0.7, 0.85)), top]
+    ]
+
+
+def _star(rng: np.random.Generator) -> list[Points]:
+    points = int(rng.integers(5, 7))
+    inner = rng.uniform(0.35, 0.5)
+    turn = rng.uniform(0, math.pi)
+    outline = []
+    for k in range(2 * points + 1):
+        r = 0.33 if k % 2 == 0 else 0.33 * inner
+        a = turn + k * math.pi / points
+        outline.append((0.5 + r * math.cos(a), 0.5 + r * math.sin(a)))
+    return [outline]
+
+
+def _heart(rng: np.random.Generator) -> list[Points]:
+    t = np.linspace(0, 2 * math.pi, 60)
+    x = 16 * np.sin(t) ** 3
+    y = -(13 * np.cos(t) - 5 * np.cos(2 * t) - 2 * np.cos(3 * t) - np.cos(4 * t))
+    s = rng.uniform(0.016, 0.022)
+    return [[(0.5 + s * a, 0.5 + s * b) for a, b in zip(x, y, strict=True)]]
+
+
+def _smiley(rng: np.random.Generator) -> list[Points]:
+    r = rng.uniform(0.3, 0.38)
+    eye = r * 0.12
+    face = [
+        _ring(0.5, 0.5, r),
+        _ring(0.5 - r * 0.35, 0.5 - r * 0.3, eye, 12),
+        _ring(0.5 + r * 0.35, 0.5 - r * 0.3, eye, 12),
+    ]
+    smile = rng.uniform(20, 40)
+    face.append(_ring(0.5, 0.5, r * 0.6, 16, smile, 180 - smile))
+    return face
+
+
+def _house(rng: np.random.Generator) -> list[Points]:
+    w, roof = rng.uniform(0.45, 0.6), rng.uniform(0.2, 0.3)
+    x0, x1, y0, y1 = 0.5 - w / 2, 0.5 + w / 2, 0.45, 0.85
+    return [[(x0, y1), (x0, y0), (0.5, y0 - roof), (x1, y0), (x1, y1), (x0, y1)]]
+
+
+def _arrow(rng: np.random.Generator) -> list[Points]:
+    a = rng.uniform(0, 2 * math.pi)
+    dx, dy = 0.35 * math.cos(a), 0.35 * math.sin(a)
+    tip = (0.5 + dx, 0.5 + dy)
+    back = (0.5 - dx, 0.5 - dy)
+    head = []
+    for side in (-1, 1):
+        b = a + math.pi + side * 0.5
+        head.append((tip[0] + 0.2 * math.cos(b), tip[1] + 0.2 * math.sin(b)))
+    return [[back, tip], [head[0], tip, head[1]]]
+
+
+def _cross(rng: np.random.Generator) -> list[Points]:
+    a = rng.choice([0.0, math.pi / 4]) + rng.uniform(-0.2, 0.2)
+    lines = []
+    for b in (a, a + math.pi / 2):
+        dx, dy = 0.33 * math.cos(b), 0.33 * math.sin(b)
+        lines.append([(0.5 - dx, 0.5 - dy), (0.5 + dx, 0.5 + dy)])
+    return lines
+
+
+def _spiral(rng: np.random.Generator) -> list[Points]:
+    turns = rng.uniform(1.8, 3.5)
+    t = np.linspace(0, turns * 2 * math.pi, 120)
+    r = 0.35 * t / t[-1]
+    phase = rng.uniform(0, 2 * math.pi)
+    return [[(0.5 + a * math.cos(b + phase), 0.5 + a * math.sin(b + phase)) for a, b in zip(r, t, strict=True)]]
+
+
+SHAPES: dict[str, Callable[[np.random.Generator], list[Points]]] = {
+    "square": _square,
+    "triangle": _triangle,
+    "star": _star,
+    "heart": _heart,
+    "smiley": _smiley,
+    "house": _house,
+    "arrow": _arrow,
+    "cross": _cross,
+    "spiral": _spiral,
+}
+
+
+# ---------------------------------------------------------------------------------------- scribbles
+
+
+def _walk(rng: np.random.Generator) -> list[Points]:
+    steps = int(rng.integers(30, 90))
+    heading, turn = rng.uniform(0, 2 * math.pi), 0.0
+    x, y, points = 0.5, 0.5, []
+    for _ in range(steps):
+        turn = 0.7 * turn + rng.normal(0, 0.5)
+        heading += turn
+        x, y = (
+            float(np.clip(x + 0.03 * math.cos(heading), 0.05, 0.95)),
+            float(np.clip(y + 0.03 * math.sin(heading), 0.05, 0.95)),
+        )
+        points.append((x, y))
+    return [points]
+
+
+def _zigzag(rng: np.random.Generator) -> list[Points]:
+    n = int(rng.integers(4, 10))
+    xs = np.linspace(0.15, 0.85, n)
+    amp = rng.uniform(0.1, 0.3)
+    points = [(float(x), 0.5 + amp * (1 if i % 2 else -1) + rng.normal(0, 0.03)) for i, x in enumerate(xs)]
+    if rng.random() < 0.5:
+        points = [(y, x) for x, y in points]
+    return [points]
+
+
+def _wave(rng: np.random.Generator) -> list[Points]:
+    periods = rng.uniform(1.5, 4)
+    t = np.linspace(0, 1, 80)
+    amp = rng.uniform(0.08, 0.25)
+    points = [(0.1 + 0.8 * a, 0.5 + amp * math.sin(2 * math.pi * periods * a)) for a in t]
+    return [points]
+
+
+def _loops(rng: np.random.Generator) -> list[Points]:
+    n = rng.uniform(3, 7)
+    t = np.linspace(0, n * 2 * math.pi, 200)
+    r = rng.uniform(0.08, 0.15)
+    return [[(0.15 + 0.7 * a / t[-1] + r * math.cos(a), 0.5 + r * math.sin(a)) for a in t]]
+
+
+SCRIBBLES: dict[str, Callable[[np.random.Generator], list[Points]]] = {
+    "walk": _walk,
+    "zigzag": _zigzag,
+    "wave": _wave,
+    "loops": _loops,
+}
+
+
+def draw(strokes: list[Points], rng: np.random.Generator) -> np.ndarray:
+    """Polylines (0-1 units) drawn with a pen of random width on white paper of random size, tilted."""
+    size = int(rng.integers(64, 200))
+    width = max(1, round(size * rng.uniform(0.02, 0.08)))
+    image = Image.new("L", (size, size), 255)
+    pen = ImageDraw.Draw(image)
+    for stroke in strokes:
+        pen.line([(x * size, y * size) for x, y in stroke], fill=0, width=width, joint="curve")
+    image = image.rotate(float(rng.uniform(-20, 20)), resample=Image.Resampling.BILINEAR, fillcolor=255)
+    return np.asarray(image)
+
+
+def drawings(
+    kinds: dict[str, Callable[[np.random.Generator], list[Points]]], count: int, seed: int
+) -> list[np.ndarray]:
+    """``count`` drawings, the kinds taken in turn; a drawing whose ink fills most of its box is drawn
+    again (a scribble curled into a blob is what a thick or blurred digit looks like too)."""
+    rng = np.random.default_rng(seed)
+    makers = list(kinds.values())
+    out: list[np.ndarray] = []
+    while len(out) < count:
+        picture = draw(makers[len(out) % len(makers)](rng), rng)
+        if not _blob(picture):
+            out.append(picture)
+    return out
+
+
+def _blob(picture: np.ndarray) -> bool:
+    """Whether the ink (dark) fills over 40 % of its bounding box."""
+    ink = picture < 128
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    if rows.size == 0:
+        return True
+    box = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    return float(box.mean()) > 0.4
+
+
+# ----------------------------------------------------------------------------------- parts of digits
+
+
+def digit_parts(digits: np.ndarray, labels: np.ndarray, count: int, seed: int) -> list[np.ndarray]:
+    """``count`` MNIST digits (light on dark, 28x28) cut by a random line through their middle, one
+    side kept when it holds 25-50 % of the ink and is not a lone upright stroke (narrower than half
+    its height: that is a 1). 1s and 7s are left out (their parts are 1s and 7s).
+    Returned dark on white, enlarged to 84x84."""
+    rng = np.random.default_rng(seed)
+    candidates = np.flatnonzero((labels != 1) & (labels != 7))
+    yy, xx = np.mgrid[0:28, 0:28].astype(np.float32) - 13.5
+    out: list[np.ndarray] = []
+    while len(out) < count:
+        digit = digits[candidates[int(rng.integers(len(candidates)))]].astype(np.float32)
+        a = rng.uniform(0, 2 * math.pi)
+        offset = rng.uniform(-4, 4)
+        keep = (xx * math.cos(a) + yy * math.sin(a)) > offset
+        part = np.where(keep, digit, 0)
+        share = part.sum() / max(digit.sum(), 1.0)
+        rows, cols = np.flatnonzero(part.max(axis=1) > 64), np.flatnonzero(part.max(axis=0) > 64)
+        upright = rows.size and cols.size and (cols[-1] - cols[0] + 1) < 0.5 * (rows[-1] - rows[0] + 1)
+        if 0.25 <= share <= 0.5 and not upright:
+            big = Image.fromarray((255 - part).astype(np.uint8)).resize((84, 84), Image.Resampling.BICUBIC)
+            out.append(np.asarray(big))
+    return out
+
+
+# -------------------------------------------------------------------------------------------- a set
+
+
+#: How the negatives are made up, as shares of the count.
+MIX = {"glyphs": 0.55, "shapes": 0.25, "scribbles": 0.15, "parts": 0.05}
+
+
+def not_digits(
+    count: int,
+    seed: int,
+    fonts: dict[str, Sequence[str]],
+    digits: np.ndarray,
+    labels: np.ndarray,
+    mix: dict[str, float] | None = None,
+) -> tuple[list[np.ndarray], list[str]]:
+    """``count`` not-a-digit pictures (``mix`` shares of each kind) and each one's kind."""
+    mix = MIX if mix is None else mix
+    sizes = {kind: round(count * share) for kind, share in mix.items()}
+    makers = {
+        "glyphs": lambda n, s: glyphs(fonts, NOT_DIGIT_CHARS, n, s),
+        "shapes": lambda n, s: drawings(SHAPES, n, s),
+        "scribbles": lambda n, s: drawings(SCRIBBLES, n, s),
+        "parts": lambda n, s: digit_parts(digits, labels, n, s),
+    }
+    pictures: list[np.ndarray] = []
+    kinds: list[str] = []
+    for i, (kind, n) in enumerate(sizes.items()):
+        made = makers[kind](n, seed * 10 + i) if n else []
+        pictures += made
+        kinds += [kind] * len(made)
+    return pictures, kinds
