@@ -36,6 +36,7 @@ from torch import nn
 
 from model.network import MEAN, STD, DigitNet
 from training.data import Dataset, batches, load_mnist, stratified_split
+from training.feedback import finetune
 from training.metrics import format_metrics
 from training.package import write_code
 
@@ -62,11 +63,15 @@ class Config:
     model_dir: str = str(LOCAL_RUN / "model")
     checkpoint_dir: str = str(LOCAL_RUN / "checkpoints")
     output_data_dir: str = str(LOCAL_RUN / "output")
+    #: The feedback channel and the model to start from (training/feedback/finetune.py).
+    feedback_dir: str | None = None
+    feedback_share: float = 0.25
+    init_model: str | None = None
 
     def resume_key(self) -> dict[str, object]:
         """What must match for a checkpoint to be resumed (everything that shapes the run but ``epochs``)."""
         keys = ("lr", "weight_decay", "dropout", "batch_size", "seed", "val_size", "label_smoothing", "clean_epochs",
-                "limit")
+                "limit", "feedback_dir", "feedback_share", "init_model")
         return {k: getattr(self, k) for k in keys}
 
 
@@ -94,6 +99,10 @@ def parse_args(argv: list[str] | None = None) -> Config:
     add("--threads", type=int, default=Config.threads, help="torch CPU threads")
     add("--data-dir", "--data_dir", default=env.get("SM_CHANNEL_TRAINING"), help="folder with the IDX .gz files")
     add("--model-dir", "--model_dir", default=env.get("SM_MODEL_DIR", Config.model_dir))
+    add("--feedback-dir", "--feedback_dir", default=env.get("SM_CHANNEL_FEEDBACK"), help="feedback channel to mix in")
+    add("--feedback-share", "--feedback_share", type=float, default=Config.feedback_share,
+        help="share of the training images that are feedback examples (oversampled)")
+    add("--init-model", "--init_model", help="start from this model (model.tar.gz, model dir): a fine-tune")
     add("--checkpoint-dir", "--checkpoint_dir", default=_default_checkpoint_dir())
     add("--output-data-dir", "--output_data_dir", default=env.get("SM_OUTPUT_DATA_DIR", Config.output_data_dir))
     if env.get("SM_HPS"):  # the job's hyperparameters, in case they are not repeated on the command line
@@ -213,9 +222,12 @@ def train(config: Config, on_epoch: Callable[[int, float], None] | None = None) 
     if config.limit:
         train_index = train_index[: config.limit]
     train_set, val_set = data.subset(train_index), data.subset(val_index)
+    train_set, feedback = finetune.mix_in(train_set, config)
     steps_per_epoch = max(1, len(train_set) // config.batch_size)
 
-    model = DigitNet(dropout=config.dropout).to(memory_format=torch.channels_last)  # faster convs on CPU
+    model = DigitNet(dropout=config.dropout)
+    parent = finetune.init_weights(model, config)
+    model = model.to(memory_format=torch.channels_last)  # faster convs on CPU
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=config.lr, total_steps=max(10, config.epochs * steps_per_epoch), pct_start=0.25
@@ -228,7 +240,7 @@ def train(config: Config, on_epoch: Callable[[int, float], None] | None = None) 
 
     for epoch in range(start_epoch + 1, config.epochs + 1):
         epoch_started = time.perf_counter()
-        model.train()
+        finetune.train_mode(model, config)
         generator = torch.Generator().manual_seed(config.seed * 1000 + epoch)  # same batches after a resume
         loss_sum, seen = 0.0, 0
         progress = tqdm(
@@ -273,7 +285,8 @@ def train(config: Config, on_epoch: Callable[[int, float], None] | None = None) 
         if on_epoch:
             on_epoch(epoch, val_accuracy)
 
-    return export(model, config, history, data, len(train_set), len(val_set), time.perf_counter() - started)
+    metadata = export(model, config, history, data, len(train_set), len(val_set), time.perf_counter() - started)
+    return finetune.annotate(config, metadata, feedback, parent)
 
 
 def export(
