@@ -70,7 +70,7 @@ def packages(cloud: Cloud) -> list[dict[str, Any]]:
         package = client.describe_model_package(ModelPackageName=summary["ModelPackageArn"])
         package["ModelDataUrl"] = package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
         described.append(package)
-    return described
+    return sorted(described, key=lambda p: p["ModelPackageVersion"], reverse=True)
 
 
 def _register(cloud: Cloud, model_data: str, archive: Path, status: str, description: str) -> str:
