@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -26,9 +25,9 @@ from tests.test_cloud import (  # noqa: F401 (aws_env, sagemaker: fixtures, moto
     sagemaker,
 )
 from training.cloud.context import Cloud, CloudError, Settings
-from training.data import load_idx, stratified_split
 from training.feedback import model_registry
 from training.feedback.channel import Example, write_manifest
+from training.feedback.simulate import slanted_digits
 from training.package import build_archive
 
 pytestmark = [pytest.mark.integration, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
@@ -46,21 +45,18 @@ def channel_and_challenger(mnist_dir: Path, tmp_path_factory: pytest.TempPathFac
     channel = work / "channel"
     (channel / "model_input").mkdir(parents=True)
     (channel / "uploads").mkdir()
-    data = load_idx(mnist_dir)
-    train_index, _ = stratified_split(data.labels, 5000, 42)
     shipped, _ = load_model(MODEL_ARCHIVE)
-    candidates = train_index[-200:].tolist()
-    slanted = [Image.fromarray(data.images[i].numpy()).rotate(70, Image.BILINEAR) for i in candidates]
+    pictures, labels = slanted_digits(200, data_dir=mnist_dir)
     with torch.inference_mode():
-        read = shipped(normalize(np.stack([np.asarray(p) for p in slanted]))).argmax(1)
-    misread = [(i, p) for i, p, r in zip(candidates, slanted, read.tolist(), strict=True) if r != data.labels[i]]
+        read = shipped(normalize(pictures)).argmax(1).numpy()
+    misread = [(Image.fromarray(p), int(y), int(r)) for p, y, r in zip(pictures, labels, read, strict=True) if r != y]
     assert len(misread) >= 40
     examples = []
-    for n, (i, picture) in enumerate(misread[:40]):
+    for n, (picture, label, predicted) in enumerate(misread[:40]):
         name = f"00000000-0000-4000-8000-{n:012d}"
         picture.save(channel / "model_input" / f"{name}.png")
         picture.save(channel / "uploads" / f"{name}.png")
-        examples.append(Example(name, int(data.labels[i]), -1, "corrected", "holdout" if n % 4 == 0 else "train",
+        examples.append(Example(name, label, predicted, "corrected", "holdout" if n % 4 == 0 else "train",
                                 "api", "2026-11-30T00:00:00.000000Z", "2026-11-30T00:00:01.000000Z", None,
                                 f"model_input/{name}.png", f"uploads/{name}.png"))
     write_manifest(channel, examples)

@@ -19,7 +19,6 @@ import boto3
 import numpy as np
 import pytest
 import requests
-from PIL import Image
 
 from chalicelib.config import StageConfig
 from chalicelib.store import PredictionStore
@@ -27,23 +26,12 @@ from ops.emulator import Emulator, free_port, patched_environ
 from ops.stack import MODEL_ARCHIVE, Ports, Stack
 from tests import images
 from tests.stack_fixtures import ManagedProcess, wait_for
-from training.data import load_idx, stratified_split
 from training.feedback import cli, registry
 from training.feedback.channel import read_manifest
+from training.feedback.simulate import slanted_digits
 from training.package import build_archive
 
 pytestmark = pytest.mark.integration
-SLANT_DEGREES = 70
-
-
-def slanted_digits(mnist_dir: Path, count: int) -> tuple[np.ndarray, np.ndarray]:
-    """``count`` training-split images (none of the validation split), turned ``SLANT_DEGREES``."""
-    data = load_idx(mnist_dir)
-    train_index, _ = stratified_split(data.labels, 5000, 42)
-    chosen = train_index[-count:]
-    pictures = [np.asarray(Image.fromarray(data.images[i].numpy()).rotate(SLANT_DEGREES, Image.BILINEAR))
-                for i in chosen.tolist()]
-    return np.stack(pictures), data.labels[chosen].numpy()
 
 
 class Loop:
@@ -107,7 +95,7 @@ def test_corrections_become_a_promoted_model_and_roll_back(loop: Loop, mnist_dir
     assert shipped["status"] == "ok" and shipped["model_promoted_at"] is None
 
     # Predictions, and the users' corrections (and a few confirmations) through the API.
-    pictures, labels = slanted_digits(mnist_dir, 40)
+    pictures, labels = slanted_digits(40, data_dir=mnist_dir)
     read = [(r, int(y)) for r, y in zip([loop.predict(p) for p in pictures], labels, strict=True)]
     single = [(r, y) for r, y in read if r.get("digit") is not None]  # some are read as two digits
     wrong = [(r, y) for r, y in single if r["digit"] != y]
@@ -223,3 +211,33 @@ def test_an_interrupted_promotion_leaves_the_old_model_serving(tmp_path: Path, m
         registry.promote(MODEL_ARCHIVE, tmp_path / "channel")
     assert registry.registry_path().read_bytes() == before
     assert registry.Registry.load().current["ModelPackageVersion"] == 1
+
+
+def test_an_archive_that_does_not_load_leaves_the_old_model_serving(mnist_dir: Path, tmp_path: Path,
+                                                                   monkeypatch) -> None:
+    """The endpoint follows the registry; a broken archive there is logged and the serving model stays."""
+    import asyncio
+
+    from ops.endpoint import Endpoint, InProcessContainer, follow
+
+    broken = tmp_path / "broken.tar.gz"
+    broken.write_bytes(b"not a tar archive")
+    monkeypatch.setenv("DIGITS_LOCAL_DIR", str(tmp_path))
+    path = registry.registry_path()
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"current": {"archive": str(broken), "promoted_at": "2026-11-30T08:00:00Z"}}))
+    container = InProcessContainer(MODEL_ARCHIVE)
+    endpoint = Endpoint(container, endpoint_name="digits-local", source=str(MODEL_ARCHIVE))
+
+    async def scenario() -> tuple[int, dict]:
+        await container.load()
+        watcher = asyncio.create_task(follow(endpoint, path, interval=0.05))
+        await asyncio.sleep(1.0)
+        watcher.cancel()
+        outcome = await container.invoke(images.png(images.validation_digits(mnist_dir, 1)[0][0]), "image/png", None)
+        await container.close()
+        return outcome.status, json.loads(outcome.body)
+
+    status, answer = asyncio.run(scenario())
+    assert container.archive == MODEL_ARCHIVE and endpoint.promoted_at is None
+    assert status == 200 and answer["model_version"] == "2026-11-26-afc1fbd"
