@@ -123,3 +123,19 @@ def test_promotion_registers_versions_gates_them_and_updates_the_endpoint(
     assert (marked["ModelPackageArn"], marked["ModelApprovalStatus"]) == (promoted["model_package"], "Rejected")
     with pytest.raises(CloudError, match="nothing to roll back to"):
         model_registry.rollback(cloud)
+
+
+def test_a_training_job_gets_the_feedback_channel_and_the_model_to_start_from(
+    sagemaker,  # noqa: F811 (the fixture imported above)
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    session, requests = sagemaker
+    feedback = f"s3://{BUCKET}/digits/feedback/"
+    cli(session, capsys, "train", "--no-wait", *WHERE, "--epochs", "1", "--feedback-channel", feedback,
+        "--init-model", MODEL_DATA, "-H", "limit=10000", "-H", "lr=5e-5")
+    job = requests.one("CreateTrainingJob")
+    channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in job["InputDataConfig"]}
+    assert channels["feedback"] == feedback  # $SM_CHANNEL_FEEDBACK in the job: train.py's --feedback-dir
+    assert channels["init"] == MODEL_DATA
+    assert job["HyperParameters"]["init-model"] == "/opt/ml/input/data/init/model.tar.gz"
+    assert (job["HyperParameters"]["limit"], job["HyperParameters"]["lr"]) == ("10000", "5e-5")
