@@ -56,13 +56,46 @@ def channel_and_challenger(mnist_dir: Path, tmp_path_factory: pytest.TempPathFac
         name = f"00000000-0000-4000-8000-{n:012d}"
         picture.save(channel / "model_input" / f"{name}.png")
         picture.save(channel / "uploads" / f"{name}.png")
-        examples.append(Example(name, label, predicted, "corrected", "holdout" if n % 4 == 0 else "train",
-                                "api", "2026-11-30T00:00:00.000000Z", "2026-11-30T00:00:01.000000Z", None,
-                                f"model_input/{name}.png", f"uploads/{name}.png"))
+        examples.append(
+            Example(
+                name,
+                label,
+                predicted,
+                "corrected",
+                "holdout" if n % 4 == 0 else "train",
+                "api",
+                "2026-11-30T00:00:00.000000Z",
+                "2026-11-30T00:00:01.000000Z",
+                None,
+                f"model_input/{name}.png",
+                f"uploads/{name}.png",
+            )
+        )
     write_manifest(channel, examples)
-    train(["--init-model", str(MODEL_ARCHIVE), "--feedback-dir", str(channel), "--epochs", "1", "--clean-epochs",
-           "1", "--limit", "640", "--batch-size", "64", "--lr", "1e-4", "--model-dir", str(work / "model"),
-           "--checkpoint-dir", str(work / "checkpoints"), "--output-data-dir", str(work / "output")])
+    train(
+        [
+            "--init-model",
+            str(MODEL_ARCHIVE),
+            "--feedback-dir",
+            str(channel),
+            "--epochs",
+            "1",
+            "--clean-epochs",
+            "1",
+            "--limit",
+            "640",
+            "--batch-size",
+            "64",
+            "--lr",
+            "1e-4",
+            "--model-dir",
+            str(work / "model"),
+            "--checkpoint-dir",
+            str(work / "checkpoints"),
+            "--output-data-dir",
+            str(work / "output"),
+        ]
+    )
     return channel, build_archive(work / "model", work / "challenger.tar.gz")
 
 
@@ -131,8 +164,23 @@ def test_a_training_job_gets_the_feedback_channel_and_the_model_to_start_from(
 ) -> None:
     session, requests = sagemaker
     feedback = f"s3://{BUCKET}/digits/feedback/"
-    cli(session, capsys, "train", "--no-wait", *WHERE, "--epochs", "1", "--feedback-channel", feedback,
-        "--init-model", MODEL_DATA, "-H", "limit=10000", "-H", "lr=5e-5")
+    cli(
+        session,
+        capsys,
+        "train",
+        "--no-wait",
+        *WHERE,
+        "--epochs",
+        "1",
+        "--feedback-channel",
+        feedback,
+        "--init-model",
+        MODEL_DATA,
+        "-H",
+        "limit=10000",
+        "-H",
+        "lr=5e-5",
+    )
     job = requests.one("CreateTrainingJob")
     channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in job["InputDataConfig"]}
     assert channels["feedback"] == feedback  # $SM_CHANNEL_FEEDBACK in the job: train.py's --feedback-dir

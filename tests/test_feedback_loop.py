@@ -8,6 +8,8 @@ split): the shipped model misreads many of them, which a few corrections teach i
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import math
 import threading
@@ -39,8 +41,9 @@ class Loop:
         self.api, self.endpoint, self.local, self.config = api, endpoint, local, config
 
     def predict(self, picture: np.ndarray) -> dict:
-        response = requests.post(f"{self.api}/predict", data=images.png(picture),
-                                 headers={"Content-Type": "image/png"}, timeout=30)
+        response = requests.post(
+            f"{self.api}/predict", data=images.png(picture), headers={"Content-Type": "image/png"}, timeout=30
+        )
         assert response.status_code == 200, response.text
         return response.json()
 
@@ -69,9 +72,6 @@ def loop(aws: StageConfig, emulator: Emulator, tmp_path: Path) -> Iterator[Loop]
 
 
 def run_cli(*argv: str) -> tuple[int, dict]:
-    import contextlib
-    import io
-
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         code = cli.main(list(argv))
@@ -83,9 +83,30 @@ def fine_tune(channel: Path, work: Path) -> Path:
     from training.train import main as train
 
     model_dir = work / "model"
-    train(["--init-model", str(MODEL_ARCHIVE), "--feedback-dir", str(channel), "--epochs", "1", "--clean-epochs",
-           "1", "--limit", "640", "--batch-size", "64", "--lr", "1e-4", "--model-dir", str(model_dir),
-           "--checkpoint-dir", str(work / "checkpoints"), "--output-data-dir", str(work / "output")])
+    train(
+        [
+            "--init-model",
+            str(MODEL_ARCHIVE),
+            "--feedback-dir",
+            str(channel),
+            "--epochs",
+            "1",
+            "--clean-epochs",
+            "1",
+            "--limit",
+            "640",
+            "--batch-size",
+            "64",
+            "--lr",
+            "1e-4",
+            "--model-dir",
+            str(model_dir),
+            "--checkpoint-dir",
+            str(work / "checkpoints"),
+            "--output-data-dir",
+            str(work / "output"),
+        ]
+    )
     return build_archive(model_dir, work / "challenger.tar.gz")
 
 
@@ -102,8 +123,9 @@ def test_corrections_become_a_promoted_model_and_roll_back(loop: Loop, mnist_dir
     right = [(r, y) for r, y in single if r["digit"] == y][:4]
     assert len(wrong) >= 12, f"the shipped model misread only {len(wrong)} of 40 slanted digits"
     for record, label in wrong + right:
-        response = requests.post(f"{loop.api}/predictions/{record['prediction_id']}/feedback",
-                                 json={"label": label}, timeout=30)
+        response = requests.post(
+            f"{loop.api}/predictions/{record['prediction_id']}/feedback", json={"label": label}, timeout=30
+        )
         assert response.status_code == 200, response.text
     corrected = requests.get(f"{loop.api}/predictions?corrected=true&limit=100", timeout=30).json()["items"]
     assert {r["prediction_id"] for r in corrected} == {r["prediction_id"] for r, _ in wrong}
@@ -126,14 +148,28 @@ def test_corrections_become_a_promoted_model_and_roll_back(loop: Loop, mnist_dir
     code, again = run_cli("export", "--stage", "local")  # idempotent: nothing new
     assert (code, again["added"], again["unchanged"]) == (0, {}, len(manifest))
     assert read_manifest(channel) == manifest
+    confirmed, label = right[0]  # the user changes their mind: relabelled in place, same split
+    requests.post(
+        f"{loop.api}/predictions/{confirmed['prediction_id']}/feedback", json={"label": (label + 1) % 10}, timeout=30
+    ).raise_for_status()
+    code, relabelled = run_cli("export", "--stage", "local")
+    assert (code, relabelled["added"], relabelled["relabelled"]) == (0, {}, 1)
+    (changed,) = [e for e in read_manifest(channel) if e.prediction_id == confirmed["prediction_id"]]
+    (before,) = [e for e in manifest if e.prediction_id == confirmed["prediction_id"]]
+    assert (changed.label, changed.kind, changed.split) == ((label + 1) % 10, "corrected", before.split)
+    manifest = read_manifest(channel)
 
     # A challenger that is not better on the held-out corrections (the champion itself) is refused.
     code, refused = run_cli("promote", "--stage", "local", "--challenger", str(MODEL_ARCHIVE))
     assert code == 1 and refused["promoted"] is False
     assert refused["package"]["ModelApprovalStatus"] == "Rejected"
     assert "not better on held-out feedback" in refused["package"]["ApprovalDescription"]
-    baseline = wait_for(lambda: (h := loop.health())["model_promoted_at"] and h, 60, 0.2,
-                        "the endpoint follows the registry's baseline (version 1, the shipped model)")
+    baseline = wait_for(
+        lambda: (h := loop.health())["model_promoted_at"] and h,
+        60,
+        0.2,
+        "the endpoint follows the registry's baseline (version 1, the shipped model)",
+    )
     assert baseline["model_version"] == shipped["model_version"]
 
     # The fine-tuned challenger passes and is promoted while requests keep coming: none fails.
@@ -144,8 +180,12 @@ def test_corrections_become_a_promoted_model_and_roll_back(loop: Loop, mnist_dir
     def traffic() -> None:
         while not stop.is_set():
             try:
-                response = requests.post(f"{loop.api}/predict", data=images.png(pictures[0]),
-                                         headers={"Content-Type": "image/png"}, timeout=30)
+                response = requests.post(
+                    f"{loop.api}/predict",
+                    data=images.png(pictures[0]),
+                    headers={"Content-Type": "image/png"},
+                    timeout=30,
+                )
                 if response.status_code != 200:
                     failures.append(f"{response.status_code} {response.text[:200]}")
             except requests.RequestException as exc:
@@ -161,8 +201,12 @@ def test_corrections_become_a_promoted_model_and_roll_back(loop: Loop, mnist_dir
         verdict = promoted["package"]["ModelMetrics"]
         assert verdict["challenger"]["feedback_right"] > verdict["champion"]["feedback_right"]
         assert verdict["passed"] and verdict["validation_images"] == 5000
-        health = wait_for(lambda: (h := loop.health())["model_version"] == new_version and h, 60, 0.2,
-                          "the endpoint serves the promoted model")
+        health = wait_for(
+            lambda: (h := loop.health())["model_version"] == new_version and h,
+            60,
+            0.2,
+            "the endpoint serves the promoted model",
+        )
     finally:
         stop.set()
         sender.join()
@@ -178,11 +222,13 @@ def test_corrections_become_a_promoted_model_and_roll_back(loop: Loop, mnist_dir
     code, _ = run_cli("rollback", "--stage", "local")
     assert code == 1  # the baseline is the only approved version left
     champion, challenger_score = verdict["champion"], verdict["challenger"]
-    print(f"feedback loop end to end: {time.monotonic() - started:.1f} s, {len(wrong)} corrections, validation "
-          f"{champion['validation_accuracy']:.4f} -> {challenger_score['validation_accuracy']:.4f} "
-          f"({verdict['validation_lost']} lost, {verdict['validation_gained']} gained), "
-          f"held-out feedback {champion['feedback_right']} -> {challenger_score['feedback_right']}"
-          f" of {verdict['feedback_holdout']}")
+    print(
+        f"feedback loop end to end: {time.monotonic() - started:.1f} s, {len(wrong)} corrections, validation "
+        f"{champion['validation_accuracy']:.4f} -> {challenger_score['validation_accuracy']:.4f} "
+        f"({verdict['validation_lost']} lost, {verdict['validation_gained']} gained), "
+        f"held-out feedback {champion['feedback_right']} -> {challenger_score['feedback_right']}"
+        f" of {verdict['feedback_holdout']}"
+    )
 
 
 def test_export_without_corrections_changes_nothing(aws: StageConfig, tmp_path: Path) -> None:
@@ -213,8 +259,9 @@ def test_an_interrupted_promotion_leaves_the_old_model_serving(tmp_path: Path, m
     assert registry.Registry.load().current["ModelPackageVersion"] == 1
 
 
-def test_an_archive_that_does_not_load_leaves_the_old_model_serving(mnist_dir: Path, tmp_path: Path,
-                                                                   monkeypatch) -> None:
+def test_an_archive_that_does_not_load_leaves_the_old_model_serving(
+    mnist_dir: Path, tmp_path: Path, monkeypatch
+) -> None:
     """The endpoint follows the registry; a broken archive there is logged and the serving model stays."""
     import asyncio
 

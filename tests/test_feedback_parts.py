@@ -26,8 +26,21 @@ def channel_of(directory: Path, labels: list[int], holdout_every: int = 4) -> Pa
         name = f"00000000-0000-4000-8000-{n:012d}"
         Image.new("L", (28, 28), 20 * label).save(directory / "model_input" / f"{name}.png")
         split = "holdout" if n % holdout_every == 0 else "train"
-        examples.append(Example(name, label, (label + 1) % 10, "corrected", split, "api", "t", "t", None,
-                                f"model_input/{name}.png", f"uploads/{name}.png"))
+        examples.append(
+            Example(
+                name,
+                label,
+                (label + 1) % 10,
+                "corrected",
+                split,
+                "api",
+                "t",
+                "t",
+                None,
+                f"model_input/{name}.png",
+                f"uploads/{name}.png",
+            )
+        )
     write_manifest(directory, examples)
     return directory
 
@@ -53,8 +66,15 @@ def test_feedback_is_oversampled_to_its_share_and_holdout_stays_out(tmp_path: Pa
 
 @pytest.mark.parametrize(
     ("lost", "gained", "strict", "worse"),
-    [(0, 0, False, False), (4, 3, False, False), (5, 0, False, True), (9, 3, False, True), (12, 6, False, False),
-     (1, 0, True, True), (3, 3, True, False)],
+    [
+        (0, 0, False, False),
+        (4, 3, False, False),
+        (5, 0, False, True),
+        (9, 3, False, True),
+        (12, 6, False, False),
+        (1, 0, True, True),
+        (3, 3, True, False),
+    ],
 )
 def test_not_worse_on_validation_allows_what_chance_explains(lost: int, gained: int, strict: bool, worse: bool):
     assert worse_on_validation(lost, gained, strict) is worse

@@ -28,8 +28,9 @@ def default_channel(stage: str) -> Path:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m training.feedback", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m training.feedback", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     def stage(command: argparse.ArgumentParser) -> None:
@@ -38,8 +39,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     def gate_options(command: argparse.ArgumentParser) -> None:
         command.add_argument("--challenger", required=True, help="model.tar.gz (or s3://..., training-job:NAME)")
-        command.add_argument("--strict", action="store_true",
-                             help="no net loss of validation images at all (default: none beyond chance)")
+        command.add_argument(
+            "--strict",
+            action="store_true",
+            help="no net loss of validation images at all (default: none beyond chance)",
+        )
         command.add_argument("--data-dir", help="folder with the MNIST IDX files (default: as for training)")
 
     export = commands.add_parser("export", help="corrected and confirmed predictions into the channel")
@@ -103,8 +107,7 @@ def execute(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
         else:
             from training.feedback import model_registry
 
-            result = model_registry.promote(_cloud(args, True), args.challenger, channel, args.strict,
-                                            args.data_dir)
+            result = model_registry.promote(_cloud(args, True), args.challenger, channel, args.strict, args.data_dir)
         return (0 if result["promoted"] else 1), result
     if args.command == "rollback":
         if local:

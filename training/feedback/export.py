@@ -21,7 +21,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -136,8 +136,9 @@ def export(store: PredictionStore, channel: Path, holdout: float = DEFAULT_HOLDO
                 report.unchanged += 1
             else:
                 kind = "confirmed" if label == known.predicted else "corrected"
-                examples[known.prediction_id] = Example(**{**known.__dict__, "label": label, "kind": kind,
-                                                           "feedback_at": record["feedback_at"]})
+                examples[known.prediction_id] = replace(
+                    known, label=label, kind=kind, feedback_at=record["feedback_at"]
+                )
                 report.relabelled += 1
             continue
         reason = _usable(record)
@@ -204,4 +205,3 @@ def upload_channel(channel: Path, s3_uri: str) -> int:
         _s3().upload_file(str(path), bucket, key)
         copied += 1
     return copied
-

@@ -48,10 +48,17 @@ def mix_in(train_set: Dataset, config: Settings) -> tuple[Dataset, dict[str, Any
         train_set.fingerprint,
         train_set.source,
     )
-    info = {"channel": str(config.feedback_dir), "examples": len(feedback), "repeats": repeats,
-            "share": round(repeats * len(feedback) / len(mixed), 4)}
-    print(f"feedback: {len(feedback)} examples from {config.feedback_dir}, x{repeats} "
-          f"({info['share']:.1%} of {len(mixed)} training images)", flush=True)
+    info = {
+        "channel": str(config.feedback_dir),
+        "examples": len(feedback),
+        "repeats": repeats,
+        "share": round(repeats * len(feedback) / len(mixed), 4),
+    }
+    print(
+        f"feedback: {len(feedback)} examples from {config.feedback_dir}, x{repeats} "
+        f"({info['share']:.1%} of {len(mixed)} training images)",
+        flush=True,
+    )
     return mixed, info
 
 
@@ -76,8 +83,9 @@ def train_mode(model: nn.Module, config: Settings) -> None:
                 module.eval()
 
 
-def annotate(config: Settings, metadata: dict[str, Any], feedback: dict[str, Any] | None,
-             parent: str | None) -> dict[str, Any]:
+def annotate(
+    config: Settings, metadata: dict[str, Any], feedback: dict[str, Any] | None, parent: str | None
+) -> dict[str, Any]:
     """Add the feedback used and the parent model to ``metadata`` and to ``metadata.json``."""
     if feedback is None and parent is None:
         return metadata

@@ -86,8 +86,13 @@ def worse_on_validation(lost: int, gained: int, strict: bool = False) -> bool:
     return lost - gained > Z_95 * math.sqrt(lost + gained)
 
 
-def compare(challenger: str | Path, champion: str | Path, feedback_dir: str | Path, strict: bool = False,
-            data_dir: str | None = None) -> Verdict:
+def compare(
+    challenger: str | Path,
+    champion: str | Path,
+    feedback_dir: str | Path,
+    strict: bool = False,
+    data_dir: str | None = None,
+) -> Verdict:
     """Score both models (``model.tar.gz``, model dir or ``model.pt``) and decide; see the module docstring."""
     champion_model, champion_meta = load_model(champion)
     challenger_model, challenger_meta = load_model(challenger)
@@ -98,14 +103,20 @@ def compare(challenger: str | Path, champion: str | Path, feedback_dir: str | Pa
     lost, gained = int((theirs_right & ~ours_right).sum()), int((ours_right & ~theirs_right).sum())
     reasons = []
     if _split_of(challenger_meta) != _split_of(champion_meta):
-        reasons.append(f"the challenger was trained with another validation split or data {_split_of(challenger_meta)}"
-                       f" than the champion {_split_of(champion_meta)}: it may have seen the validation images")
+        reasons.append(
+            f"the challenger was trained with another validation split or data {_split_of(challenger_meta)}"
+            f" than the champion {_split_of(champion_meta)}: it may have seen the validation images"
+        )
     if worse_on_validation(lost, gained, strict):
-        reasons.append(f"worse on validation: {ours.validation_accuracy:.2%} vs {theirs.validation_accuracy:.2%}, "
-                       f"{lost} images lost, {gained} gained" + (" (strict: no net loss)" if strict else ""))
+        reasons.append(
+            f"worse on validation: {ours.validation_accuracy:.2%} vs {theirs.validation_accuracy:.2%}, "
+            f"{lost} images lost, {gained} gained" + (" (strict: no net loss)" if strict else "")
+        )
     if not len(feedback):
         reasons.append("no held-out feedback examples: nothing to be better on (export more corrections)")
     elif ours.feedback_right <= theirs.feedback_right:
-        reasons.append(f"not better on held-out feedback: {ours.feedback_right} vs {theirs.feedback_right} "
-                       f"of {len(feedback)} right")
+        reasons.append(
+            f"not better on held-out feedback: {ours.feedback_right} vs {theirs.feedback_right} "
+            f"of {len(feedback)} right"
+        )
     return Verdict(theirs, ours, len(validation), len(feedback), lost, gained, strict, not reasons, reasons)

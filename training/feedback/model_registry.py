@@ -82,13 +82,17 @@ def _register(cloud: Cloud, model_data: str, archive: Path, status: str, descrip
         ModelPackageDescription=description[:1000],
         ModelApprovalStatus=status,
         InferenceSpecification={
-            "Containers": [{
-                "Image": hosting.inference_image(cloud.region, hosting.Capacity()),
-                "ModelDataUrl": model_data,
-                "Environment": {"SAGEMAKER_PROGRAM": "inference.py",
-                                "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
-                                "SAGEMAKER_REGION": cloud.region},
-            }],
+            "Containers": [
+                {
+                    "Image": hosting.inference_image(cloud.region, hosting.Capacity()),
+                    "ModelDataUrl": model_data,
+                    "Environment": {
+                        "SAGEMAKER_PROGRAM": "inference.py",
+                        "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
+                        "SAGEMAKER_REGION": cloud.region,
+                    },
+                }
+            ],
             "SupportedContentTypes": CONTENT_TYPES,
             "SupportedResponseMIMETypes": ["application/json", "application/x-npy"],
         },
@@ -120,8 +124,9 @@ def _model_data_of(cloud: Cloud, reference: str, archive: Path) -> str:
     return f"s3://{cloud.bucket}/{key}"
 
 
-def promote(cloud: Cloud, challenger: str, channel: Path, strict: bool = False,
-            data_dir: str | None = None) -> dict[str, Any]:
+def promote(
+    cloud: Cloud, challenger: str, channel: Path, strict: bool = False, data_dir: str | None = None
+) -> dict[str, Any]:
     """Register the challenger, gate it against the served model, and on approval update the endpoint."""
     from ops.model_source import resolve
 
@@ -153,7 +158,7 @@ def rollback(cloud: Cloud) -> dict[str, Any]:
     current = next((p for p in listed if p["ModelDataUrl"] == served), None)
     if current is None:
         raise CloudError(f"the served model {served} is not in model package group {group_name(cloud)}")
-    older = listed[listed.index(current) + 1:]
+    older = listed[listed.index(current) + 1 :]
     target = next((p for p in older if p["ModelApprovalStatus"] == APPROVED and p["ModelDataUrl"] != served), None)
     if target is None:
         raise CloudError(f"no approved version before {current['ModelPackageArn']}: nothing to roll back to")
@@ -168,8 +173,17 @@ def status(cloud: Cloud) -> dict[str, Any]:
         "ModelPackageGroupName": group_name(cloud),
         "serving": served,
         "ModelPackages": [
-            {k: p.get(k) for k in ("ModelPackageVersion", "ModelPackageArn", "ModelApprovalStatus", "CreationTime",
-                                   "ModelDataUrl", "ApprovalDescription")}
+            {
+                k: p.get(k)
+                for k in (
+                    "ModelPackageVersion",
+                    "ModelPackageArn",
+                    "ModelApprovalStatus",
+                    "CreationTime",
+                    "ModelDataUrl",
+                    "ApprovalDescription",
+                )
+            }
             for p in packages(cloud)
         ],
     }

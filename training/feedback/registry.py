@@ -112,8 +112,9 @@ class Registry:
         package.update(ModelApprovalStatus=status, ApprovalDescription=description, LastModifiedTime=now())
 
     def promote(self, package: dict[str, Any], reason: str) -> None:
-        self.promotions.append({"ModelPackageVersion": package["ModelPackageVersion"], "PromotedAt": now(),
-                                "Reason": reason})
+        self.promotions.append(
+            {"ModelPackageVersion": package["ModelPackageVersion"], "PromotedAt": now(), "Reason": reason}
+        )
 
     def previous(self) -> dict[str, Any]:
         """The package to roll back to: the last promoted one before the current that is still Approved."""
@@ -134,7 +135,9 @@ class Registry:
             "ModelPackageGroupName": self.group,
             "ModelPackages": self.packages,
             "Promotions": self.promotions,
-            "current": None if current is None else {
+            "current": None
+            if current is None
+            else {
                 "ModelPackageVersion": current["ModelPackageVersion"],
                 "model_version": current["CustomerMetadataProperties"]["model_version"],
                 "archive": current["ModelDataUrl"],
@@ -151,8 +154,13 @@ class Registry:
         tmp.replace(self.path)
 
 
-def promote(challenger: Path, feedback_dir: Path, strict: bool = False, data_dir: str | None = None,
-            registry: Registry | None = None) -> dict[str, Any]:
+def promote(
+    challenger: Path,
+    feedback_dir: Path,
+    strict: bool = False,
+    data_dir: str | None = None,
+    registry: Registry | None = None,
+) -> dict[str, Any]:
     """Register ``challenger``, gate it against what serves, and make it current only when it passes.
 
     Before the first promotion the model that serves (the shipped one) is registered as version 1,

@@ -25,8 +25,13 @@ from training.data import load_mnist, stratified_split
 DEFAULT_DEGREES = 70
 
 
-def slanted_digits(count: int, degrees: float = DEFAULT_DEGREES, data_dir: str | Path | None = None,
-                   seed: int = 42, val_size: int = 5000) -> tuple[np.ndarray, np.ndarray]:
+def slanted_digits(
+    count: int,
+    degrees: float = DEFAULT_DEGREES,
+    data_dir: str | Path | None = None,
+    seed: int = 42,
+    val_size: int = 5000,
+) -> tuple[np.ndarray, np.ndarray]:
     """The last ``count`` training-split images (of ``stratified_split(val_size, seed)``), turned
     ``degrees``: ``(images (count, 28, 28) uint8, labels (count,))``."""
     data = load_mnist(data_dir)
@@ -47,16 +52,18 @@ def run(api: str, count: int, degrees: float) -> dict[str, int]:
     counts = {"predictions": 0, "corrected": 0, "confirmed": 0, "several_digits": 0}
     with requests.Session() as session:
         for picture, label in zip(pictures, labels.tolist(), strict=True):
-            response = session.post(f"{api}/predict", data=png(picture), headers={"Content-Type": "image/png"},
-                                    timeout=30)
+            response = session.post(
+                f"{api}/predict", data=png(picture), headers={"Content-Type": "image/png"}, timeout=30
+            )
             response.raise_for_status()
             record = response.json()
             counts["predictions"] += 1
             if record.get("digit") is None:
                 counts["several_digits"] += 1
                 continue
-            session.post(f"{api}/predictions/{record['prediction_id']}/feedback", json={"label": label},
-                         timeout=30).raise_for_status()
+            session.post(
+                f"{api}/predictions/{record['prediction_id']}/feedback", json={"label": label}, timeout=30
+            ).raise_for_status()
             counts["confirmed" if record["digit"] == label else "corrected"] += 1
     return counts
 
