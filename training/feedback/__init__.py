@@ -7,5 +7,6 @@
 * :mod:`~training.feedback.finetune`: what ``training/train.py`` does with the channel and ``--init-model``;
 * :mod:`~training.feedback.gate`: challenger against champion, on the validation split and held-out feedback;
 * :mod:`~training.feedback.registry`: the local model registry (``.local/models/registry.json``);
-* :mod:`~training.feedback.model_registry`: the SageMaker Model Registry and the endpoint update (AWS stages).
+* :mod:`~training.feedback.model_registry`: the SageMaker Model Registry and the endpoint update (AWS stages);
+* :mod:`~training.feedback.simulate`: users who write slanted digits, to try the loop.
 """
