@@ -40,7 +40,7 @@ app.api.binary_types.extend(t for t in IMAGE_CONTENT_TYPES if t not in app.api.b
 #: ``iam`` makes every route except ``/health`` and ``/openapi.json`` require a SigV4-signed request (API Gateway's
 #: AWS_IAM authorizer).
 AUTHORIZER = IAMAuthorizer() if CONFIG.api_auth == "iam" else None
-LIST_PARAMETERS = {"limit", "cursor", "source", "digit", "status"}
+LIST_PARAMETERS = {"limit", "cursor", "source", "digit", "status", "corrected"}
 STATS_PARAMETERS = {"days"}
 
 
@@ -123,7 +123,8 @@ def predict_json() -> dict[str, Any]:
 
 @api_route("/predictions", methods=["GET"])
 def list_predictions() -> dict[str, Any]:
-    """Newest first: ``?limit=20&cursor=...&source=api|s3&digit=0-9&status=succeeded|rejected|failed``."""
+    """Newest first: ``?limit=20&cursor=...&source=api|s3&digit=0-9&status=succeeded|rejected|failed``
+    ``&corrected=true|false`` (a user's label other than the predicted digit)."""
     params = _query_params(LIST_PARAMETERS)
     page = service.store.list(
         limit=_int_parameter(params, "limit", default=20),
@@ -131,6 +132,7 @@ def list_predictions() -> dict[str, Any]:
         source=params.get("source") or None,
         digit=_int_parameter(params, "digit"),
         status=params.get("status") or None,
+        corrected=_bool_parameter(params, "corrected"),
     )
     return {"items": page.items, "next_cursor": page.cursor}
 
@@ -156,6 +158,15 @@ def _int_parameter(params: dict[str, str], name: str, default: int | None = None
     if not re.fullmatch(r"\d{1,4}", value):
         raise BadRequest(f"{name} must be a whole number", code="invalid_parameter")
     return int(value)
+
+
+def _bool_parameter(params: dict[str, str], name: str) -> bool | None:
+    value = params.get(name)
+    if value is None or value == "":
+        return None
+    if value not in ("true", "false"):
+        raise BadRequest(f"{name} must be true or false", code="invalid_parameter")
+    return value == "true"
 
 
 @api_route("/predictions/{prediction_id}", methods=["GET"])
@@ -211,10 +222,11 @@ def health() -> Response:
     """200 when the endpoint answers a real (tiny) inference, the table a real read and both buckets a
     HeadBucket; else 503."""
     checks: dict[str, dict[str, Any]] = {}
-    model_version = model_source = None
+    model_version = model_source = promoted_at = None
     try:
         probe = service.endpoint.probe()
         model_version, model_source = probe.result.get("model_version"), probe.model_source
+        promoted_at = probe.promoted_at
         checks["endpoint"] = {"ok": True, "latency_ms": probe.latency_ms}
     except ServiceError as exc:
         checks["endpoint"] = {"ok": False, "code": exc.code, "message": exc.message}
@@ -236,6 +248,7 @@ def health() -> Response:
         "endpoint_name": CONFIG.endpoint_name,
         "model_version": model_version,
         "model_source": model_source,
+        "model_promoted_at": promoted_at,
         "checks": checks,
     }
     return Response(body=body, status_code=200 if healthy else 503, headers={} if healthy else {"Retry-After": "5"})

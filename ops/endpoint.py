@@ -2,6 +2,7 @@
 
     python -m ops.endpoint --model model/artifacts/model.tar.gz --port 8080          # in-process container
     python -m ops.endpoint --container-url http://127.0.0.1:9080 --port 8080         # the real serving stack
+    python -m ops.endpoint --model M --follow .local/models/registry.json            # switch on promotion
 
 It answers, on 127.0.0.1 unless ``--host`` says otherwise:
 
@@ -19,6 +20,12 @@ Behind it, either container:
   the ``sagemaker-inference`` toolkit calls it (:meth:`InProcessContainer.invoke`);
 * the real SageMaker PyTorch serving stack, TorchServe + the toolkit (``--container-url``, started by
   :mod:`ops.serving_stack`): requests are forwarded to its ``/invocations``.
+
+With ``--follow REGISTRY`` (in-process container only; ``make up`` passes the local model registry of
+:mod:`training.feedback.registry`) the endpoint watches that JSON file and, when its ``current`` entry
+names another archive, loads it next to the serving model and then switches to it in one assignment:
+requests in flight finish on the old model, the next ones get the new one, none fails. An archive that
+does not load leaves the old model serving.
 
 ``tests/test_serving_conformance.py`` runs both side by side on the same cases: same status, same body.
 Logs are JSON lines on stderr, one per invocation.
@@ -152,22 +159,35 @@ class InProcessContainer:
     ready: bool = False
     load_failed: bool = False
     load_seconds: float | None = None
-    _handlers: ModuleType | None = None
-    _model: Any = None
-    _workdir: tempfile.TemporaryDirectory[str] | None = None
+    #: The handlers module and its loaded model, replaced together (one assignment) by :meth:`swap`.
+    _served: tuple[ModuleType, Any] | None = None
+    _workdirs: list[tempfile.TemporaryDirectory[str]] = field(default_factory=list)
 
     async def load(self) -> None:
         started = time.perf_counter()
-        self._workdir = tempfile.TemporaryDirectory(prefix="digits-endpoint-")
-        model_dir = unpack(self.archive, self._workdir.name)
-        self._handlers = await asyncio.to_thread(import_handlers, model_dir)
-        self._model = await asyncio.to_thread(self._handlers.model_fn, str(model_dir))
+        self._served = await self._load(self.archive)
         self.load_seconds = time.perf_counter() - started
         self.ready = True
 
+    async def _load(self, archive: Path) -> tuple[ModuleType, Any]:
+        workdir = tempfile.TemporaryDirectory(prefix="digits-endpoint-")
+        self._workdirs.append(workdir)  # kept until close: a retired model's files may still be read
+        model_dir = unpack(archive, workdir.name)
+        handlers = await asyncio.to_thread(import_handlers, model_dir)
+        return handlers, await asyncio.to_thread(handlers.model_fn, str(model_dir))
+
+    async def swap(self, archive: Path) -> None:
+        """Serve ``archive`` from now on: loaded first (while the current model keeps answering), then
+        switched to in one assignment; requests already running finish on the old model. Raises (and
+        changes nothing) when the archive does not load."""
+        started = time.perf_counter()
+        served = await self._load(archive)
+        self._served, self.archive = served, archive
+        self.load_seconds = time.perf_counter() - started
+
     async def close(self) -> None:
-        if self._workdir is not None:
-            self._workdir.cleanup()
+        for workdir in self._workdirs:
+            workdir.cleanup()
 
     def _transform(self, body: bytes, content_type: str | None, accept: str | None) -> Outcome:
         """``sagemaker_inference.transformer.Transformer.transform`` for one request, what it does in order."""
@@ -180,9 +200,10 @@ class InProcessContainer:
             except UnicodeDecodeError as exc:  # the toolkit's answer: 500, the message (and a traceback), no type
                 return Outcome(500, f"{exc}\n".encode(), "")
         context = _RequestContext()
-        assert self._handlers is not None
+        assert self._served is not None
+        handlers, model = self._served  # one read: a swap in between cannot mix two models
         try:
-            result = self._handlers.transform_fn(self._model, payload, content_type, accept, context)
+            result = handlers.transform_fn(model, payload, content_type, accept, context)
         except Exception as exc:  # the toolkit's answer to a handler that raises: 500 and the message
             log.error("transform_fn raised", exc_info=True)
             return Outcome(500, f"{exc}\n".encode(), "")
@@ -233,6 +254,8 @@ class Endpoint:
     endpoint_name: str
     #: Where the model came from (``--model`` as given: a path, s3://..., training-job:NAME, ...).
     source: str | None = None
+    #: When the serving model was promoted (``--follow``: the registry's ``promoted_at``), ISO-8601 UTC.
+    promoted_at: str | None = None
     variant_name: str = "AllTraffic"
     region: str = "us-east-1"
     account_id: str = "000000000000"
@@ -382,13 +405,47 @@ async def runtime_invoke_endpoint(request: Request) -> Response:
     if outcome.status >= 400:
         return endpoint.model_error(outcome, request_id)
     headers = {**_aws_headers(request_id), "x-Amzn-Invoked-Production-Variant": endpoint.variant_name}
-    if endpoint.source:  # the Runtime API's CustomAttributes: the container's note to the caller, verbatim
-        headers["X-Amzn-SageMaker-Custom-Attributes"] = "model_source=" + quote(endpoint.source, safe=":/@-._~")
+    # The Runtime API's CustomAttributes: the container's note to the caller, verbatim.
+    attributes = [f"{k}={quote(v, safe=':/@-._~')}" for k, v in (("model_source", endpoint.source),
+                                                                 ("promoted_at", endpoint.promoted_at)) if v]
+    if attributes:
+        headers["X-Amzn-SageMaker-Custom-Attributes"] = ";".join(attributes)
     return Response(outcome.body, 200, headers=headers, media_type=outcome.content_type)
 
 
-def create_app(endpoint: Endpoint, on_load_failure: Callable[[], None] | None = None) -> Starlette:
-    """The ASGI app; the container loads in the background once the server runs (``/ping`` says when)."""
+async def follow(endpoint: Endpoint, registry: Path, interval: float = 0.5) -> None:
+    """Serve the ``current`` archive of the model registry file ``registry`` whenever it changes (forever).
+
+    The file is replaced atomically by its writer, so each read sees a whole version of it."""
+    container = endpoint.container
+    assert isinstance(container, InProcessContainer)
+    seen: tuple[int, int] | None = None
+    while True:
+        try:
+            stat = registry.stat()
+            signature = (stat.st_mtime_ns, stat.st_size)
+            if signature != seen:
+                seen = signature
+                current = json.loads(registry.read_text())["current"]
+                archive = Path(current["archive"]).resolve()
+                if archive != container.archive.resolve():
+                    log.info("switching model", extra={"fields": {"archive": str(archive)}})
+                    await container.swap(archive)
+                    log.info("model switched", extra={"fields": {"archive": str(archive),
+                                                                  "load_seconds": container.load_seconds}})
+                endpoint.source = current.get("source") or str(archive)
+                endpoint.promoted_at = current.get("promoted_at")
+        except FileNotFoundError:
+            pass
+        except Exception:  # a bad registry entry or archive: keep serving what serves now
+            log.error("not switching model: %s stays", container.archive, exc_info=True)
+        await asyncio.sleep(interval)
+
+
+def create_app(endpoint: Endpoint, on_load_failure: Callable[[], None] | None = None,
+               registry: Path | None = None) -> Starlette:
+    """The ASGI app; the container loads in the background once the server runs (``/ping`` says when),
+    then, with ``registry``, follows that model registry file (:func:`follow`)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -402,6 +459,8 @@ def create_app(endpoint: Endpoint, on_load_failure: Callable[[], None] | None = 
                     on_load_failure()
                 return
             log.info("model loaded", extra={"fields": {"endpoint_name": endpoint.endpoint_name}})
+            if registry is not None:
+                await follow(endpoint, registry)
 
         task = asyncio.create_task(load())
         try:
@@ -435,6 +494,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--model", help="model.tar.gz, s3://BUCKET/KEY, training-job:NAME or tuning-job:NAME, served in this process"
     )
     source.add_argument("--container-url", help="a running model container (the real serving stack) to forward to")
+    parser.add_argument(
+        "--follow", type=Path, help="a model registry file (.local/models/registry.json): serve its current model"
+    )
     parser.add_argument("--model-source", help="where the model came from, as reported to callers (default --model)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)
@@ -463,6 +525,9 @@ def main(argv: list[str] | None = None) -> int:
             log.critical(str(exc))
             return 2
     else:
+        if args.follow:
+            log.critical("--follow needs --model (the in-process container)")
+            return 2
         container = RemoteContainer(args.container_url)
     endpoint = Endpoint(
         container,
@@ -477,7 +542,7 @@ def main(argv: list[str] | None = None) -> int:
             server.should_exit = True
 
     config = uvicorn.Config(
-        create_app(endpoint, on_load_failure=stop_server),
+        create_app(endpoint, on_load_failure=stop_server, registry=args.follow),
         host=args.host,
         port=args.port,
         log_config=None,

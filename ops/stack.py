@@ -17,6 +17,7 @@ Ports come from the environment (defaults in brackets): ``AWS_PORT`` [4566], ``E
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import signal
@@ -45,6 +46,20 @@ def local_dir() -> Path:
 
 def pid_file() -> Path:
     return local_dir() / "stack.pid"
+
+
+def model_registry() -> Path:
+    """The local model registry file (:mod:`training.feedback.registry`) that the endpoint follows."""
+    return local_dir() / "models" / "registry.json"
+
+
+def promoted_model() -> Path | None:
+    """The archive the local model registry says serves, or None when nothing was promoted."""
+    try:
+        current = json.loads(model_registry().read_text())["current"]
+    except (FileNotFoundError, ValueError, KeyError):
+        return None
+    return Path(current["archive"]) if current else None
 
 
 MODEL_ARCHIVE = ROOT / "model" / "artifacts" / "model.tar.gz"
@@ -115,6 +130,8 @@ class Stack:
     #: ``container`` (the real SageMaker serving stack, TorchServe + toolkit: what AWS runs).
     endpoint: str = "local"
     with_ui: bool = True
+    #: A model registry file the endpoint follows (switching models on promotion and rollback).
+    follow: Path | None = None
     #: Print the children's output (prefixed); benchmarks switch it off.
     echo: bool = True
     _supervisor: Supervisor | None = field(default=None, init=False)
@@ -186,7 +203,7 @@ class Stack:
     def _container_args(self) -> list[str]:
         if self._serving_stack is not None:
             return ["--container-url", self._serving_stack.url]
-        return ["--model", str(self.archive)]
+        return ["--model", str(self.archive), *(["--follow", str(self.follow)] if self.follow else [])]
 
     def _start_serving_stack(self) -> None:
         """The real serving stack on a free port, ready once it has answered a real inference."""
@@ -259,9 +276,13 @@ class Stack:
         raise OpsError("supervisord exited")
 
 
-def up(model: str = str(MODEL_ARCHIVE), endpoint: str = "local") -> int:
+def up(model: str | None = None, endpoint: str = "local") -> int:
+    """Run the stack until stopped. Without ``model``: the promoted model of the local registry (else the
+    shipped one), and the endpoint follows the registry; an explicit ``model`` is served as it is."""
     state_dir = local_dir() / DEFAULT_STATE_DIR.name
-    stack = Stack(ports=Ports.from_env(), state_dir=state_dir, model=model, endpoint=endpoint)
+    follow = model is None and endpoint == "local"
+    stack = Stack(ports=Ports.from_env(), state_dir=state_dir, model=model or promoted_model() or MODEL_ARCHIVE,
+                  endpoint=endpoint, follow=model_registry() if follow else None)
     pid_path = pid_file()
 
     def _terminate(*_: object) -> None:
@@ -317,8 +338,8 @@ def main(argv: list[str] | None = None) -> int:
         "--endpoint", choices=["local", "container"], default="local",
         help="what serves the model: in-process (local) or the real SageMaker serving stack (container)",
     )
-    parser.add_argument("--model", default=str(MODEL_ARCHIVE),
-                        help="up: model.tar.gz, s3://BUCKET/KEY, training-job:NAME or tuning-job:NAME (docs/models.md)")
+    parser.add_argument("--model", help="up: model.tar.gz, s3://BUCKET/KEY, training-job:NAME or tuning-job:NAME "
+                        "(docs/models.md; default: the promoted model of .local/models, else the shipped one)")
     args = parser.parse_args(argv)
     return up(args.model, args.endpoint) if args.command == "up" else down()
 

@@ -172,7 +172,7 @@ def test_listing_filters(chalice_client, digits):
 @pytest.mark.parametrize(
     "query",
     ["limit=0", "limit=abc", "limit=1000", "digit=12", "digit=-1", "source=email", "status=ok", "cursor=garbage",
-     "colour=red", "source=", "limit=&digit=3"],
+     "colour=red", "source=", "limit=&digit=3", "corrected=yes"],
 )
 def test_bad_listing_parameters_are_400(chalice_client, query):
     status, code = error_of(chalice_client.http.get(f"/predictions?{query}"))

@@ -224,3 +224,26 @@ def test_a_cursor_only_fits_its_own_listing(store: PredictionStore):
 
 def test_ping_reads_the_table(store: PredictionStore):
     store.ping()
+
+
+def test_corrected_filter_and_the_feedback_export_query(empty_store: PredictionStore):
+    store = empty_store
+    right, wrong, unjudged = save(store, 3), save(store, 4), save(store, 5)
+    several = save(store, 1)
+    store.add_feedback(right["prediction_id"], 3)  # confirmed
+    store.add_feedback(wrong["prediction_id"], 9)  # corrected
+    store.table.update_item(  # a several-digit record has no single digit: any label corrects it
+        Key={"prediction_id": several["prediction_id"]}, UpdateExpression="REMOVE digit SET #n = :n",
+        ExpressionAttributeNames={"#n": "number"}, ExpressionAttributeValues={":n": "12"},
+    )
+    store.add_feedback(several["prediction_id"], 1)
+
+    def ids(page) -> set[str]:
+        return {r["prediction_id"] for r in page.items}
+
+    assert ids(store.list(corrected=True)) == {wrong["prediction_id"], several["prediction_id"]}
+    assert ids(store.list(corrected=False)) == {right["prediction_id"], unjudged["prediction_id"]}
+    assert ids(store.list(corrected=True, digit=4)) == {wrong["prediction_id"]}
+    exported = list(store.with_feedback())
+    assert [r["prediction_id"] for r in exported] == [several["prediction_id"], wrong["prediction_id"],
+                                                       right["prediction_id"]]  # newest first

@@ -272,6 +272,13 @@ def test_history_lists_predictions_of_both_paths_newest_first(local_ui, digits) 
     assert "### 5" in text and "### 6" not in text
     assert api_record["prediction_id"]
 
+    client.send_feedback(api_record["prediction_id"], 3)  # "Corrected only": GET /predictions?corrected=true
+    at.selectbox[0].set_value(None).run()
+    at.toggle(key="history_corrected").set_value(True).run()
+    no_exception(at)
+    assert "corrected to **3**" in markdown_text(at)
+    assert f"s3://{local_ui.config.inbox_bucket}/{upload_.key}" not in "\n".join(c.value for c in at.caption)
+
 
 def test_a_record_with_a_broken_model_input_shows_no_picture_instead_of_failing() -> None:
     assert model_input_image({"model_input": "iVBORw0KGgo="}) is None  # a PNG signature and nothing else

@@ -39,6 +39,7 @@ from torch import nn
 from model.network import MEAN, NOT_A_DIGIT, STD, DigitNet
 from training import refusal, sets
 from training.data import Dataset, batches, load_mnist, stratified_split
+from training.feedback import finetune
 from training.metrics import format_metrics
 from training.package import write_code
 
@@ -68,11 +69,15 @@ class Config:
     model_dir: str = str(LOCAL_RUN / "model")
     checkpoint_dir: str = str(LOCAL_RUN / "checkpoints")
     output_data_dir: str = str(LOCAL_RUN / "output")
+    #: The feedback channel and the model to start from (training/feedback/finetune.py).
+    feedback_dir: str | None = None
+    feedback_share: float = 0.25
+    init_model: str | None = None
 
     def resume_key(self) -> dict[str, object]:
         """What must match for a checkpoint to be resumed (everything that shapes the run but ``epochs``)."""
         keys = ("lr", "weight_decay", "dropout", "batch_size", "seed", "val_size", "label_smoothing", "clean_epochs",
-                "upload_share", "typed", "not_digit", "limit")
+                "upload_share", "typed", "not_digit", "limit", "feedback_dir", "feedback_share", "init_model")
         return {k: getattr(self, k) for k in keys}
 
 
@@ -105,6 +110,10 @@ def parse_args(argv: list[str] | None = None) -> Config:
     add("--threads", type=int, default=Config.threads, help="torch CPU threads")
     add("--data-dir", "--data_dir", default=env.get("SM_CHANNEL_TRAINING"), help="folder with the IDX .gz files")
     add("--model-dir", "--model_dir", default=env.get("SM_MODEL_DIR", Config.model_dir))
+    add("--feedback-dir", "--feedback_dir", default=env.get("SM_CHANNEL_FEEDBACK"), help="feedback channel to mix in")
+    add("--feedback-share", "--feedback_share", type=float, default=Config.feedback_share,
+        help="share of the training images that are feedback examples (oversampled)")
+    add("--init-model", "--init_model", help="start from this model (model.tar.gz, model dir): a fine-tune")
     add("--checkpoint-dir", "--checkpoint_dir", default=_default_checkpoint_dir())
     add("--output-data-dir", "--output_data_dir", default=env.get("SM_OUTPUT_DATA_DIR", Config.output_data_dir))
     if env.get("SM_HPS"):  # the job's hyperparameters, in case they are not repeated on the command line
@@ -225,6 +234,7 @@ def train(config: Config, on_epoch: Callable[[int, float], None] | None = None) 
         train_index = train_index[: config.limit]
     train_set, val_set = data.subset(train_index), data.subset(val_index)
     share = len(train_set) / (len(data) - len(val_set))  # a --limit run gets as many extras in proportion
+    train_set, feedback = finetune.mix_in(train_set, config)
     typed, not_digit = (max(10, round(n * share)) if n else 0 for n in (config.typed, config.not_digit))
     prepared = sets.build(train_set, val_set, typed, not_digit, config.seed)
     print(f"sets ready in {time.perf_counter() - started:.0f} s: {len(train_set)} digits, {len(prepared.extra)} "
@@ -233,7 +243,9 @@ def train(config: Config, on_epoch: Callable[[int, float], None] | None = None) 
     steps_per_epoch = max(1, (len(train_set) + len(prepared.extra)) // config.batch_size)
 
     classes = NOT_A_DIGIT + 1 if config.not_digit else NOT_A_DIGIT
-    model = DigitNet(dropout=config.dropout, classes=classes).to(memory_format=torch.channels_last)  # faster on CPU
+    model = DigitNet(dropout=config.dropout, classes=classes)
+    parent = finetune.init_weights(model, config)
+    model = model.to(memory_format=torch.channels_last)  # faster convs on CPU
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=config.lr, total_steps=max(10, config.epochs * steps_per_epoch), pct_start=0.25
@@ -246,7 +258,7 @@ def train(config: Config, on_epoch: Callable[[int, float], None] | None = None) 
 
     for epoch in range(start_epoch + 1, config.epochs + 1):
         epoch_started = time.perf_counter()
-        model.train()
+        finetune.train_mode(model, config)
         generator = torch.Generator().manual_seed(config.seed * 1000 + epoch)  # same batches after a resume
         loss_sum, seen = 0.0, 0
         epoch_set = prepared.epoch(config.upload_share, generator)
@@ -295,7 +307,8 @@ def train(config: Config, on_epoch: Callable[[int, float], None] | None = None) 
         if on_epoch:
             on_epoch(epoch, val_accuracy)
 
-    return export(model, config, history, data, prepared, time.perf_counter() - started)
+    metadata = export(model, config, history, data, prepared, time.perf_counter() - started)
+    return finetune.annotate(config, metadata, feedback, parent)
 
 
 def export(

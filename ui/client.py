@@ -151,8 +151,10 @@ def list_predictions(
     source: str | None = None,
     digit: int | None = None,
     status: str | None = None,
+    corrected: bool | None = None,
 ) -> Page:
-    params = {"limit": limit, "cursor": cursor, "source": source, "digit": digit, "status": status}
+    params = {"limit": limit, "cursor": cursor, "source": source, "digit": digit, "status": status,
+              "corrected": None if corrected is None else str(corrected).lower()}
     body = _call("GET", "/predictions", params={k: v for k, v in params.items() if v is not None})
     return Page(items=body.get("items", []), cursor=body.get("next_cursor"))
 
@@ -302,6 +304,7 @@ def system_status() -> list[Check]:
     detail = (
         f"{name}: model {report.get('model_version')}"
         + (f" from `{report['model_source']}`" if report.get("model_source") else "")
+        + (f", promoted {report['model_promoted_at']}" if report.get("model_promoted_at") else "")
         + f", probe {endpoint.get('latency_ms', 0):.0f} ms"
         if endpoint.get("ok")
         else f"{name}: {endpoint.get('message', 'unknown')}"

@@ -71,6 +71,9 @@ class Prediction:
     #: Where the served model came from, when the endpoint says (``model_source=`` in its CustomAttributes:
     #: the local endpoint does, e.g. ``s3://...`` or ``tuning-job:NAME``).
     model_source: str | None = None
+    #: When the served model was promoted (``promoted_at=`` in the CustomAttributes, ISO-8601 UTC; the
+    #: local endpoint says when it follows the local model registry).
+    promoted_at: str | None = None
 
 
 @dataclass(frozen=True)
@@ -101,7 +104,8 @@ class EndpointClient:
         except ValueError as exc:
             log.error("endpoint %s answered something that is not a prediction: %r", self.endpoint_name, body[:200])
             raise ModelFailed("the model endpoint gave an unreadable answer") from exc
-        return Prediction(result, round(latency_ms, 2), (attributes.get("model_source") or [None])[0])
+        return Prediction(result, round(latency_ms, 2), (attributes.get("model_source") or [None])[0],
+                          (attributes.get("promoted_at") or [None])[0])
 
     def probe(self) -> Prediction:
         """A real, cheap inference (84-byte image) proving the endpoint is up and the model loaded."""

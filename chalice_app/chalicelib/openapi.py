@@ -173,6 +173,11 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
             _query("source", {"type": "string", "enum": list(SOURCES)}, "Only predictions from this path."),
             _query("digit", {"type": "integer", "minimum": 0, "maximum": 9}, "Only predictions of this digit."),
             _query("status", {"type": "string", "enum": list(RECORD_STATUSES)}, "Only predictions with this status."),
+            _query(
+                "corrected",
+                {"type": "string", "enum": ["true", "false"]},
+                "true: only predictions a user corrected (feedback_label other than digit); false: the others.",
+            ),
         ),
         errors=("invalid_parameter", "invalid_cursor", "storage_unavailable", "internal_error"),
         response=_ref("PredictionPage"),
@@ -418,6 +423,10 @@ def _health_schema() -> dict[str, Any]:
             "endpoint_name": {"type": "string"},
             "model_version": {"type": ["string", "null"]},
             "model_source": {"type": ["string", "null"], "description": "Where the served model came from."},
+            "model_promoted_at": {
+                "type": ["string", "null"],
+                "description": "When the served model was promoted (ISO-8601 UTC), when the endpoint says.",
+            },
             "checks": {
                 "type": "object",
                 "required": list(HEALTH_CHECKS),

@@ -61,6 +61,8 @@ MAX_PAGE_SIZE = 100
 #: with a cursor: a rare filter value never turns one request into a read of the whole table.
 MAX_QUERY_PAGES = 10
 RETRY_AFTER_S = 2
+#: A user's label that differs from the predicted digit (a several-digit record has no ``digit``: any label).
+CORRECTED = Attr("feedback_label").exists() & ~Attr("feedback_label").eq(Attr("digit"))
 #: Key prefixes of the results bucket (expired by the stage's lifecycle rules).
 IMAGES_PREFIX = "images/"
 RESULTS_PREFIX = "results/"
@@ -412,11 +414,14 @@ class PredictionStore:
         source: str | None = None,
         digit: int | None = None,
         status: str | None = None,
+        corrected: bool | None = None,
     ) -> Page:
-        """Newest first, ``limit`` at most, optionally of one source / digit / status.
+        """Newest first, ``limit`` at most, optionally of one source / digit / status / correction state.
 
-        ``source`` picks the ``by-source`` index; ``digit`` and ``status`` are filters, so the query keeps
-        reading pages until ``limit`` items matched, the index ends, or :data:`MAX_QUERY_PAGES` were read.
+        ``source`` picks the ``by-source`` index; ``digit``, ``status`` and ``corrected`` are filters, so the
+        query keeps reading pages until ``limit`` items matched, the index ends, or :data:`MAX_QUERY_PAGES`
+        were read. ``corrected=True``: a ``feedback_label`` other than the predicted digit (every label of a
+        several-digit record); ``False``: the others.
         The cursor is None when nothing more matches (one item beyond ``limit`` is looked for, so a full
         last page gets no cursor), except when the read budget ran out first.
         Raises BadRequest for an argument out of range or a cursor of another listing.
@@ -424,7 +429,8 @@ class PredictionStore:
         _check_list_arguments(limit, source, digit, status)
         partition = ("source", source) if source else ("feed", FEED)
         start_key = decode_cursor(cursor, partition) if cursor else None
-        return self._read_newest(_listing_query(partition, digit, status), limit, partition[0], start_key)
+        query = _listing_query(partition, digit, status, corrected)
+        return self._read_newest(query, limit, partition[0], start_key)
 
     def _read_newest(
         self, query: dict[str, Any], limit: int, partition_key: str, start_key: dict[str, Any] | None
@@ -485,6 +491,17 @@ class PredictionStore:
                 return
             query = {**query, "ExclusiveStartKey": response["LastEvaluatedKey"]}
 
+    def with_feedback(self) -> Iterator[dict[str, Any]]:
+        """Every record that carries a ``feedback_label``, newest first: all pages of a Query on the
+        ``by-time`` index filtered on the label (never a Scan). For exports, not for requests."""
+        query: dict[str, Any] = {
+            "IndexName": FEED_INDEX,
+            "KeyConditionExpression": Key("feed").eq(FEED),
+            "FilterExpression": Attr("feedback_label").exists(),
+            "ScanIndexForward": False,
+        }
+        yield from (to_public(item) for item in self._query_all(query))
+
     def ping(self) -> None:
         """A cheap real read (GetItem of a key that never exists): the table answers with our permissions."""
         with _storage("reading the table"):
@@ -507,7 +524,9 @@ def _check_list_arguments(limit: int, source: str | None, digit: int | None, sta
         raise BadRequest(f"status must be one of {', '.join(STATUSES)}", code="invalid_parameter")
 
 
-def _listing_query(partition: tuple[str, str], digit: int | None, status: str | None) -> dict[str, Any]:
+def _listing_query(
+    partition: tuple[str, str], digit: int | None, status: str | None, corrected: bool | None = None
+) -> dict[str, Any]:
     """The Query of one listing, newest first: the index of ``partition`` and the filters as one expression."""
     name, value = partition
     query: dict[str, Any] = {
@@ -516,6 +535,8 @@ def _listing_query(partition: tuple[str, str], digit: int | None, status: str | 
         "ScanIndexForward": False,
     }
     filters = [Attr(attr).eq(wanted) for attr, wanted in (("digit", digit), ("status", status)) if wanted is not None]
+    if corrected is not None:
+        filters.append(CORRECTED if corrected else ~CORRECTED)
     if filters:
         query["FilterExpression"] = reduce(operator.and_, filters)
     return query

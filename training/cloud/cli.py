@@ -16,9 +16,25 @@ from typing import TYPE_CHECKING, Any
 
 from training.cloud.alarms import DEFAULT_LATENCY_MS
 from training.cloud.autoscaling import DEFAULT_INVOCATIONS_PER_INSTANCE, DEFAULT_MAX_INSTANCES, Scaling
-from training.cloud.context import DEFAULT_PREFIX, DEFAULT_STAGE, ROLE_ENV, Cloud, CloudError, Settings, connect
+from training.cloud.context import (
+    DEFAULT_PREFIX,
+    DEFAULT_STAGE,
+    ROLE_ENV,
+    Cloud,
+    CloudError,
+    Settings,
+    check_s3_uri,
+    connect,
+)
 from training.cloud.hosting import DEFAULT_INSTANCE, SERVERLESS_MEMORY_SIZES, Capacity
-from training.cloud.jobs import DEFAULT_DATA_DIR, DEFAULT_TRAINING_INSTANCE, STRATEGIES, TrainingSpec, as_text
+from training.cloud.jobs import (
+    DEFAULT_DATA_DIR,
+    DEFAULT_TRAINING_INSTANCE,
+    INIT_CHANNEL,
+    STRATEGIES,
+    TrainingSpec,
+    as_text,
+)
 from training.search_space import SEARCH_SPACE
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -78,6 +94,8 @@ def _training(parser: argparse.ArgumentParser, tuned: bool) -> None:
         metavar="KEY=VALUE",
         help="any other argument of training/train.py, e.g. -H seed=7 (repeatable)",
     )
+    group.add_argument("--feedback-channel", help="s3://.../: a feedback channel (docs/feedback-loop.md) to mix in")
+    group.add_argument("--init-model", help="s3://.../model.tar.gz: start from this model (a fine-tune)")
 
 
 def _model_source(parser: argparse.ArgumentParser) -> None:
@@ -196,9 +214,18 @@ def _hyperparameters(args: argparse.Namespace) -> dict[str, str]:
 
 
 def _spec(args: argparse.Namespace) -> TrainingSpec:
+    hyperparameters = _hyperparameters(args)
+    if args.feedback_channel:
+        check_s3_uri(args.feedback_channel, "--feedback-channel")
+    if args.init_model:
+        check_s3_uri(args.init_model, "--init-model")
+        # SageMaker puts the channel's object in /opt/ml/input/data/<channel>/ under its own name.
+        hyperparameters["init-model"] = f"/opt/ml/input/data/{INIT_CHANNEL}/{args.init_model.rsplit('/', 1)[1]}"
     return TrainingSpec(
         instance_type=args.instance_type,
-        hyperparameters=_hyperparameters(args),
+        hyperparameters=hyperparameters,
+        feedback_uri=args.feedback_channel,
+        init_model_uri=args.init_model,
         spot=args.spot,
         max_run_minutes=args.max_run_minutes,
         max_wait_minutes=args.max_wait_minutes,

@@ -30,6 +30,8 @@ TRAINING_FRAMEWORK_VERSION = "2.10"
 TRAINING_PY_VERSION = "py313"
 DEFAULT_TRAINING_INSTANCE = "ml.m5.xlarge"
 CHANNEL = "training"
+FEEDBACK_CHANNEL = "feedback"
+INIT_CHANNEL = "init"
 #: The training split as ../shared/data/mnist holds it (the test split is never uploaded).
 MNIST_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz")
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "mnist"
@@ -96,6 +98,10 @@ class TrainingSpec:
     max_wait_minutes: int = 120
     volume_gb: int = 10
     framework_version: str = TRAINING_FRAMEWORK_VERSION
+    #: Extra input channels (docs/feedback-loop.md): the ``feedback`` channel ($SM_CHANNEL_FEEDBACK) and the
+    #: ``init`` channel holding the model.tar.gz a fine-tune starts from.
+    feedback_uri: str | None = None
+    init_model_uri: str | None = None
 
     def validate(self) -> None:
         if self.max_run_minutes < 1:
@@ -154,17 +160,22 @@ def model_trainer(cloud: Cloud, spec: TrainingSpec, run_name: str) -> Iterator[M
         yield trainer
 
 
-def training_input(cloud: Cloud) -> list[Any]:
+def training_input(cloud: Cloud, spec: TrainingSpec | None = None) -> list[Any]:
     from sagemaker.core.training.configs import InputData
 
-    return [InputData(channel_name=CHANNEL, data_source=cloud.training_data_uri)]
+    channels = [InputData(channel_name=CHANNEL, data_source=cloud.training_data_uri)]
+    if spec is not None and spec.feedback_uri:
+        channels.append(InputData(channel_name=FEEDBACK_CHANNEL, data_source=spec.feedback_uri))
+    if spec is not None and spec.init_model_uri:
+        channels.append(InputData(channel_name=INIT_CHANNEL, data_source=spec.init_model_uri))
+    return channels
 
 
 def train(cloud: Cloud, spec: TrainingSpec, wait: bool = True) -> dict[str, Any]:
     """Start one training job (managed spot unless ``spec.spot`` is off); with ``wait``, follow its log."""
     run_name = unique_name(TRAIN_BASE_NAME)
     with model_trainer(cloud, spec, run_name) as trainer:
-        trainer.train(input_data_config=training_input(cloud), wait=wait, logs=wait)
+        trainer.train(input_data_config=training_input(cloud, spec), wait=wait, logs=wait)
         job_name = trainer._latest_training_job.training_job_name
     return describe_training_job(cloud, job_name)
 
@@ -221,7 +232,7 @@ def tune(
             max_parallel_jobs=max_parallel_jobs,
             base_tuning_job_name=TUNE_BASE_NAME,
         )
-        tuner.tune(inputs=training_input(cloud), wait=False)
+        tuner.tune(inputs=training_input(cloud, spec), wait=False)
         tuning_job_name = tuner.latest_tuning_job.hyper_parameter_tuning_job_name
     if wait:
         tuner.wait()

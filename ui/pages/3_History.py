@@ -39,25 +39,27 @@ def recent(source: str | None) -> list[dict]:
 
 
 state = st.session_state
-filters = st.columns([2, 1, 2, 1])
+filters = st.columns([2, 1, 2, 1, 1])
 source = filters[0].segmented_control(
     "Source", list(client.SOURCES), format_func=client.SOURCES.get, key="history_source"
 )
 digit = filters[1].selectbox("Digit", [None, *range(10)], format_func=lambda d: "any" if d is None else str(d))
 status = filters[2].segmented_control("Status", list(STATUS_BADGES), key="history_status")
-with filters[3]:
+corrected = filters[3].toggle("Corrected only", key="history_corrected", help="predictions users corrected") or None
+with filters[4]:
     st.write("")
     if st.button("Refresh", width="stretch"):
         recent.clear()
 
 # Cursors of the pages seen so far; a change of filter starts again from the newest.
-query = (source, digit, status)
+query = (source, digit, status, corrected)
 if state.get("history_query") != query:
     state.history_query, state.history_cursors = query, [None]
 
 try:
     page = client.list_predictions(
-        limit=PAGE_SIZE, cursor=state.history_cursors[-1], source=source, digit=digit, status=status
+        limit=PAGE_SIZE, cursor=state.history_cursors[-1], source=source, digit=digit, status=status,
+        corrected=corrected,
     )
 except client.Failure as exc:
     show_error(exc, "History unavailable")
