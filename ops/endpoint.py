@@ -130,14 +130,26 @@ class Container(Protocol):
 def import_handlers(model_dir: Path) -> ModuleType:
     """Import ``model_dir/code/inference.py`` as the serving stack does (``code/`` first on ``sys.path``).
 
-    The archive ships its own copy of the ``model`` package; the one this server was started from is
-    dropped from ``sys.modules`` first, so that the handlers and everything they import are the archive's."""
+    The archive ships its own copy of the ``model`` package: it is imported with the process's own
+    ``model`` modules set aside and ``code/`` first on ``sys.path``, so that the handlers and everything
+    they import are the archive's; then the process's modules are put back, and each archive loaded (one
+    served, one swapped in) keeps its own."""
+    code = str(model_dir / "code")
     if not (model_dir / "code" / "inference.py").is_file():
         raise FileNotFoundError(f"{model_dir} has no code/inference.py: not a model.tar.gz for the PyTorch container")
-    for name in [n for n in sys.modules if n in ("model", "inference") or n.startswith("model.")]:
-        del sys.modules[name]
-    sys.path.insert(0, str(model_dir / "code"))
-    return importlib.import_module("inference")
+
+    def handler_modules() -> list[str]:
+        return [n for n in sys.modules if n in ("model", "inference") or n.startswith("model.")]
+
+    own = {name: sys.modules.pop(name) for name in handler_modules()}
+    sys.path.insert(0, code)
+    try:
+        return importlib.import_module("inference")
+    finally:
+        sys.path.remove(code)
+        for name in handler_modules():
+            del sys.modules[name]
+        sys.modules.update(own)
 
 
 class _RequestContext:

@@ -7,6 +7,7 @@ really scores them: only the AWS API is moto's.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,9 @@ from training.feedback import model_registry
 from training.feedback.channel import Example, write_manifest
 from training.feedback.simulate import slanted_digits
 from training.package import build_archive
+
+#: The shipped model's version (model/artifacts/metadata.json).
+SHIPPED_VERSION = json.loads((MODEL_ARCHIVE.parent / "metadata.json").read_text())["version"]
 
 pytestmark = [pytest.mark.integration, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
@@ -125,7 +129,7 @@ def test_promotion_registers_versions_gates_them_and_updates_the_endpoint(
     assert (container["Image"], container["ModelDataUrl"]) == (INFERENCE_IMAGE, MODEL_DATA)
     assert container["Environment"]["SAGEMAKER_PROGRAM"] == "inference.py"
     assert pending["ModelApprovalStatus"] == "PendingManualApproval" and pending["ModelPackageGroupName"] == ENDPOINT
-    assert pending["CustomerMetadataProperties"]["model_version"] == "2026-11-26-afc1fbd"
+    assert pending["CustomerMetadataProperties"]["model_version"] == SHIPPED_VERSION
     (rejected,) = requests.of("UpdateModelPackage")
     assert rejected["ModelApprovalStatus"] == "Rejected"
     assert "not better on held-out feedback" in rejected["ApprovalDescription"]

@@ -33,6 +33,9 @@ from training.feedback.channel import read_manifest
 from training.feedback.simulate import slanted_digits
 from training.package import build_archive
 
+#: The shipped model's version (model/artifacts/metadata.json).
+SHIPPED_VERSION = json.loads((MODEL_ARCHIVE.parent / "metadata.json").read_text())["version"]
+
 pytestmark = pytest.mark.integration
 
 
@@ -287,4 +290,4 @@ def test_an_archive_that_does_not_load_leaves_the_old_model_serving(
 
     status, answer = asyncio.run(scenario())
     assert container.archive == MODEL_ARCHIVE and endpoint.promoted_at is None
-    assert status == 200 and answer["model_version"] == "2026-11-26-afc1fbd"
+    assert status == 200 and answer["model_version"] == SHIPPED_VERSION
