@@ -211,14 +211,16 @@ def test_upload_explains_rejected_files_on_both_paths(local_ui) -> None:
             ("blank.png", blank, "image/png"),
             ("page.png", not_an_image, "image/png"),
             ("huge.png", too_large, "image/png"),
+            ("star.png", images.png(images.star()), "image/png"),
         ]
         at = upload(page("pages/1_Upload_an_image.py").run(), path_label, files)
         no_exception(at)
         errors = [e.value for e in at.error]
-        assert len(errors) == 3, errors
+        assert len(errors) == 4, errors
         assert "No digit found" in errors[0] and "`no_digit_found`" in errors[0]
         assert "not an image we can read" in errors[1] and "`unsupported_media_type`" in errors[1]
         assert "too large" in errors[2] and "`image_too_large`" in errors[2]
+        assert "does not look like a digit" in errors[3] and "`not_a_digit`" in errors[3]
         assert not at.metric
 
 

@@ -3,8 +3,9 @@
 By default on the validation split the model was trained without (same seed and size, read from its
 metadata); with ``--split t10k`` on any IDX files, e.g. the official test split if you have it.
 ``--path upload`` reads each digit as the service does when its PNG is uploaded (``model.preprocess``)
-instead of as the raw tensor. A digit is read right when its largest digit output is the label (for a
-network with the "not a digit" output, refusals are counted apart: ``refused``)::
+instead of as the raw tensor. A digit is read right when the network's largest output is its label
+(as the training log counts); the confusion matrix is over the ten digits' outputs, and for a network
+with the "not a digit" output the digits refused at its threshold are counted apart (``refused``)::
 
     python -m training.evaluate                                   # shipped model, validation split
     python -m training.evaluate --model .local/train/model --output-dir /tmp/eval
@@ -60,17 +61,17 @@ def validation_split(metadata: dict, data_dir: str | None = None) -> Dataset:
 
 
 def evaluate(model: torch.nn.Module, data: Dataset, limit: float = 1.0) -> dict:
-    """Accuracy, per-class accuracy, the confusion matrix (rows: true digit) and the misclassified
-    indices; with a "not a digit" output, also the digits it refuses at ``limit`` (the threshold)."""
+    """Accuracy, per-class accuracy, the confusion matrix (rows: true digit; columns: the largest
+    output, with a column 10 for "not a digit") and the misclassified indices; with a "not a digit"
+    output, also the digits it refuses at ``limit`` (the threshold)."""
     from training.train import score
 
-    loss, _, logits = score(model, data)
-    predicted = logits[:, :NOT_A_DIGIT].argmax(1)
-    accuracy = (predicted == data.labels).float().mean().item()
+    loss, accuracy, logits = score(model, data)  # accuracy: the largest output is the label (as in training)
+    predicted = logits.argmax(1)  # 10: "not a digit" was the largest output
     refused = []
     if logits.shape[1] > NOT_A_DIGIT:
         refused = torch.nonzero(torch.softmax(logits, 1)[:, NOT_A_DIGIT] >= limit).flatten().tolist()
-    confusion = torch.zeros(10, 10, dtype=torch.long)
+    confusion = torch.zeros(10, logits.shape[1], dtype=torch.long)  # a column for "not a digit" if any
     confusion.index_put_((data.labels, predicted), torch.ones_like(predicted), accumulate=True)
     per_class = (confusion.diag().double() / confusion.sum(1).clamp(min=1)).tolist()
     wrong = torch.nonzero(predicted != data.labels).flatten().tolist()
@@ -113,7 +114,8 @@ def plot_confusion(confusion: list[list[int]], path: Path, title: str) -> None:
     for (row, col), count in np.ndenumerate(matrix):
         if count:
             ax.text(col, row, str(count), ha="center", va="center", fontsize=7, color="black" if row != col else "navy")
-    ax.set(xticks=range(10), yticks=range(10), xlabel="predicted digit", ylabel="true digit", title=title)
+    ax.set(xticks=range(matrix.shape[1]), yticks=range(10), xlabel="predicted digit (10: not a digit)",
+           ylabel="true digit", title=title)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
