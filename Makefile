@@ -67,13 +67,15 @@ demo: setup ## Push generated sample images through both paths of a running stac
 
 test: setup serving-stack browser ## Run every test (unit, integration, browser), after ruff
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-unit: setup ## Run only the fast unit tests
 	$(PY) -m pytest -m unit $(PYTEST_ARGS)
 
-lint: setup ## ruff check
+lint: setup ## ruff check and ruff format --check
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 audit: setup ## Known vulnerabilities in the installed packages (pip-audit; needs PyPI's vulnerability API)
 	$(VENV)/bin/pip-audit --strict --progress-spinner off --local

@@ -44,7 +44,10 @@ def lambda_bundle() -> dict[str, float]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("DIGITS_", "AWS_ENDPOINT_URL"))}
         subprocess.run(
             [str(chalice), "package", "--stage", "dev", "--pkg-format", "terraform", tmp],
-            cwd=ROOT / "chalice_app", check=True, capture_output=True, timeout=600,
+            cwd=ROOT / "chalice_app",
+            check=True,
+            capture_output=True,
+            timeout=600,
             env={**env, "AWS_DEFAULT_REGION": load("dev").region},
         )
         archive = Path(tmp) / "deployment.zip"
@@ -71,15 +74,42 @@ def run() -> dict:
         for stat in ("p50_ms", "p99_ms"):
             ratio = api[c][stat] / endpoint[c][stat]
             target = "< 25 ms" if (c, stat) == (1, "p50_ms") else ""
-            rows.append([f"POST /predict {stat[:3]} at concurrency {c}", f"{api[c][stat]:.1f} ms",
-                         f"endpoint alone {endpoint[c][stat]:.1f} ms", f"{ratio:.2f}x", target])
-        rows.append([f"POST /predict throughput at concurrency {c}", f"{api[c]['requests_per_s']:.0f} req/s",
-                     f"endpoint alone {endpoint[c]['requests_per_s']:.0f} req/s",
-                     f"{api[c]['requests_per_s'] / endpoint[c]['requests_per_s']:.2f}x", ""])
-    rows.append(["Lambda bundle (chalice package)", f"{bundle['zip_mb']:.2f} MB", "Lambda limit 50 MB zipped",
-                 f"{bundle['zip_mb'] / 50:.2f}x", "< 10 MB"])
-    rows.append(["Lambda cold import of app.py", f"{app_import * 1000:.0f} ms",
-                 f"import boto3 alone {baseline_import * 1000:.0f} ms", f"{app_import / baseline_import:.2f}x", ""])
+            rows.append(
+                [
+                    f"POST /predict {stat[:3]} at concurrency {c}",
+                    f"{api[c][stat]:.1f} ms",
+                    f"endpoint alone {endpoint[c][stat]:.1f} ms",
+                    f"{ratio:.2f}x",
+                    target,
+                ]
+            )
+        rows.append(
+            [
+                f"POST /predict throughput at concurrency {c}",
+                f"{api[c]['requests_per_s']:.0f} req/s",
+                f"endpoint alone {endpoint[c]['requests_per_s']:.0f} req/s",
+                f"{api[c]['requests_per_s'] / endpoint[c]['requests_per_s']:.2f}x",
+                "",
+            ]
+        )
+    rows.append(
+        [
+            "Lambda bundle (chalice package)",
+            f"{bundle['zip_mb']:.2f} MB",
+            "Lambda limit 50 MB zipped",
+            f"{bundle['zip_mb'] / 50:.2f}x",
+            "< 10 MB",
+        ]
+    )
+    rows.append(
+        [
+            "Lambda cold import of app.py",
+            f"{app_import * 1000:.0f} ms",
+            f"import boto3 alone {baseline_import * 1000:.0f} ms",
+            f"{app_import / baseline_import:.2f}x",
+            "",
+        ]
+    )
     return {
         "api": {str(c): v for c, v in api.items()},
         "endpoint": {str(c): v for c, v in endpoint.items()},

@@ -48,8 +48,7 @@ def run() -> dict:
         s3, store = boto3.client("s3", region_name=config.region), PredictionStore(config)
         for body in bodies[:5]:
             upload_to_record(s3, store, config.inbox_bucket, body)  # warm-up
-        latencies = [upload_to_record(s3, store, config.inbox_bucket, bodies[i % len(bodies)])
-                     for i in range(UPLOADS)]
+        latencies = [upload_to_record(s3, store, config.inbox_bucket, bodies[i % len(bodies)]) for i in range(UPLOADS)]
         api = http_load(stack.ports.api, "/predict", bodies, 1, 100)
     p50, p95 = percentile(latencies, 50) * 1000, percentile(latencies, 95) * 1000
     return {
@@ -59,10 +58,20 @@ def run() -> dict:
         "max_ms": max(latencies) * 1000,
         "api_p50_ms": api["p50_ms"],
         "rows": [
-            ["S3 upload -> record p50", f"{p50:.0f} ms", f"POST /predict p50 {api['p50_ms']:.1f} ms",
-             f"{p50 / api['p50_ms']:.2f}x", ""],
-            [f"S3 upload -> record p95 ({UPLOADS} uploads)", f"{p95:.0f} ms",
-             f"POST /predict p50 {api['p50_ms']:.1f} ms", f"{p95 / api['p50_ms']:.2f}x", "< 1 s"],
+            [
+                "S3 upload -> record p50",
+                f"{p50:.0f} ms",
+                f"POST /predict p50 {api['p50_ms']:.1f} ms",
+                f"{p50 / api['p50_ms']:.2f}x",
+                "",
+            ],
+            [
+                f"S3 upload -> record p95 ({UPLOADS} uploads)",
+                f"{p95:.0f} ms",
+                f"POST /predict p50 {api['p50_ms']:.1f} ms",
+                f"{p95 / api['p50_ms']:.2f}x",
+                "< 1 s",
+            ],
         ],
     }
 

@@ -111,13 +111,17 @@ class PathResult:
 
     def as_dict(self) -> dict[str, Any]:
         data = {k: v for k, v in asdict(self).items() if k not in ("errors", "missing", "duplicated", "upload")}
-        return data | {
-            "errors": len(self.errors),
-            "error_examples": self.errors[:5],
-            "missing": len(self.missing),
-            "duplicated": len(self.duplicated),
-            "digit_correct": round(self.correct / self.requests, 4) if self.requests else None,
-        } | ({"upload": self.upload} if self.upload else {})
+        return (
+            data
+            | {
+                "errors": len(self.errors),
+                "error_examples": self.errors[:5],
+                "missing": len(self.missing),
+                "duplicated": len(self.duplicated),
+                "digit_correct": round(self.correct / self.requests, 4) if self.requests else None,
+            }
+            | ({"upload": self.upload} if self.upload else {})
+        )
 
 
 def locust(user_class: str, requests: int, users: int, host: str = "", **options: str) -> dict[str, Any]:
@@ -216,8 +220,12 @@ def upload_inbox(config: StageConfig, uploads: Sequence[tuple[str, bytes]], conc
     """Put ``(key, body)`` objects into the inbox bucket on ``concurrency`` threads (the fault tests' bursts)."""
     s3 = boto3.client("s3", config=Config(max_pool_connections=concurrency))
     with ThreadPoolExecutor(concurrency, thread_name_prefix="upload") as pool:
-        list(pool.map(lambda u: s3.put_object(Bucket=config.inbox_bucket, Key=u[0], Body=u[1],
-                                              ContentType="image/png"), uploads))
+        list(
+            pool.map(
+                lambda u: s3.put_object(Bucket=config.inbox_bucket, Key=u[0], Body=u[1], ContentType="image/png"),
+                uploads,
+            )
+        )
 
 
 def s3_load(config: StageConfig, uploads: int, users: int, timeout: float = S3_DRAIN_TIMEOUT_S) -> PathResult:
@@ -286,14 +294,18 @@ def local_stack(workdir: Path) -> Iterator[tuple[str, StageConfig]]:
     from tests.stack_fixtures import ManagedProcess
 
     emulator = Emulator(port=free_port(), state_dir=workdir / "ministack", log_path=workdir / "ministack.log")
-    stack = Stack(ports=Ports(aws=emulator.port, endpoint=free_port(), api=free_port(), ui=free_port()),
-                  state_dir=workdir / "ministack", with_ui=False)
+    stack = Stack(
+        ports=Ports(aws=emulator.port, endpoint=free_port(), api=free_port(), ui=free_port()),
+        state_dir=workdir / "ministack",
+        with_ui=False,
+    )
     env = stack.env()
     processes = [ManagedProcess(service, env, workdir / f"{service.name}.log") for service in stack.services()]
     emulator.start()
     try:
-        os.environ.update({k: env[k] for k in (*emulator.client_env(), "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME",
-                                                "DIGITS_STAGE")})
+        os.environ.update(
+            {k: env[k] for k in (*emulator.client_env(), "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", "DIGITS_STAGE")}
+        )
         config = load("local")
         provision(config)
         started = []
@@ -311,8 +323,11 @@ def local_stack(workdir: Path) -> Iterator[tuple[str, StageConfig]]:
 
 def run(api_requests: int = API_REQUESTS, s3_uploads: int = S3_UPLOADS, users: int = USERS) -> dict:
     with tempfile.TemporaryDirectory(prefix="digits-load-") as tmp, local_stack(Path(tmp)) as (api_url, config):
-        print(f"load: stack up ({api_url}); baseline, then {api_requests} API requests, {s3_uploads} uploads, "
-              f"{users} Locust users", flush=True)
+        print(
+            f"load: stack up ({api_url}); baseline, then {api_requests} API requests, {s3_uploads} uploads, "
+            f"{users} Locust users",
+            flush=True,
+        )
         endpoint_load(WARM_UP_REQUESTS, users)  # warm-up, not counted
         baseline = endpoint_load(min(BASELINE_REQUESTS, api_requests), users)
         api = api_load(api_url, config, api_requests, users)

@@ -234,8 +234,12 @@ def run() -> dict:
         "validation_images": accuracy["images"],
         "validation_errors": accuracy["errors"],
         "reference_accuracy": REFERENCE_PUBLISHED_ACCURACY,
-        "train_seconds_per_epoch": {"ours": ours_epoch, "reference": reference_epoch,
-                                    "measured_images": TRAIN_IMAGES, "scaled_to": EPOCH_IMAGES},
+        "train_seconds_per_epoch": {
+            "ours": ours_epoch,
+            "reference": reference_epoch,
+            "measured_images": TRAIN_IMAGES,
+            "scaled_to": EPOCH_IMAGES,
+        },
         "shipped_run_epoch_seconds": metadata["metrics"].get("epoch_seconds"),
         "single_image_forward_ms": {"ours": ours_ms, "reference": reference_ms},
         "single_image_inference": latency,
@@ -244,24 +248,47 @@ def run() -> dict:
         "threads": torch.get_num_threads(),
     }
     result["rows"] = [
-        ["validation accuracy (5,000 held-out images)", f"{accuracy['accuracy']:.2%}",
-         REFERENCE_PUBLISHED_ACCURACY, "", ">= 99.6 %"],
-        [f"training s/epoch ({EPOCH_IMAGES:,} images, scaled from {TRAIN_IMAGES:,})", f"{ours_epoch:.0f} s",
-         f"{reference_epoch:.0f} s", f"{ours_epoch / reference_epoch:.2f}x", f"{epochs} epochs <= 15 min"],
+        [
+            "validation accuracy (5,000 held-out images)",
+            f"{accuracy['accuracy']:.2%}",
+            REFERENCE_PUBLISHED_ACCURACY,
+            "",
+            ">= 99.6 %",
+        ],
+        [
+            f"training s/epoch ({EPOCH_IMAGES:,} images, scaled from {TRAIN_IMAGES:,})",
+            f"{ours_epoch:.0f} s",
+            f"{reference_epoch:.0f} s",
+            f"{ours_epoch / reference_epoch:.2f}x",
+            f"{epochs} epochs <= 15 min",
+        ],
         ["single-image forward", f"{ours_ms:.2f} ms", f"{reference_ms:.2f} ms", f"{ours_ms / reference_ms:.2f}x", ""],
-        ["single-image forward as served (BatchNorm folded, 1 thread)", f"{latency['forward_ms']:.2f} ms", "", "",
-         ""],
+        ["single-image forward as served (BatchNorm folded, 1 thread)", f"{latency['forward_ms']:.2f} ms", "", "", ""],
         *[
-            [f"single-image inference: {kind}", f"{ms['total_ms']:.2f} ms",
-             f"rounds {min(ms['rounds_ms']):.1f}-{max(ms['rounds_ms']):.1f} ms; decode alone "
-             f"{ms['decode_ms']:.2f} ms, predict_fn {ms['predict_fn_ms']:.2f} ms",
-             f"{ms['total_ms'] / latency['forward_ms']:.1f}x forward", "< 5 ms"]
+            [
+                f"single-image inference: {kind}",
+                f"{ms['total_ms']:.2f} ms",
+                f"rounds {min(ms['rounds_ms']):.1f}-{max(ms['rounds_ms']):.1f} ms; decode alone "
+                f"{ms['decode_ms']:.2f} ms, predict_fn {ms['predict_fn_ms']:.2f} ms",
+                f"{ms['total_ms'] / latency['forward_ms']:.1f}x forward",
+                "< 5 ms",
+            ]
             for kind, ms in latency["kinds"].items()
         ],
-        ["batch throughput (1,000 images)", f"{ours_ips:,.0f} img/s", f"{reference_ips:,.0f} img/s",
-         f"{ours_ips / reference_ips:.2f}x", ""],
-        ["model size (state_dict)", f"{ours_bytes / 1e6:.2f} MB", f"{reference_bytes / 1e6:.2f} MB",
-         f"{ours_bytes / reference_bytes:.2f}x", "< 5 MB"],
+        [
+            "batch throughput (1,000 images)",
+            f"{ours_ips:,.0f} img/s",
+            f"{reference_ips:,.0f} img/s",
+            f"{ours_ips / reference_ips:.2f}x",
+            "",
+        ],
+        [
+            "model size (state_dict)",
+            f"{ours_bytes / 1e6:.2f} MB",
+            f"{reference_bytes / 1e6:.2f} MB",
+            f"{ours_bytes / reference_bytes:.2f}x",
+            "< 5 MB",
+        ],
     ]
     return result
 

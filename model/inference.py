@@ -118,8 +118,10 @@ def _state_dict(path: Path) -> dict[str, torch.Tensor]:
             f"{path.name} is not a state_dict of tensors (a whole pickled module?): save model.state_dict()"
         ) from None
     shapes = {k: getattr(v, "shape", None) for k, v in state.items()} if isinstance(state, dict) else None
-    if not any(shapes == {k: v.shape for k, v in DigitNet(classes=classes).state_dict().items()}
-               for classes in (NUM_CLASSES, NUM_CLASSES + 1)):  # the digits, or with "not a digit"
+    if not any(
+        shapes == {k: v.shape for k, v in DigitNet(classes=classes).state_dict().items()}
+        for classes in (NUM_CLASSES, NUM_CLASSES + 1)
+    ):  # the digits, or with "not a digit"
         raise ValueError(f"{path.name} holds the weights of another network, not a DigitNet state_dict")
     return state
 
@@ -224,8 +226,11 @@ def predict_many(items: list[list[Digit]], model: LoadedModel) -> list[Predictio
     if not digits:
         return [Prediction([], np.zeros((0, NUM_CLASSES), np.float32), model.version) for _ in items]
     probabilities = _classify([digit.pixels for digit in digits], model)
-    tried = {i: digit.cuts() for i, digit in enumerate(digits)
-             if digit.cuts is not None and probabilities[i, :NUM_CLASSES].max() < UNSURE}
+    tried = {
+        i: digit.cuts()
+        for i, digit in enumerate(digits)
+        if digit.cuts is not None and probabilities[i, :NUM_CLASSES].max() < UNSURE
+    }
     parts = [part for ways in tried.values() for way in ways for part in way]
     part_probabilities = _classify([part.pixels for part in parts], model) if parts else None
     readings, row = [], 0
@@ -246,8 +251,13 @@ def predict_many(items: list[list[Digit]], model: LoadedModel) -> list[Predictio
         chosen = [digit for found, _ in mine for digit in found]
         rows = np.concatenate([p for _, p in mine]) if mine else np.zeros((0, NUM_CLASSES), np.float32)
         digit_rows, not_digit = refusal.split(rows)
-        limits = np.array([whole if len(found) == 1 and found[0] is digit else part
-                           for (found, _), digit in zip(mine, request, strict=True) for _ in found])
+        limits = np.array(
+            [
+                whole if len(found) == 1 and found[0] is digit else part
+                for (found, _), digit in zip(mine, request, strict=True)
+                for _ in found
+            ]
+        )
         predictions.append(Prediction(chosen, digit_rows, model.version, not_digit, limits))
     return predictions
 
@@ -319,8 +329,9 @@ def output_fn(prediction: Prediction, accept: str | None) -> tuple[str | bytes, 
 # ---------------------------------------------------------------------------------------- transform_fn
 
 
-def transform_fn(model: LoadedModel, body: bytes | str, content_type: str | None, accept: str | None,
-                 context: Any = None) -> tuple[str | bytes, str]:
+def transform_fn(
+    model: LoadedModel, body: bytes | str, content_type: str | None, accept: str | None, context: Any = None
+) -> tuple[str | bytes, str]:
     """One request, end to end: ``(body, content type)`` of the answer, whatever happens.
 
     An :class:`~model.contract.InputError` becomes its JSON error body with its status; any other

@@ -747,7 +747,12 @@ def _cuts(
 
 
 def _cut(
-    ink: np.ndarray, strokes: np.ndarray, profile: np.ndarray, min_height: float, noise: float, count: int,
+    ink: np.ndarray,
+    strokes: np.ndarray,
+    profile: np.ndarray,
+    min_height: float,
+    noise: float,
+    count: int,
     shift: float,
 ) -> tuple[Digit, ...]:
     """One mark cut into ``count`` digits side by side; boxes relative to the window. Empty if a
@@ -789,8 +794,9 @@ def _with_boxes(digit: Digit, move: Callable[[tuple[int, int, int, int]], tuple[
     if digit.cuts is None:
         return Digit(digit.pixels, move(digit.box))
     cuts = digit.cuts
-    return Digit(digit.pixels, move(digit.box),
-                 lambda: tuple(tuple(_with_boxes(part, move) for part in way) for way in cuts()))
+    return Digit(
+        digit.pixels, move(digit.box), lambda: tuple(tuple(_with_boxes(part, move) for part in way) for way in cuts())
+    )
 
 
 def mnist_form(image: Image.Image) -> Digit | None:
@@ -846,6 +852,7 @@ def preprocess(image: bytes | Image.Image | np.ndarray) -> list[Digit]:
     grey = to_grey(image)
     # Working pixels per input pixel (a large JPEG may have been decoded at reduced scale already).
     sx, sy = grey.shape[1] / width, grey.shape[0] / height
+
     def to_input(box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
         x0, y0, x1, y1 = box
         return int(x0 / sx), int(y0 / sy), min(width, ceil(x1 / sx)), min(height, ceil(y1 / sy))

@@ -418,8 +418,11 @@ async def runtime_invoke_endpoint(request: Request) -> Response:
         return endpoint.model_error(outcome, request_id)
     headers = {**_aws_headers(request_id), "x-Amzn-Invoked-Production-Variant": endpoint.variant_name}
     # The Runtime API's CustomAttributes: the container's note to the caller, verbatim.
-    attributes = [f"{k}={quote(v, safe=':/@-._~')}" for k, v in (("model_source", endpoint.source),
-                                                                 ("promoted_at", endpoint.promoted_at)) if v]
+    attributes = [
+        f"{k}={quote(v, safe=':/@-._~')}"
+        for k, v in (("model_source", endpoint.source), ("promoted_at", endpoint.promoted_at))
+        if v
+    ]
     if attributes:
         headers["X-Amzn-SageMaker-Custom-Attributes"] = ";".join(attributes)
     return Response(outcome.body, 200, headers=headers, media_type=outcome.content_type)
@@ -443,8 +446,10 @@ async def follow(endpoint: Endpoint, registry: Path, interval: float = 0.5) -> N
                 if archive != container.archive.resolve():
                     log.info("switching model", extra={"fields": {"archive": str(archive)}})
                     await container.swap(archive)
-                    log.info("model switched", extra={"fields": {"archive": str(archive),
-                                                                  "load_seconds": container.load_seconds}})
+                    log.info(
+                        "model switched",
+                        extra={"fields": {"archive": str(archive), "load_seconds": container.load_seconds}},
+                    )
                 endpoint.source = current.get("source") or str(archive)
                 endpoint.promoted_at = current.get("promoted_at")
         except FileNotFoundError:
@@ -454,8 +459,9 @@ async def follow(endpoint: Endpoint, registry: Path, interval: float = 0.5) -> N
         await asyncio.sleep(interval)
 
 
-def create_app(endpoint: Endpoint, on_load_failure: Callable[[], None] | None = None,
-               registry: Path | None = None) -> Starlette:
+def create_app(
+    endpoint: Endpoint, on_load_failure: Callable[[], None] | None = None, registry: Path | None = None
+) -> Starlette:
     """The ASGI app; the container loads in the background once the server runs (``/ping`` says when),
     then, with ``registry``, follows that model registry file (:func:`follow`)."""
 

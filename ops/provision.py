@@ -114,8 +114,7 @@ def ensure_predictions_table(ddb, name: str) -> bool:
         ddb,
         name,
         AttributeDefinitions=[
-            {"AttributeName": attr, "AttributeType": "S"}
-            for attr in ("prediction_id", "feed", "source", "created_at")
+            {"AttributeName": attr, "AttributeType": "S"} for attr in ("prediction_id", "feed", "source", "created_at")
         ],
         KeySchema=[{"AttributeName": "prediction_id", "KeyType": "HASH"}],
         GlobalSecondaryIndexes=[index(FEED_INDEX, "feed"), index(SOURCE_INDEX, "source")],

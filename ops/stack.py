@@ -170,15 +170,34 @@ class Stack:
         services = [
             Service(
                 "endpoint",
-                [py, "-m", "ops.endpoint", *self._container_args(), "--model-source", str(self.model),
-                 "--port", str(self.ports.endpoint), "--endpoint-name", load("local").endpoint_name],
+                [
+                    py,
+                    "-m",
+                    "ops.endpoint",
+                    *self._container_args(),
+                    "--model-source",
+                    str(self.model),
+                    "--port",
+                    str(self.ports.endpoint),
+                    "--endpoint-name",
+                    load("local").endpoint_name,
+                ],
                 f"http://127.0.0.1:{self.ports.endpoint}/ping",
             ),
             Service(
                 "api",
                 [
-                    py, "-m", "ops.chalice_local", "local", "--no-autoreload", "--stage", "local",
-                    "--host", "127.0.0.1", "--port", str(self.ports.api),
+                    py,
+                    "-m",
+                    "ops.chalice_local",
+                    "local",
+                    "--no-autoreload",
+                    "--stage",
+                    "local",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.ports.api),
                 ],
                 f"http://127.0.0.1:{self.ports.api}/health",
                 cwd=ROOT / "chalice_app",
@@ -190,9 +209,19 @@ class Stack:
                 Service(
                     "ui",
                     [
-                        py, "-m", "streamlit", "run", str(ROOT / "ui" / "Home.py"),
-                        "--server.address", "127.0.0.1", "--server.port", str(self.ports.ui),
-                        "--server.headless", "true", "--browser.gatherUsageStats", "false",
+                        py,
+                        "-m",
+                        "streamlit",
+                        "run",
+                        str(ROOT / "ui" / "Home.py"),
+                        "--server.address",
+                        "127.0.0.1",
+                        "--server.port",
+                        str(self.ports.ui),
+                        "--server.headless",
+                        "true",
+                        "--browser.gatherUsageStats",
+                        "false",
                     ],
                     f"http://127.0.0.1:{self.ports.ui}/_stcore/health",
                     timeout=60,
@@ -281,8 +310,13 @@ def up(model: str | None = None, endpoint: str = "local") -> int:
     shipped one), and the endpoint follows the registry; an explicit ``model`` is served as it is."""
     state_dir = local_dir() / DEFAULT_STATE_DIR.name
     follow = model is None and endpoint == "local"
-    stack = Stack(ports=Ports.from_env(), state_dir=state_dir, model=model or promoted_model() or MODEL_ARCHIVE,
-                  endpoint=endpoint, follow=model_registry() if follow else None)
+    stack = Stack(
+        ports=Ports.from_env(),
+        state_dir=state_dir,
+        model=model or promoted_model() or MODEL_ARCHIVE,
+        endpoint=endpoint,
+        follow=model_registry() if follow else None,
+    )
     pid_path = pid_file()
 
     def _terminate(*_: object) -> None:
@@ -294,8 +328,11 @@ def up(model: str | None = None, endpoint: str = "local") -> int:
     code = 0
     try:
         stack.start()
-        log("stack", f"ready: API http://127.0.0.1:{stack.ports.api}  UI http://127.0.0.1:{stack.ports.ui}"
-                     "  (Ctrl-C or `make down` stops)")
+        log(
+            "stack",
+            f"ready: API http://127.0.0.1:{stack.ports.api}  UI http://127.0.0.1:{stack.ports.ui}"
+            "  (Ctrl-C or `make down` stops)",
+        )
         stack.wait()
     except KeyboardInterrupt:
         log("stack", "stopping")
@@ -335,11 +372,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run the local stack")
     parser.add_argument("command", choices=["up", "down"])
     parser.add_argument(
-        "--endpoint", choices=["local", "container"], default="local",
+        "--endpoint",
+        choices=["local", "container"],
+        default="local",
         help="what serves the model: in-process (local) or the real SageMaker serving stack (container)",
     )
-    parser.add_argument("--model", help="up: model.tar.gz, s3://BUCKET/KEY, training-job:NAME or tuning-job:NAME "
-                        "(docs/models.md; default: the promoted model of .local/models, else the shipped one)")
+    parser.add_argument(
+        "--model",
+        help="up: model.tar.gz, s3://BUCKET/KEY, training-job:NAME or tuning-job:NAME "
+        "(docs/models.md; default: the promoted model of .local/models, else the shipped one)",
+    )
     args = parser.parse_args(argv)
     return up(args.model, args.endpoint) if args.command == "up" else down()
 

@@ -101,8 +101,11 @@ class Supervisor:
             "username": "stack",
             "password": self._password,
         }
-        parser["supervisorctl"] = {"serverurl": _value(f"unix://{socket}"), "username": "stack",
-                                   "password": self._password}
+        parser["supervisorctl"] = {
+            "serverurl": _value(f"unix://{socket}"),
+            "username": "stack",
+            "password": self._password,
+        }
         parser["rpcinterface:supervisor"] = {
             "supervisor.rpcinterface_factory": "supervisor.rpcinterface:make_main_rpcinterface"
         }
@@ -143,7 +146,10 @@ class Supervisor:
         self._write_config(programs)
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "supervisor.supervisord", "-c", str(self.config_path)],
-            env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         self._echo_stream("supervise", self._proc.stdout)
         deadline = time.monotonic() + timeout

@@ -265,7 +265,9 @@ def star(size: int = 280, width: int | None = None) -> np.ndarray:
     canvas = Image.new("L", (size, size), 255)
     c, r = size / 2, size * 0.35
     radius = [r if k % 2 == 0 else 0.4 * r for k in range(11)]
-    points = [(c + q * np.cos(np.pi / 2 + k * np.pi / 5), c - q * np.sin(np.pi / 2 + k * np.pi / 5))
-              for k, q in enumerate(radius)]
+    points = [
+        (c + q * np.cos(np.pi / 2 + k * np.pi / 5), c - q * np.sin(np.pi / 2 + k * np.pi / 5))
+        for k, q in enumerate(radius)
+    ]
     ImageDraw.Draw(canvas).line(points, fill=0, width=width or size // 25, joint="curve")
     return np.asarray(canvas)

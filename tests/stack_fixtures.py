@@ -70,7 +70,11 @@ class ManagedProcess:
     def start(self) -> None:
         log = open(self.log_path, "ab")  # noqa: SIM115 (the child keeps writing to it)
         self._proc = subprocess.Popen(
-            self.service.argv, cwd=self.service.cwd, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            self.service.argv,
+            cwd=self.service.cwd,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         log.close()

@@ -19,8 +19,17 @@ from tests.test_s3_trigger import s3_event
 pytestmark = pytest.mark.integration
 
 RESPONSE_FIELDS = {
-    "prediction_id", "digit", "number", "confidence", "probabilities", "digits", "top_k", "model_input",
-    "model_version", "created_at", "latency_ms",
+    "prediction_id",
+    "digit",
+    "number",
+    "confidence",
+    "probabilities",
+    "digits",
+    "top_k",
+    "model_input",
+    "model_version",
+    "created_at",
+    "latency_ms",
 }
 
 
@@ -171,8 +180,20 @@ def test_listing_filters(chalice_client, digits):
 
 @pytest.mark.parametrize(
     "query",
-    ["limit=0", "limit=abc", "limit=1000", "digit=12", "digit=-1", "source=email", "status=ok", "cursor=garbage",
-     "colour=red", "source=", "limit=&digit=3", "corrected=yes"],
+    [
+        "limit=0",
+        "limit=abc",
+        "limit=1000",
+        "digit=12",
+        "digit=-1",
+        "source=email",
+        "status=ok",
+        "cursor=garbage",
+        "colour=red",
+        "source=",
+        "limit=&digit=3",
+        "corrected=yes",
+    ],
 )
 def test_bad_listing_parameters_are_400(chalice_client, query):
     status, code = error_of(chalice_client.http.get(f"/predictions?{query}"))
@@ -239,7 +260,8 @@ def test_upload_forms_refuse_what_the_service_would(chalice_client):
     assert too_large.status_code == 400 and "EntityTooLarge" in too_large.text
     assert send_form(upload, b"").status_code == 400
     assert error_of(post_json(chalice_client, "/uploads", {"content_type": "text/html"})) == (
-        415, "unsupported_media_type",
+        415,
+        "unsupported_media_type",
     )
     assert error_of(post_json(chalice_client, "/uploads", {"filename": 5})) == (400, "invalid_request")
     for unknown in ("0123456789abcdef-never.png", "not-an-upload-id", "0123456789abcdef-..%2F..%2Fx"):
@@ -261,7 +283,8 @@ def test_feedback_round_trip(chalice_client, digits):
     assert stored["feedback_label"] == 8 and stored["feedback_at"]
     for bad in ({"label": 10}, {"label": "3"}, {"label": True}, {"label": 2.5}, {}):
         assert error_of(post_json(chalice_client, f"/predictions/{prediction_id}/feedback", bad)) == (
-            400, "invalid_label",
+            400,
+            "invalid_label",
         )
     assert json.loads(chalice_client.http.get(f"/predictions/{prediction_id}").body)["feedback_label"] == 8
     unknown = "00000000-0000-4000-8000-000000000000"

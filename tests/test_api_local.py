@@ -22,7 +22,9 @@ def digits(mnist_dir: Path) -> tuple[np.ndarray, np.ndarray]:
 def test_curl_style_predict_returns_the_digit(local_stack, digits):
     pictures, labels = digits
     response = requests.post(
-        f"{local_stack.api_url}/predict", data=images.png(pictures[7]), headers={"Content-Type": "image/png"},
+        f"{local_stack.api_url}/predict",
+        data=images.png(pictures[7]),
+        headers={"Content-Type": "image/png"},
         timeout=30,
     )
     assert response.status_code == 200, response.text

@@ -19,8 +19,14 @@ DIGIT[4:24, 12:16] = 255
 
 @pytest.mark.parametrize(
     ("fmt", "content_type"),
-    [("PNG", "image/png"), ("JPEG", "image/jpeg"), ("GIF", "image/gif"), ("WEBP", "image/webp"),
-     ("BMP", "image/bmp"), ("TIFF", "image/tiff")],
+    [
+        ("PNG", "image/png"),
+        ("JPEG", "image/jpeg"),
+        ("GIF", "image/gif"),
+        ("WEBP", "image/webp"),
+        ("BMP", "image/bmp"),
+        ("TIFF", "image/tiff"),
+    ],
 )
 def test_every_supported_format_is_recognised_by_its_bytes(fmt: str, content_type: str):
     data = images.encode(DIGIT, fmt)

@@ -92,7 +92,9 @@ def test_endpoint(name, corpus, local_stack):
     runtime = boto3.client("sagemaker-runtime", config=Config(retries={"total_max_attempts": 1}))
     try:
         response = runtime.invoke_endpoint(
-            EndpointName=local_stack.config.endpoint_name, Body=case.body, ContentType=case.content_type,
+            EndpointName=local_stack.config.endpoint_name,
+            Body=case.body,
+            ContentType=case.content_type,
             Accept="application/json",
         )
     except ClientError as exc:

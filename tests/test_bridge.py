@@ -53,10 +53,16 @@ def notification(config, key: str) -> str:
     """The body S3 sends for ``key`` (URL-encoded key, real size and ETag)."""
     head = boto3.client("s3").head_object(Bucket=config.inbox_bucket, Key=key)
     record = {
-        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": config.region, "eventName": "ObjectCreated:Put",
-        "s3": {"s3SchemaVersion": "1.0", "configurationId": "inbox-to-bridge",
-               "bucket": {"name": config.inbox_bucket, "arn": f"arn:aws:s3:::{config.inbox_bucket}"},
-               "object": {"key": key, "size": head["ContentLength"], "eTag": head["ETag"].strip('"')}},
+        "eventVersion": "2.1",
+        "eventSource": "aws:s3",
+        "awsRegion": config.region,
+        "eventName": "ObjectCreated:Put",
+        "s3": {
+            "s3SchemaVersion": "1.0",
+            "configurationId": "inbox-to-bridge",
+            "bucket": {"name": config.inbox_bucket, "arn": f"arn:aws:s3:::{config.inbox_bucket}"},
+            "object": {"key": key, "size": head["ContentLength"], "eTag": head["ETag"].strip('"')},
+        },
     }
     return json.dumps({"Records": [record]})
 

@@ -32,8 +32,14 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 #: Milliseconds to wait for a prediction to show (a cold endpoint and the S3 trigger included).
@@ -75,7 +81,9 @@ def ui(stack: Stack, path: str = "") -> str:
 
 def api_call(stack: Stack, method: str, path: str, body: bytes | None = None, content_type: str = "") -> dict:
     request = urllib.request.Request(
-        f"http://127.0.0.1:{stack.ports.api}{path}", data=body, method=method,
+        f"http://127.0.0.1:{stack.ports.api}{path}",
+        data=body,
+        method=method,
         headers={"Content-Type": content_type} if content_type else {},
     )
     with urllib.request.urlopen(request, timeout=30) as resp:
@@ -86,8 +94,11 @@ def stack_s3(stack: Stack):
     """A boto3 S3 client for the stack's own emulator."""
     env = stack.env()
     return boto3.client(
-        "s3", endpoint_url=env["AWS_ENDPOINT_URL"], region_name=env["AWS_DEFAULT_REGION"],
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        "s3",
+        endpoint_url=env["AWS_ENDPOINT_URL"],
+        region_name=env["AWS_DEFAULT_REGION"],
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
     )
 
 

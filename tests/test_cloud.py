@@ -437,9 +437,12 @@ def test_deploying_again_finishes_a_no_wait_deployment_and_delete_removes_everyt
     assert len(deleted["alarms"]) == 3 and deleted["endpoints"] == [ENDPOINT]
     names = requests.names()
     assert names.index("DeregisterScalableTarget") < names.index("DeleteEndpoint")
-    assert session.client("application-autoscaling").describe_scalable_targets(ServiceNamespace="sagemaker")[
-        "ScalableTargets"
-    ] == []
+    assert (
+        session.client("application-autoscaling").describe_scalable_targets(ServiceNamespace="sagemaker")[
+            "ScalableTargets"
+        ]
+        == []
+    )
     assert session.client("cloudwatch").describe_alarms()["MetricAlarms"] == []
 
 
@@ -552,8 +555,10 @@ def test_update_switches_the_model_then_delete_removes_everything(sagemaker, cap
     assert requests.one("DeleteModel") == {"ModelName": first["model"]}
     assert second["endpoint_config"] == config["EndpointConfigName"]
     names = requests.names()
-    assert names.index("UpdateEndpoint") < names.index("DescribeEndpoint", names.index("UpdateEndpoint")) < names.index(
-        "DeleteEndpointConfig"
+    assert (
+        names.index("UpdateEndpoint")
+        < names.index("DescribeEndpoint", names.index("UpdateEndpoint"))
+        < names.index("DeleteEndpointConfig")
     )
 
     requests.clear()

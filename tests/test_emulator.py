@@ -21,8 +21,12 @@ def test_objects_and_items_survive_a_clean_restart(tmp_path, monkeypatch):
         boto3.client("s3").put_object(Bucket=config.results_bucket, Key="results/x.json", Body=b"{}")
         boto3.client("dynamodb").put_item(
             TableName=config.predictions_table,
-            Item={"prediction_id": {"S": "kept"}, "feed": {"S": "all"}, "source": {"S": "api"},
-                  "created_at": {"S": "2026-01-01T00:00:00Z"}},
+            Item={
+                "prediction_id": {"S": "kept"},
+                "feed": {"S": "all"},
+                "source": {"S": "api"},
+                "created_at": {"S": "2026-01-01T00:00:00Z"},
+            },
         )
     assert not emu.healthy()
     with emu:

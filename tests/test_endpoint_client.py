@@ -79,5 +79,7 @@ def test_client_is_created_once_per_container(endpoint_server, fresh_runtime_cli
     assert endpoint_client.runtime_client() is endpoint_client.runtime_client()
     config = endpoint_client.runtime_client().meta.config
     assert config.retries == {"mode": "standard", "total_max_attempts": endpoint_client.MAX_ATTEMPTS}
-    assert (config.connect_timeout, config.read_timeout) == (endpoint_client.CONNECT_TIMEOUT_S,
-                                                              endpoint_client.READ_TIMEOUT_S)
+    assert (config.connect_timeout, config.read_timeout) == (
+        endpoint_client.CONNECT_TIMEOUT_S,
+        endpoint_client.READ_TIMEOUT_S,
+    )

@@ -56,8 +56,11 @@ def queue_url(config: StageConfig, dlq: bool = False) -> str:
 
 def messages_in(url: str) -> int:
     """Messages in a queue: waiting, being handled (invisible) or delayed."""
-    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
-             "ApproximateNumberOfMessagesDelayed"]
+    names = [
+        "ApproximateNumberOfMessages",
+        "ApproximateNumberOfMessagesNotVisible",
+        "ApproximateNumberOfMessagesDelayed",
+    ]
     attributes = boto3.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
     return sum(int(attributes.get(name, 0)) for name in names)
 
@@ -109,10 +112,15 @@ def test_endpoint_stopped_during_a_burst_loses_no_upload(local_stack, samples):
     for key in failed:  # retries exhausted while the endpoint was down: a reason, and the event kept
         assert records[key][0]["error_code"] == "endpoint_unavailable", records[key]
         assert key in in_dlq, f"{key} failed and its event is gone"
-    retries = sum(1 for line in bridge_log(local_stack).splitlines()
-                  if f"handler failed for ['{prefix}" in line and "EndpointUnavailable" in line)
-    print(f"\n{BURST} uploads, {retries} failed attempts while the endpoint was down: "
-          f"{BURST - len(failed)} succeeded, {len(failed)} failed with a reason (event in the DLQ)")
+    retries = sum(
+        1
+        for line in bridge_log(local_stack).splitlines()
+        if f"handler failed for ['{prefix}" in line and "EndpointUnavailable" in line
+    )
+    print(
+        f"\n{BURST} uploads, {retries} failed attempts while the endpoint was down: "
+        f"{BURST - len(failed)} succeeded, {len(failed)} failed with a reason (event in the DLQ)"
+    )
     assert retries > 0, "the endpoint was stopped while nothing was in flight: the test proved nothing"
     assert len(failed) < BURST // 2, "the endpoint came back; most uploads must have been retried to success"
 
@@ -147,16 +155,36 @@ def test_records_survive_an_emulator_restart(tmp_path, endpoint_server, samples)
             provision(config)
             records = PredictionStore(config)
             written = [
-                records.save_succeeded(prediction_id=new_prediction_id(), source="api", created_at=utc_now(),
-                                       result=prediction.result, latency_ms=prediction.latency_ms, image=image),
-                records.save_succeeded(prediction_id=new_prediction_id(), source="s3", created_at=utc_now(),
-                                       result=prediction.result, latency_ms=prediction.latency_ms,
-                                       source_key="inbox/kept.png"),
-                records.save_rejected(prediction_id=new_prediction_id(), source="s3", created_at=utc_now(),
-                                      error=ImageRejected("no digit found", code="no_digit_found"),
-                                      source_key="inbox/blank.png"),
-                records.save_failed(prediction_id=new_prediction_id(), source="s3", created_at=utc_now(),
-                                    error=EndpointUnavailable("the endpoint is down"), source_key="inbox/later.png"),
+                records.save_succeeded(
+                    prediction_id=new_prediction_id(),
+                    source="api",
+                    created_at=utc_now(),
+                    result=prediction.result,
+                    latency_ms=prediction.latency_ms,
+                    image=image,
+                ),
+                records.save_succeeded(
+                    prediction_id=new_prediction_id(),
+                    source="s3",
+                    created_at=utc_now(),
+                    result=prediction.result,
+                    latency_ms=prediction.latency_ms,
+                    source_key="inbox/kept.png",
+                ),
+                records.save_rejected(
+                    prediction_id=new_prediction_id(),
+                    source="s3",
+                    created_at=utc_now(),
+                    error=ImageRejected("no digit found", code="no_digit_found"),
+                    source_key="inbox/blank.png",
+                ),
+                records.save_failed(
+                    prediction_id=new_prediction_id(),
+                    source="s3",
+                    created_at=utc_now(),
+                    error=EndpointUnavailable("the endpoint is down"),
+                    source_key="inbox/later.png",
+                ),
             ]
             records.add_feedback(written[0]["prediction_id"], label)
             sqs = boto3.client("sqs")
@@ -212,12 +240,16 @@ def _create_write_refusing_table(name: str) -> None:
             {"AttributeName": "created_at", "AttributeType": "N"},
         ],
         KeySchema=[{"AttributeName": "prediction_id", "KeyType": "HASH"}],
-        GlobalSecondaryIndexes=[{
-            "IndexName": SOURCE_INDEX,
-            "KeySchema": [{"AttributeName": "source", "KeyType": "HASH"},
-                          {"AttributeName": "created_at", "KeyType": "RANGE"}],
-            "Projection": {"ProjectionType": "ALL"},
-        }],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": SOURCE_INDEX,
+                "KeySchema": [
+                    {"AttributeName": "source", "KeyType": "HASH"},
+                    {"AttributeName": "created_at", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
     )
     ddb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 100})
 
@@ -285,8 +317,12 @@ def test_a_long_table_outage_parks_the_event_in_the_dlq_and_a_redrive_finishes_i
 
         # After maxReceiveCount (5) failed receives (backoff 1+2+4+8 s), SQS moves it to the DLQ.
         def parked() -> list[dict]:
-            return sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10, WaitTimeSeconds=1,
-                                       MessageSystemAttributeNames=["ApproximateReceiveCount"]).get("Messages", [])
+            return sqs.receive_message(
+                QueueUrl=dlq,
+                MaxNumberOfMessages=10,
+                WaitTimeSeconds=1,
+                MessageSystemAttributeNames=["ApproximateReceiveCount"],
+            ).get("Messages", [])
 
         [message] = wait_for(parked, timeout=60, interval=0.5, what="the event in the dead-letter queue")
         assert [r["s3"]["object"]["key"] for r in json.loads(message["Body"])["Records"]] == [key]

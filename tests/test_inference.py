@@ -204,8 +204,12 @@ def test_semi_transparent_canvas_drawings_are_read(name: str, loaded) -> None:
 
 
 def test_blank_canvas_is_not_a_digit(loaded) -> None:
-    for body in (images.png(np.zeros((280, 280, 4), np.uint8)), images.png(images.blank()),
-                 images.png(images.noise()), images.jpeg(images.paper_photo(np.zeros((28, 28), np.uint8)))):
+    for body in (
+        images.png(np.zeros((280, 280, 4), np.uint8)),
+        images.png(images.blank()),
+        images.png(images.noise()),
+        images.jpeg(images.paper_photo(np.zeros((28, 28), np.uint8))),
+    ):
         assert error_of(loaded, body, "image/png").code == "no_digit_found"
 
 
@@ -214,9 +218,14 @@ def test_blank_canvas_is_not_a_digit(loaded) -> None:
 
 def test_every_image_content_type_is_accepted(loaded, digits) -> None:
     picture = images.invert(images.resize(digits[0][7], 112))
-    bodies = {"image/png": images.png(picture), "image/jpeg": images.jpeg(picture),
-              "image/webp": images.encode(picture, "WEBP"), "image/gif": images.encode(picture, "GIF"),
-              "image/bmp": images.encode(picture, "BMP"), "image/tiff": images.encode(picture, "TIFF")}
+    bodies = {
+        "image/png": images.png(picture),
+        "image/jpeg": images.jpeg(picture),
+        "image/webp": images.encode(picture, "WEBP"),
+        "image/gif": images.encode(picture, "GIF"),
+        "image/bmp": images.encode(picture, "BMP"),
+        "image/tiff": images.encode(picture, "TIFF"),
+    }
     for content_type in sorted(IMAGE_CONTENT_TYPES):
         body = bodies.get(content_type, bodies["image/png"])
         assert read(loaded, body, content_type)["digit"] == 7, content_type
@@ -227,8 +236,14 @@ def test_json_bodies(loaded, digits) -> None:
     picture, label = digits[0][3], int(digits[1][3])
     encoded = base64.b64encode(images.png(images.invert(images.resize(picture, 140)))).decode()
     assert read(loaded, json.dumps({"image": encoded}), "application/json")["digit"] == label
-    assert read(loaded, json.dumps({"image": "data:image/png;base64," + encoded}).encode(),
-                "application/json; charset=utf-8")["digit"] == label
+    assert (
+        read(
+            loaded,
+            json.dumps({"image": "data:image/png;base64," + encoded}).encode(),
+            "application/json; charset=utf-8",
+        )["digit"]
+        == label
+    )
     pixels = read(loaded, json.dumps({"pixels": picture.tolist()}), "application/json")
     assert pixels["digit"] == label and pixels["digits"][0]["box"] == [0, 0, 28, 28]
     several = read(loaded, json.dumps({"pixels": [d.tolist() for d in digits[0][:3]]}), "application/json")
@@ -312,16 +327,28 @@ def test_predict_many_matches_one_by_one(loaded, digits) -> None:
 def test_output_follows_the_contract(loaded, digits) -> None:
     model, _handlers = loaded
     single = read(loaded, images.png(images.draw_strokes(images.STROKES[7])))
-    assert set(single) == {"digit", "number", "confidence", "probabilities", "top_k", "digits", "model_input",
-                           "model_version"}
+    assert set(single) == {
+        "digit",
+        "number",
+        "confidence",
+        "probabilities",
+        "top_k",
+        "digits",
+        "model_input",
+        "model_version",
+    }
     assert single["digit"] == 7 and single["number"] == "7"
     assert len(single["probabilities"]) == 10 and abs(sum(single["probabilities"]) - 1) < 1e-3
     assert single["confidence"] == max(single["probabilities"]) == single["digits"][0]["confidence"]
     assert next(k["digit"] for k in single["top_k"]) == 7 and len(single["top_k"]) == 3
-    assert [k["probability"] for k in single["top_k"]] == sorted((k["probability"] for k in single["top_k"]),
-                                                                 reverse=True)
-    assert single["model_version"] == model.version == json.loads(
-        (ROOT / "model" / "artifacts" / "metadata.json").read_text())["version"]
+    assert [k["probability"] for k in single["top_k"]] == sorted(
+        (k["probability"] for k in single["top_k"]), reverse=True
+    )
+    assert (
+        single["model_version"]
+        == model.version
+        == json.loads((ROOT / "model" / "artifacts" / "metadata.json").read_text())["version"]
+    )
     x0, y0, x1, y1 = single["digits"][0]["box"]
     assert 0 <= x0 < x1 <= 280 and 0 <= y0 < y1 <= 280
 
@@ -333,12 +360,23 @@ def test_output_follows_the_contract(loaded, digits) -> None:
     assert strip.format == "PNG" and strip.size == (28 * 3, 28) and strip.mode == "L"
 
 
-@pytest.mark.parametrize("accept", [None, "", "*/*", "application/json", "application/json; charset=utf-8",
-                                    "text/html, application/json;q=0.9", "application/*"])
+@pytest.mark.parametrize(
+    "accept",
+    [
+        None,
+        "",
+        "*/*",
+        "application/json",
+        "application/json; charset=utf-8",
+        "text/html, application/json;q=0.9",
+        "application/*",
+    ],
+)
 def test_json_accept_values(accept: str | None, loaded) -> None:
     model, handlers = loaded
-    prediction = handlers.predict_fn(handlers.input_fn(images.png(images.draw_strokes(images.STROKES[1])),
-                                                       "image/png"), model)
+    prediction = handlers.predict_fn(
+        handlers.input_fn(images.png(images.draw_strokes(images.STROKES[1])), "image/png"), model
+    )
     assert json.loads(handlers.output_fn(prediction, accept)[0])["digit"] == 1
 
 
@@ -353,8 +391,9 @@ def test_npy_accept_answers_the_probabilities(loaded) -> None:
 
 def test_other_accept_is_406(loaded) -> None:
     model, handlers = loaded
-    prediction = handlers.predict_fn(handlers.input_fn(images.png(images.draw_strokes(images.STROKES[1])),
-                                                       "image/png"), model)
+    prediction = handlers.predict_fn(
+        handlers.input_fn(images.png(images.draw_strokes(images.STROKES[1])), "image/png"), model
+    )
     for accept in ("text/csv", "image/png", "application/x-npz"):
         with pytest.raises(InputError) as info:
             handlers.output_fn(prediction, accept)
@@ -403,8 +442,15 @@ def test_archive_ships_this_checkouts_handlers() -> None:
         for name in package:
             shipped = tar.extractfile(f"code/model/{name}").read()  # type: ignore[union-attr]
             assert shipped == (ROOT / "model" / name).read_bytes(), f"{name} in model.tar.gz is out of date"
-    assert package == ["__init__.py", "contract.py", "inference.py", "network.py", "npy.py", "preprocess.py",
-                       "refusal.py"]
+    assert package == [
+        "__init__.py",
+        "contract.py",
+        "inference.py",
+        "network.py",
+        "npy.py",
+        "preprocess.py",
+        "refusal.py",
+    ]
 
 
 @pytest.mark.slow
@@ -415,8 +461,14 @@ def test_archive_handlers_in_a_fresh_process(tmp_path: Path, digits) -> None:
     (tmp_path / "image").write_bytes(images.png(images.draw_number("90")))
     (tmp_path / "json").write_text(json.dumps({"pixels": digits[0][5].tolist()}))
     (tmp_path / "text").write_bytes(b"not an image")
-    result = subprocess.run([sys.executable, "-c", CONTAINER, str(tmp_path / "model")], capture_output=True,
-                            text=True, timeout=300, cwd=tmp_path, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", CONTAINER, str(tmp_path / "model")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
     assert out["image"][:2] == [200, "application/json"] and out["image"][2]["number"] == "90"

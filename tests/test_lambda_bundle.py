@@ -33,7 +33,11 @@ def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
     chalice = Path(sys.executable).with_name("chalice")
     result = subprocess.run(
         [str(chalice), "package", "--stage", "dev", "--pkg-format", "terraform", str(out)],
-        cwd=ROOT / "chalice_app", env=env, capture_output=True, text=True, timeout=300,
+        cwd=ROOT / "chalice_app",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     return out

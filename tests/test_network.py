@@ -80,8 +80,13 @@ def test_state_dict_round_trips_with_weights_only_and_stays_small(tmp_path: Path
 def test_shipped_archive_has_the_container_layout_and_loads_with_weights_only() -> None:
     with tarfile.open(ARCHIVE) as tar:
         names = set(tar.getnames())
-        assert {"model.pt", "metadata.json", "code/inference.py", "code/model/__init__.py",
-                "code/model/network.py"} <= names
+        assert {
+            "model.pt",
+            "metadata.json",
+            "code/inference.py",
+            "code/model/__init__.py",
+            "code/model/network.py",
+        } <= names
         assert not any("artifacts" in n or "__pycache__" in n for n in names)
         shim = tar.extractfile("code/inference.py").read().decode()  # type: ignore[union-attr]
         weights = tar.extractfile("model.pt").read()  # type: ignore[union-attr]

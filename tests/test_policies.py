@@ -48,7 +48,11 @@ def deployed_view(stage: str) -> dict:
     env["AWS_DEFAULT_REGION"] = "us-east-1"
     out = subprocess.run(
         [sys.executable, "-c", _INSPECT, stage, str(CHALICE_DIR)],
-        env=env, capture_output=True, text=True, timeout=120, check=True,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     )
     return json.loads(out.stdout)
 
@@ -160,10 +164,21 @@ def assert_least_privilege(policy: dict, stage_config: config.StageConfig) -> No
     assert tables == {stage_config.predictions_table, stage_config.idempotency_table}
     assert not any(a in actions for a in ("dynamodb:Scan", "s3:DeleteObject", "dynamodb:DeleteTable"))
     assert set(actions) <= {
-        "s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket", "s3:PutObject",
-        "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:DeleteItem",
-        "sagemaker:InvokeEndpoint", "logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents",
-        "xray:PutTraceSegments", "xray:PutTelemetryRecords",
+        "s3:GetObject",
+        "s3:GetObjectVersion",
+        "s3:ListBucket",
+        "s3:PutObject",
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:Query",
+        "dynamodb:DeleteItem",
+        "sagemaker:InvokeEndpoint",
+        "logs:CreateLogGroup",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
     }
 
 
@@ -171,13 +186,13 @@ def assert_least_privilege(policy: dict, stage_config: config.StageConfig) -> No
 def test_deploy_wires_the_stage_inbox_bucket_and_auth(stage: str):
     view = deployed_view(stage)
     stage_config = config.load(stage, environ={})
-    assert view["s3"] == [
-        {"bucket": stage_config.inbox_bucket, "prefix": "inbox/", "events": ["s3:ObjectCreated:*"]}
-    ]
+    assert view["s3"] == [{"bucket": stage_config.inbox_bucket, "prefix": "inbox/", "events": ["s3:ObjectCreated:*"]}]
     swagger = view["swagger"]
     assert "image/png" in swagger["x-amazon-apigateway-binary-media-types"]
     operations = {
-        (path, method): spec for path, methods in swagger["paths"].items() for method, spec in methods.items()
+        (path, method): spec
+        for path, methods in swagger["paths"].items()
+        for method, spec in methods.items()
         if method != "options"
     }
     assert ("/predict", "post") in operations and ("/health", "get") in operations

@@ -19,8 +19,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_cli(*args: str) -> tuple[int, list[dict], str]:
-    result = subprocess.run([sys.executable, "-m", "ops.predict", *args], capture_output=True, text=True,
-                            timeout=300, cwd=ROOT, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "ops.predict", *args], capture_output=True, text=True, timeout=300, cwd=ROOT, check=False
+    )
     return result.returncode, [json.loads(line) for line in result.stdout.splitlines()], result.stderr
 
 

@@ -121,8 +121,20 @@ def test_every_mode_gives_the_same_digit(digits: tuple[np.ndarray, np.ndarray]) 
 
 @pytest.mark.parametrize(
     ("fmt", "mode"),
-    [("PNG", "L"), ("JPEG", "RGB"), ("WEBP", "RGB"), ("BMP", "RGB"), ("GIF", "P"), ("TIFF", "L"), ("TIFF", "I;16"),
-     ("PNG", "I;16"), ("PNG", "RGBA"), ("JPEG", "CMYK"), ("WEBP", "RGBA"), ("TIFF", "F")],
+    [
+        ("PNG", "L"),
+        ("JPEG", "RGB"),
+        ("WEBP", "RGB"),
+        ("BMP", "RGB"),
+        ("GIF", "P"),
+        ("TIFF", "L"),
+        ("TIFF", "I;16"),
+        ("PNG", "I;16"),
+        ("PNG", "RGBA"),
+        ("JPEG", "CMYK"),
+        ("WEBP", "RGBA"),
+        ("TIFF", "F"),
+    ],
 )
 def test_every_format_decodes(fmt: str, mode: str, digits: tuple[np.ndarray, np.ndarray]) -> None:
     digit = digits[0][7]
@@ -140,8 +152,10 @@ def test_animated_gif_uses_the_first_frame(digits: tuple[np.ndarray, np.ndarray]
     assert similarity(got, digits[0][0]) > similarity(got, digits[0][1])
 
 
-@pytest.mark.parametrize(("orientation", "transpose"), [(3, Image.Transpose.ROTATE_180), (6, Image.Transpose.ROTATE_90),
-                                                        (8, Image.Transpose.ROTATE_270)])
+@pytest.mark.parametrize(
+    ("orientation", "transpose"),
+    [(3, Image.Transpose.ROTATE_180), (6, Image.Transpose.ROTATE_90), (8, Image.Transpose.ROTATE_270)],
+)
 def test_exif_orientation_is_applied(orientation: int, transpose: Image.Transpose, digits) -> None:
     """A phone stores the sensor's pixels plus an orientation tag; the digit must come out upright."""
     digit = digits[0][2]
@@ -212,8 +226,9 @@ def test_nearly_invisible_alpha_is_blank(digits) -> None:
 
 
 def test_uneven_lighting_and_paper_texture(digits: tuple[np.ndarray, np.ndarray]) -> None:
-    scores = [similarity(one_digit(images.jpeg(images.paper_photo(d, seed=i), 80)).pixels, d)
-              for i, d in enumerate(digits[0])]
+    scores = [
+        similarity(one_digit(images.jpeg(images.paper_photo(d, seed=i), 80)).pixels, d) for i, d in enumerate(digits[0])
+    ]
     assert np.mean(scores) > 0.85 and min(scores) > 0.6
 
 
@@ -312,8 +327,10 @@ def test_broken_strokes_stay_one_digit(digits: tuple[np.ndarray, np.ndarray]) ->
 SEPARATE_STROKES = {
     "open 4, bar short of the stem": [[(0.3, 0.15), (0.28, 0.55), (0.58, 0.55)], [(0.66, 0.18), (0.66, 0.88)]],
     "closed 4, stem apart": [[(0.45, 0.12), (0.25, 0.6), (0.6, 0.6)], [(0.68, 0.3), (0.68, 0.9)]],
-    "5, bar floating above": [[(0.36, 0.25), (0.33, 0.45), (0.5, 0.43), (0.68, 0.55), (0.66, 0.78), (0.4, 0.83)],
-                              [(0.42, 0.14), (0.75, 0.12)]],
+    "5, bar floating above": [
+        [(0.36, 0.25), (0.33, 0.45), (0.5, 0.43), (0.68, 0.55), (0.66, 0.78), (0.4, 0.83)],
+        [(0.42, 0.14), (0.75, 0.12)],
+    ],
     "7, bar apart": [[(0.25, 0.15), (0.75, 0.15)], [(0.65, 0.24), (0.45, 0.88)]],
     "1 with a foot": [[(0.5, 0.12), (0.5, 0.78)], [(0.35, 0.86), (0.65, 0.86)]],
 }
@@ -346,8 +363,21 @@ def test_specks_around_a_digit_are_ignored(digits: tuple[np.ndarray, np.ndarray]
 
 @pytest.mark.parametrize(
     "name",
-    ["white", "black", "transparent", "grey", "gradient", "noise", "uniform_noise", "salt_and_pepper", "dot",
-     "faint_smudge", "jpeg_white", "blank_paper_photo", "dash"],
+    [
+        "white",
+        "black",
+        "transparent",
+        "grey",
+        "gradient",
+        "noise",
+        "uniform_noise",
+        "salt_and_pepper",
+        "dot",
+        "faint_smudge",
+        "jpeg_white",
+        "blank_paper_photo",
+        "dash",
+    ],
 )
 def test_blank_and_noise_images_have_no_digit(name: str) -> None:
     dot = images.blank()

@@ -41,12 +41,19 @@ def test_table_lists_newest_first_without_scan(aws):
     for n, created in enumerate(["2026-01-01T00:00:00.000001Z", "2026-01-03T00:00:00.000001Z", "2026-01-02T00:00:00Z"]):
         ddb.put_item(
             TableName=aws.predictions_table,
-            Item={"prediction_id": {"S": f"p{n}"}, "feed": {"S": "all"}, "source": {"S": "api"},
-                  "created_at": {"S": created}},
+            Item={
+                "prediction_id": {"S": f"p{n}"},
+                "feed": {"S": "all"},
+                "source": {"S": "api"},
+                "created_at": {"S": created},
+            },
         )
     items = ddb.query(
-        TableName=aws.predictions_table, IndexName=FEED_INDEX, KeyConditionExpression="feed = :f",
-        ExpressionAttributeValues={":f": {"S": "all"}}, ScanIndexForward=False,
+        TableName=aws.predictions_table,
+        IndexName=FEED_INDEX,
+        KeyConditionExpression="feed = :f",
+        ExpressionAttributeValues={":f": {"S": "all"}},
+        ScanIndexForward=False,
     )["Items"]
     assert [i["prediction_id"]["S"] for i in items] == ["p1", "p2", "p0"]
 

@@ -49,8 +49,12 @@ def s3_event(config, key: str) -> dict:
                     "s3SchemaVersion": "1.0",
                     "bucket": {"name": config.inbox_bucket, "arn": f"arn:aws:s3:::{config.inbox_bucket}"},
                     # S3 URL-encodes keys in events (a space arrives as '+').
-                    "object": {"key": quote_plus(key, safe="/"), "size": head["ContentLength"],
-                               "eTag": head["ETag"].strip('"'), "sequencer": "0055AED6DCD90281E5"},
+                    "object": {
+                        "key": quote_plus(key, safe="/"),
+                        "size": head["ContentLength"],
+                        "eTag": head["ETag"].strip('"'),
+                        "sequencer": "0055AED6DCD90281E5",
+                    },
                 },
             }
         ]

@@ -52,8 +52,9 @@ class Server:
     process: subprocess.Popen
     log_path: Path
 
-    def request(self, method: str, path: str, body: bytes | None = None,
-                headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    def request(
+        self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, dict[str, str], bytes]:
         req = urllib.request.Request(self.url + path, data=body, headers=headers or {}, method=method)
         try:
             with urllib.request.urlopen(req, timeout=30) as resp:
@@ -90,11 +91,22 @@ def serve(archive: Path, log_dir: Path, *args: str, env: dict[str, str] | None =
     """Start the server on a free port (not waiting for it); always stop it."""
     port = free_port()
     log_path = log_dir / f"serve-{port}.log"
-    argv = [sys.executable, "-m", "ops.endpoint", "--model", str(archive), "--port", str(port),
-            "--endpoint-name", ENDPOINT_NAME, *args]
+    argv = [
+        sys.executable,
+        "-m",
+        "ops.endpoint",
+        "--model",
+        str(archive),
+        "--port",
+        str(port),
+        "--endpoint-name",
+        ENDPOINT_NAME,
+        *args,
+    ]
     with open(log_path, "wb") as log_file:
-        process = subprocess.Popen(argv, cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT,
-                                   env={**os.environ, **(env or {})})
+        process = subprocess.Popen(
+            argv, cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+        )
     try:
         yield Server(f"http://127.0.0.1:{port}", process, log_path)
     finally:
@@ -108,11 +120,17 @@ def serve(archive: Path, log_dir: Path, *args: str, env: dict[str, str] | None =
 
 def runtime_client(server: Server):
     """boto3's sagemaker-runtime client, reaching ``server`` the way the app does: by environment variable."""
-    environment = {"AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": server.url, "AWS_ACCESS_KEY_ID": "test",
-                   "AWS_SECRET_ACCESS_KEY": "test"}
+    environment = {
+        "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": server.url,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+    }
     with patched_environ(environment):
-        return boto3.client("sagemaker-runtime", region_name="us-east-1",
-                            config=Config(max_pool_connections=64, retries={"total_max_attempts": 1}))
+        return boto3.client(
+            "sagemaker-runtime",
+            region_name="us-east-1",
+            config=Config(max_pool_connections=64, retries={"total_max_attempts": 1}),
+        )
 
 
 # --------------------------------------------------------------------------------- the shipped model
@@ -179,13 +197,11 @@ def test_digits_are_recognised_through_boto3(runtime, digits, encoding: str) -> 
         (b"hello", "text/plain", "application/json", 415, "unsupported_media_type"),
         (images.png(images.blank()), "image/png", "application/json", 422, "no_digit_found"),
         (b'{"pixels": [[0, 1', "application/json", "application/json", 400, "malformed_json"),
-        (images.png(images.draw_strokes(images.STROKES[7])), "image/png", "text/csv", 406,
-         "unsupported_accept"),
+        (images.png(images.draw_strokes(images.STROKES[7])), "image/png", "text/csv", 406, "unsupported_accept"),
     ],
     ids=["corrupt-png", "text", "blank-image", "broken-json", "csv-accept"],
 )
-def test_bad_input_is_a_model_error_with_the_handlers_status(runtime, body, content_type, accept, status,
-                                                            code) -> None:
+def test_bad_input_is_a_model_error_with_the_handlers_status(runtime, body, content_type, accept, status, code) -> None:
     with pytest.raises(runtime.exceptions.ModelError) as caught:
         runtime.invoke_endpoint(EndpointName=ENDPOINT_NAME, Body=body, ContentType=content_type, Accept=accept)
     error = caught.value.response
@@ -218,8 +234,9 @@ def test_an_unknown_endpoint_name_is_a_validation_error(runtime) -> None:
 @pytest.mark.integration
 def test_the_container_contract_answers_directly(endpoint: Server, digits) -> None:
     assert endpoint.ping() == 200
-    status, headers, body = endpoint.request("POST", "/invocations", images.png(digits[0][1]),
-                                             {"Content-Type": "image/png", "Accept": "application/json"})
+    status, headers, body = endpoint.request(
+        "POST", "/invocations", images.png(digits[0][1]), {"Content-Type": "image/png", "Accept": "application/json"}
+    )
     assert status == 200 and headers["content-type"] == "application/json"
     assert json.loads(body)["digit"] in range(10)
     status, _, body = endpoint.request("POST", "/invocations", b"hello", {"Content-Type": "text/plain"})

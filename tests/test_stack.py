@@ -29,8 +29,9 @@ def _stack_env(local_dir: Path) -> dict[str, str]:
 
 def _up(env: dict[str, str], log: Path, *args: str) -> subprocess.Popen:
     with open(log, "ab") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "ops.stack", "up", *args], cwd=ROOT, env=env, stdout=out,
-                                stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ops.stack", "up", *args], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         text = log.read_text(errors="replace")
@@ -44,8 +45,9 @@ def _up(env: dict[str, str], log: Path, *args: str) -> subprocess.Popen:
 
 
 def _down(env: dict[str, str], proc: subprocess.Popen) -> None:
-    result = subprocess.run([sys.executable, "-m", "ops.stack", "down"], cwd=ROOT, env=env, capture_output=True,
-                            text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "ops.stack", "down"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert proc.wait(30) == 0
 
@@ -61,9 +63,15 @@ def test_up_down_up_keeps_objects_and_items(tmp_path: Path, monkeypatch: pytest.
         assert answer.status_code == 200, answer.text
         s3, ddb = boto3.client("s3"), boto3.client("dynamodb")
         s3.put_object(Bucket=config.results_bucket, Key="results/kept.json", Body=b'{"kept": true}')
-        ddb.put_item(TableName=config.predictions_table, Item={
-            "prediction_id": {"S": "kept"}, "feed": {"S": "all"}, "source": {"S": "api"},
-            "created_at": {"S": "2026-01-01T00:00:00.000000Z"}})
+        ddb.put_item(
+            TableName=config.predictions_table,
+            Item={
+                "prediction_id": {"S": "kept"},
+                "feed": {"S": "all"},
+                "source": {"S": "api"},
+                "created_at": {"S": "2026-01-01T00:00:00.000000Z"},
+            },
+        )
     finally:
         _down(env, proc)
     assert "stopped; state kept" in log.read_text()
@@ -83,8 +91,12 @@ def test_up_down_up_keeps_objects_and_items(tmp_path: Path, monkeypatch: pytest.
 def _pid(local_dir: Path, service: str) -> int:
     """The service's process id, from supervisord (the documented ``supervisorctl`` command); 0: not running."""
     config = local_dir / "supervisor" / "supervisord.conf"
-    result = subprocess.run([sys.executable, "-m", "supervisor.supervisorctl", "-c", str(config), "pid", service],
-                            capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [sys.executable, "-m", "supervisor.supervisorctl", "-c", str(config), "pid", service],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     return int(result.stdout.strip()) if result.stdout.strip().isdigit() else 0
 
 
@@ -99,11 +111,16 @@ def test_a_dead_service_is_restarted_and_the_others_stay_up(tmp_path: Path):
         before = {name: _pid(local_dir, name) for name in services}
         assert all(before.values()), before
         os.kill(before["endpoint"], signal.SIGKILL)
-        restarted = wait_for(lambda: _pid(local_dir, "endpoint") not in (0, before["endpoint"]), 60,
-                             what="the endpoint restarted")
+        restarted = wait_for(
+            lambda: _pid(local_dir, "endpoint") not in (0, before["endpoint"]), 60, what="the endpoint restarted"
+        )
         api = f"http://127.0.0.1:{env['API_PORT']}"
-        wait_for(lambda: requests.get(f"{api}/health", timeout=30).status_code == 200, 90, interval=0.5,
-                 what="the API healthy again")
+        wait_for(
+            lambda: requests.get(f"{api}/health", timeout=30).status_code == 200,
+            90,
+            interval=0.5,
+            what="the API healthy again",
+        )
         png = images.png(images.blank((28, 28), 0))
         answer = requests.post(f"{api}/predict", data=png, headers={"Content-Type": "image/png"}, timeout=60)
         assert answer.status_code in (200, 422), answer.text  # the model answered (a blank is no digit)
@@ -146,10 +163,12 @@ def test_the_whole_system_runs_against_the_real_serving_stack(tmp_path: Path, mo
 
 def test_a_port_in_use_is_one_clear_line(tmp_path: Path, emulator):
     env = _stack_env(tmp_path / "local") | {"AWS_PORT": str(emulator.port)}
-    result = subprocess.run([sys.executable, "-m", "ops.stack", "up"], cwd=ROOT, env=env, capture_output=True,
-                            text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "ops.stack", "up"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 1
     errors = [line for line in result.stdout.splitlines() if "error:" in line]
-    assert errors == [f"stack    | error: port {emulator.port} (aws) is already in use: run `make down`, or set "
-                      "AWS_PORT"], result.stdout
+    assert errors == [
+        f"stack    | error: port {emulator.port} (aws) is already in use: run `make down`, or set AWS_PORT"
+    ], result.stdout
     assert "Traceback" not in result.stdout + result.stderr

@@ -91,7 +91,9 @@ def test_inbox_records_point_at_the_inbox_object(store: PredictionStore, provisi
     assert pid != inbox_prediction_id(provisioned.inbox_bucket, "inbox/a b.png", "etag2")
     record = save(store, 3, source="s3", prediction_id=pid, source_key="inbox/a b.png")
     assert (record["image_bucket"], record["image_key"], record["source_key"]) == (
-        provisioned.inbox_bucket, "inbox/a b.png", "inbox/a b.png",
+        provisioned.inbox_bucket,
+        "inbox/a b.png",
+        "inbox/a b.png",
     )
 
 
@@ -148,8 +150,9 @@ def test_listing_is_newest_first_and_pages_with_a_cursor(empty_store: Prediction
             break
     assert seen == newest_first and pages == 3
     only_s3 = store.list(limit=10, source="s3")
-    assert [r["prediction_id"] for r in only_s3.items] == [p for p, r in zip(newest_first, reversed(saved), strict=True)
-                                                         if r["source"] == "s3"]
+    assert [r["prediction_id"] for r in only_s3.items] == [
+        p for p, r in zip(newest_first, reversed(saved), strict=True) if r["source"] == "s3"
+    ]
     assert only_s3.cursor is None
 
 
@@ -206,8 +209,15 @@ def test_daily_counts_per_source_from_the_index(empty_store: PredictionStore):
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"limit": 0}, {"limit": 101}, {"source": "ftp"}, {"digit": 10}, {"status": "done"}, {"cursor": "!!"},
-     {"cursor": "eyJhIjoxfQ"}],
+    [
+        {"limit": 0},
+        {"limit": 101},
+        {"source": "ftp"},
+        {"digit": 10},
+        {"status": "done"},
+        {"cursor": "!!"},
+        {"cursor": "eyJhIjoxfQ"},
+    ],
 )
 def test_bad_listing_arguments_are_400(store: PredictionStore, kwargs: dict):
     with pytest.raises(BadRequest):
@@ -233,8 +243,10 @@ def test_corrected_filter_and_the_feedback_export_query(empty_store: PredictionS
     store.add_feedback(right["prediction_id"], 3)  # confirmed
     store.add_feedback(wrong["prediction_id"], 9)  # corrected
     store.table.update_item(  # a several-digit record has no single digit: any label corrects it
-        Key={"prediction_id": several["prediction_id"]}, UpdateExpression="REMOVE digit SET #n = :n",
-        ExpressionAttributeNames={"#n": "number"}, ExpressionAttributeValues={":n": "12"},
+        Key={"prediction_id": several["prediction_id"]},
+        UpdateExpression="REMOVE digit SET #n = :n",
+        ExpressionAttributeNames={"#n": "number"},
+        ExpressionAttributeValues={":n": "12"},
     )
     store.add_feedback(several["prediction_id"], 1)
 
@@ -245,5 +257,8 @@ def test_corrected_filter_and_the_feedback_export_query(empty_store: PredictionS
     assert ids(store.list(corrected=False)) == {right["prediction_id"], unjudged["prediction_id"]}
     assert ids(store.list(corrected=True, digit=4)) == {wrong["prediction_id"]}
     exported = list(store.with_feedback())
-    assert [r["prediction_id"] for r in exported] == [several["prediction_id"], wrong["prediction_id"],
-                                                       right["prediction_id"]]  # newest first
+    assert [r["prediction_id"] for r in exported] == [
+        several["prediction_id"],
+        wrong["prediction_id"],
+        right["prediction_id"],
+    ]  # newest first

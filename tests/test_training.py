@@ -34,15 +34,25 @@ def run_train(args: list[str], env: dict[str, str] | None = None, timeout: float
     """``python -m training.train ARGS`` in a subprocess; its stdout (the metrics lines)."""
     result = subprocess.run(
         [sys.executable, "-m", "training.train", *args],
-        cwd=ROOT, env={**os.environ, **(env or {})}, capture_output=True, text=True, timeout=timeout,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout
 
 
 def dirs(tmp: Path) -> list[str]:
-    return ["--model-dir", str(tmp / "model"), "--checkpoint-dir", str(tmp / "ckpt"),
-            "--output-data-dir", str(tmp / "output")]
+    return [
+        "--model-dir",
+        str(tmp / "model"),
+        "--checkpoint-dir",
+        str(tmp / "ckpt"),
+        "--output-data-dir",
+        str(tmp / "output"),
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -148,8 +158,9 @@ def test_model_dir_packs_into_a_model_tar_gz(trained: tuple[Path, str], tmp_path
 
 
 @pytest.mark.slow
-def test_evaluate_writes_accuracy_per_class_and_confusion_png(trained: tuple[Path, str], tmp_path: Path,
-                                                              mnist_dir: Path) -> None:
+def test_evaluate_writes_accuracy_per_class_and_confusion_png(
+    trained: tuple[Path, str], tmp_path: Path, mnist_dir: Path
+) -> None:
     from training.evaluate import main
 
     result = main(["--model", str(trained[0] / "model"), "--data-dir", str(mnist_dir), "--output-dir", str(tmp_path)])
@@ -168,10 +179,21 @@ def test_evaluate_writes_accuracy_per_class_and_confusion_png(trained: tuple[Pat
     head = (2051).to_bytes(4, "big") + (50).to_bytes(4, "big") + (28).to_bytes(4, "big") * 2
     (idx_dir / "mini-images-idx3-ubyte.gz").write_bytes(gzip.compress(head + images.tobytes()))
     labels = data.labels[:50].numpy().astype(np.uint8)
-    (idx_dir / "mini-labels-idx1-ubyte.gz").write_bytes(gzip.compress(
-        (2049).to_bytes(4, "big") + (50).to_bytes(4, "big") + labels.tobytes()))
-    other = main(["--model", str(trained[0] / "model"), "--data-dir", str(idx_dir), "--split", "mini",
-                  "--output-dir", str(tmp_path / "mini")])
+    (idx_dir / "mini-labels-idx1-ubyte.gz").write_bytes(
+        gzip.compress((2049).to_bytes(4, "big") + (50).to_bytes(4, "big") + labels.tobytes())
+    )
+    other = main(
+        [
+            "--model",
+            str(trained[0] / "model"),
+            "--data-dir",
+            str(idx_dir),
+            "--split",
+            "mini",
+            "--output-dir",
+            str(tmp_path / "mini"),
+        ]
+    )
     assert other["images"] == 50 and other["split"] == "mini"
 
 
@@ -195,8 +217,9 @@ def test_killed_run_resumes_from_its_last_checkpoint(tmp_path: Path, mnist_dir: 
     """A spot interruption: SIGKILL once the first checkpoint exists, then the same job again."""
     args = [sys.executable, "-m", "training.train", *TINY, "--data-dir", str(mnist_dir), *dirs(tmp_path)]
     checkpoint = tmp_path / "ckpt" / "checkpoint.pt"
-    process = subprocess.Popen([*args, "--epochs", "50"], cwd=ROOT, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [*args, "--epochs", "50"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         deadline = time.monotonic() + 120
         while not checkpoint.exists() and time.monotonic() < deadline and process.poll() is None:
@@ -216,8 +239,22 @@ def test_killed_run_resumes_from_its_last_checkpoint(tmp_path: Path, mnist_dir: 
 def test_tune_runs_trials_over_the_search_space_and_reports_the_best(tmp_path: Path, mnist_dir: Path) -> None:
     from training.tune import main
 
-    result = main(["--trials", "2", "--epochs", "1", "--limit", "192", "--val-size", "100",
-                   "--data-dir", str(mnist_dir), "--output", str(tmp_path / "best.json")])
+    result = main(
+        [
+            "--trials",
+            "2",
+            "--epochs",
+            "1",
+            "--limit",
+            "192",
+            "--val-size",
+            "100",
+            "--data-dir",
+            str(mnist_dir),
+            "--output",
+            str(tmp_path / "best.json"),
+        ]
+    )
     assert result["completed"] == 2
     assert set(result["best_params"]) == {p.name for p in SEARCH_SPACE}
     assert 0 <= result["best_value"] <= 1

@@ -114,8 +114,13 @@ def plot_confusion(confusion: list[list[int]], path: Path, title: str) -> None:
     for (row, col), count in np.ndenumerate(matrix):
         if count:
             ax.text(col, row, str(count), ha="center", va="center", fontsize=7, color="black" if row != col else "navy")
-    ax.set(xticks=range(matrix.shape[1]), yticks=range(10), xlabel="predicted digit (10: not a digit)",
-           ylabel="true digit", title=title)
+    ax.set(
+        xticks=range(matrix.shape[1]),
+        yticks=range(10),
+        xlabel="predicted digit (10: not a digit)",
+        ylabel="true digit",
+        title=title,
+    )
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
@@ -127,8 +132,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--model", default=str(SHIPPED), help="model.tar.gz, model dir or model.pt")
     parser.add_argument("--data-dir", help="folder with the IDX .gz files (default: as for training)")
     parser.add_argument("--split", default="validation", help="'validation' (held out of train) or an IDX prefix")
-    parser.add_argument("--path", choices=("raw", "upload"), default="raw",
-                        help="the digits as raw tensors, or as the service reads their PNG uploads")
+    parser.add_argument(
+        "--path",
+        choices=("raw", "upload"),
+        default="raw",
+        help="the digits as raw tensors, or as the service reads their PNG uploads",
+    )
     parser.add_argument("--output-dir", type=Path, default=DEFAULT_OUTPUT)
     args = parser.parse_args(argv)
 
@@ -139,14 +148,21 @@ def main(argv: list[str] | None = None) -> dict:
         data = load_mnist(args.data_dir, split=args.split)
     if args.path == "upload":
         data = as_uploaded(data)
-    result = {"model_version": metadata.get("version"), "split": args.split, "path": args.path,
-              **evaluate(model, data, threshold(metadata))}
+    result = {
+        "model_version": metadata.get("version"),
+        "split": args.split,
+        "path": args.path,
+        **evaluate(model, data, threshold(metadata)),
+    }
     args.output_dir.mkdir(parents=True, exist_ok=True)
     (args.output_dir / "evaluation.json").write_text(json.dumps(result, indent=1) + "\n")
     title = f"{args.split}: {result['accuracy']:.2%} of {result['images']:,} ({result['errors']} errors)"
     plot_confusion(result["confusion_matrix"], args.output_dir / "confusion_matrix.png", title)
-    print(json.dumps({k: result[k] for k in ("model_version", "split", "path", "images", "accuracy", "errors",
-                                             "refused")}))
+    print(
+        json.dumps(
+            {k: result[k] for k in ("model_version", "split", "path", "images", "accuracy", "errors", "refused")}
+        )
+    )
     print(f"wrote {args.output_dir / 'evaluation.json'} and {args.output_dir / 'confusion_matrix.png'}")
     return result
 

@@ -27,8 +27,13 @@ REQUIRED = ("epoch", "train_loss", "val_loss", "val_accuracy", "epoch_seconds")
 
 
 def format_metrics(
-    epoch: int, train_loss: float, val_loss: float, val_accuracy: float, epoch_seconds: float,
-    val_upload_accuracy: float | None = None, val_not_digit_refused: float | None = None,
+    epoch: int,
+    train_loss: float,
+    val_loss: float,
+    val_accuracy: float,
+    epoch_seconds: float,
+    val_upload_accuracy: float | None = None,
+    val_not_digit_refused: float | None = None,
 ) -> str:
     """The metrics line for one epoch (fixed order and precision)."""
     line = (

@@ -76,8 +76,23 @@ class Config:
 
     def resume_key(self) -> dict[str, object]:
         """What must match for a checkpoint to be resumed (everything that shapes the run but ``epochs``)."""
-        keys = ("lr", "weight_decay", "dropout", "batch_size", "seed", "val_size", "label_smoothing", "clean_epochs",
-                "upload_share", "typed", "not_digit", "limit", "feedback_dir", "feedback_share", "init_model")
+        keys = (
+            "lr",
+            "weight_decay",
+            "dropout",
+            "batch_size",
+            "seed",
+            "val_size",
+            "label_smoothing",
+            "clean_epochs",
+            "upload_share",
+            "typed",
+            "not_digit",
+            "limit",
+            "feedback_dir",
+            "feedback_share",
+            "init_model",
+        )
         return {k: getattr(self, k) for k in keys}
 
 
@@ -101,18 +116,33 @@ def parse_args(argv: list[str] | None = None) -> Config:
     add("--val-size", "--val_size", type=int, default=Config.val_size, help="images held out for validation")
     add("--label-smoothing", "--label_smoothing", type=float, default=Config.label_smoothing)
     add("--clean-epochs", "--clean_epochs", type=int, default=Config.clean_epochs, help="final epochs unaugmented")
-    add("--upload-share", "--upload_share", type=float, default=Config.upload_share,
-        help="share of the MNIST digits seen through the upload path each epoch (the rest as tensors)")
+    add(
+        "--upload-share",
+        "--upload_share",
+        type=float,
+        default=Config.upload_share,
+        help="share of the MNIST digits seen through the upload path each epoch (the rest as tensors)",
+    )
     add("--typed", type=int, default=Config.typed, help="typed digits (font glyphs) added to training")
-    add("--not-digit", "--not_digit", type=int, default=Config.not_digit,
-        help="not-a-digit pictures added to training as an 11th class (0: a 10-class network)")
+    add(
+        "--not-digit",
+        "--not_digit",
+        type=int,
+        default=Config.not_digit,
+        help="not-a-digit pictures added to training as an 11th class (0: a 10-class network)",
+    )
     add("--limit", type=int, default=None, help="train on the first N training images only (smoke tests)")
     add("--threads", type=int, default=Config.threads, help="torch CPU threads")
     add("--data-dir", "--data_dir", default=env.get("SM_CHANNEL_TRAINING"), help="folder with the IDX .gz files")
     add("--model-dir", "--model_dir", default=env.get("SM_MODEL_DIR", Config.model_dir))
     add("--feedback-dir", "--feedback_dir", default=env.get("SM_CHANNEL_FEEDBACK"), help="feedback channel to mix in")
-    add("--feedback-share", "--feedback_share", type=float, default=Config.feedback_share,
-        help="share of the training images that are feedback examples (oversampled)")
+    add(
+        "--feedback-share",
+        "--feedback_share",
+        type=float,
+        default=Config.feedback_share,
+        help="share of the training images that are feedback examples (oversampled)",
+    )
     add("--init-model", "--init_model", help="start from this model (model.tar.gz, model dir): a fine-tune")
     add("--checkpoint-dir", "--checkpoint_dir", default=_default_checkpoint_dir())
     add("--output-data-dir", "--output_data_dir", default=env.get("SM_OUTPUT_DATA_DIR", Config.output_data_dir))
@@ -237,9 +267,12 @@ def train(config: Config, on_epoch: Callable[[int, float], None] | None = None) 
     train_set, feedback = finetune.mix_in(train_set, config)
     typed, not_digit = (max(10, round(n * share)) if n else 0 for n in (config.typed, config.not_digit))
     prepared = sets.build(train_set, val_set, typed, not_digit, config.seed)
-    print(f"sets ready in {time.perf_counter() - started:.0f} s: {len(train_set)} digits, {len(prepared.extra)} "
-          f"typed digits and not-a-digit pictures; not read as one mark through the upload path: "
-          f"{prepared.unreadable[0]} training, {prepared.unreadable[1]} validation digits", flush=True)
+    print(
+        f"sets ready in {time.perf_counter() - started:.0f} s: {len(train_set)} digits, {len(prepared.extra)} "
+        f"typed digits and not-a-digit pictures; not read as one mark through the upload path: "
+        f"{prepared.unreadable[0]} training, {prepared.unreadable[1]} validation digits",
+        flush=True,
+    )
     steps_per_epoch = max(1, (len(train_set) + len(prepared.extra)) // config.batch_size)
 
     classes = NOT_A_DIGIT + 1 if config.not_digit else NOT_A_DIGIT
@@ -263,8 +296,14 @@ def train(config: Config, on_epoch: Callable[[int, float], None] | None = None) 
         loss_sum, seen = 0.0, 0
         epoch_set = prepared.epoch(config.upload_share, generator)
         progress = tqdm(
-            batches(epoch_set, config.batch_size, shuffle=True, generator=generator, drop_last=True,
-                    train=epoch <= config.epochs - config.clean_epochs),
+            batches(
+                epoch_set,
+                config.batch_size,
+                shuffle=True,
+                generator=generator,
+                drop_last=True,
+                train=epoch <= config.epochs - config.clean_epochs,
+            ),
             total=steps_per_epoch,
             desc=f"epoch {epoch}",
             disable=not sys.stderr.isatty(),
@@ -377,8 +416,11 @@ def export(
     (output_dir / "history.json").write_text(json.dumps(history, indent=2) + "\n")
     if history:
         save_curves(history, output_dir / "training_curves.png")
-    print(f"model {weights} ({weights.stat().st_size / 1e6:.2f} MB), version {metadata['version']}, "
-          f"run {run_seconds:.0f} s", flush=True)
+    print(
+        f"model {weights} ({weights.stat().st_size / 1e6:.2f} MB), version {metadata['version']}, "
+        f"run {run_seconds:.0f} s",
+        flush=True,
+    )
     return metadata
 
 
@@ -395,10 +437,15 @@ def _calibrate(model: nn.Module, prepared: sets.Sets, output_dir: Path) -> dict:
         data = prepared.validation[name]
         _, _, logits = score(model, data)
         right = (logits[:, :NOT_A_DIGIT].argmax(1) == data.labels).numpy() & (scores[name] < threshold)
-        readings[name] = {"images": len(data), "read_right": float(right.mean()),
-                          "refused": float((scores[name] >= threshold).mean())}
-    readings["not_digit"] = {"images": len(scores["not_digit"]),
-                             "refused": float((scores["not_digit"] >= threshold).mean())}
+        readings[name] = {
+            "images": len(data),
+            "read_right": float(right.mean()),
+            "refused": float((scores[name] >= threshold).mean()),
+        }
+    readings["not_digit"] = {
+        "images": len(scores["not_digit"]),
+        "refused": float((scores["not_digit"] >= threshold).mean()),
+    }
     return {"threshold": threshold, "validation": readings, "tradeoff": curve}
 
 

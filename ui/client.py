@@ -153,8 +153,14 @@ def list_predictions(
     status: str | None = None,
     corrected: bool | None = None,
 ) -> Page:
-    params = {"limit": limit, "cursor": cursor, "source": source, "digit": digit, "status": status,
-              "corrected": None if corrected is None else str(corrected).lower()}
+    params = {
+        "limit": limit,
+        "cursor": cursor,
+        "source": source,
+        "digit": digit,
+        "status": status,
+        "corrected": None if corrected is None else str(corrected).lower(),
+    }
     body = _call("GET", "/predictions", params={k: v for k, v in params.items() if v is not None})
     return Page(items=body.get("items", []), cursor=body.get("next_cursor"))
 

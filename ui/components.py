@@ -54,7 +54,7 @@ def pipeline_diagram(up: dict[str, bool]) -> str:
             node("model", "SageMaker\\nendpoint", "Model endpoint"),
             node("table", "DynamoDB", "Predictions table", shape="cylinder"),
             node("results", "S3 results", "Results bucket", shape="cylinder"),
-            "you -> api [label=\"POST /predict\"]; you -> inbox [label=upload]; inbox -> trigger [label=event];",
+            'you -> api [label="POST /predict"]; you -> inbox [label=upload]; inbox -> trigger [label=event];',
             "api -> model; trigger -> model; model -> table [style=invis]; model -> results [style=invis];",
             "api -> table; trigger -> table; api -> results; trigger -> results;",
             "}",
@@ -129,7 +129,8 @@ def prediction_panel(prediction: dict[str, Any], key: str, title: str | None = N
             digits = prediction.get("digits") or []
             if len(digits) > 1:
                 st.caption(
-                    "digits: " + ", ".join(f"**{d['digit']}** ({float(d['confidence']):.0%})" for d in digits)
+                    "digits: "
+                    + ", ".join(f"**{d['digit']}** ({float(d['confidence']):.0%})" for d in digits)
                     + " · chart: the first digit"
                 )
         _details(prediction)
@@ -158,7 +159,7 @@ def _details(prediction: dict[str, Any]) -> None:
 
 
 def feedback_control(prediction: dict[str, Any], key: str) -> None:
-    """"Wrong? Correct it": pick the right digit, sent to the API as feedback."""
+    """ "Wrong? Correct it": pick the right digit, sent to the API as feedback."""
     current = prediction.get("feedback_label", prediction.get("feedback"))
     if isinstance(current, dict):
         current = current.get("label")

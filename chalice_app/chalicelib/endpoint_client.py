@@ -104,8 +104,12 @@ class EndpointClient:
         except ValueError as exc:
             log.error("endpoint %s answered something that is not a prediction: %r", self.endpoint_name, body[:200])
             raise ModelFailed("the model endpoint gave an unreadable answer") from exc
-        return Prediction(result, round(latency_ms, 2), (attributes.get("model_source") or [None])[0],
-                          (attributes.get("promoted_at") or [None])[0])
+        return Prediction(
+            result,
+            round(latency_ms, 2),
+            (attributes.get("model_source") or [None])[0],
+            (attributes.get("promoted_at") or [None])[0],
+        )
 
     def probe(self) -> Prediction:
         """A real, cheap inference (84-byte image) proving the endpoint is up and the model loaded."""

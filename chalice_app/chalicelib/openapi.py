@@ -86,7 +86,12 @@ ERRORS: dict[str, ErrorCode] = {code: ErrorCode(code, STATUSES[code], when) for 
 
 _DEPENDENCIES = ("endpoint_unavailable", "endpoint_throttled", "endpoint_not_found", "storage_unavailable")
 _IMAGE = (
-    "empty_body", "image_too_large", "unsupported_media_type", "corrupt_image", "no_digit_found", "not_a_digit",
+    "empty_body",
+    "image_too_large",
+    "unsupported_media_type",
+    "corrupt_image",
+    "no_digit_found",
+    "not_a_digit",
     "model_error",
 )
 

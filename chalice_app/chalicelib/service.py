@@ -231,9 +231,7 @@ class PredictionService:
             record_prediction("s3", "rejected")
             return {"prediction_id": prediction_id, "status": record["status"]}
         try:
-            record = self.store.save_succeeded(
-                result=prediction.result, latency_ms=prediction.latency_ms, **common
-            )
+            record = self.store.save_succeeded(result=prediction.result, latency_ms=prediction.latency_ms, **common)
         except ServiceError as exc:
             self._record_failure(exc, common)
             raise

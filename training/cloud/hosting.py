@@ -183,9 +183,7 @@ def deploy(
             )
     else:
         if _describe_or_none(cloud, "describe_endpoint_config", EndpointConfigName=name):
-            raise CloudError(
-                f"endpoint configuration {name} is left from an earlier deployment: `delete` removes it"
-            )
+            raise CloudError(f"endpoint configuration {name} is left from an earlier deployment: `delete` removes it")
         model_name = _create(cloud, name, model_data, capacity, verbose, environment)
     status = wait_in_service(cloud, name) if wait else endpoint_status(cloud, name) or {}
     result = {**_summary(cloud, status, model_name, model_data), "existed": bool(existing)}

@@ -56,5 +56,7 @@ with result_col:
         outcome_panel(state.draw_outcome, key=f"draw-{state.canvas_generation}-{state.draw_hash}")
     else:
         st.markdown("#### ← draw here")
-        st.caption("White on black, like the MNIST digits the model learnt from. The panel shows the digit, "
-                   "the model's confidence in each class and the 28×28 image it actually saw.")
+        st.caption(
+            "White on black, like the MNIST digits the model learnt from. The panel shows the digit, "
+            "the model's confidence in each class and the 28×28 image it actually saw."
+        )

@@ -58,7 +58,11 @@ if state.get("history_query") != query:
 
 try:
     page = client.list_predictions(
-        limit=PAGE_SIZE, cursor=state.history_cursors[-1], source=source, digit=digit, status=status,
+        limit=PAGE_SIZE,
+        cursor=state.history_cursors[-1],
+        source=source,
+        digit=digit,
+        status=status,
         corrected=corrected,
     )
 except client.Failure as exc:
