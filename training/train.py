@@ -250,6 +250,36 @@ def _resume(
     return checkpoint["history"], checkpoint["epoch"]
 
 
+def _prepare_sets(config: Config, data: Dataset) -> tuple[Dataset, sets.Sets, dict | None]:
+    """The training digits (with the feedback channel mixed in, if any), everything built from them and
+    the validation split (:func:`training.sets.build`), and what feedback was mixed in (None: none)."""
+    train_index, val_index = stratified_split(data.labels, config.val_size, config.seed)
+    if config.limit:
+        train_index = train_index[: config.limit]
+    train_set, val_set = data.subset(train_index), data.subset(val_index)
+    share = len(train_set) / (len(data) - len(val_set))  # a --limit run gets as many extras in proportion
+    train_set, feedback = finetune.mix_in(train_set, config)
+    typed, not_digit = (max(10, round(n * share)) if n else 0 for n in (config.typed, config.not_digit))
+    return train_set, sets.build(train_set, val_set, typed, not_digit, config.seed), feedback
+
+
+def _step(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    criterion: nn.Module,
+) -> float:
+    """One optimisation step on a batch; the batch's summed (unsmoothed) cross-entropy, for the epoch's loss."""
+    optimizer.zero_grad(set_to_none=True)
+    logits = model(x.contiguous(memory_format=torch.channels_last))
+    criterion(logits, y).backward()
+    optimizer.step()
+    scheduler.step()
+    return F.cross_entropy(logits.detach(), y, reduction="sum").item()
+
+
 def train(config: Config, on_epoch: Callable[[int, float], None] | None = None) -> dict:
     """Run (or resume) training as configured; returns the metadata written next to ``model.pt``.
 
@@ -259,14 +289,7 @@ def train(config: Config, on_epoch: Callable[[int, float], None] | None = None) 
     torch.set_num_threads(config.threads)
     seed_everything(config.seed)
     data = load_mnist(config.data_dir)
-    train_index, val_index = stratified_split(data.labels, config.val_size, config.seed)
-    if config.limit:
-        train_index = train_index[: config.limit]
-    train_set, val_set = data.subset(train_index), data.subset(val_index)
-    share = len(train_set) / (len(data) - len(val_set))  # a --limit run gets as many extras in proportion
-    train_set, feedback = finetune.mix_in(train_set, config)
-    typed, not_digit = (max(10, round(n * share)) if n else 0 for n in (config.typed, config.not_digit))
-    prepared = sets.build(train_set, val_set, typed, not_digit, config.seed)
+    train_set, prepared, feedback = _prepare_sets(config, data)
     print(
         f"sets ready in {time.perf_counter() - started:.0f} s: {len(train_set)} digits, {len(prepared.extra)} "
         f"typed digits and not-a-digit pictures; not read as one mark through the upload path: "
@@ -310,12 +333,7 @@ def train(config: Config, on_epoch: Callable[[int, float], None] | None = None) 
             leave=False,
         )
         for x, y in progress:
-            optimizer.zero_grad(set_to_none=True)
-            logits = model(x.contiguous(memory_format=torch.channels_last))
-            criterion(logits, y).backward()
-            optimizer.step()
-            scheduler.step()
-            loss_sum += F.cross_entropy(logits.detach(), y, reduction="sum").item()
+            loss_sum += _step(model, x, y, optimizer, scheduler, criterion)
             seen += len(y)
         val_loss, val_accuracy, _ = score(model, prepared.validation["raw"])
         seconds = time.perf_counter() - epoch_started
