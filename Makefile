@@ -56,7 +56,7 @@ down: ## Stop a running `make up` cleanly (state is kept)
 	@$(PY) -m ops.stack down
 
 reset: down ## Wipe all local state (buckets, tables, queues)
-	rm -rf .local/ministack
+	rm -rf $${DIGITS_LOCAL_DIR:-.local}/ministack
 
 deploy-local: setup ## chalice deploy --stage local into the emulator of a running `make up` (docs/deploying.md)
 	AWS_ENDPOINT_URL=http://127.0.0.1:$${AWS_PORT:-4566} AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME=http://127.0.0.1:$${ENDPOINT_PORT:-8080} \

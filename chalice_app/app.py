@@ -89,6 +89,11 @@ def request_context(event: Any, get_response: Callable) -> Response:
         code = re.sub(r"(?<!^)(?=[A-Z])", "_", body["Code"]).lower().removesuffix("_error")
         if response.status_code >= 500:  # Chalice's generic answer to an exception outside our views
             code, body["Message"] = "internal_error", f"internal error (request id {request_id})"
+        elif code == "unsupported_media_type":  # a Content-Type the route does not list: say which it lists
+            body["Message"] += (
+                f"; POST /predict takes an image ({', '.join(IMAGE_CONTENT_TYPES)}), "
+                "POST /predict/json application/json (curl: -H 'Content-Type: image/png')"
+            )
         response.body = {"error": {"code": code, "message": body["Message"]}}
     response.headers["X-Request-Id"] = request_id
     return response

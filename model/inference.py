@@ -198,12 +198,12 @@ def _from_array(array: np.ndarray) -> list[Digit]:
 
 def _digits(array: np.ndarray) -> list[Digit]:
     """``(28, 28)`` or ``(N, 28, 28)`` values 0-255 -> the digits of one number, left to right."""
+    sent = list(array.shape)
     if array.ndim == 2:
         array = array[None]
     if array.ndim != 3 or array.shape[1:] != (SIZE, SIZE) or not 1 <= array.shape[0] <= MAX_DIGITS:
         raise InputError(
-            "invalid_pixels",
-            f"pixels must be a 28x28 array or 1 to {MAX_DIGITS} of them, got shape {list(array.shape)}",
+            "invalid_pixels", f"pixels must be a 28x28 array or 1 to {MAX_DIGITS} of them, got shape {sent}"
         )
     images = np.rint(array).astype(np.uint8)
     blank = [i for i, image in enumerate(images) if int(image.max()) < MIN_DIGIT_CONTRAST]
