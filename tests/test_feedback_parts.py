@@ -15,6 +15,7 @@ from training.feedback import registry
 from training.feedback.channel import Example, load, write_manifest
 from training.feedback.finetune import mix_in
 from training.feedback.gate import worse_on_validation
+from training.sets import Sets
 
 pytestmark = pytest.mark.unit
 
@@ -55,13 +56,18 @@ def test_the_channel_reads_back_per_split(tmp_path: Path) -> None:
 
 def test_feedback_is_oversampled_to_its_share_and_holdout_stays_out(tmp_path: Path) -> None:
     channel = channel_of(tmp_path / "c", list(range(10)) * 2)  # 15 train, 5 holdout
-    mnist = Dataset(torch.zeros(900, 28, 28, dtype=torch.uint8), torch.zeros(900, dtype=torch.int64), "fp", "src")
+    mnist = Dataset(torch.zeros(800, 28, 28, dtype=torch.uint8), torch.zeros(800, dtype=torch.int64), "fp", "src")
+    extra = Dataset(torch.zeros(100, 28, 28, dtype=torch.uint8), torch.full((100,), 10), "", "not digits")
+    prepared = Sets(mnist, mnist.images, extra, {"raw": mnist}, (0, 0))
     config = SimpleNamespace(feedback_dir=str(channel), feedback_share=0.25)
-    mixed, info = mix_in(mnist, config)
+    mixed, info = mix_in(prepared, config)
     assert info["examples"] == 15 and info["repeats"] == 20  # 300 of 1,200 images: 25 %
-    assert len(mixed) == 1200 and mixed.fingerprint == "fp"  # the MNIST split stays what the gate checks
-    assert mixed.labels[900:].tolist() == load(channel, "train").labels.tolist() * 20  # no held-out example
-    assert mix_in(mnist, SimpleNamespace(feedback_dir=str(tmp_path / "none"), feedback_share=0.25)) == (mnist, None)
+    assert mixed.train is mnist and len(mixed.extra) == 400  # with the extras: images as the model sees them
+    assert mixed.extra.labels[100:].tolist() == load(channel, "train").labels.tolist() * 20  # nothing held out
+    assert mix_in(prepared, SimpleNamespace(feedback_dir=str(tmp_path / "none"), feedback_share=0.25)) == (
+        prepared,
+        None,
+    )
 
 
 @pytest.mark.parametrize(

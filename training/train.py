@@ -251,16 +251,17 @@ def _resume(
 
 
 def _prepare_sets(config: Config, data: Dataset) -> tuple[Dataset, sets.Sets, dict | None]:
-    """The training digits (with the feedback channel mixed in, if any), everything built from them and
-    the validation split (:func:`training.sets.build`), and what feedback was mixed in (None: none)."""
+    """The training digits, everything built from them and the validation split (:func:`training.sets.build`,
+    the feedback channel's examples added to its extras, if any), and what feedback was mixed in (None: none)."""
     train_index, val_index = stratified_split(data.labels, config.val_size, config.seed)
     if config.limit:
         train_index = train_index[: config.limit]
     train_set, val_set = data.subset(train_index), data.subset(val_index)
     share = len(train_set) / (len(data) - len(val_set))  # a --limit run gets as many extras in proportion
-    train_set, feedback = finetune.mix_in(train_set, config)
     typed, not_digit = (max(10, round(n * share)) if n else 0 for n in (config.typed, config.not_digit))
-    return train_set, sets.build(train_set, val_set, typed, not_digit, config.seed), feedback
+    # Feedback examples join the extras: they are model inputs already, not sent through the upload path.
+    prepared, feedback = finetune.mix_in(sets.build(train_set, val_set, typed, not_digit, config.seed), config)
+    return train_set, prepared, feedback
 
 
 def _step(
@@ -296,6 +297,7 @@ def train(config: Config, on_epoch: Callable[[int, float], None] | None = None) 
         f"{prepared.unreadable[0]} training, {prepared.unreadable[1]} validation digits",
         flush=True,
     )
+    prepared, feedback = finetune.mix_in(prepared, config)
     steps_per_epoch = max(1, (len(train_set) + len(prepared.extra)) // config.batch_size)
 
     classes = NOT_A_DIGIT + 1 if config.not_digit else NOT_A_DIGIT

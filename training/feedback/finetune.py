@@ -14,6 +14,7 @@ The metadata written next to ``model.pt`` says which channel and which parent mo
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -22,6 +23,7 @@ from torch import nn
 
 from training.data import Dataset
 from training.feedback import channel
+from training.sets import Sets
 
 
 class Settings(Protocol):
@@ -31,32 +33,41 @@ class Settings(Protocol):
     model_dir: str
 
 
-def mix_in(train_set: Dataset, config: Settings) -> tuple[Dataset, dict[str, Any] | None]:
-    """``train_set`` plus the channel's training examples, oversampled; and what was mixed in (None: nothing)."""
+def mix_in(prepared: Sets, config: Settings) -> tuple[Sets, dict[str, Any] | None]:
+    """``prepared`` with the channel's training examples added to its extra images, oversampled so that
+    they are about ``feedback_share`` of an epoch; and what was mixed in (None: nothing).
+
+    They join the extras (typed digits, not-a-digit pictures: images already as the service makes
+    them), not the MNIST digits, which training also sends through the upload path: a feedback
+    example is the model's input already."""
     if not config.feedback_dir or not (Path(config.feedback_dir) / channel.MANIFEST).exists():
-        return train_set, None
+        return prepared, None
     feedback = channel.load(config.feedback_dir, "train")
     if not len(feedback):
-        return train_set, None
+        return prepared, None
     if not 0 < config.feedback_share < 1:
         raise ValueError("--feedback-share must be between 0 and 1")
-    wanted = config.feedback_share * len(train_set) / (1 - config.feedback_share)
-    repeats = max(1, round(wanted / len(feedback)))
-    mixed = Dataset(
-        torch.cat([train_set.images, feedback.images.repeat(repeats, 1, 1)]),
-        torch.cat([train_set.labels, feedback.labels.repeat(repeats)]),
-        train_set.fingerprint,
-        train_set.source,
+    others = len(prepared.train) + len(prepared.extra)
+    repeats = max(1, round(config.feedback_share * others / (1 - config.feedback_share) / len(feedback)))
+    extra = prepared.extra
+    mixed = replace(
+        prepared,
+        extra=Dataset(
+            torch.cat([extra.images, feedback.images.repeat(repeats, 1, 1)]),
+            torch.cat([extra.labels, feedback.labels.repeat(repeats)]),
+            extra.fingerprint,
+            extra.source,
+        ),
     )
     info = {
         "channel": str(config.feedback_dir),
         "examples": len(feedback),
         "repeats": repeats,
-        "share": round(repeats * len(feedback) / len(mixed), 4),
+        "share": round(repeats * len(feedback) / (others + repeats * len(feedback)), 4),
     }
     print(
         f"feedback: {len(feedback)} examples from {config.feedback_dir}, x{repeats} "
-        f"({info['share']:.1%} of {len(mixed)} training images)",
+        f"({info['share']:.1%} of {others + repeats * len(feedback)} training images)",
         flush=True,
     )
     return mixed, info

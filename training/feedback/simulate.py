@@ -49,15 +49,18 @@ def png(picture: np.ndarray) -> bytes:
 
 def run(api: str, count: int, degrees: float) -> dict[str, int]:
     pictures, labels = slanted_digits(count, degrees)
-    counts = {"predictions": 0, "corrected": 0, "confirmed": 0, "several_digits": 0}
+    counts = {"predictions": 0, "corrected": 0, "confirmed": 0, "several_digits": 0, "refused": 0}
     with requests.Session() as session:
         for picture, label in zip(pictures, labels.tolist(), strict=True):
             response = session.post(
                 f"{api}/predict", data=png(picture), headers={"Content-Type": "image/png"}, timeout=30
             )
+            counts["predictions"] += 1
+            if response.status_code == 422:  # refused (not_a_digit, no_digit_found): nothing to correct
+                counts["refused"] += 1
+                continue
             response.raise_for_status()
             record = response.json()
-            counts["predictions"] += 1
             if record.get("digit") is None:
                 counts["several_digits"] += 1
                 continue
