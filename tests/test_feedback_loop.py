@@ -85,7 +85,7 @@ def run_cli(*argv: str) -> tuple[int, dict]:
 
 
 def fine_tune(channel: Path, work: Path) -> Path:
-    """A dozen steps from the shipped model, the feedback mixed in; the packed challenger."""
+    """About 20 steps from the shipped model, the feedback 40 % of them; the packed challenger."""
     from training.train import main as train
 
     model_dir = work / "model"
@@ -105,6 +105,8 @@ def fine_tune(channel: Path, work: Path) -> Path:
             "64",
             "--lr",
             "1e-4",
+            "--feedback-share",
+            "0.4",
             "--model-dir",
             str(model_dir),
             "--checkpoint-dir",
