@@ -297,7 +297,6 @@ def train(config: Config, on_epoch: Callable[[int, float], None] | None = None) 
         f"{prepared.unreadable[0]} training, {prepared.unreadable[1]} validation digits",
         flush=True,
     )
-    prepared, feedback = finetune.mix_in(prepared, config)
     steps_per_epoch = max(1, (len(train_set) + len(prepared.extra)) // config.batch_size)
 
     classes = NOT_A_DIGIT + 1 if config.not_digit else NOT_A_DIGIT
