@@ -25,11 +25,11 @@ from tests.test_cloud import (  # noqa: F401 (aws_env, sagemaker: fixtures, moto
     cli,
     sagemaker,
 )
+from tests.test_feedback_loop import fine_tune
 from training.cloud.context import Cloud, CloudError, Settings
 from training.feedback import model_registry
 from training.feedback.channel import Example, write_manifest
 from training.feedback.simulate import slanted_digits
-from training.package import build_archive
 
 #: The shipped model's version (model/artifacts/metadata.json).
 SHIPPED_VERSION = json.loads((MODEL_ARCHIVE.parent / "metadata.json").read_text())["version"]
@@ -43,7 +43,6 @@ def channel_and_challenger(mnist_dir: Path, tmp_path_factory: pytest.TempPathFac
     out), and a challenger fine-tuned on it."""
     from model.network import normalize
     from training.evaluate import load_model
-    from training.train import main as train
 
     work = tmp_path_factory.mktemp("feedback-cloud")
     channel = work / "channel"
@@ -76,31 +75,7 @@ def channel_and_challenger(mnist_dir: Path, tmp_path_factory: pytest.TempPathFac
             )
         )
     write_manifest(channel, examples)
-    train(
-        [
-            "--init-model",
-            str(MODEL_ARCHIVE),
-            "--feedback-dir",
-            str(channel),
-            "--epochs",
-            "1",
-            "--clean-epochs",
-            "1",
-            "--limit",
-            "640",
-            "--batch-size",
-            "64",
-            "--lr",
-            "1e-4",
-            "--model-dir",
-            str(work / "model"),
-            "--checkpoint-dir",
-            str(work / "checkpoints"),
-            "--output-data-dir",
-            str(work / "output"),
-        ]
-    )
-    return channel, build_archive(work / "model", work / "challenger.tar.gz")
+    return channel, fine_tune(channel, work, feedback_share=0.25)  # train.py's default share
 
 
 def test_promotion_registers_versions_gates_them_and_updates_the_endpoint(

@@ -84,8 +84,8 @@ def run_cli(*argv: str) -> tuple[int, dict]:
     return code, json.loads(out.getvalue() or "null")
 
 
-def fine_tune(channel: Path, work: Path) -> Path:
-    """About 20 steps from the shipped model, the feedback 40 % of them; the packed challenger."""
+def fine_tune(channel: Path, work: Path, feedback_share: float = 0.4) -> Path:
+    """About 20 steps from the shipped model, the feedback ``feedback_share`` of them; the packed challenger."""
     from training.train import main as train
 
     model_dir = work / "model"
@@ -106,7 +106,7 @@ def fine_tune(channel: Path, work: Path) -> Path:
             "--lr",
             "1e-4",
             "--feedback-share",
-            "0.4",
+            str(feedback_share),
             "--model-dir",
             str(model_dir),
             "--checkpoint-dir",
