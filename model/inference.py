@@ -241,7 +241,7 @@ def predict_many(items: list[list[Digit]], model: LoadedModel) -> list[Predictio
             for way in tried[i]:
                 options.append((list(way), part_probabilities[row : row + len(way)]))
                 row += len(way)
-            reading = options[best_reading([p[:, :NUM_CLASSES] for _, p in options])]
+            reading = options[best_reading([p for _, p in options])]
         readings.append(reading)
     whole, part = model.not_a_digit_threshold, refusal.part_limit(model.not_a_digit_threshold)
     predictions, start = [], 0
@@ -280,18 +280,30 @@ SPLIT_GAIN = 1.2
 #: ... and only when the network is at least this sure of the parts (the same geometric mean): a blurry
 #: digit (an enlarged 16x16 scan) read at 0.4 as one is not cut into parts read at 0.55.
 SURE_PARTS = 0.6
+#: ... and at least this sure when the whole mark is more likely no digit than a digit (measured on the
+#: cut marks of the recognition sets: the pieces of touching digits read at 0.72 or more, those of
+#: scribbles and letters at 0.62 or more; docs/recognition.md).
+SURE_PARTS_OF_NO_DIGIT = 0.7
 
 
 def best_reading(options: list[np.ndarray]) -> int:
     """Which reading of a mark to take: ``options[0]`` holds the network's probabilities for the whole
-    mark (one row), each other one those for the parts of one way to cut it. The whole, unless a cut
-    makes the network at least ``SPLIT_GAIN`` times surer and ``SURE_PARTS`` sure; of several such
-    cuts, the surest."""
-    whole = float(options[0].max())
-    sureness = [float(np.exp(np.log(option.max(axis=1)).mean())) for option in options[1:]]
-    if not sureness or max(sureness) < max(SPLIT_GAIN * whole, SURE_PARTS):
-        return 0
-    return 1 + int(np.argmax(sureness))
+    mark (one row), each other one those for the parts of one way to cut it (10 columns, or 11 with
+    "not a digit"). The whole, unless a cut makes the network at least ``SPLIT_GAIN`` times surer of the
+    digits and ``SURE_PARTS`` sure; of several such cuts, the surest. Digits that touch read as no
+    digit as a whole, and so do letters, symbols and scribbles, whose pieces read as digits too: a mark
+    more likely no digit than a digit is cut only into parts ``SURE_PARTS_OF_NO_DIGIT`` sure, and never
+    into 1s only (the strokes of a letter, m n H W, each read as a 1; 1s, single strokes, seldom run
+    into each other)."""
+    whole = float(options[0][:, :NUM_CLASSES].max())
+    no_digit = options[0].shape[1] > NUM_CLASSES and float(options[0][0, NUM_CLASSES]) >= refusal.PART_THRESHOLD
+    best, surest = 0, max(SPLIT_GAIN * whole, SURE_PARTS_OF_NO_DIGIT if no_digit else SURE_PARTS)
+    for k, option in enumerate(options[1:], start=1):
+        digits = option[:, :NUM_CLASSES]
+        sureness = float(np.exp(np.log(digits.max(axis=1)).mean()))
+        if sureness >= surest and not (no_digit and (digits.argmax(axis=1) == 1).all()):
+            best, surest = k, sureness
+    return best
 
 
 def predict_fn(data: list[Digit], model: LoadedModel) -> Prediction:

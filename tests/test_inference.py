@@ -180,6 +180,29 @@ def test_a_cut_is_taken_only_when_the_network_is_much_surer_of_its_parts() -> No
     assert best_reading([unsure_whole, blurry]) == 0  # 1.4 times surer, but not 0.6 sure
 
 
+def test_a_mark_read_as_no_digit_is_cut_only_into_sure_parts_and_never_into_ones_only() -> None:
+    """Touching digits and letters both read as no digit as a whole: the parts decide. A letter's
+    strokes (m, n, H) each read as a 1, a scribble's pieces as unsure digits."""
+    from model.inference import SURE_PARTS_OF_NO_DIGIT, best_reading
+
+    def row(digit: int, sure: float, no_digit: float = 0.0) -> list[float]:
+        out = [(1 - sure) / 9] * 10 + [no_digit]
+        out[digit] = sure
+        return out
+
+    no_digit = np.array([[0.01] * 10 + [0.9]])
+    touching = np.array([row(2, 0.85), row(3, 0.8)])
+    assert best_reading([no_digit, touching]) == 1
+    ones = np.array([row(1, 0.95), row(1, 0.9), row(1, 0.9)])
+    assert best_reading([no_digit, ones]) == 0
+    assert best_reading([no_digit, ones, touching]) == 2
+    unsure = SURE_PARTS_OF_NO_DIGIT - 0.04
+    scribble = np.array([row(6, unsure), row(3, unsure)])
+    assert best_reading([no_digit, scribble]) == 0
+    assert best_reading([np.array([row(5, 0.3, 0.2)]), scribble]) == 1  # a digit-like whole: 0.6 is enough
+    assert best_reading([np.array([row(5, 0.3, 0.2)]), ones]) == 1  # "111" written touching
+
+
 def test_mnist_number_and_broken_digit(loaded, digits) -> None:
     pictures, labels = digits
     strip = images.number(list(pictures[10:14]))

@@ -42,12 +42,12 @@ def score(name: str, samples: list[recognition_sets.Sample], loaded) -> dict:
 
 #: Per set, the least share read right (digit sets) or refused (not-a-digit sets).
 FLOORS = {
-    "font_digits": 0.93,
+    "font_digits": 0.95,
     "font_numbers": 0.8,
-    "font_not_digits": 0.75,
+    "font_not_digits": 0.83,
     "multi_stroke": 0.95,
     "hairline": 0.9,
-    "shapes": 0.88,
+    "shapes": 0.92,
     "uci_handwriting": 0.93,
 }
 
@@ -61,7 +61,7 @@ def test_font_sets(name: str, loaded) -> None:
 
 def test_digits_in_fonts_are_seldom_refused(loaded) -> None:
     result = score("font_digits", recognition_sets.stored("font_digits"), loaded)
-    assert result["refused_as_not_a_digit"] <= 0.03, result
+    assert result["refused_as_not_a_digit"] <= 0.015, result
 
 
 def test_digits_written_in_separate_strokes_are_one_digit(loaded) -> None:

@@ -27,6 +27,8 @@ from functools import cache
 from pathlib import Path
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 from PIL import Image, ImageDraw, ImageFont
 
 #: The "not a digit" label, after the ten digits.
@@ -46,12 +48,12 @@ VALIDATION_FONTS: dict[str, tuple[str, ...]] = {
 }
 
 #: Characters that are not digits and are not written like one. Left out on purpose: O o Q D (0),
-#: I l i j J | / ! ( ) [ ] (1), Z z ? (2), S s $ (5), b G δ σ (6), B β & § (8), g q a (9), and marks
+#: I l i j J | / ! ( ) [ ] (1), Z z ? (2), S s $ (5), b G δ σ (6), B β § (8), g q a (9), and marks
 #: too flat to be read as anything (- _ . , ' `).
 NOT_DIGIT_CHARS = (
     "ACEFHKLMNPRTUVWXY"
     "cefhkmnprtuvwxy"
-    "#%@*+=<>{}~^€£¥¶©®±×÷∞√∑∫≈≠≤≥"
+    "#%@*+=<>{}&~^€£¥¶©®±×÷∞√∑∫≈≠≤≥"
     "αγελμξπφψωΓΔΛΞΠΣΦΨΩ"
     "←→↑↓↔★☆♥♦♣♠☺☻☀☂☃☎✈✉✓✗✚✿♪♫⚑⚡☯☮⌘■□▲△▼◆◇"
 )
@@ -94,9 +96,18 @@ def _cmap(name: str) -> frozenset[int]:
 # ------------------------------------------------------------------------------------------- glyphs
 
 
+#: The share of typed characters drawn as outlines (bubble letters and digits: hollow, a thin line
+#: around where the ink would be), so that a hollow digit reads as a digit and a hollow letter is no digit.
+OUTLINED = 0.15
+#: The share of typed characters bent by a smooth random distortion (:func:`warp`): fonts drawn straight
+#: are not what a hand writes.
+WARPED = 0.5
+
+
 def render_glyph(char: str, font: str, rng: np.random.Generator, canvas: int | None = None) -> np.ndarray | None:
-    """One character on white paper, at a random size, stroke weight, slant and place; ``None`` when the
-    font lacks it."""
+    """One character on white paper, at a random size, stroke weight, slant and place, now and then
+    (:data:`OUTLINED`) drawn as its outline only (a bubble letter or digit: its inside left white);
+    ``None`` when the font lacks it."""
     if not _has_glyph(font, char):
         return None
     canvas = canvas or int(rng.integers(64, 161))
@@ -104,12 +115,35 @@ def render_glyph(char: str, font: str, rng: np.random.Generator, canvas: int | N
     image = Image.new("L", (canvas, canvas), 255)
     draw = ImageDraw.Draw(image)
     weight = int(rng.integers(0, 3)) * max(1, size // 40)  # now and then a bolder pen around the outline
+    fill = 0
+    if rng.random() < OUTLINED:  # PIL strokes the outline, then fills the inside: with paper, a hollow glyph
+        weight, fill = max(1, round(size * rng.uniform(0.015, 0.04))), 255
     draw.text(
-        (canvas / 2, canvas / 2), char, font=_font(font, size), fill=0, anchor="mm", stroke_width=weight, stroke_fill=0
+        (canvas / 2, canvas / 2),
+        char,
+        font=_font(font, size),
+        fill=fill,
+        anchor="mm",
+        stroke_width=weight,
+        stroke_fill=0,
     )
     angle = float(rng.uniform(-12, 12))
     image = image.rotate(angle, resample=Image.Resampling.BILINEAR, fillcolor=255)
-    return np.asarray(image)
+    return warp(np.asarray(image), rng, rng.uniform(0.03, 0.08)) if rng.random() < WARPED else np.asarray(image)
+
+
+def warp(image: np.ndarray, rng: np.random.Generator, strength: float = 0.04) -> np.ndarray:
+    """A smooth random distortion of a grey ``uint8`` picture (white paper), as a hand bends what a font
+    draws straight: an elastic distortion (Simard, Steinkraus and Platt, 2003) whose displacements,
+    normal with ``strength`` times the picture's half-size at each node of a 4x4 grid, are interpolated
+    bicubically over the picture."""
+    h, w = image.shape
+    coarse = torch.from_numpy(rng.normal(0.0, strength, (1, 2, 4, 4)).astype(np.float32))
+    field = F.interpolate(coarse, size=(h, w), mode="bicubic", align_corners=True).permute(0, 2, 3, 1)
+    grid = F.affine_grid(torch.eye(2, 3)[None], [1, 1, h, w], align_corners=False) + field
+    paper = torch.from_numpy(255.0 - image.astype(np.float32))[None, None]  # ink as signal, paper as 0
+    out = F.grid_sample(paper, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    return (255.0 - out[0, 0].numpy()).round().clip(0, 255).astype(np.uint8)
 
 
 def glyphs(fonts: dict[str, Sequence[str]], chars: str, count: int, seed: int) -> list[np.ndarray]:

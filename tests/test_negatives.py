@@ -1,0 +1,42 @@
+"""The pictures training draws offline (``training.negatives``): outlined and hand-bent glyphs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from training import negatives
+
+pytestmark = pytest.mark.unit
+
+
+def _glyph(monkeypatch: pytest.MonkeyPatch, outlined: float, warped: float, seed: int = 3) -> np.ndarray:
+    monkeypatch.setattr(negatives, "OUTLINED", outlined)
+    monkeypatch.setattr(negatives, "WARPED", warped)
+    picture = negatives.render_glyph("H", "DejaVuSans-Bold.ttf", np.random.default_rng(seed), canvas=120)
+    assert picture is not None and picture.shape == (120, 120) and picture.dtype == np.uint8
+    return picture
+
+
+def test_an_outlined_glyph_is_hollow(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bubble letter: the same glyph, its inside left as paper, so far less ink."""
+    filled = _glyph(monkeypatch, outlined=0.0, warped=0.0)
+    hollow = _glyph(monkeypatch, outlined=1.0, warped=0.0)
+    ink_filled, ink_hollow = (filled < 128).sum(), (hollow < 128).sum()
+    assert 0 < ink_hollow < 0.8 * ink_filled
+    rows, cols = np.nonzero(hollow < 128)  # about the same place and size
+    assert abs(rows.mean() - np.nonzero(filled < 128)[0].mean()) < 6
+    filled_cols = np.nonzero(filled < 128)[1]
+    assert cols.max() - cols.min() >= 0.8 * (filled_cols.max() - filled_cols.min())
+
+
+def test_a_warp_bends_the_ink_and_keeps_the_paper() -> None:
+    picture = np.full((100, 100), 255, dtype=np.uint8)
+    picture[20:80, 45:55] = 0  # a straight bar
+    bent = negatives.warp(picture, np.random.default_rng(0), strength=0.08)
+    again = negatives.warp(picture, np.random.default_rng(0), strength=0.08)
+    assert bent.shape == picture.shape and bent.dtype == np.uint8
+    np.testing.assert_array_equal(bent, again)  # seeded
+    assert bent[0].min() == 255 and bent[:, 0].min() == 255  # paper stays paper, nothing drawn in
+    assert abs(int((bent < 128).sum()) - 600) < 200  # about as much ink ...
+    assert ((bent < 128) != (picture < 128)).sum() > 50  # ... but not where it was: the bar is bent
