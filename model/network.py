@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval, fuse_linear_bn_eval
 
@@ -79,37 +78,8 @@ def from_state_dict(state: dict[str, torch.Tensor]) -> DigitNet:
     return network
 
 
-#: Test-time augmentation: (dx, dy) pixel shifts of the input whose probabilities are averaged at
-#: inference. A one-pixel shift changes nothing a reader would see but moves the network's errors
-#: around; training saw shifts of up to two pixels. Figures in docs/recognition.md.
-SHIFTS = ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1))
-
-
-class ShiftAveraged(nn.Module):
-    """``network`` averaged over shifted copies of its input (:data:`SHIFTS`), in one forward pass.
-
-    Input: ``(N, 1, 28, 28)`` normalised digits. Output: ``(N, classes)`` log-probabilities, the log of
-    the network's softmax averaged over the shifts, so that a softmax of the output gives the averaged
-    probabilities (and a cross-entropy on it their log-loss). Pixels shifted in are background.
-    """
-
-    def __init__(self, network: nn.Module, shifts: tuple[tuple[int, int], ...] = SHIFTS) -> None:
-        super().__init__()
-        self.network = network
-        self.shifts = shifts
-        self.margin = max(max(abs(dx), abs(dy)) for dx, dy in shifts)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        m, (h, w) = self.margin, x.shape[-2:]
-        padded = F.pad(x, (m, m, m, m), value=-MEAN / STD)  # the background, normalised
-        views = torch.cat([padded[..., m - dy : m - dy + h, m - dx : m - dx + w] for dx, dy in self.shifts])
-        probabilities = torch.softmax(self.network(views.contiguous(memory_format=torch.channels_last)), dim=1)
-        return probabilities.view(len(self.shifts), len(x), -1).mean(0).log()
-
-
-def for_inference(network: DigitNet, shifts: tuple[tuple[int, int], ...] = SHIFTS) -> nn.Module:
-    """The same function as ``network`` in eval mode, faster for a single image on a CPU, averaged over
-    ``shifts`` (:class:`ShiftAveraged`; ``((0, 0),)``: the network alone, logits out).
+def for_inference(network: DigitNet) -> nn.Sequential:
+    """The same function as ``network`` in eval mode, faster for a single image on a CPU.
 
     Each BatchNorm is folded into the convolution or linear layer before it and dropout (a no-op in
     eval mode) is left out: 12 layers instead of 19. The weights are stored channels-last, which lets
@@ -125,8 +95,7 @@ def for_inference(network: DigitNet, shifts: tuple[tuple[int, int], ...] = SHIFT
             layers.append(fuse(previous, layer))
         elif not isinstance(layer, nn.Dropout):
             layers.append(layer)
-    fused = nn.Sequential(*layers).eval().to(memory_format=torch.channels_last)
-    return ShiftAveraged(fused, shifts).eval() if len(shifts) > 1 else fused
+    return nn.Sequential(*layers).eval().to(memory_format=torch.channels_last)
 
 
 def normalize(images: torch.Tensor | np.ndarray) -> torch.Tensor:

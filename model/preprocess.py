@@ -69,6 +69,11 @@ BOX = 20  # the MNIST digit box inside it
 MNIST_STROKE = 2.5
 THIN_STROKE = 2.0
 
+#: Strokes thinner than this at working size (as :func:`stroke_width` measures: 2 for any line one or
+#: two pixels wide, 3 for three) are hairlines, thresholded with hysteresis down to this share of the
+#: ink threshold (:func:`_hysteresis`).
+HAIRLINE = 2.5
+HYSTERESIS = 0.5
 MIN_CONTRAST = 20.0  # grey levels (of 255) between paper and ink below which nothing counts as ink
 MIN_DIGIT_CONTRAST = 32.0  # a digit's typical ink must stand out at least this much
 NOISE_SIGMAS = 4.0  # ink must be this many noise standard deviations away from the paper
@@ -680,13 +685,28 @@ def _sheet(components: list[_Component], shape: tuple[int, int]) -> tuple[int, i
     return largest.x0 + dx, largest.y0 + dy, largest.x1 - dx, largest.y1 - dy
 
 
+def _hysteresis(ink: np.ndarray, strong: np.ndarray, low: float) -> np.ndarray:
+    """Hysteresis thresholding (as in Canny's edge detector): the pixels above ``low`` that are
+    8-connected to a ``strong`` one. A hairline reduced to the working size keeps a fifth of its
+    contrast or less, and less still where it crosses a reduction box's corner: there it falls under
+    the ink threshold and breaks, while the faint pixels along it still join its pieces."""
+    labels, components = label_components(ink > low)
+    keep = np.zeros(len(components) + 1, dtype=bool)
+    keep[np.unique(labels[strong])] = True
+    keep[0] = False
+    return keep[labels]
+
+
 def find_digits(grey: np.ndarray) -> list[Digit]:
     """Working-size grey image -> its digits left to right, boxes in working pixels.
 
     Raises ``no_digit_found`` for blank, uniform or noise-only images.
     """
     ink, threshold = ink_map(grey)
-    labels, components = label_components(ink > threshold)
+    mask = ink > threshold
+    if stroke_width(mask) < HAIRLINE:
+        mask = _hysteresis(ink, mask, max(HYSTERESIS * threshold, MIN_CONTRAST))
+    labels, components = label_components(mask)
     sheet = _sheet(components, grey.shape)
     if sheet is not None:  # a photo of a sheet of paper with the table around it: read the sheet alone
         x0, y0, x1, y1 = sheet

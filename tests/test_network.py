@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from model.network import MEAN, STD, DigitNet, ShiftAveraged, for_inference, from_state_dict, normalize
+from model.network import MEAN, STD, DigitNet, for_inference, from_state_dict, normalize
 
 ROOT = Path(__file__).resolve().parent.parent
 ARCHIVE = ROOT / "model" / "artifacts" / "model.tar.gz"
@@ -41,38 +41,12 @@ def test_inference_network_computes_the_same_function() -> None:
             module.weight.data.uniform_(0.5, 1.5)
             module.bias.data.uniform_(-0.2, 0.2)
     trained.eval()
-    fast = for_inference(trained, shifts=((0, 0),))
+    fast = for_inference(trained)
     assert not any(isinstance(m, torch.nn.BatchNorm2d | torch.nn.Dropout) for m in fast.modules())
     with torch.inference_mode():
         for batch in (1, 7):
             x = torch.randn(batch, 1, 28, 28)
             torch.testing.assert_close(fast(x), trained(x), atol=1e-4, rtol=1e-4)
-
-
-def test_inference_averages_the_probabilities_of_shifted_copies() -> None:
-    """Test-time augmentation: the softmax of the output is the mean of the network's softmax over the
-    digit and its one-pixel shifts, each shifted copy padded with background, each image on its own."""
-    torch.manual_seed(0)
-    trained = DigitNet(classes=11).eval()
-    averaged = for_inference(trained)
-    assert isinstance(averaged, ShiftAveraged)
-    images = torch.zeros(3, 28, 28, dtype=torch.uint8)
-    images[:, 4:24, 9:19] = torch.randint(0, 256, (3, 20, 10), dtype=torch.uint8)
-    images[1, 0, :] = 255  # ink on the edge: a shift must not wrap it around
-    x = normalize(images)
-    expected = []
-    for dx, dy in ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1)):
-        moved = torch.zeros_like(images)
-        moved[:, max(dy, 0) : 28 + min(dy, 0), max(dx, 0) : 28 + min(dx, 0)] = images[
-            :, max(-dy, 0) : 28 + min(-dy, 0), max(-dx, 0) : 28 + min(-dx, 0)
-        ]
-        with torch.inference_mode():
-            expected.append(torch.softmax(trained(normalize(moved)), dim=1))
-    with torch.inference_mode():
-        got = torch.softmax(averaged(x), dim=1)
-        alone = torch.softmax(averaged(x[1:2]), dim=1)
-    torch.testing.assert_close(got, torch.stack(expected).mean(0), atol=1e-5, rtol=1e-4)
-    torch.testing.assert_close(alone[0], got[1], atol=1e-5, rtol=1e-4)
 
 
 def test_normalize_maps_uint8_images_to_standardised_network_input() -> None:

@@ -260,6 +260,18 @@ def test_thin_pen_strokes_are_thickened_to_mnist_width() -> None:
     assert thick_ink > thin_ink
 
 
+@pytest.mark.parametrize("digit", [0, 3, 8])
+@pytest.mark.parametrize("size", [500, 740])
+def test_a_hairline_drawing_stays_one_mark(digit: int, size: int) -> None:
+    """A 1-pixel pen on a large canvas: reduced to the working size, the line keeps a fifth of its
+    contrast and breaks where it crosses a box's corner (a hairline 0 was read "11"); its faint
+    pixels join the pieces again (hysteresis), and nothing else is joined."""
+    drawing = images.draw_strokes(images.STROKES[digit], size=size, width=1)
+    assert len(preprocess(images.png(drawing))) == 1
+    number = images.draw_number(f"{digit}1{digit}", height=size // 2, width=1)  # written apart: stays apart
+    assert len(preprocess(images.png(number))) == 3
+
+
 def test_canvas_array_input() -> None:
     """The drawable canvas hands over an (H, W, 4) RGBA array with the stroke only in alpha."""
     canvas = images.draw_strokes(images.STROKES[1])

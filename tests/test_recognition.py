@@ -46,7 +46,7 @@ FLOORS = {
     "font_numbers": 0.8,
     "font_not_digits": 0.83,
     "multi_stroke": 0.95,
-    "hairline": 0.9,
+    "hairline": 0.97,
     "shapes": 0.92,
     "uci_handwriting": 0.93,
 }

@@ -168,15 +168,20 @@ def test_evaluate_writes_accuracy_per_class_and_confusion_png(
     assert written["images"] == 200 and set(written["per_class_accuracy"]) == {str(d) for d in range(10)}
     assert sum(map(sum, written["confusion_matrix"])) == 200
     assert written["errors"] == len(written["misclassified"]) == round(200 * (1 - written["accuracy"]))
-    # the network as the endpoint runs it (averaged over shifts), on the split training held out
+    # what the endpoint answers (a refused digit is an error), on the split held out
     from model.network import for_inference, normalize
+    from model.refusal import threshold
     from training.evaluate import load_model, validation_split
 
     network, metadata = load_model(trained[0] / "model")
     held_out = validation_split(metadata, str(mnist_dir))
     with torch.inference_mode():
-        read = for_inference(network)(normalize(held_out.images)).argmax(1)
-    assert result["accuracy"] == pytest.approx((read == held_out.labels).float().mean().item(), abs=1e-6)
+        probabilities = torch.softmax(for_inference(network)(normalize(held_out.images)), 1)
+    named = probabilities[:, :10].argmax(1)
+    refused = probabilities[:, 10] >= threshold(metadata)
+    assert result["refused"] == int(refused.sum())
+    right = (named == held_out.labels) & ~refused
+    assert result["accuracy"] == pytest.approx(right.float().mean().item(), abs=1e-6)
     assert (tmp_path / "confusion_matrix.png").stat().st_size > 1000
 
     # any IDX files, e.g. the official test split: here 50 training images renamed

@@ -3,9 +3,11 @@
 By default on the validation split the model was trained without (same seed and size, read from its
 metadata); with ``--split t10k`` on any IDX files, e.g. the official test split if you have it.
 ``--path upload`` reads each digit as the service does when its PNG is uploaded (``model.preprocess``)
-instead of as the raw tensor. A digit is read right when the network's largest output is its label
-(as the training log counts); the confusion matrix is over the ten digits' outputs, and for a network
-with the "not a digit" output the digits refused at its threshold are counted apart (``refused``)::
+instead of as the raw tensor. The network runs as the endpoint runs it (``for_inference``), and a
+digit is read right when the service would name it: the largest of the ten digits' outputs is its
+label and, for a network with the "not a digit" output, the mark is not refused at the model's
+threshold (refused digits are errors, also counted apart: ``refused``). The training log counts
+stricter: there, "not a digit" as the largest output is an error at any threshold::
 
     python -m training.evaluate                                   # shipped model, validation split
     python -m training.evaluate --model .local/train/model --output-dir /tmp/eval
@@ -61,16 +63,21 @@ def validation_split(metadata: dict, data_dir: str | None = None) -> Dataset:
 
 
 def evaluate(model: torch.nn.Module, data: Dataset, limit: float = 1.0) -> dict:
-    """Accuracy, per-class accuracy, the confusion matrix (rows: true digit; columns: the largest
-    output, with a column 10 for "not a digit") and the misclassified indices; with a "not a digit"
-    output, also the digits it refuses at ``limit`` (the threshold)."""
+    """Accuracy, per-class accuracy, the confusion matrix (rows: true digit; columns: what the service
+    answers, the largest of the ten digits' outputs, or column 10 where a network with the "not a
+    digit" output refuses the mark at ``limit``, the threshold) and the misclassified indices (the
+    refused ones among them, also listed apart)."""
     from training.train import score
 
-    loss, accuracy, logits = score(model, data)  # accuracy: the largest output is the label (as in training)
-    predicted = logits.argmax(1)  # 10: "not a digit" was the largest output
+    loss, _, logits = score(model, data)
+    probabilities = torch.softmax(logits, 1)
+    predicted = probabilities[:, :NOT_A_DIGIT].argmax(1)  # the digit the service names ...
     refused = []
-    if logits.shape[1] > NOT_A_DIGIT:
-        refused = torch.nonzero(torch.softmax(logits, 1)[:, NOT_A_DIGIT] >= limit).flatten().tolist()
+    if logits.shape[1] > NOT_A_DIGIT:  # ... unless it refuses the mark: column 10
+        refusal = probabilities[:, NOT_A_DIGIT] >= limit
+        refused = torch.nonzero(refusal).flatten().tolist()
+        predicted = torch.where(refusal, NOT_A_DIGIT, predicted)
+    accuracy = (predicted == data.labels).float().mean().item()
     confusion = torch.zeros(10, logits.shape[1], dtype=torch.long)  # a column for "not a digit" if any
     confusion.index_put_((data.labels, predicted), torch.ones_like(predicted), accumulate=True)
     per_class = (confusion.diag().double() / confusion.sum(1).clamp(min=1)).tolist()

@@ -6,7 +6,7 @@ fonts that ship inside matplotlib's wheel; no download, no system fonts):
 - **glyphs**: letters, Greek letters and symbols (hearts, stars, arrows, a smiley, currency, maths)
   rendered from font files, at random sizes, weights and slants; characters that are written like a
   digit (``O``, ``l``, ``S``, ``Z``, ``B``, ``g``, ``/`` ...) are left out, they are no refusal to teach;
-- **shapes**: squares, triangles, stars, hearts, smileys, houses, arrows, crosses, spirals, drawn as
+- **shapes**: squares, triangles, stars, hearts, smileys, animals' faces, houses, arrows, crosses, spirals, drawn as
   polylines with a pen of random width (never a plain ring, ellipse or rounded blob: that is a 0);
 - **scribbles**: smoothed random walks, zigzags, waves and loops;
 - **parts of digits**: an MNIST digit with one side of a random line through it erased (half of a
@@ -229,6 +229,34 @@ def _smiley(rng: np.random.Generator) -> list[Points]:
     return face
 
 
+def _animal(rng: np.random.Generator) -> list[Points]:
+    """An animal's face as people doodle it: a round head, two ears (pointed: a cat, a fox; round: a
+    bear, a mouse), two eyes, now and then a nose and whiskers. Its head alone would be a 0: the ears
+    are what make it no digit."""
+    r = rng.uniform(0.24, 0.32)
+    cy = 0.5 + r * 0.2
+    face = [_ring(0.5, cy, r)]
+    pointed = rng.random() < 0.6
+    for side in (-1, 1):
+        base = 0.5 + side * r * rng.uniform(0.45, 0.75)
+        if pointed:
+            tip = (base + side * r * rng.uniform(0.0, 0.3), cy - r * rng.uniform(1.35, 1.7))
+            face.append([(base - side * r * 0.35, cy - r * 0.85), tip, (base + side * r * 0.3, cy - r * 0.6)])
+        else:
+            face.append(_ring(base, cy - r * 0.95, r * rng.uniform(0.25, 0.4), 16, 150, 390))
+        eye = (0.5 + side * r * rng.uniform(0.3, 0.45), cy - r * rng.uniform(0.05, 0.3))
+        face.append(_ring(*eye, r * rng.uniform(0.06, 0.14), 10))
+        if rng.random() < 0.5:  # whiskers
+            for k in range(int(rng.integers(2, 4))):
+                y = cy + r * (0.2 + 0.15 * k)
+                face.append(
+                    [(0.5 + side * r * 0.25, y), (0.5 + side * r * rng.uniform(0.9, 1.3), y + r * (k - 1) * 0.2)]
+                )
+    if rng.random() < 0.5:  # a nose
+        face.append(_ring(0.5, cy + r * 0.15, r * 0.08, 8))
+    return face
+
+
 def _house(rng: np.random.Generator) -> list[Points]:
     w, roof = rng.uniform(0.45, 0.6), rng.uniform(0.2, 0.3)
     x0, x1, y0, y1 = 0.5 - w / 2, 0.5 + w / 2, 0.45, 0.85
@@ -270,6 +298,7 @@ SHAPES: dict[str, Callable[[np.random.Generator], list[Points]]] = {
     "star": _star,
     "heart": _heart,
     "smiley": _smiley,
+    "animal": _animal,
     "house": _house,
     "arrow": _arrow,
     "cross": _cross,

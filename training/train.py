@@ -468,7 +468,7 @@ def export(
 
 def _calibrate(network: nn.Module, prepared: sets.Sets, output_dir: Path) -> dict:
     """The "not a digit" threshold and what it does on every validation set (see :func:`export`), for
-    the network as the endpoint runs it (:func:`model.network.for_inference`: averaged over shifts)."""
+    the network as the endpoint runs it (:func:`model.network.for_inference`)."""
     model = for_inference(copy.deepcopy(network))
     scores = {name: refusal.not_digit_scores(model, data) for name, data in prepared.validation.items()}
     digit_sets = [name for name in prepared.validation if name != "not_digit"]

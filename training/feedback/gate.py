@@ -8,7 +8,10 @@ Both models are scored on the same two sets:
 * the feedback channel's ``holdout`` examples (users' images the challenger was not trained on), as
   the model saw them (``model_input``).
 
-The challenger passes when it is not worse on validation and strictly better on the held-out feedback
+Both are scored as the training log counts (right when the network's largest output, "not a digit"
+included, is the label): what a fine-tune moves. What the endpoint answers (a digit refused only at
+the model's threshold) is :func:`training.evaluate.evaluate`'s count. The challenger passes
+when it is not worse on validation and strictly better on the held-out feedback
 (more of them right). No held-out feedback means there is nothing to be better on: the gate fails.
 
 "Not worse on validation" compares the two models image by image: of the images only one of them gets
