@@ -115,7 +115,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
     add("--weight-decay", "--weight_decay", type=float, default=Config.weight_decay, help="AdamW weight decay")
     add("--dropout", type=float, default=Config.dropout, help="dropout before the output layer (half in conv blocks)")
     add("--batch-size", "--batch_size", type=int, default=Config.batch_size)
-    add("--epochs", type=int, default=Config.epochs)
+    add("--epochs", type=int, default=Config.epochs, help=f"epochs of the one-cycle schedule ({Config.epochs})")
     add("--seed", type=int, default=Config.seed)
     add("--val-size", "--val_size", type=int, default=Config.val_size, help="images held out for validation")
     add("--label-smoothing", "--label_smoothing", type=float, default=Config.label_smoothing)
