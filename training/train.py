@@ -19,7 +19,6 @@ output data dir holds the loss/accuracy curves (PNG) and the per-epoch history (
 from __future__ import annotations
 
 import argparse
-import copy
 import datetime as dt
 import hashlib
 import json
@@ -40,6 +39,7 @@ from torch import nn
 from model.network import MEAN, NOT_A_DIGIT, STD, DigitNet, for_inference
 from training import refusal, sets
 from training.data import Dataset, batches, load_mnist, stratified_split
+from training.evaluate import evaluate
 from training.feedback import finetune
 from training.metrics import format_metrics
 from training.package import write_code
@@ -469,7 +469,7 @@ def export(
 def _calibrate(network: nn.Module, prepared: sets.Sets, output_dir: Path) -> dict:
     """The "not a digit" threshold and what it does on every validation set (see :func:`export`), for
     the network as the endpoint runs it (:func:`model.network.for_inference`)."""
-    model = for_inference(copy.deepcopy(network))
+    model = for_inference(network)
     scores = {name: refusal.not_digit_scores(model, data) for name, data in prepared.validation.items()}
     digit_sets = [name for name in prepared.validation if name != "not_digit"]
     digits = np.concatenate([scores[name] for name in digit_sets])
@@ -478,13 +478,12 @@ def _calibrate(network: nn.Module, prepared: sets.Sets, output_dir: Path) -> dic
     refusal.plot(curve, threshold, output_dir / "not_a_digit_tradeoff.png")
     readings = {}
     for name in digit_sets:
-        data = prepared.validation[name]
-        _, _, logits = score(model, data)
-        right = (logits[:, :NOT_A_DIGIT].argmax(1) == data.labels).numpy() & (scores[name] < threshold)
+        measured = evaluate(model, prepared.validation[name], threshold)  # read right as the service reads
+        images = measured["images"]
         readings[name] = {
-            "images": len(data),
-            "read_right": float(right.mean()),
-            "refused": float((scores[name] >= threshold).mean()),
+            "images": images,
+            "read_right": 1 - measured["errors"] / images,
+            "refused": measured["refused"] / images,
         }
     readings["not_digit"] = {
         "images": len(scores["not_digit"]),
