@@ -1,9 +1,12 @@
 """The digit classifier and the input normalisation it was trained with.
 
-A compact CNN (about 0.46 M parameters, under 2 MB as a state_dict): a 5x5 convolution (32 channels)
-at full resolution, then two 3x3 convolutions (64) at half resolution, each block with BatchNorm, ReLU,
-2x2 max-pooling and dropout, then a 128-unit fully connected layer. One convolution at 28x28 instead
-of two makes an epoch about twice as fast on a CPU.
+A compact CNN (about 1.03 M parameters, 4.1 MB as a state_dict): a 5x5 convolution (48 channels)
+at full resolution, max-pooled before its BatchNorm and ReLU, then two 3x3 convolutions (96) at half
+resolution with BatchNorm and ReLU, 2x2 max-pooling, and a 192-unit fully connected layer with
+dropout. Training time on a CPU goes mostly to the element-wise layers, not the convolutions: pooling
+the first block before its BatchNorm and ReLU gives those a quarter of the pixels, and leaving dropout
+out of the convolution blocks (augmentation regularises them) saves its random masks; together they
+pay for the wider layers.
 
 Input: ``(N, 1, 28, 28)`` float tensors, MNIST-style (light digit on a dark background, pixels scaled
 to [0, 1]) normalised with ``(x - MEAN) / STD``. Output: logits over the ten digits, and with
@@ -36,31 +39,31 @@ def _conv(in_channels: int, out_channels: int, kernel: int) -> list[nn.Module]:
 
 
 class DigitNet(nn.Module):
-    """conv5x5/32-pool / conv3x3/64-conv3x3/64-pool / fc128 -> 10 logits.
+    """conv5x5/48-pool / conv3x3/96-conv3x3/96-pool / fc192 -> 10 (or 11) logits.
 
-    ``dropout`` is the rate after the fully connected layer; the convolution blocks use half of it.
-    It does not change the parameter shapes. ``classes``: 10 (the digits) or 11 (and "not a digit");
-    :func:`from_state_dict` builds the network a saved state_dict was trained as.
+    ``dropout`` is the rate before the output layer; it does not change the parameter shapes.
+    ``classes``: 10 (the digits) or 11 (and "not a digit"); :func:`from_state_dict` builds the network a
+    saved state_dict was trained as.
     """
 
     def __init__(self, dropout: float = 0.3, classes: int = NUM_CLASSES) -> None:
         super().__init__()
         self.features = nn.Sequential(
-            *_conv(1, 32, 5),
+            nn.Conv2d(1, 48, 5, padding=2, bias=False),
+            nn.MaxPool2d(2),  # before BatchNorm and ReLU: they work on a quarter of the pixels
+            nn.BatchNorm2d(48),
+            nn.ReLU(inplace=True),
+            *_conv(48, 96, 3),
+            *_conv(96, 96, 3),
             nn.MaxPool2d(2),
-            nn.Dropout(dropout / 2),
-            *_conv(32, 64, 3),
-            *_conv(64, 64, 3),
-            nn.MaxPool2d(2),
-            nn.Dropout(dropout / 2),
         )
         self.classifier = nn.Sequential(
             nn.Flatten(),
-            nn.Linear(64 * 7 * 7, 128, bias=False),
-            nn.BatchNorm1d(128),
+            nn.Linear(96 * 7 * 7, 192, bias=False),
+            nn.BatchNorm1d(192),
             nn.ReLU(inplace=True),
             nn.Dropout(dropout),
-            nn.Linear(128, classes),
+            nn.Linear(192, classes),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -81,21 +84,31 @@ def from_state_dict(state: dict[str, torch.Tensor]) -> DigitNet:
 def for_inference(network: DigitNet) -> nn.Sequential:
     """The same function as ``network`` in eval mode, faster for a single image on a CPU.
 
-    Each BatchNorm is folded into the convolution or linear layer before it and dropout (a no-op in
-    eval mode) is left out: 12 layers instead of 19. The weights are stored channels-last, which lets
-    oneDNN run the convolutions in a layout it is fast at. Together they take a single-image forward
+    Each BatchNorm is folded into the convolution or linear layer before it, the one after the first
+    max-pooling too when all its scales are positive (a positive affine map commutes with a maximum;
+    else it stays), and dropout (a no-op in eval mode) is left out. The weights are stored channels-last,
+    which lets oneDNN run the convolutions in a layout it is fast at. Together they take a single-image forward
     pass from about 1.45 ms to about 1.0 ms on a 2-core CPU; outputs agree to ~1e-6. Torch 2.6 API.
     """
     network = network.eval()
     layers: list[nn.Module] = []
     for layer in [*network.features, *network.classifier]:
-        if isinstance(layer, (nn.BatchNorm1d, nn.BatchNorm2d)):
+        if isinstance(layer, nn.BatchNorm2d) and isinstance(layers[-1], nn.MaxPool2d) and _positive(layer):
+            pool = layers.pop()
+            layers += [fuse_conv_bn_eval(layers.pop(), layer), pool]
+        elif isinstance(layer, (nn.BatchNorm1d, nn.BatchNorm2d)) and isinstance(layers[-1], (nn.Conv2d, nn.Linear)):
             previous = layers.pop()
             fuse = fuse_conv_bn_eval if isinstance(previous, nn.Conv2d) else fuse_linear_bn_eval
             layers.append(fuse(previous, layer))
         elif not isinstance(layer, nn.Dropout):
             layers.append(layer)
     return nn.Sequential(*layers).eval().to(memory_format=torch.channels_last)
+
+
+def _positive(norm: nn.BatchNorm2d) -> bool:
+    """Whether every channel's scale (weight / sqrt(running variance + eps)) is positive."""
+    weight = norm.weight if norm.weight is not None else torch.ones_like(norm.running_var)
+    return bool((weight > 0).all())
 
 
 def normalize(images: torch.Tensor | np.ndarray) -> torch.Tensor:

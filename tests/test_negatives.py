@@ -1,4 +1,4 @@
-"""The pictures training draws offline (``training.negatives``): outlined and hand-bent glyphs."""
+"""The pictures training draws offline (``training.negatives``): outlined, hand-bent and pen-written glyphs."""
 
 from __future__ import annotations
 
@@ -40,3 +40,28 @@ def test_a_warp_bends_the_ink_and_keeps_the_paper() -> None:
     assert bent[0].min() == 255 and bent[:, 0].min() == 255  # paper stays paper, nothing drawn in
     assert abs(int((bent < 128).sum()) - 600) < 200  # about as much ink ...
     assert ((bent < 128) != (picture < 128)).sum() > 50  # ... but not where it was: the bar is bent
+
+
+def test_a_hershey_glyph_is_written_with_a_pen_and_is_seeded() -> None:
+    """A Hershey font's letter: ink along its strokes on white paper, the same picture for the same seed;
+    no picture for a character the font lacks (Hershey fonts are ASCII only)."""
+    font = "hershey:scripts"
+    picture = negatives.render_glyph("k", font, np.random.default_rng(5))
+    again = negatives.render_glyph("k", font, np.random.default_rng(5))
+    assert picture is not None and again is not None and picture.dtype == np.uint8
+    np.testing.assert_array_equal(picture, again)
+    ink = picture < 128
+    assert 0.01 < ink.mean() < 0.5  # strokes, not a filled blob
+    assert picture[0].min() > 128 and picture[-1].min() > 128  # a margin of paper around the letter
+    assert negatives.render_glyph("★", font, np.random.default_rng(5)) is None
+
+
+def test_the_hershey_families_are_split_like_the_truetype_ones() -> None:
+    """Whole Hershey families are held out for validation, and only Latin fonts are used: the Greek and
+    Cyrillic ones map ASCII codes to letters that look like digits."""
+    train = {f for family in negatives.TRAIN_FONTS.values() for f in family if f.startswith(negatives.HERSHEY)}
+    held_out = {f for family in negatives.VALIDATION_FONTS.values() for f in family if f.startswith(negatives.HERSHEY)}
+    assert train and held_out and not train & held_out
+    assert not any(name in font for font in train | held_out for name in ("greek", "cyril", "timesg"))
+    pictures, labels = negatives.font_digits({"Hershey": sorted(train)}, 20, seed=1)
+    assert len(pictures) == 20 and list(labels[:10]) == list(range(10))

@@ -1,11 +1,14 @@
 """Pictures made offline for the "not a digit" class, and typed digits to keep typed digits digits.
 
-Everything is drawn here, seeded, from what every install of the project has (numpy, Pillow and the
-fonts that ship inside matplotlib's wheel; no download, no system fonts):
+Everything is drawn here, seeded, from what every install of the project has (numpy, Pillow, the
+fonts that ship inside matplotlib's wheel and the Hershey vector fonts of the ``Hershey-Fonts``
+package; no download, no system fonts):
 
 - **glyphs**: letters, Greek letters and symbols (hearts, stars, arrows, a smiley, currency, maths)
-  rendered from font files, at random sizes, weights and slants; characters that are written like a
-  digit (``O``, ``l``, ``S``, ``Z``, ``B``, ``g``, ``/`` ...) are left out, they are no refusal to teach;
+  rendered from font files, at random sizes, weights and slants, or drawn along the strokes of a
+  Hershey font (script, italic, sans, serif: as a pen writes them) with a pen of random width;
+  characters that are written like a digit (``O``, ``l``, ``S``, ``Z``, ``B``, ``g``, ``/`` ...) are
+  left out, they are no refusal to teach;
 - **shapes**: squares, triangles, stars, hearts, smileys, animals' faces, houses, arrows, crosses, spirals, drawn as
   polylines with a pen of random width (never a plain ring, ellipse or rounded blob: that is a 0);
 - **scribbles**: smoothed random walks, zigzags, waves and loops;
@@ -34,18 +37,26 @@ from PIL import Image, ImageDraw, ImageFont
 #: The "not a digit" label, after the ten digits.
 NOT_A_DIGIT = 10
 
-#: Font families by split: whole families are held out of training to validate on.
+#: Font families by split: whole families are held out of training to validate on. A name
+#: ``hershey:<font>`` is a font of the ``Hershey-Fonts`` package (strokes, drawn with a pen); the others are
+#: TrueType files inside matplotlib's wheel. Hershey's Greek and Cyrillic fonts are not used: they map
+#: ASCII codes to letters that look like digits (a Cyrillic Ч is a 4, a З a 3).
 TRAIN_FONTS: dict[str, tuple[str, ...]] = {
     "DejaVu Sans": ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSans-Oblique.ttf", "DejaVuSans-BoldOblique.ttf"),
     "DejaVu Sans Mono": ("DejaVuSansMono.ttf", "DejaVuSansMono-Bold.ttf", "DejaVuSansMono-Oblique.ttf"),
     "STIX General": ("STIXGeneral.ttf", "STIXGeneralBol.ttf", "STIXGeneralItalic.ttf", "STIXGeneralBolIta.ttf"),
     "Computer Modern Sans": ("cmss10.ttf",),
     "Computer Modern Typewriter": ("cmtt10.ttf",),
+    "Hershey Sans": ("hershey:futural", "hershey:futuram"),
+    "Hershey Roman": ("hershey:rowmans", "hershey:rowmand", "hershey:rowmant", "hershey:timesr", "hershey:timesrb"),
+    "Hershey Script": ("hershey:scripts", "hershey:scriptc"),
 }
 VALIDATION_FONTS: dict[str, tuple[str, ...]] = {
     "DejaVu Serif": ("DejaVuSerif.ttf", "DejaVuSerif-Bold.ttf", "DejaVuSerif-Italic.ttf", "DejaVuSerif-BoldItalic.ttf"),
     "Computer Modern Roman": ("cmr10.ttf", "cmb10.ttf", "cmti10.ttf"),
+    "Hershey Italic and Cursive": ("hershey:timesi", "hershey:timesib", "hershey:cursive"),
 }
+HERSHEY = "hershey:"
 
 #: Characters that are not digits and are not written like one. Left out on purpose: O o Q D (0),
 #: I l i j J | / ! ( ) [ ] (1), Z z ? (2), S s $ (5), b G δ σ (6), B β § (8), g q a (9), and marks
@@ -77,6 +88,8 @@ def _has_glyph(name: str, char: str) -> bool:
     """Whether the font draws ``char`` itself (not the empty box of a missing glyph). The Computer
     Modern files keep TeX's own encoding outside letters and digits (their ``<`` is an ``¡``, a 1 to
     the eye), so only those are taken from them."""
+    if name.startswith(HERSHEY):
+        return _hershey_strokes(name, char) is not None
     if name.startswith("cm") and not (char.isascii() and char.isalnum()):
         return False
     font = _font(name, 48)
@@ -84,6 +97,30 @@ def _has_glyph(name: str, char: str) -> bool:
         return font.getmask(char).getbbox() is not None and ord(char) in _cmap(name)
     except (OSError, ValueError):
         return False
+
+
+@cache
+def _hershey_font(name: str) -> object:
+    from HersheyFonts import HersheyFonts
+
+    font = HersheyFonts()
+    font.load_default_font(name.removeprefix(HERSHEY))
+    return font
+
+
+@cache
+def _hershey_strokes(name: str, char: str) -> tuple[tuple[tuple[float, float], ...], ...] | None:
+    """The strokes of ``char`` in the Hershey font ``name`` (``hershey:<font>``), scaled so that the glyph's
+    larger side spans 0-1 and centred on (0.5, 0.5); ``None`` when the font has no such glyph."""
+    if not (char.isascii() and char.isprintable()) or char == " ":
+        return None
+    strokes = [tuple(stroke) for stroke in _hershey_font(name).strokes_for_text(char)]
+    points = np.array([point for stroke in strokes for point in stroke], dtype=np.float64)
+    if len(points) < 2:
+        return None
+    low, high = points.min(0), points.max(0)
+    scale, middle = max(float((high - low).max()), 1.0), (low + high) / 2
+    return tuple(tuple((0.5 + (x - middle[0]) / scale, 0.5 + (y - middle[1]) / scale) for x, y in s) for s in strokes)
 
 
 @cache
@@ -106,10 +143,12 @@ WARPED = 0.5
 
 def render_glyph(char: str, font: str, rng: np.random.Generator, canvas: int | None = None) -> np.ndarray | None:
     """One character on white paper, at a random size, stroke weight, slant and place, now and then
-    (:data:`OUTLINED`) drawn as its outline only (a bubble letter or digit: its inside left white);
-    ``None`` when the font lacks it."""
+    (:data:`OUTLINED`) drawn as its outline only (a bubble letter or digit: its inside left white), or
+    for a Hershey ``font`` written with a pen (:func:`_pen_glyph`); ``None`` when the font lacks it."""
     if not _has_glyph(font, char):
         return None
+    if font.startswith(HERSHEY):
+        return _pen_glyph(_hershey_strokes(font, char) or (), rng)
     canvas = canvas or int(rng.integers(64, 161))
     size = int(canvas * rng.uniform(0.45, 0.8))
     image = Image.new("L", (canvas, canvas), 255)
@@ -130,6 +169,15 @@ def render_glyph(char: str, font: str, rng: np.random.Generator, canvas: int | N
     angle = float(rng.uniform(-12, 12))
     image = image.rotate(angle, resample=Image.Resampling.BILINEAR, fillcolor=255)
     return warp(np.asarray(image), rng, rng.uniform(0.03, 0.08)) if rng.random() < WARPED else np.asarray(image)
+
+
+def _pen_glyph(strokes: Sequence[Sequence[tuple[float, float]]], rng: np.random.Generator) -> np.ndarray:
+    """A Hershey glyph's strokes written with a pen (:func:`draw`), its larger side 45-80 % of the paper,
+    half of them bent by :func:`warp`."""
+    size = rng.uniform(0.45, 0.8)
+    placed = [[(0.5 + (x - 0.5) * size, 0.5 + (y - 0.5) * size) for x, y in stroke] for stroke in strokes]
+    picture = draw(placed, rng)
+    return warp(picture, rng, rng.uniform(0.03, 0.08)) if rng.random() < WARPED else picture
 
 
 def warp(image: np.ndarray, rng: np.random.Generator, strength: float = 0.04) -> np.ndarray:

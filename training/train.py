@@ -55,7 +55,7 @@ class Config:
     lr: float = 3e-3
     weight_decay: float = 1e-2
     dropout: float = 0.3
-    batch_size: int = 128
+    batch_size: int = 256
     epochs: int = 12
     seed: int = 42
     val_size: int = 5000
@@ -421,7 +421,7 @@ def export(
         "sha256": digest,
         "architecture": {
             "class": "model.network.DigitNet",
-            "layers": "conv5x5/32-pool-conv3x3/64-conv3x3/64-pool-fc128 (BatchNorm, ReLU, dropout)",
+            "layers": "conv5x5/48-pool-conv3x3/96-conv3x3/96-pool-fc192 (BatchNorm, ReLU, dropout before the output)",
             "parameters": sum(p.numel() for p in model.parameters()),
             "input": [1, 28, 28],
             "normalization": {"mean": MEAN, "std": STD},

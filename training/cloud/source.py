@@ -24,7 +24,7 @@ SKIPPED = ("__pycache__", "artifacts", "cloud")
 ENTRY_SCRIPT = "train_entry.py"
 REQUIREMENTS = "requirements.txt"
 #: Imported by the training script but not shipped in the PyTorch training DLC.
-CONTAINER_EXTRAS = ("tqdm", "matplotlib")
+CONTAINER_EXTRAS = ("tqdm", "matplotlib", "Hershey-Fonts")
 
 
 def pinned(names: tuple[str, ...] = CONTAINER_EXTRAS, requirements: Path = ROOT / "requirements.txt") -> list[str]:
