@@ -113,7 +113,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
     add = parser.add_argument
     add("--lr", type=float, default=Config.lr, help="peak learning rate of the one-cycle schedule")
     add("--weight-decay", "--weight_decay", type=float, default=Config.weight_decay, help="AdamW weight decay")
-    add("--dropout", type=float, default=Config.dropout, help="dropout before the output layer (half in conv blocks)")
+    add("--dropout", type=float, default=Config.dropout, help="dropout before the output layer")
     add("--batch-size", "--batch_size", type=int, default=Config.batch_size)
     add("--epochs", type=int, default=Config.epochs, help=f"epochs of the one-cycle schedule ({Config.epochs})")
     add("--seed", type=int, default=Config.seed)
