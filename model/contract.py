@@ -149,6 +149,11 @@ class InputError(ValueError):
         return f"InputError({self.code!r}, {self.message!r})"
 
 
+def too_large(size: int) -> InputError:
+    """``image_too_large`` for an image of ``size`` bytes (over :data:`MAX_IMAGE_BYTES`)."""
+    return InputError("image_too_large", f"the image is {size:,} bytes; the limit is {MAX_IMAGE_BYTES:,}")
+
+
 def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
     """The one error shape of every answer: ``{"error": {"code": ..., "message": ...}}``."""
     return {"error": {"code": code, "message": message}}

@@ -45,7 +45,7 @@ from math import ceil
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .contract import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, InputError, sniff
+from .contract import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, InputError, sniff, too_large
 
 #: Formats Pillow may decode (JPEG includes phones' multi-picture MPO files). Restricting them keeps
 #: exotic decoders (EPS runs Ghostscript) out of reach.
@@ -124,7 +124,7 @@ def _decode(data: bytes, work_size: int) -> tuple[Image.Image, tuple[int, int]]:
     if not data:
         raise InputError("empty_body", "the request body is empty: send an image")
     if len(data) > MAX_IMAGE_BYTES:
-        raise InputError("image_too_large", f"the image is {len(data):,} bytes; the limit is {MAX_IMAGE_BYTES:,}")
+        raise too_large(len(data))
     try:
         image = Image.open(io.BytesIO(data), formats=FORMATS)  # reads the header only
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:

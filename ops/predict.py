@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tarfile
 from pathlib import Path
 from typing import Any
 
-from model.contract import JSON, MAX_IMAGE_BYTES, error_body
+from model.contract import JSON, MAX_IMAGE_BYTES, error_body, too_large
 from ops.archive import DEFAULT_ARCHIVE, ModelLoadError, load_archive
 from ops.model_source import ModelSourceError, resolve
 
@@ -37,8 +38,12 @@ def predict_files(files: list[str], model_path: str | Path = DEFAULT_ARCHIVE) ->
         try:
             with path.open("rb") as f:
                 body = f.read(MAX_IMAGE_BYTES + 1)  # the handlers refuse anything larger
+                size = len(body) if len(body) <= MAX_IMAGE_BYTES else os.fstat(f.fileno()).st_size
         except OSError as exc:
             results.append({"file": name, **error_body("unreadable_file", f"{exc.strerror or exc}: {name}")})
+            continue
+        if size > MAX_IMAGE_BYTES:  # said with the file's own size, not the bytes read of it
+            results.append({"file": name, **too_large(size).to_dict()})
             continue
         content_type = JSON if path.suffix.lower() == ".json" else "application/x-image"
         answer, _ = handlers.transform_fn(model, body, content_type, JSON)

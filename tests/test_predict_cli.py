@@ -39,10 +39,13 @@ def test_files_are_read_in_order_with_per_file_errors(tmp_path: Path) -> None:
     body = tmp_path / "request.json"
     body.write_text(json.dumps({"pixels": images.resize(images.draw_strokes(images.STROKES[1])[..., 3], 28).tolist()}))
     missing = tmp_path / "missing.png"
+    huge = tmp_path / "huge.png"
+    huge.write_bytes(images.png(images.blank()) + bytes(6_000_000))  # over the limit: its own size is said
 
-    code, lines, _ = run_cli(*map(str, (seven, number, drawn, blank, notes, body, missing)))
+    files = list(map(str, (seven, number, drawn, blank, notes, body, missing, huge)))
+    code, lines, _ = run_cli(*files)
     assert code == 1  # some files failed
-    assert [line["file"] for line in lines] == list(map(str, (seven, number, drawn, blank, notes, body, missing)))
+    assert [line["file"] for line in lines] == files
     assert lines[0]["digit"] == 7 and len(lines[0]["probabilities"]) == 10 and lines[0]["model_version"]
     assert lines[1]["number"] == "4"
     assert lines[2]["number"] == "2026" and lines[2]["digit"] is None and len(lines[2]["digits"]) == 4
@@ -50,6 +53,8 @@ def test_files_are_read_in_order_with_per_file_errors(tmp_path: Path) -> None:
     assert lines[4]["error"]["code"] == "unsupported_media_type"
     assert lines[5]["digit"] == 1
     assert lines[6]["error"]["code"] == "unreadable_file"
+    assert lines[7]["error"]["code"] == "image_too_large"
+    assert f"is {huge.stat().st_size:,} bytes" in lines[7]["error"]["message"]
     assert all(set(line["error"]) == {"code", "message"} for line in lines if "error" in line)
 
 

@@ -85,6 +85,20 @@ def test_api_prediction_writes_image_result_and_item(store: PredictionStore, pro
     assert len(record["created_at"]) == 27 and record["created_at"].endswith("Z")
 
 
+def test_a_number_of_several_digits_has_digit_null_in_the_record_and_its_json(
+    store: PredictionStore, provisioned: StageConfig
+):
+    """docs/contracts.md: ``digit`` is the digit when exactly one was found, else null (not left out)."""
+    answer = result(4)
+    answer.update(digit=None, number="42", digits=answer["digits"] * 2)
+    common = {"prediction_id": new_prediction_id(), "source": "api", "created_at": utc_now()}
+    record = store.save_succeeded(result=answer, latency_ms=3.0, image=accept_image(PNG), **common)
+    assert "digit" in record and record["digit"] is None and record["number"] == "42"
+    assert store.get(record["prediction_id"]) == record
+    stored = boto3.client("s3").get_object(Bucket=provisioned.results_bucket, Key=record["result_key"])["Body"].read()
+    assert json.loads(stored)["digit"] is None
+
+
 def test_inbox_records_point_at_the_inbox_object(store: PredictionStore, provisioned: StageConfig):
     pid = inbox_prediction_id(provisioned.inbox_bucket, "inbox/a b.png", "etag1")
     assert pid == inbox_prediction_id(provisioned.inbox_bucket, "inbox/a b.png", "etag1")

@@ -175,7 +175,10 @@ def to_public(item: dict[str, Any]) -> dict[str, Any]:
             return [plain(v) for v in value]
         return value
 
-    return {k: plain(v) for k, v in item.items() if k not in ("feed", EXPIRES_AT)}
+    public = {k: plain(v) for k, v in item.items() if k not in ("feed", EXPIRES_AT)}
+    if "number" in public:  # a result: "digit" is null for several digits (the item stores no nulls)
+        public.setdefault("digit", None)
+    return public
 
 
 @dataclass(frozen=True)
