@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -65,3 +67,15 @@ def test_the_hershey_families_are_split_like_the_truetype_ones() -> None:
     assert not any(name in font for font in train | held_out for name in ("greek", "cyril", "timesg"))
     pictures, labels = negatives.font_digits({"Hershey": sorted(train)}, 20, seed=1)
     assert len(pictures) == 20 and list(labels[:10]) == list(range(10))
+
+
+def test_a_broad_nib_draws_thick_and_thin_strokes() -> None:
+    """Across the nib the full width, along it a hairline: as calligraphic handwriting fonts draw."""
+    nib = (math.radians(-45), 0.15)  # held at 45 degrees, up and to the right
+    along = [[(0.2, 0.8), (0.8, 0.2)]]  # a stroke in the nib's direction
+    across = [[(0.2, 0.2), (0.8, 0.8)]]  # one across it
+    thin = negatives.draw(along, np.random.default_rng(1), nib)
+    thick = negatives.draw(across, np.random.default_rng(1), nib)
+    plain = negatives.draw(along, np.random.default_rng(1))
+    assert (thick < 128).sum() > 3 * (thin < 128).sum() > 0
+    assert (plain < 128).sum() > 2 * (thin < 128).sum()  # without a nib the pen is as wide every way

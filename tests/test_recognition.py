@@ -44,10 +44,10 @@ def score(name: str, samples: list[recognition_sets.Sample], loaded) -> dict:
 FLOORS = {
     "font_digits": 0.95,
     "font_numbers": 0.8,
-    "font_not_digits": 0.88,
+    "font_not_digits": 0.89,
     "multi_stroke": 0.95,
     "hairline": 0.97,
-    "shapes": 0.93,
+    "shapes": 0.95,
     "uci_handwriting": 0.93,
 }
 

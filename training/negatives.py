@@ -24,6 +24,7 @@ Every picture is grey ``uint8`` (H, W), dark ink on white paper, for ``training.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Sequence
 from functools import cache
@@ -136,6 +137,9 @@ def _cmap(name: str) -> frozenset[int]:
 #: The share of typed characters drawn as outlines (bubble letters and digits: hollow, a thin line
 #: around where the ink would be), so that a hollow digit reads as a digit and a hollow letter is no digit.
 OUTLINED = 0.15
+#: The share of pen-written (Hershey) characters drawn with a broad nib: thick and thin strokes, as in
+#: calligraphic handwriting fonts (a cursive m whose joins are hairlines).
+BROAD_NIB = 0.4
 #: The share of typed characters bent by a smooth random distortion (:func:`warp`): fonts drawn straight
 #: are not what a hand writes.
 WARPED = 0.5
@@ -173,10 +177,11 @@ def render_glyph(char: str, font: str, rng: np.random.Generator, canvas: int | N
 
 def _pen_glyph(strokes: Sequence[Sequence[tuple[float, float]]], rng: np.random.Generator) -> np.ndarray:
     """A Hershey glyph's strokes written with a pen (:func:`draw`), its larger side 45-80 % of the paper,
-    half of them bent by :func:`warp`."""
+    :data:`BROAD_NIB` of them with a broad nib held at 20-60 degrees, half of them bent by :func:`warp`."""
     size = rng.uniform(0.45, 0.8)
     placed = [[(0.5 + (x - 0.5) * size, 0.5 + (y - 0.5) * size) for x, y in stroke] for stroke in strokes]
-    picture = draw(placed, rng)
+    nib = (math.radians(-rng.uniform(20, 60)), rng.uniform(0.1, 0.35)) if rng.random() < BROAD_NIB else None
+    picture = draw(placed, rng, nib)
     return warp(picture, rng, rng.uniform(0.03, 0.08)) if rng.random() < WARPED else picture
 
 
@@ -405,14 +410,27 @@ SCRIBBLES: dict[str, Callable[[np.random.Generator], list[Points]]] = {
 }
 
 
-def draw(strokes: list[Points], rng: np.random.Generator) -> np.ndarray:
-    """Polylines (0-1 units) drawn with a pen of random width on white paper of random size, tilted."""
+def draw(strokes: list[Points], rng: np.random.Generator, nib: tuple[float, float] | None = None) -> np.ndarray:
+    """Polylines (0-1 units) drawn with a pen of random width on white paper of random size, tilted.
+
+    ``nib``: ``(angle in radians, thin share)`` for a broad-nib pen, as calligraphy and many handwriting
+    fonts draw: each segment as wide as the nib seen from its direction, from the full width across
+    the nib down to ``thin share`` of it along the nib (thick downstrokes, hairline upstrokes)."""
     size = int(rng.integers(64, 200))
     width = max(1, round(size * rng.uniform(0.02, 0.08)))
     image = Image.new("L", (size, size), 255)
     pen = ImageDraw.Draw(image)
     for stroke in strokes:
-        pen.line([(x * size, y * size) for x, y in stroke], fill=0, width=width, joint="curve")
+        points = [(x * size, y * size) for x, y in stroke]
+        if nib is None:
+            pen.line(points, fill=0, width=width, joint="curve")
+            continue
+        angle, thin = nib
+        for (x0, y0), (x1, y1) in itertools.pairwise(points):
+            across = abs(math.sin(math.atan2(y1 - y0, x1 - x0) - angle))
+            w = max(1.0, width * (thin + (1 - thin) * across))
+            pen.line([(x0, y0), (x1, y1)], fill=0, width=round(w))
+            pen.ellipse([x1 - w / 2, y1 - w / 2, x1 + w / 2, y1 + w / 2], fill=0)  # a round joint
     image = image.rotate(float(rng.uniform(-20, 20)), resample=Image.Resampling.BILINEAR, fillcolor=255)
     return np.asarray(image)
 
