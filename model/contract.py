@@ -151,7 +151,7 @@ class InputError(ValueError):
 
 def too_large(size: int) -> InputError:
     """``image_too_large`` for an image of ``size`` bytes (over :data:`MAX_IMAGE_BYTES`)."""
-    return InputError("image_too_large", f"the image is {size:,} bytes; the limit is {MAX_IMAGE_BYTES:,}")
+    return InputError("image_too_large", f"the image is {size:,} bytes; the limit is {MAX_IMAGE_BYTES:,} bytes")
 
 
 def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
@@ -194,7 +194,7 @@ def decode_image_field(value: object) -> bytes:
         text = text[match.end() :]
     elif text[:5].lower() == "data:":
         raise InputError("invalid_base64", '"image" is a data: URL without ";base64," data')
-    if len(text) > MAX_JSON_BYTES:
+    if len(text) > MAX_JSON_BYTES:  # its decoded size is not known before decoding
         raise InputError("image_too_large", f"the image is larger than {MAX_IMAGE_BYTES:,} bytes")
     try:
         data = base64.b64decode(_WHITESPACE.sub("", text), validate=True)

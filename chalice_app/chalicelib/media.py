@@ -35,9 +35,7 @@ def check_size(size: int) -> None:
     if size == 0:
         raise ServiceError("the image is empty: send the image bytes as the request body", code="empty_body")
     if size > MAX_IMAGE_BYTES:
-        raise ServiceError(
-            f"the image is {size:,} bytes; the limit is {MAX_IMAGE_BYTES:,} bytes", code="image_too_large"
-        )
+        raise ServiceError(contract.too_large(size).message, code="image_too_large")
 
 
 def accept_image(data: bytes | None) -> Image:
