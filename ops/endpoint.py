@@ -40,6 +40,7 @@ import importlib
 import json
 import logging
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -107,6 +108,45 @@ def configure_logging(level: str = "INFO") -> None:
 
 # --------------------------------------------------------------------------------------------------
 # Containers
+
+
+#: Where the archives are unpacked: ``<tmp>/digits-endpoint-*/model``, next to ``owner.pid``.
+WORKDIR_PREFIX = "digits-endpoint-"
+OWNER_FILE = "owner.pid"
+
+
+def owned_workdir() -> tempfile.TemporaryDirectory[str]:
+    """A temporary folder for an unpacked archive, marked with this process's id. An endpoint that is
+    killed (SIGKILL, OOM) cannot clean up its folders, so the folders of dead owners go first."""
+    remove_orphaned_workdirs()
+    workdir = tempfile.TemporaryDirectory(prefix=WORKDIR_PREFIX)
+    (Path(workdir.name) / OWNER_FILE).write_text(str(os.getpid()))
+    return workdir
+
+
+def remove_orphaned_workdirs(root: Path | None = None) -> list[Path]:
+    """Remove the unpacked-archive folders under ``root`` (the temporary directory) whose owner process
+    is gone; a folder without an owner's id is left alone. Returns the folders removed."""
+    removed = []
+    for folder in Path(root or tempfile.gettempdir()).glob(f"{WORKDIR_PREFIX}*"):
+        try:
+            pid = int((folder / OWNER_FILE).read_text())
+        except (OSError, ValueError):
+            continue
+        if not _alive(pid):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: nothing is sent, only whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 @dataclass(frozen=True)
@@ -182,9 +222,9 @@ class InProcessContainer:
         self.ready = True
 
     async def _load(self, archive: Path) -> tuple[ModuleType, Any]:
-        workdir = tempfile.TemporaryDirectory(prefix="digits-endpoint-")
+        workdir = owned_workdir()
         self._workdirs.append(workdir)  # kept until close: a retired model's files may still be read
-        model_dir = unpack(archive, workdir.name)
+        model_dir = unpack(archive, Path(workdir.name) / "model")
         handlers = await asyncio.to_thread(import_handlers, model_dir)
         return handlers, await asyncio.to_thread(handlers.model_fn, str(model_dir))
 

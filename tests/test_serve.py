@@ -376,3 +376,20 @@ def test_serve_imports_no_torch() -> None:
     code = "import sys, ops.endpoint; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_the_folders_of_a_killed_endpoint_are_removed_by_the_next_one(tmp_path: Path) -> None:
+    """A killed endpoint leaves its unpacked archive behind; the next one removes the folders whose
+    owner is gone, and leaves a living owner's folder and a folder without an owner alone."""
+    from ops.endpoint import OWNER_FILE, WORKDIR_PREFIX, remove_orphaned_workdirs
+
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
+    )
+    folders = {name: tmp_path / f"{WORKDIR_PREFIX}{name}" for name in ("dead", "alive", "unmarked")}
+    for folder in folders.values():
+        (folder / "model").mkdir(parents=True)
+    (folders["dead"] / OWNER_FILE).write_text(gone.stdout.strip())
+    (folders["alive"] / OWNER_FILE).write_text(str(os.getpid()))
+    assert remove_orphaned_workdirs(tmp_path) == [folders["dead"]]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f.name for n, f in folders.items() if n != "dead")
