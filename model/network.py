@@ -87,8 +87,8 @@ def for_inference(network: DigitNet) -> nn.Sequential:
     Each BatchNorm is folded into the convolution or linear layer before it, the one after the first
     max-pooling too when all its scales are positive (a positive affine map commutes with a maximum;
     else it stays), and dropout (a no-op in eval mode) is left out. The weights are stored channels-last,
-    which lets oneDNN run the convolutions in a layout it is fast at. Together they take a single-image forward
-    pass from about 1.45 ms to about 1.0 ms on a 2-core CPU; outputs agree to ~1e-6. Torch 2.6 API.
+    which lets oneDNN run the convolutions in a layout it is fast at (timings: ``bench.model_bench``).
+    Outputs agree to ~1e-6. Torch 2.6 API.
     """
     network = network.eval()
     layers: list[nn.Module] = []
@@ -106,9 +106,8 @@ def for_inference(network: DigitNet) -> nn.Sequential:
 
 
 def _positive(norm: nn.BatchNorm2d) -> bool:
-    """Whether every channel's scale (weight / sqrt(running variance + eps)) is positive."""
-    weight = norm.weight if norm.weight is not None else torch.ones_like(norm.running_var)
-    return bool((weight > 0).all())
+    """Whether every channel's scale, weight / sqrt(running variance + eps), is positive: the weight's sign."""
+    return bool((norm.weight > 0).all())
 
 
 def normalize(images: torch.Tensor | np.ndarray) -> torch.Tensor:

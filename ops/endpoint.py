@@ -53,6 +53,7 @@ from types import ModuleType
 from typing import Any, Protocol
 from urllib.parse import quote
 
+import psutil
 import requests
 import uvicorn
 from starlette.applications import Starlette
@@ -133,20 +134,10 @@ def remove_orphaned_workdirs(root: Path | None = None) -> list[Path]:
             pid = int((folder / OWNER_FILE).read_text())
         except (OSError, ValueError):
             continue
-        if not _alive(pid):
+        if not psutil.pid_exists(pid):
             shutil.rmtree(folder, ignore_errors=True)
             removed.append(folder)
     return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)  # signal 0: nothing is sent, only whether the process exists
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process
-        return True
-    return True
 
 
 @dataclass(frozen=True)
