@@ -82,6 +82,7 @@ MIN_DIGIT_PIXELS = 6  # ... and never shorter than this many working pixels
 SPECK_AREA = 0.03  # components under this fraction of the largest one are specks
 MAX_COMPONENTS = 64  # the largest components considered (noise and text produce hundreds)
 MAX_DIGITS = 16
+SHEET_ASPECT = 0.5  # a sheet of paper's shorter side is at least half its longer one
 #: A mark at least this much wider than tall may be digits that touch (MNIST digits are 0.8 as wide as
 #: tall at the median, 1.05 at the 90th percentile; two that touch, 1.0 or more): it is also cut into
 #: ``round(aspect / DIGIT_ASPECT)`` (at least 2) digits, and into one more, at the thinnest ink columns.
@@ -672,14 +673,18 @@ def _sheet(components: list[_Component], shape: tuple[int, int]) -> tuple[int, i
     """The inside of a sheet of paper photographed on a table, if the largest "ink" is one.
 
     Strokes are thin, so a digit fills well under 85 % of its box; a sheet contrasting with the table
-    around it is a solid region filling most of its box and a good part of the picture. Returns its
-    box shrunk by 4 % on each side (its edge and shadow left out), in working pixels.
+    around it is a solid region filling most of its box and a good part of the picture, and it is at
+    most twice as long as it is wide (A4 is 1.41 to 1): a thick 1 filling a small picture's height is
+    solid too, but a bar. Returns its box shrunk by 4 % on each side (its edge and shadow left out), in
+    working pixels.
     """
     if not components:
         return None
     largest = max(components, key=lambda c: c.area)
     box_area = largest.width * largest.height
     if largest.area < 0.85 * box_area or box_area < 0.2 * shape[0] * shape[1]:
+        return None
+    if min(largest.width, largest.height) < SHEET_ASPECT * max(largest.width, largest.height):
         return None
     dx, dy = round(0.04 * largest.width), round(0.04 * largest.height)
     return largest.x0 + dx, largest.y0 + dy, largest.x1 - dx, largest.y1 - dy

@@ -251,6 +251,19 @@ def test_tiny_and_huge_images(digits: tuple[np.ndarray, np.ndarray]) -> None:
     assert huge.box[2] > 2000 and huge.box[3] > 2000  # the box is in the original's pixels
 
 
+def test_a_thick_one_filling_a_small_picture_is_a_digit_not_a_sheet_of_paper() -> None:
+    """A solid bar from the top of the picture to its bottom fills its box like a sheet of paper on a
+    table; read as one, the "sheet" held nothing (no_digit_found, or a scrap of the bar as the digit).
+    The UCI writers' 8x8 ones, enlarged, look like this."""
+    picture = np.zeros((64, 64), dtype=np.uint8)
+    picture[:, 24:40] = 255  # 16 px wide, the picture's full height
+    found = one_digit(images.png(picture))
+    x0, y0, x1, y1 = found.box
+    assert (y0, y1) == (0, 64) and x0 <= 24 and x1 >= 40
+    rows = np.flatnonzero(found.pixels.max(axis=1) > 128)
+    assert rows[-1] - rows[0] >= 18  # the whole bar, 20 pixels tall in the MNIST field
+
+
 def test_thin_pen_strokes_are_thickened_to_mnist_width() -> None:
     thin = images.draw_strokes(images.STROKES[7], size=600, width=3)  # a fine pen on a large page
     thick = images.draw_strokes(images.STROKES[7], size=600, width=40)
