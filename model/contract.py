@@ -194,8 +194,12 @@ def decode_image_field(value: object) -> bytes:
         text = text[match.end() :]
     elif text[:5].lower() == "data:":
         raise InputError("invalid_base64", '"image" is a data: URL without ";base64," data')
-    if len(text) > MAX_JSON_BYTES:  # its decoded size is not known before decoding
-        raise InputError("image_too_large", f"the image is larger than {MAX_IMAGE_BYTES:,} bytes")
+    if len(text) > MAX_JSON_BYTES:  # not decoded: base64 carries 3 bytes in 4 characters
+        raise InputError(
+            "image_too_large",
+            f"the image is about {len(text) // 4 * 3:,} bytes ({len(text):,} base64 characters); "
+            f"the limit is {MAX_IMAGE_BYTES:,} bytes",
+        )
     try:
         data = base64.b64decode(_WHITESPACE.sub("", text), validate=True)
     except (binascii.Error, ValueError):
