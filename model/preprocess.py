@@ -71,7 +71,7 @@ THIN_STROKE = 2.0
 
 #: Strokes thinner than this at working size (as :func:`stroke_width` measures: 2 for any line one or
 #: two pixels wide, 3 for three) are hairlines, thresholded with hysteresis down to this share of the
-#: ink threshold (:func:`_hysteresis`).
+#: ink threshold (:func:`_hysteresis`); thicker strokes keep the faint pixels that join them (:func:`_joins`).
 HAIRLINE = 2.5
 HYSTERESIS = 0.5
 MIN_CONTRAST = 20.0  # grey levels (of 255) between paper and ink below which nothing counts as ink
@@ -702,6 +702,20 @@ def _hysteresis(ink: np.ndarray, strong: np.ndarray, low: float) -> np.ndarray:
     return keep[labels]
 
 
+def _joins(ink: np.ndarray, strokes: np.ndarray, low: float) -> np.ndarray | None:
+    """The strokes (``strokes``: their label image) and the pixels above ``low`` that join two or more
+    of them: the hairline joins of a cursive letter (an ``m`` whose joins fall under the ink threshold is
+    three strokes, read "111"); ``None`` when no faint pixels join strokes. Faint pixels around a lone
+    stroke (its anti-aliased fringe) are left out, so its box, and the digit's size, stay as the
+    threshold draws them."""
+    faint, _ = label_components(ink > low)
+    strong = strokes > 0
+    pairs = np.unique(faint[strong].astype(np.int64) * (int(strokes.max()) + 1) + strokes[strong])
+    owners = pairs // (int(strokes.max()) + 1)  # each distinct (faint component, stroke) pair's faint one
+    joined = owners[1:][owners[1:] == owners[:-1]]  # faint components holding two or more strokes
+    return strong | np.isin(faint, joined) if joined.size else None
+
+
 def find_digits(grey: np.ndarray) -> list[Digit]:
     """Working-size grey image -> its digits left to right, boxes in working pixels.
 
@@ -709,9 +723,13 @@ def find_digits(grey: np.ndarray) -> list[Digit]:
     """
     ink, threshold = ink_map(grey)
     mask = ink > threshold
+    low = max(HYSTERESIS * threshold, MIN_CONTRAST)
     if stroke_width(mask) < HAIRLINE:
-        mask = _hysteresis(ink, mask, max(HYSTERESIS * threshold, MIN_CONTRAST))
-    labels, components = label_components(mask)
+        labels, components = label_components(_hysteresis(ink, mask, low))
+    else:
+        labels, components = label_components(mask)
+        if components and (joined := _joins(ink, labels, low)) is not None:
+            labels, components = label_components(joined)
     sheet = _sheet(components, grey.shape)
     if sheet is not None:  # a photo of a sheet of paper with the table around it: read the sheet alone
         x0, y0, x1, y1 = sheet

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from model.contract import InputError
 from model.preprocess import MAX_IMAGE_BYTES, WORK_SIZE, Digit, decode, label_components, preprocess, to_grey
@@ -271,6 +271,26 @@ def test_thin_pen_strokes_are_thickened_to_mnist_width() -> None:
     thick_ink = (one_digit(images.png(thick)).pixels > 128).sum()
     assert thin_ink > 40  # MNIST digits have 100 such pixels on average; an unthickened 3 px line ~20
     assert thick_ink > thin_ink
+
+
+def _cursive_m(join: int, size: int = 600) -> np.ndarray:
+    """A school-cursive m: three thick downstrokes, joined at the top by hairline arches ``join`` px wide."""
+    canvas = Image.new("L", (size, size), 255)
+    pen = ImageDraw.Draw(canvas)
+    stems = (0.3, 0.45, 0.6)
+    for x in stems:
+        pen.line([(x * size, 0.42 * size), (x * size, 0.72 * size)], fill=0, width=22)
+    for a, b in itertools.pairwise(stems):
+        arch = [((a + (b - a) * t) * size, (0.42 - 0.06 * np.sin(np.pi * t)) * size) for t in np.linspace(0, 1, 20)]
+        pen.line(arch, fill=0, width=join)
+    return np.asarray(canvas)
+
+
+@pytest.mark.parametrize("join", [2, 3])
+def test_strokes_joined_by_hairlines_stay_one_mark(join: int) -> None:
+    """Reduced to the working size, a 2-3 px join on a 600 px page falls under the ink threshold: the
+    m was three strokes, each read as a 1 ("111"). Faint pixels that join strokes are ink."""
+    assert len(preprocess(images.png(_cursive_m(join)))) == 1
 
 
 @pytest.mark.parametrize("digit", [0, 3, 8])
