@@ -728,7 +728,7 @@ def find_digits(grey: np.ndarray) -> list[Digit]:
         labels, components = label_components(_hysteresis(ink, mask, low))
     else:
         labels, components = label_components(mask)
-        if components and (joined := _joins(ink, labels, low)) is not None:
+        if len(components) > 1 and (joined := _joins(ink, labels, low)) is not None:  # one stroke: no joins
             labels, components = label_components(joined)
     sheet = _sheet(components, grey.shape)
     if sheet is not None:  # a photo of a sheet of paper with the table around it: read the sheet alone

@@ -117,9 +117,11 @@ def augment(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """Small random jitter of a uint8 batch ``(N, 28, 28)`` -> float ``(N, 1, 28, 28)`` in [0, 1].
 
     Only what survives MNIST-style preprocessing (digit fitted into 20x20, centred by mass): rotation
-    within 10 degrees, scale 0.9-1.1, shift within 2 pixels, and for half the images the stroke width
-    moved at most halfway towards a 3x3 dilation or erosion (a full erosion erases MNIST's thin
-    strokes; preprocessing already brings pen strokes to MNIST's width).
+    within 10 degrees, scale 0.9-1.1, width against height 0.8-1.25 and a horizontal shear within 0.15
+    (writers differ in how wide and how slanted they write: the independent x/y scaling and shear of
+    Ciresan et al. 2012), shift within 2 pixels, and for half the images the stroke width moved at most
+    halfway towards a 3x3 dilation or erosion (a full erosion erases MNIST's thin strokes;
+    preprocessing already brings pen strokes to MNIST's width).
     """
     n = images.shape[0]
     x = images.float().unsqueeze(1) / 255.0
@@ -129,11 +131,23 @@ def augment(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
 
     angle = uniform(-10, 10) * math.pi / 180
     scale = uniform(0.9, 1.1)
+    aspect = torch.exp(uniform(math.log(0.8), math.log(1.25))).sqrt()  # width / height, even in log
+    shear = uniform(-0.15, 0.15)
     shift = uniform(-2, 2), uniform(-2, 2)  # pixels; affine_grid spans [-1, 1] over 28 pixels
-    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale  # the grid maps output -> input
-    theta = torch.stack(
-        [torch.stack([cos, -sin, -shift[0] * 2 / 28], 1), torch.stack([sin, cos, -shift[1] * 2 / 28], 1)], 1
+
+    # The grid maps output -> input: the inverse of shear, then scale, then rotation.
+    def matrices(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
+        return torch.stack([torch.stack([a, b], 1), torch.stack([c, d], 1)], 1)  # (n, 2, 2)
+
+    zero, one = torch.zeros(n), torch.ones(n)
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    inverse = (
+        matrices(one, -shear, zero, one)
+        @ matrices(1 / (scale * aspect), zero, zero, aspect / scale)
+        @ matrices(cos, sin, -sin, cos)
     )
+    offset = torch.stack([-shift[0], -shift[1]], 1)[:, :, None] * 2 / 28
+    theta = torch.cat([inverse, offset], 2)
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     x = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
