@@ -194,10 +194,11 @@ def decode_image_field(value: object) -> bytes:
         text = text[match.end() :]
     elif text[:5].lower() == "data:":
         raise InputError("invalid_base64", '"image" is a data: URL without ";base64," data')
-    if len(text) > MAX_JSON_BYTES:  # not decoded: base64 carries 3 bytes in 4 characters
+    if len(text) > MAX_JSON_BYTES:  # not decoded: base64 carries 3 bytes in 4 characters, "=" pads
+        size = len(text) * 3 // 4 - text[-2:].count("=")  # exact unless whitespace is in it
         raise InputError(
             "image_too_large",
-            f"the image is about {len(text) // 4 * 3:,} bytes ({len(text):,} base64 characters); "
+            f"the image is about {size:,} bytes ({len(text):,} base64 characters); "
             f"the limit is {MAX_IMAGE_BYTES:,} bytes",
         )
     try:

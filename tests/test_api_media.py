@@ -79,12 +79,13 @@ def test_size_cap_is_413_and_below_every_hop_limit():
 
 
 def test_an_oversized_base64_image_is_refused_with_its_size_before_decoding():
-    text = "A" * (contract.MAX_JSON_BYTES + 4)
-    with pytest.raises(contract.InputError) as info:
-        contract.decode_image_field(text)
-    assert info.value.code == "image_too_large"
-    assert f"about {len(text) // 4 * 3:,} bytes" in info.value.message
-    assert f"the limit is {contract.MAX_IMAGE_BYTES:,} bytes" in info.value.message
+    for size in (contract.MAX_JSON_BYTES, contract.MAX_JSON_BYTES + 1, contract.MAX_JSON_BYTES + 2):
+        text = base64.b64encode(bytes(size)).decode()
+        with pytest.raises(contract.InputError) as info:
+            contract.decode_image_field(text)
+        assert info.value.code == "image_too_large"
+        assert f"about {size:,} bytes" in info.value.message  # the size it would decode to, padding counted
+        assert f"the limit is {contract.MAX_IMAGE_BYTES:,} bytes" in info.value.message
 
 
 def test_base64_and_data_urls_decode():
