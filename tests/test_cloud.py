@@ -682,6 +682,15 @@ def test_entry_point_gives_each_job_its_own_checkpoint_folder() -> None:
     assert "--checkpoint-dir" not in container_defaults([], {})  # outside SageMaker: the script's default
 
 
+def test_the_job_source_carries_the_training_fonts_and_their_licences(tmp_path: Path) -> None:
+    """A training job draws its negatives from ``training/fonts``: the staged source has every file."""
+    source = stage_source(tmp_path / "source")
+    kept = sorted(p.relative_to(ROOT) for p in (ROOT / "training" / "fonts").rglob("*") if p.is_file())
+    assert any(p.suffix == ".ttf" for p in kept) and any("licences" in p.parts for p in kept)
+    for path in kept:
+        assert (source / path).read_bytes() == (ROOT / path).read_bytes(), path
+
+
 @pytest.mark.slow
 def test_metric_regexes_read_the_real_training_log(tmp_path: Path, mnist_dir: Path) -> None:
     """One tiny epoch of the entry script, from the staged source alone (the repo off sys.path)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -79,3 +80,23 @@ def test_a_broad_nib_draws_thick_and_thin_strokes() -> None:
     plain = negatives.draw(along, np.random.default_rng(1))
     assert (thick < 128).sum() > 3 * (thin < 128).sum() > 0
     assert (plain < 128).sum() > 2 * (thin < 128).sum()  # without a nib the pen is as wide every way
+
+
+def test_every_font_file_is_there_and_the_benchmark_fonts_stay_unseen() -> None:
+    """Each font file of either split opens and writes the ten digits; no file is on both sides; and
+    none is a family of the recognition benchmark's held-out fonts (its Debian packages)."""
+    from bench.recognition_sets import HANDWRITING_FONTS, TYPED_FONTS
+
+    files = {
+        split: {f for family in fonts.values() for f in family}
+        for split, fonts in (("train", negatives.TRAIN_FONTS), ("validation", negatives.VALIDATION_FONTS))
+    }
+    assert not files["train"] & files["validation"]
+    for name in files["train"] | files["validation"]:
+        if not name.startswith(negatives.HERSHEY):
+            assert negatives.font_path(name).is_file(), name
+        assert all(negatives._has_glyph(name, d) for d in negatives.DIGIT_CHARS), name
+    kept = {path.name for path in negatives.FONTS_HERE.iterdir() if path.suffix in (".ttf", ".otf")}
+    assert kept <= files["train"] | files["validation"]  # no file kept that nothing uses
+    benchmark = {Path(f).stem.split("-")[0].lower() for f in HANDWRITING_FONTS + TYPED_FONTS}
+    assert not {Path(f).stem.split("-")[0].lower() for f in kept} & benchmark

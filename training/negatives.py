@@ -1,8 +1,9 @@
 """Pictures made offline for the "not a digit" class, and typed digits to keep typed digits digits.
 
 Everything is drawn here, seeded, from what every install of the project has (numpy, Pillow, the
-fonts that ship inside matplotlib's wheel and the Hershey vector fonts of the ``Hershey-Fonts``
-package; no download, no system fonts):
+fonts that ship inside matplotlib's wheel, the Hershey vector fonts of the ``Hershey-Fonts``
+package, and the handwriting and informal fonts from Debian's font packages kept in
+``training/fonts/``, licences in its README; no download, no system fonts):
 
 - **glyphs**: letters, Greek letters and symbols (hearts, stars, arrows, a smiley, currency, maths)
   rendered from font files, at random sizes, weights and slants, or drawn along the strokes of a
@@ -40,8 +41,9 @@ NOT_A_DIGIT = 10
 
 #: Font families by split: whole families are held out of training to validate on. A name
 #: ``hershey:<font>`` is a font of the ``Hershey-Fonts`` package (strokes, drawn with a pen); the others are
-#: TrueType files inside matplotlib's wheel. Hershey's Greek and Cyrillic fonts are not used: they map
-#: ASCII codes to letters that look like digits (a Cyrillic Ч is a 4, a З a 3).
+#: font files in ``training/fonts/`` (handwriting and informal faces: how people write letters, which
+#: matplotlib's book faces are not) or else inside matplotlib's wheel. Hershey's Greek and Cyrillic
+#: fonts are not used: they map ASCII codes to letters that look like digits (a Cyrillic Ч is a 4, a З a 3).
 TRAIN_FONTS: dict[str, tuple[str, ...]] = {
     "DejaVu Sans": ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSans-Oblique.ttf", "DejaVuSans-BoldOblique.ttf"),
     "DejaVu Sans Mono": ("DejaVuSansMono.ttf", "DejaVuSansMono-Bold.ttf", "DejaVuSansMono-Oblique.ttf"),
@@ -51,11 +53,22 @@ TRAIN_FONTS: dict[str, tuple[str, ...]] = {
     "Hershey Sans": ("hershey:futural", "hershey:futuram"),
     "Hershey Roman": ("hershey:rowmans", "hershey:rowmand", "hershey:rowmant", "hershey:timesr", "hershey:timesrb"),
     "Hershey Script": ("hershey:scripts", "hershey:scriptc"),
+    "Rufscript": ("Rufscript010.ttf",),
+    "Purisa": ("Purisa.ttf", "Purisa-Bold.ttf", "Purisa-Oblique.ttf", "Purisa-BoldOblique.ttf"),
+    "Lobster": ("LobsterTwo-Regular.otf", "LobsterTwo-Italic.otf", "LobsterTwo-Bold.otf", "lobster.otf"),
+    "Comfortaa": ("Comfortaa-Regular.ttf", "Comfortaa-Bold.ttf"),
+    "Domestic Manners": ("Domestic_Manners.ttf",),
+    "Junkyard": ("Junkyard.ttf",),
+    "El Abogado Loco": ("El_Abogado_Loco.ttf",),
+    "Delphine": ("Delphine.ttf",),
+    "Tomson Talks": ("TomsonTalks.ttf",),
 }
 VALIDATION_FONTS: dict[str, tuple[str, ...]] = {
     "DejaVu Serif": ("DejaVuSerif.ttf", "DejaVuSerif-Bold.ttf", "DejaVuSerif-Italic.ttf", "DejaVuSerif-BoldItalic.ttf"),
     "Computer Modern Roman": ("cmr10.ttf", "cmb10.ttf", "cmti10.ttf"),
     "Hershey Italic and Cursive": ("hershey:timesi", "hershey:timesib", "hershey:cursive"),
+    "Havana": ("Havana-Regular.otf",),
+    "Leckerli One": ("LeckerliOne-Regular.ttf",),
 }
 HERSHEY = "hershey:"
 
@@ -72,6 +85,10 @@ NOT_DIGIT_CHARS = (
 DIGIT_CHARS = "0123456789"
 
 
+#: The font files kept with the training code (from Debian's font packages; see its README).
+FONTS_HERE = Path(__file__).with_name("fonts")
+
+
 def font_dir() -> Path:
     """The TrueType fonts inside matplotlib's package (DejaVu, STIX, Computer Modern)."""
     import matplotlib
@@ -79,9 +96,15 @@ def font_dir() -> Path:
     return Path(matplotlib.get_data_path()) / "fonts" / "ttf"
 
 
+def font_path(name: str) -> Path:
+    """The file of font ``name``: in :data:`FONTS_HERE`, else in matplotlib's :func:`font_dir`."""
+    here = FONTS_HERE / name
+    return here if here.is_file() else font_dir() / name
+
+
 @cache
 def _font(name: str, size: int) -> ImageFont.FreeTypeFont:
-    return ImageFont.truetype(str(font_dir() / name), size)
+    return ImageFont.truetype(str(font_path(name)), size)
 
 
 @cache
@@ -128,7 +151,7 @@ def _hershey_strokes(name: str, char: str) -> tuple[tuple[tuple[float, float], .
 def _cmap(name: str) -> frozenset[int]:
     from matplotlib.ft2font import FT2Font
 
-    return frozenset(FT2Font(str(font_dir() / name)).get_charmap())
+    return frozenset(FT2Font(str(font_path(name))).get_charmap())
 
 
 # ------------------------------------------------------------------------------------------- glyphs

@@ -5,6 +5,7 @@
     train_entry.py      the entry script (:mod:`training.cloud.entry_point`)
     requirements.txt    what the PyTorch training image lacks, pinned as in the project's requirements.txt
     training/*.py ...   the training package (Python files only, without this workstation CLI)
+    training/fonts/     the font files the negatives are drawn from, with their licences
     model/*.py ...      the model package (Python files only: no artifacts)
 
 The whole folder is what ModelTrainer uploads as the ``code`` channel and what the tuner tars into
@@ -23,6 +24,8 @@ PACKAGES = ("training", "model")
 SKIPPED = ("__pycache__", "artifacts", "cloud")
 ENTRY_SCRIPT = "train_entry.py"
 REQUIREMENTS = "requirements.txt"
+#: Data files a training job reads, copied whole (relative to the repo).
+DATA = ("training/fonts",)
 #: Imported by the training script but not shipped in the PyTorch training DLC.
 CONTAINER_EXTRAS = ("tqdm", "matplotlib", "Hershey-Fonts")
 
@@ -51,6 +54,8 @@ def stage_source(folder: Path) -> Path:
             target = folder / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target)
+    for data in DATA:
+        shutil.copytree(ROOT / data, folder / data)
     shutil.copy2(Path(__file__).with_name("entry_point.py"), folder / ENTRY_SCRIPT)
     (folder / REQUIREMENTS).write_text("\n".join(pinned()) + "\n")
     return folder
