@@ -42,9 +42,9 @@ def score(name: str, samples: list[recognition_sets.Sample], loaded) -> dict:
 
 #: Per set, the least share read right (digit sets) or refused (not-a-digit sets).
 FLOORS = {
-    "font_digits": 0.96,
-    "font_numbers": 0.85,
-    "font_not_digits": 0.89,
+    "font_digits": 0.97,
+    "font_numbers": 0.88,
+    "font_not_digits": 0.93,
     "multi_stroke": 0.95,
     "hairline": 0.97,
     "shapes": 0.95,
@@ -61,7 +61,7 @@ def test_font_sets(name: str, loaded) -> None:
 
 def test_digits_in_fonts_are_seldom_refused(loaded) -> None:
     result = score("font_digits", recognition_sets.stored("font_digits"), loaded)
-    assert result["refused_as_not_a_digit"] <= 0.015, result
+    assert result["refused_as_not_a_digit"] <= 0.01, result
 
 
 def test_digits_written_in_separate_strokes_are_one_digit(loaded) -> None:
