@@ -10,7 +10,7 @@ a mark read cut into touching digits are held to at least 0.5 (:func:`part_limit
 network never refuses.
 
 A request is refused as a whole, ``not_a_digit`` (HTTP 422), when **any** of its marks is refused:
-a number with one non-digit mark in it ("12a", "3+4") gets no number, since leaving the mark out
+a number with one non-digit mark in it ("12e", "3+4") gets no number, since leaving the mark out
 would answer a number nobody wrote. The message says which mark (position, left to right).
 
 Numpy only (the handlers' side; the threshold's choice is in ``training.refusal``).
