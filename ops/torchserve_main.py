@@ -9,9 +9,9 @@ imported by the project: it needs the toolkit, which the project's environment d
 The container's entry point is ``sagemaker_pytorch_serving_container.serving.main()``. Two things a
 container has and a shared machine has not are adapted first: its TorchServe configuration goes to the
 base folder instead of ``/etc/sagemaker-ts.properties``, and the TorchServe process it waits on is looked
-for among its own descendants instead of among every process of the machine (where it would refuse to
-start beside another stack). Everything else (the configuration it generates, the handler service,
-TorchServe) is theirs.
+for in its own session (the caller starts it in a new one) instead of among every process of the machine
+(where it would refuse to start beside another stack). Everything else (the configuration it generates,
+the handler service, TorchServe) is theirs.
 """
 
 import os
@@ -24,9 +24,19 @@ from sagemaker_pytorch_serving_container import serving, torchserve
 
 @retry(stop_max_delay=10 * 1000)  # as the toolkit's own lookup: TorchServe takes a moment to appear
 def _own_torchserve_process() -> psutil.Process:
-    for process in psutil.Process().children(recursive=True):
-        if process.status() != psutil.STATUS_ZOMBIE and torchserve.TS_NAMESPACE in process.cmdline():
-            return process
+    """TorchServe's JVM among the processes of this launcher's session. Not among its descendants: the
+    JVM is spawned by ``torchserve --start``, which exits, and an orphan is adopted by init."""
+    session = os.getsid(0)
+    for process in psutil.process_iter():
+        try:
+            if (
+                os.getsid(process.pid) == session
+                and process.status() != psutil.STATUS_ZOMBIE
+                and torchserve.TS_NAMESPACE in process.cmdline()
+            ):
+                return process
+        except (OSError, psutil.Error):  # gone meanwhile, or not ours to inspect
+            continue
     raise RuntimeError("TorchServe did not start")
 
 

@@ -11,9 +11,12 @@ more, and what the toolkit answers itself before our code runs (a JSON body that
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import io
 import json
+import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -211,6 +214,46 @@ def test_a_model_that_cannot_load_never_serves(tmp_path: Path) -> None:
             stack.stop()
     model_log = (tmp_path / "stack" / "logs" / "model_log.log").read_text(errors="replace")
     assert "holds the weights of another network" in model_log
+
+
+_ORPHAN_LOOKUP = """
+import os, subprocess, sys, time
+sys.path.insert(0, "ops")
+import torchserve_main
+# as `torchserve --start`: a short-lived launcher spawns the JVM and exits; init adopts the JVM
+spawn = "import subprocess, sys; subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)', '{name}'])"
+subprocess.run([sys.executable, "-c", spawn], check=True)
+found = torchserve_main._own_torchserve_process()
+print(found.pid, found.ppid() != os.getpid())
+found.kill()
+"""
+
+
+def test_the_launcher_finds_torchserve_after_its_parent_exited() -> None:
+    """The JVM is no descendant of the launcher once ``torchserve --start`` has exited (the race that let a
+    loaded machine read a healthy stack as not started): it is looked for in the launcher's session."""
+    if reason := available():
+        pytest.fail(f"the real serving stack is not installed: {reason}")
+    from ops.serving_stack import VENV
+
+    name = "org.pytorch.serve.ModelServer"
+    code = _ORPHAN_LOOKUP.replace("{name}", name)
+    proc = subprocess.Popen(
+        [str(VENV / "bin" / "python"), "-c", code],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # as ops.serving_stack starts the launcher
+    )
+    try:
+        out, err = proc.communicate(timeout=60)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # the orphan too, if the lookup failed
+    assert proc.returncode == 0, err[-2000:]
+    pid, orphaned = out.split()
+    assert int(pid) > 0 and orphaned == "True"
 
 
 @pytest.mark.parametrize("server", ["real", "local"])
