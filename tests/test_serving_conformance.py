@@ -29,7 +29,7 @@ import requests
 from model.contract import MAX_IMAGE_BYTES, STATUSES
 from ops.emulator import free_port
 from ops.errors import OpsError
-from ops.serving_stack import ServingStack, available
+from ops.serving_stack import VENV, ServingStack, available
 from ops.stack import MODEL_ARCHIVE, ROOT, wait_http
 from tests import bad_inputs, images
 from tests.conftest import MNIST_DIR
@@ -217,12 +217,12 @@ def test_a_model_that_cannot_load_never_serves(tmp_path: Path) -> None:
 
 
 _ORPHAN_LOOKUP = """
-import os, subprocess, sys, time
+import os, subprocess, sys
 sys.path.insert(0, "ops")
 import torchserve_main
 # as `torchserve --start`: a short-lived launcher spawns the JVM and exits; init adopts the JVM
-spawn = "import subprocess, sys; subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)', '{name}'])"
-subprocess.run([sys.executable, "-c", spawn], check=True)
+jvm = [sys.executable, "-c", "import time; time.sleep(60)", torchserve_main.torchserve.TS_NAMESPACE]
+subprocess.run([sys.executable, "-c", f"import subprocess; subprocess.Popen({jvm!r})"], check=True)
 found = torchserve_main._own_torchserve_process()
 print(found.pid, found.ppid() != os.getpid())
 found.kill()
@@ -234,12 +234,8 @@ def test_the_launcher_finds_torchserve_after_its_parent_exited() -> None:
     loaded machine read a healthy stack as not started): it is looked for in the launcher's session."""
     if reason := available():
         pytest.fail(f"the real serving stack is not installed: {reason}")
-    from ops.serving_stack import VENV
-
-    name = "org.pytorch.serve.ModelServer"
-    code = _ORPHAN_LOOKUP.replace("{name}", name)
     proc = subprocess.Popen(
-        [str(VENV / "bin" / "python"), "-c", code],
+        [str(VENV / "bin" / "python"), "-c", _ORPHAN_LOOKUP],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
