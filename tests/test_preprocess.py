@@ -20,7 +20,16 @@ import pytest
 from PIL import Image, ImageDraw
 
 from model.contract import InputError
-from model.preprocess import MAX_IMAGE_BYTES, WORK_SIZE, Digit, decode, label_components, preprocess, to_grey
+from model.preprocess import (
+    MAX_IMAGE_BYTES,
+    MAX_IMAGE_PIXELS,
+    WORK_SIZE,
+    Digit,
+    decode,
+    label_components,
+    preprocess,
+    to_grey,
+)
 from tests import images
 
 pytestmark = pytest.mark.unit
@@ -491,6 +500,15 @@ def test_size_guards_act_before_decoding() -> None:
     with pytest.raises(InputError) as info:
         decode(png_header(8000, 6000))
     assert info.value.status == 413
+
+
+def test_every_image_over_the_pixel_limit_states_the_one_limit() -> None:
+    """Pillow's own bomb check (its limit, far above ours) must not show a second limit in the answer."""
+    for width, height in ((8000, 6000), (100_000, 100_000)):
+        with pytest.raises(InputError) as info:
+            decode(png_header(width, height))
+        assert f"{MAX_IMAGE_PIXELS:,}" in info.value.message, info.value.message
+        assert f"{Image.MAX_IMAGE_PIXELS:,}" not in info.value.message and "bomb" not in info.value.message
 
 
 def test_invalid_arrays() -> None:
