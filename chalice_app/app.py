@@ -25,7 +25,7 @@ from chalice.app import S3Event
 from chalicelib.config import load
 from chalicelib.contract import InputError, parse_json
 from chalicelib.errors import BadRequest, NotFound, ServiceError
-from chalicelib.media import IMAGE_CONTENT_TYPES, decode_base64_image
+from chalicelib.media import IMAGE_CONTENT_TYPES, decode_base64_image, empty_image
 from chalicelib.observability import logger
 from chalicelib.openapi import document
 from chalicelib.service import PredictionService
@@ -84,6 +84,10 @@ def request_context(event: Any, get_response: Callable) -> Response:
         response = get_response(event)
     finally:
         logger.thread_safe_remove_keys(["correlation_id"])
+    if response.status_code == 415 and not event.raw_body and "content-type" not in event.headers:
+        # A bare `curl -X POST .../predict`: Chalice takes the missing Content-Type for application/json
+        # and refuses the type, while what is missing is the image.
+        response = error_response(empty_image())
     body = response.body
     if response.status_code >= 400 and isinstance(body, dict) and {"Code", "Message"} <= set(body):
         code = re.sub(r"(?<!^)(?=[A-Z])", "_", body["Code"]).lower().removesuffix("_error")

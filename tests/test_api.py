@@ -112,6 +112,19 @@ def test_bad_uploads_get_specific_errors_and_change_nothing(chalice_client, prov
     assert count_records(provisioned) == before
 
 
+def test_a_bare_post_is_told_the_image_is_missing(chalice_client, provisioned):
+    """No body and no Content-Type (``curl -X POST .../predict``): the missing image is what to fix."""
+    before = count_records(provisioned)
+    response = chalice_client.http.post("/predict")
+    assert error_of(response) == (400, "empty_body")
+    assert "--data-binary" in json.loads(response.body)["error"]["message"]
+    assert error_of(chalice_client.http.post("/predict", headers={"Content-Type": "application/json"})) == (
+        415,
+        "unsupported_media_type",
+    )  # a type named by the caller is still the thing to fix
+    assert count_records(provisioned) == before
+
+
 def test_no_digit_is_422_and_too_large_is_413(chalice_client, provisioned):
     before = count_records(provisioned)
     assert error_of(post_image(chalice_client, images.png(images.blank()))) == (422, "no_digit_found")

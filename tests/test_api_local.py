@@ -48,6 +48,8 @@ def test_errors_over_http(local_stack):
         f"{local_stack.api_url}/predict", data=b"hello", headers={"Content-Type": "text/plain"}, timeout=10
     )
     assert response.status_code == 415 and response.json()["error"]["code"] == "unsupported_media_type"
+    response = requests.post(f"{local_stack.api_url}/predict", timeout=10)  # no body, no Content-Type
+    assert response.status_code == 400 and response.json()["error"]["code"] == "empty_body"
     response = requests.get(f"{local_stack.api_url}/predictions/unknown", timeout=10)
     assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
 

@@ -30,10 +30,19 @@ class Image:
         return contract.IMAGE_TYPES[self.content_type]
 
 
+def empty_image() -> ServiceError:
+    """The answer to a request or an object without bytes."""
+    return ServiceError(
+        "the image is empty: send the image bytes as the request body "
+        "(curl: --data-binary @digit.png -H 'Content-Type: image/png')",
+        code="empty_body",
+    )
+
+
 def check_size(size: int) -> None:
     """Refuse an empty or oversized image (also used on an S3 object's size before it is read)."""
     if size == 0:
-        raise ServiceError("the image is empty: send the image bytes as the request body", code="empty_body")
+        raise empty_image()
     if size > MAX_IMAGE_BYTES:
         raise ServiceError(contract.too_large(size).message, code="image_too_large")
 
