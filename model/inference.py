@@ -219,18 +219,14 @@ def predict_many(items: list[list[Digit]], model: LoadedModel) -> list[Predictio
     """Several requests' digits in one forward pass (and one more for marks tried cut); one
     :class:`Prediction` per request, in order.
 
-    A mark that may be digits touching (``Digit.cuts``) and that the network is unsure of as one
-    digit (below ``UNSURE``) is cut every way preprocessing offers; all those parts are classified in
-    a second pass, and the mark read as the network is surest of (:func:`best_reading`)."""
+    A mark that may be digits touching (``Digit.cuts``) is cut every way preprocessing offers; all
+    those parts are classified in a second pass, and the mark read as the network is surest of
+    (:func:`best_reading`)."""
     digits = [digit for request in items for digit in request]
     if not digits:
         return [Prediction([], np.zeros((0, NUM_CLASSES), np.float32), model.version) for _ in items]
     probabilities = _classify([digit.pixels for digit in digits], model)
-    tried = {
-        i: digit.cuts()
-        for i, digit in enumerate(digits)
-        if digit.cuts is not None and probabilities[i, :NUM_CLASSES].max() < UNSURE
-    }
+    tried = {i: digit.cuts() for i, digit in enumerate(digits) if digit.cuts is not None}
     parts = [part for ways in tried.values() for way in ways for part in way]
     part_probabilities = _classify([part.pixels for part in parts], model) if parts else None
     readings, row = [], 0
@@ -269,10 +265,14 @@ def _classify(pixels: list[np.ndarray], model: LoadedModel) -> np.ndarray:
         return torch.softmax(logits, dim=1).numpy()
 
 
-#: A mark that may be digits touching is tried cut only when the network's confidence in it as one
-#: digit is below this: a wide digit read with more confidence is never cut at SPLIT_GAIN (the
-#: network, trained with label smoothing, is rarely above 0.95), and rendering cuts costs time.
+#: A mark read as one digit at least this sure is never cut into 1s only (a wide 0's two sides).
 UNSURE = 0.8
+#: Where SPLIT_GAIN would ask for more, a cut is taken when its parts read at least this sure and surer
+#: than the whole (the network, trained with label smoothing, is rarely above 0.95): two digits joined
+#: so that the network still reads one (two 4s whose bars run into each other, read as a 4 at
+#: 0.80-0.88) read 0.95 cut, while no cut of a wide single digit reaches 0.83 (measured:
+#: docs/recognition.md).
+SURE_PARTS_OF_SURE_WHOLE = 0.9
 #: A cut is taken when the network is this many times surer of its parts (the geometric mean of its
 #: confidence in each) than of the whole mark. Lower, more wide single digits are cut (a 2 with a
 #: long base read as "62"); higher, fewer touching digits are read.
@@ -290,18 +290,21 @@ def best_reading(options: list[np.ndarray]) -> int:
     """Which reading of a mark to take: ``options[0]`` holds the network's probabilities for the whole
     mark (one row), each other one those for the parts of one way to cut it (10 columns, or 11 with
     "not a digit"). The whole, unless a cut makes the network at least ``SPLIT_GAIN`` times surer of the
-    digits and ``SURE_PARTS`` sure; of several such cuts, the surest. Digits that touch read as no
+    digits (or, where that is more, surer than the whole and ``SURE_PARTS_OF_SURE_WHOLE`` sure) and
+    ``SURE_PARTS`` sure; of several such cuts, the surest. Digits that touch read as no
     digit as a whole, and so do letters, symbols and scribbles, whose pieces read as digits too: a mark
     more likely no digit than a digit is cut only into parts ``SURE_PARTS_OF_NO_DIGIT`` sure, and never
     into 1s only (the strokes of a letter, m n H W, each read as a 1; 1s, single strokes, seldom run
-    into each other)."""
+    into each other); nor is a mark read as one digit ``UNSURE`` sure or more (a wide 0's two sides)."""
     whole = float(options[0][:, :NUM_CLASSES].max())
     no_digit = options[0].shape[1] > NUM_CLASSES and float(options[0][0, NUM_CLASSES]) >= refusal.PART_THRESHOLD
-    best, surest = 0, max(SPLIT_GAIN * whole, SURE_PARTS_OF_NO_DIGIT if no_digit else SURE_PARTS)
+    gain = min(SPLIT_GAIN * whole, max(whole, SURE_PARTS_OF_SURE_WHOLE))
+    best, surest = 0, max(gain, SURE_PARTS_OF_NO_DIGIT if no_digit else SURE_PARTS)
     for k, option in enumerate(options[1:], start=1):
         digits = option[:, :NUM_CLASSES]
         sureness = float(np.exp(np.log(digits.max(axis=1)).mean()))
-        if sureness >= surest and not (no_digit and (digits.argmax(axis=1) == 1).all()):
+        ones_only = (digits.argmax(axis=1) == 1).all()
+        if sureness >= surest and not ((no_digit or whole >= UNSURE) and ones_only):
             best, surest = k, sureness
     return best
 

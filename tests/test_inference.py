@@ -128,18 +128,27 @@ def test_drawn_numbers_whose_digits_touch_are_read_or_refused(loaded) -> None:
     """Written quickly, digits run into each other: one mark, cut where the network reads digits
     (before cuts: "2026" read as "202", "1234567890" as "1236890"; "507" is one mark of three). At
     this spacing a cut is not always sure enough, and a mark the network reads as no digit is then
-    refused rather than guessed (measured on 60 random numbers: about half read right, the rest
-    refused, one misread; from spacing 0.5 on, all read right): of these six, five or more read
+    refused rather than guessed (measured on 60 random numbers at spacing 0.45: 58 read right, 2
+    refused; at 0.4, 47 right, 10 refused, 3 misread): of these six, five touch, five or more read
     right, none misread."""
     _, handlers = loaded
-    answers = {}
+    answers, touching = {}, 0
     for text in ("2026", "1234567890", "56", "79", "1357", "507"):
         body = images.png(images.draw_number(text, spacing=0.45))
-        assert len(handlers.input_fn(body, "image/png")) < len(text)  # some digits touch: fewer marks
+        touching += len(handlers.input_fn(body, "image/png")) < len(text)  # digits touch: fewer marks
         answer = read(loaded, body)
         answers[text] = answer.get("number", answer.get("error", {}).get("code"))
+    assert touching >= 5
     assert sum(got == text for text, got in answers.items()) >= 5, answers
     assert set(answers.values()) <= set(answers) | {"not_a_digit"}, answers
+
+
+def test_touching_digits_the_network_reads_as_one_are_cut(loaded) -> None:
+    """Two 4s whose bars run into each other read as one 4 at 0.80-0.88, their cut at 0.95: the cut is
+    taken (measured on 60 random numbers at spacing 0.5: 57 read right before, 60 after; "44" at 0.5
+    with twelve seeds: 3 before, 12 after)."""
+    for text, seed, spacing in (("44", 1, 0.5), ("744", 4, 0.55), ("944", 3, 0.5)):
+        assert read(loaded, images.png(images.draw_number(text, seed=seed, spacing=spacing)))["number"] == text
 
 
 def test_numbers_drawn_with_ordinary_spacing_are_read(loaded) -> None:
@@ -188,9 +197,14 @@ def test_wide_single_digits_are_not_cut(loaded, mnist_dir) -> None:
 def test_a_cut_is_taken_only_when_the_network_is_much_surer_of_its_parts() -> None:
     from model.inference import best_reading
 
-    whole = np.array([[0.9, 0.1] + [0.0] * 8])
+    whole = np.array([[0.96, 0.04] + [0.0] * 8])
     sure_parts = np.array([[0.05, 0.95] + [0.0] * 8, [0.95, 0.05] + [0.0] * 8])
-    assert best_reading([whole, sure_parts]) == 0  # 0.95 / 0.9: not enough
+    assert best_reading([whole, sure_parts]) == 0  # less sure than the whole
+    # a sure whole (0.85, 0.9) is cut only into parts surer than it and at least 0.9 sure
+    assert best_reading([np.array([[0.85, 0.15] + [0.0] * 8]), sure_parts]) == 1
+    assert best_reading([np.array([[0.85, 0.15] + [0.0] * 8]), sure_parts * 0.94]) == 0  # 0.89
+    ones = np.array([[0.02, 0.98] + [0.0] * 8] * 2)
+    assert best_reading([np.array([[0.85, 0.15] + [0.0] * 8]), ones]) == 0  # never 1s only
     unsure_whole = np.array([[0.4, 0.35, 0.25] + [0.0] * 7])
     weaker = np.array([[0.2, 0.8] + [0.0] * 8, [0.7, 0.3] + [0.0] * 8])
     assert best_reading([unsure_whole]) == 0
