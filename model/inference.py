@@ -219,14 +219,18 @@ def predict_many(items: list[list[Digit]], model: LoadedModel) -> list[Predictio
     """Several requests' digits in one forward pass (and one more for marks tried cut); one
     :class:`Prediction` per request, in order.
 
-    A mark that may be digits touching (``Digit.cuts``) is cut every way preprocessing offers; all
-    those parts are classified in a second pass, and the mark read as the network is surest of
-    (:func:`best_reading`)."""
+    A mark that may be digits touching (``Digit.cuts``) and that the network reads as one digit less
+    than ``SURE_PARTS_OF_SURE_WHOLE`` sure is cut every way preprocessing offers; all those parts are
+    classified in a second pass, and the mark read as the network is surest of (:func:`best_reading`)."""
     digits = [digit for request in items for digit in request]
     if not digits:
         return [Prediction([], np.zeros((0, NUM_CLASSES), np.float32), model.version) for _ in items]
     probabilities = _classify([digit.pixels for digit in digits], model)
-    tried = {i: digit.cuts() for i, digit in enumerate(digits) if digit.cuts is not None}
+    tried = {
+        i: digit.cuts()
+        for i, digit in enumerate(digits)
+        if digit.cuts is not None and probabilities[i, :NUM_CLASSES].max() < SURE_PARTS_OF_SURE_WHOLE
+    }
     parts = [part for ways in tried.values() for way in ways for part in way]
     part_probabilities = _classify([part.pixels for part in parts], model) if parts else None
     readings, row = [], 0
@@ -270,8 +274,9 @@ UNSURE = 0.8
 #: Where SPLIT_GAIN would ask for more, a cut is taken when its parts read at least this sure and surer
 #: than the whole (the network, trained with label smoothing, is rarely above 0.95): two digits joined
 #: so that the network still reads one (two 4s whose bars run into each other, read as a 4 at
-#: 0.80-0.88) read 0.95 cut, while no cut of a wide single digit reaches 0.83 (measured:
-#: docs/recognition.md).
+#: 0.80-0.88) read 0.95 cut, while no cut of a wide single digit reaches 0.83. A mark read at least
+#: this sure as one digit is not tried cut at all: it stays one, and most wide single digits are read
+#: that sure, so their cuts are not rendered (measured: docs/model.md, step 4).
 SURE_PARTS_OF_SURE_WHOLE = 0.9
 #: A cut is taken when the network is this many times surer of its parts (the geometric mean of its
 #: confidence in each) than of the whole mark. Lower, more wide single digits are cut (a 2 with a
