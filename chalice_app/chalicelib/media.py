@@ -30,27 +30,31 @@ class Image:
         return contract.IMAGE_TYPES[self.content_type]
 
 
-def empty_image() -> ServiceError:
-    """The answer to a request or an object without bytes."""
-    return ServiceError(
-        "the image is empty: send the image bytes as the request body "
-        "(curl: --data-binary @digit.png -H 'Content-Type: image/png')",
-        code="empty_body",
-    )
+#: What an image without bytes is told, by where it came from (a record's ``source``).
+EMPTY = {
+    "api": "the request body is empty: send the image bytes "
+    "(curl: --data-binary @digit.png -H 'Content-Type: image/png')",
+    "s3": "the inbox object is empty (0 bytes): upload the image's bytes",
+}
 
 
-def check_size(size: int) -> None:
+def empty_image(source: str = "api") -> ServiceError:
+    return ServiceError(EMPTY[source], code="empty_body")
+
+
+def check_size(size: int, source: str = "api") -> None:
     """Refuse an empty or oversized image (also used on an S3 object's size before it is read)."""
     if size == 0:
-        raise empty_image()
+        raise empty_image(source)
     if size > MAX_IMAGE_BYTES:
         raise ServiceError(contract.too_large(size).message, code="image_too_large")
 
 
-def accept_image(data: bytes | None) -> Image:
-    """Validate an uploaded image: not empty, within the cap, and really an image of a supported type."""
+def accept_image(data: bytes | None, source: str = "api") -> Image:
+    """Validate an uploaded image (``source``: "api" or "s3"): not empty, within the cap, and really an
+    image of a supported type."""
     data = data or b""
-    check_size(len(data))
+    check_size(len(data), source)
     content_type = contract.sniff(data)
     if content_type is None:
         what = contract.describe_non_image(data)

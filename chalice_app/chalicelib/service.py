@@ -216,11 +216,11 @@ class PredictionService:
         try:
             size = self.store.inbox_object_size(inbox.key, inbox.version_id)  # HEAD: size cap before reading
             if size is not None:
-                check_size(size)
+                check_size(size, "s3")
                 data = self.store.read_inbox_object(inbox.key, inbox.version_id)
             if size is None or data is None:
                 raise ImageRejected("the object was deleted before it was read", code="object_not_found", status=404)
-            image = accept_image(data)
+            image = accept_image(data, "s3")
             prediction = self.endpoint.predict(image.data, image.content_type)
         except ServiceError as exc:
             if not refused(exc):
