@@ -203,14 +203,15 @@ def draw_number(
     cell = height * spacing
     # The strokes span about 0.25-0.75 of their square, and the pen's width: that part is drawn,
     # whole (with a smaller spacing, a digit's strokes run into the next one's, never cut off).
-    span = 0.56 * height * (1 + 2 * jitter)
-    canvas = np.zeros((height, round(cell * (len(text) - 1) + span + height * 0.3), 4), dtype=np.uint8)
+    left, span = 0.22, 0.56
+    widest = span * height * (1 + 2 * jitter)
+    canvas = np.zeros((height, round(cell * (len(text) - 1) + widest + height * 0.3), 4), dtype=np.uint8)
     for i, char in enumerate(text):
         scale = 1.0 + rng.uniform(-2, 2) * jitter
         size = round(height * scale)
         drawn = draw_strokes(STROKES[int(char)], size=size, width=width)
-        left = round(size * 0.22)
-        tile = drawn[:, left : left + round(0.56 * size)]
+        start = round(size * left)
+        tile = drawn[:, start : start + round(span * size)]
         top = int(np.clip(round(rng.uniform(-1, 1) * jitter * height), -(size - height) - 1, 0))
         x = round(height * 0.15 + i * cell)
         region = canvas[:, x : x + tile.shape[1]]
