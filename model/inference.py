@@ -45,9 +45,9 @@ from PIL import Image
 
 from . import refusal
 from .contract import IMAGE_CONTENT_TYPES, JSON, NPY, NPZ, InputError, decode_image_field, media_type, parse_json
-from .network import NUM_CLASSES, DigitNet, for_inference, from_state_dict, normalize
+from .network import NUM_CLASSES, TOUCHING, DigitNet, for_inference, from_state_dict, normalize
 from .npy import read_npy, read_npz, write_npy
-from .preprocess import MAX_DIGITS, MIN_DIGIT_CONTRAST, SIZE, Digit, preprocess
+from .preprocess import MAX_DIGITS, MIN_DIGIT_CONTRAST, SIZE, SPLIT_ASPECT, Digit, preprocess
 
 __all__ = [
     "LoadedModel",
@@ -78,7 +78,7 @@ class LoadedModel:
 @dataclass(frozen=True)
 class Prediction:
     """The result for one request: per digit, left to right, the probabilities and where it was;
-    with an 11-class network also each mark's probability of being no digit, and the threshold."""
+    with an 11- or 12-class network also each mark's probability of being no digit, and the threshold."""
 
     digits: list[Digit]
     probabilities: np.ndarray  # (len(digits), 10) float32, of the digits given that the mark is one
@@ -120,8 +120,8 @@ def _state_dict(path: Path) -> dict[str, torch.Tensor]:
     shapes = {k: getattr(v, "shape", None) for k, v in state.items()} if isinstance(state, dict) else None
     if not any(
         shapes == {k: v.shape for k, v in DigitNet(classes=classes).state_dict().items()}
-        for classes in (NUM_CLASSES, NUM_CLASSES + 1)
-    ):  # the digits, or with "not a digit"
+        for classes in (NUM_CLASSES, NUM_CLASSES + 1, TOUCHING + 1)
+    ):  # the digits, with "not a digit", and with "digits that touch"
         raise ValueError(f"{path.name} holds the weights of another network, not a DigitNet state_dict")
     return state
 
@@ -229,7 +229,9 @@ def predict_many(items: list[list[Digit]], model: LoadedModel) -> list[Predictio
     tried = {
         i: digit.cuts()
         for i, digit in enumerate(digits)
-        if digit.cuts is not None and probabilities[i, :NUM_CLASSES].max() < SURE_PARTS_OF_SURE_WHOLE
+        if digit.cuts is not None
+        and probabilities[i, :NUM_CLASSES].max() < SURE_PARTS_OF_SURE_WHOLE
+        and (_wide(digit) or _touching(probabilities[i]) >= TOUCHING_NARROW)
     }
     parts = [part for ways in tried.values() for way in ways for part in way]
     part_probabilities = _classify([part.pixels for part in parts], model) if parts else None
@@ -262,13 +264,29 @@ def predict_many(items: list[list[Digit]], model: LoadedModel) -> list[Predictio
     return predictions
 
 
+def _wide(digit: Digit) -> bool:
+    """Whether a mark is at least ``SPLIT_ASPECT`` as wide as tall: perhaps digits that touch, whatever
+    the network says (preprocessing offers cuts of narrower marks too, from ``NARROW_SPLIT_ASPECT``)."""
+    x0, y0, x1, y1 = digit.box
+    return x1 - x0 >= SPLIT_ASPECT * (y1 - y0)
+
+
+def _touching(probabilities: np.ndarray) -> float:
+    """A mark's probability of being digits that touch, from a 12-class network's row (0 from others)."""
+    return float(probabilities[TOUCHING]) if probabilities.shape[-1] > TOUCHING else 0.0
+
+
 def _classify(pixels: list[np.ndarray], model: LoadedModel) -> np.ndarray:
-    """28x28 uint8 digits -> ``(N, 10)`` probabilities (``(N, 11)`` with "not a digit"), one forward pass."""
+    """28x28 uint8 digits -> ``(N, 10)`` probabilities (``(N, 11)`` with "not a digit", ``(N, 12)`` and
+    "digits that touch"), one forward pass."""
     with torch.inference_mode():
         logits = model.network(normalize(np.stack(pixels)))
         return torch.softmax(logits, dim=1).numpy()
 
 
+#: A mark narrower than ``SPLIT_ASPECT`` (a 1 against its neighbour, "41") is tried cut only when the
+#: network gives it at least this probability of being digits that touch.
+TOUCHING_NARROW = 0.5
 #: A mark read as one digit at least this sure is never cut into 1s only (a wide 0's two sides).
 UNSURE = 0.8
 #: Where SPLIT_GAIN would ask for more, a cut is taken when its parts read at least this sure and surer
@@ -303,6 +321,8 @@ def best_reading(options: list[np.ndarray]) -> int:
     into each other); nor is a mark read as one digit ``UNSURE`` sure or more (a wide 0's two sides)."""
     whole = float(options[0][:, :NUM_CLASSES].max())
     no_digit = options[0].shape[1] > NUM_CLASSES and float(options[0][0, NUM_CLASSES]) >= refusal.PART_THRESHOLD
+    if no_digit and options[0].shape[1] > TOUCHING and float(options[0][0, NUM_CLASSES]) > _touching(options[0][0]):
+        return 0  # a symbol, more likely than digits that touch (a % cut in two is a 9 and a 6): not cut
     gain = min(SPLIT_GAIN * whole, max(whole, SURE_PARTS_OF_SURE_WHOLE))
     best, surest = 0, max(gain, SURE_PARTS_OF_NO_DIGIT if no_digit else SURE_PARTS)
     for k, option in enumerate(options[1:], start=1):

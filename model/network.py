@@ -10,7 +10,9 @@ pay for the wider layers.
 
 Input: ``(N, 1, 28, 28)`` float tensors, MNIST-style (light digit on a dark background, pixels scaled
 to [0, 1]) normalised with ``(x - MEAN) / STD``. Output: logits over the ten digits, and with
-``classes=11`` an eleventh one, "not a digit" (:data:`NOT_A_DIGIT`; letters, symbols, shapes, scribbles).
+``classes=11`` an eleventh one, "not a digit" (:data:`NOT_A_DIGIT`; letters, symbols, shapes, scribbles),
+and with ``classes=12`` a twelfth, "digits that touch" (:data:`TOUCHING`: two digits run into one mark,
+which the service then cuts; ``training.touching``).
 Plain ``torch.nn`` only, so the SageMaker inference containers (torch 2.6) load it.
 """
 
@@ -26,7 +28,8 @@ MEAN = 0.1307
 STD = 0.3081
 
 NUM_CLASSES = 10  # the digits
-NOT_A_DIGIT = 10  # the index of the "not a digit" output of an 11-class network
+NOT_A_DIGIT = 10  # the index of the "not a digit" output of an 11- or 12-class network
+TOUCHING = 11  # the index of the "digits that touch" output of a 12-class network
 IMAGE_SIZE = 28
 
 
@@ -39,11 +42,11 @@ def _conv(in_channels: int, out_channels: int, kernel: int) -> list[nn.Module]:
 
 
 class DigitNet(nn.Module):
-    """conv5x5/48-pool / conv3x3/96-conv3x3/96-pool / fc192 -> 10 (or 11) logits.
+    """conv5x5/48-pool / conv3x3/96-conv3x3/96-pool / fc192 -> 10 (or 11, or 12) logits.
 
     ``dropout`` is the rate before the output layer; it does not change the parameter shapes.
-    ``classes``: 10 (the digits) or 11 (and "not a digit"); :func:`from_state_dict` builds the network a
-    saved state_dict was trained as.
+    ``classes``: 10 (the digits), 11 (and "not a digit") or 12 (and "digits that touch");
+    :func:`from_state_dict` builds the network a saved state_dict was trained as.
     """
 
     def __init__(self, dropout: float = 0.3, classes: int = NUM_CLASSES) -> None:
@@ -71,12 +74,12 @@ class DigitNet(nn.Module):
 
 
 def from_state_dict(state: dict[str, torch.Tensor]) -> DigitNet:
-    """A ``DigitNet`` with ``state`` loaded, as many outputs as it was trained with (10 or 11).
+    """A ``DigitNet`` with ``state`` loaded, as many outputs as it was trained with (10, 11 or 12).
 
     Raises ``RuntimeError`` (``load_state_dict``) for the weights of another network."""
     output = state.get("classifier.5.weight")
     rows = int(output.shape[0]) if isinstance(output, torch.Tensor) and output.dim() == 2 else NUM_CLASSES
-    network = DigitNet(classes=rows if rows in (NUM_CLASSES, NUM_CLASSES + 1) else NUM_CLASSES)
+    network = DigitNet(classes=rows if rows in (NUM_CLASSES, NUM_CLASSES + 1, NUM_CLASSES + 2) else NUM_CLASSES)
     network.load_state_dict(state)
     return network
 

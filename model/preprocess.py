@@ -92,6 +92,9 @@ SHEET_ASPECT = 0.5  # a sheet of paper's shorter side is at least half its longe
 #: ``round(aspect / DIGIT_ASPECT)`` (at least 2) digits, and into one more, at the thinnest ink columns.
 SPLIT_ASPECT = 1.0
 DIGIT_ASPECT = 0.8
+#: A mark this wide against its height, narrower than SPLIT_ASPECT, is cut only when the network says
+#: it is digits that touch (a 1 against its neighbour: "41").
+NARROW_SPLIT_ASPECT = 0.7
 
 
 @dataclass(frozen=True)
@@ -756,7 +759,7 @@ def find_digits(grey: np.ndarray) -> list[Digit]:
         if pixels is None:  # a faint smudge
             continue
         cuts = None
-        if group.width >= SPLIT_ASPECT * group.height:  # perhaps digits that touch
+        if group.width >= NARROW_SPLIT_ASPECT * group.height:  # perhaps digits that touch
             likely = max(2, round(group.width / group.height / DIGIT_ASPECT))  # digits as wide as MNIST's
             counts = (likely, likely + 1)  # ... or narrower, as drawn digits often are
             cuts = functools.partial(_cuts, own, strokes, noise, counts, (x0, y0))

@@ -1,13 +1,15 @@
 """ "Not a digit": when the network's eleventh output says a mark is no digit, and what then.
 
 A network trained with the "not a digit" class (``model.network.NOT_A_DIGIT``) gives every mark a
-probability of being no digit at all (a letter, a symbol, a shape, a scribble). A mark is refused when
-that probability reaches the **threshold**: the archive's calibrated one
-(``metadata.json`` ``not_a_digit.threshold``, chosen on validation so that almost no real digit is
-refused), unless the environment variable :data:`THRESHOLD_ENV` sets another (per stage: lower refuses
-more scribbles and more real digits, higher fewer of both; 1 or more never refuses). The pieces of
-a mark read cut into touching digits are held to at least 0.5 (:func:`part_limit`). A ten-class
-network never refuses.
+probability of being no digit at all (a letter, a symbol, a shape, a scribble), and one trained with
+"digits that touch" too (``model.network.TOUCHING``) a probability of being several digits run into one
+mark, which the service tries cut (``model.inference``). A mark left whole is refused when its
+probability of not being one digit, the two together (:func:`not_one_digit`), reaches the
+**threshold**: the archive's calibrated one (``metadata.json`` ``not_a_digit.threshold``, chosen on
+validation so that almost no real digit is refused), unless the environment variable
+:data:`THRESHOLD_ENV` sets another (per stage: lower refuses more scribbles and more real digits,
+higher fewer of both; 1 or more never refuses). The pieces of a mark read cut into touching digits are
+held to at least 0.5 (:func:`part_limit`). A ten-class network never refuses.
 
 A request is refused as a whole, ``not_a_digit`` (HTTP 422), when **any** of its marks is refused:
 a number with one non-digit mark in it ("12e", "3+4") gets no number, since leaving the mark out
@@ -49,12 +51,21 @@ def threshold(metadata: Mapping[str, Any], environ: Mapping[str, str] = os.envir
     return float((metadata.get("not_a_digit") or {}).get("threshold", DEFAULT_THRESHOLD))
 
 
+def not_one_digit(probabilities: np.ndarray) -> np.ndarray:
+    """``(N, C)`` softmax outputs -> ``(N,)``: the probability that a mark is not one digit, what a mark
+    is refused on: no digit at all (the eleventh output), or digits run together (a twelfth output,
+    "digits that touch": a mark the service could not cut into digits it reads is not answered as one
+    digit either). 0 for a ten-class network."""
+    return np.clip(1.0 - probabilities[:, :DIGITS].sum(axis=1), 0.0, 1.0).astype(probabilities.dtype)
+
+
 def split(probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(N, 10)`` or ``(N, 11)`` softmax outputs -> (the digits' probabilities given the mark is a
-    digit, ``(N, 10)``, each row summing to 1; the probability that it is no digit, ``(N,)``)."""
+    """``(N, 10)``, ``(N, 11)`` or ``(N, 12)`` softmax outputs -> (the digits' probabilities given the mark
+    is one digit, ``(N, 10)``, each row summing to 1; the probability that it is not one digit
+    (:func:`not_one_digit`), ``(N,)``)."""
     if probabilities.shape[1] == DIGITS:
         return probabilities, np.zeros(len(probabilities), dtype=probabilities.dtype)
-    not_digit = probabilities[:, DIGITS]
+    not_digit = not_one_digit(probabilities)
     digits = probabilities[:, :DIGITS] / np.maximum(probabilities[:, :DIGITS].sum(axis=1, keepdims=True), 1e-12)
     return digits.astype(probabilities.dtype), not_digit
 
@@ -77,6 +88,6 @@ def check(not_digit: np.ndarray, limit: float | np.ndarray) -> None:
     where = "this mark" if len(not_digit) == 1 else f"mark {first + 1} of {len(not_digit)} (left to right)"
     raise InputError(
         "not_a_digit",
-        f"not a digit: {where} looks like a letter, symbol, shape or scribble "
-        f"(probability {float(not_digit[first]):.2f} that it is no digit)",
+        f"not a digit: {where} looks like a letter, symbol, shape or scribble, or digits written into "
+        f"each other (probability {float(not_digit[first]):.2f} that it is not one digit)",
     )

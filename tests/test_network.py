@@ -94,7 +94,7 @@ def test_shipped_archive_has_the_container_layout_and_loads_with_weights_only() 
         shipped_network = tar.extractfile("code/model/network.py").read()  # type: ignore[union-attr]
     assert "from model.inference import model_fn, transform_fn" in shim
     assert len(weights) < MAX_MODEL_BYTES
-    from_state_dict(torch.load(io.BytesIO(weights), weights_only=True))  # 10 outputs, or 11 with "not a digit"
+    from_state_dict(torch.load(io.BytesIO(weights), weights_only=True))  # 10, 11 or 12 outputs
     assert shipped_network == (ROOT / "model" / "network.py").read_bytes()
     for key in ("version", "hyperparameters", "metrics", "architecture", "data"):
         assert key in metadata

@@ -1,5 +1,5 @@
 """ "Not a digit" without a trained model: the threshold's sources, the split of the eleventh output,
-the refusal of a whole request, 10- and 11-class state_dicts, and the threshold's choice in training."""
+the refusal of a whole request, 10-, 11- and 12-class state_dicts, and the threshold's choice in training."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import torch
 from model import refusal
 from model.contract import STATUSES, InputError
 from model.inference import Prediction, to_response
-from model.network import NOT_A_DIGIT, DigitNet, from_state_dict
+from model.network import NOT_A_DIGIT, TOUCHING, DigitNet, from_state_dict
 from model.preprocess import Digit
 from training import refusal as calibration
 
@@ -35,6 +35,14 @@ def test_split_gives_digit_probabilities_given_a_digit() -> None:
     ten = eleven[:, :10] / eleven[:, :10].sum(axis=1, keepdims=True)
     same, never = refusal.split(ten)
     assert same is ten and not never.any()
+
+
+def test_a_mark_read_as_digits_that_touch_is_not_one_digit() -> None:
+    """With a twelfth output, a mark is refused on its probability of not being one digit: no digit,
+    or digits run together that the service did not cut (answering one digit for them would misread)."""
+    twelve = np.array([[0.05] * 10 + [0.1, 0.4], [0.09] * 10 + [0.1, 0.0]], np.float32)
+    digits, not_one = refusal.split(twelve)
+    assert np.allclose(digits.sum(axis=1), 1) and np.allclose(not_one, [0.5, 0.1])
 
 
 def test_one_mark_that_is_no_digit_refuses_the_whole_request() -> None:
@@ -62,12 +70,12 @@ def test_the_response_is_a_refusal_at_the_threshold_and_an_answer_below_it() -> 
     assert to_response(ten_class)["digit"] == 0
 
 
-def test_state_dicts_of_ten_and_eleven_outputs_load_and_others_do_not() -> None:
-    for classes in (10, NOT_A_DIGIT + 1):
+def test_state_dicts_of_ten_eleven_and_twelve_outputs_load_and_others_do_not() -> None:
+    for classes in (10, NOT_A_DIGIT + 1, TOUCHING + 1):
         network = from_state_dict(DigitNet(classes=classes).state_dict()).eval()
         assert network(torch.zeros(2, 1, 28, 28)).shape == (2, classes)
     with pytest.raises(RuntimeError):
-        from_state_dict(DigitNet(classes=12).state_dict())
+        from_state_dict(DigitNet(classes=13).state_dict())
 
 
 def test_the_chosen_threshold_refuses_at_most_the_allowed_share_of_digits() -> None:

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 import torch
 
-from model.network import NOT_A_DIGIT, from_state_dict
+from model.network import TOUCHING, from_state_dict
 from training.data import augment, load_idx, load_mnist, stratified_split
 from training.metrics import METRIC_DEFINITIONS, format_metrics, parse_metrics
 from training.package import build_archive
@@ -140,9 +140,9 @@ def test_entry_script_prints_one_metrics_line_and_writes_a_complete_model_dir(tr
     assert metadata["data"]["train_size"] == 320 and metadata["data"]["val_size"] == 200
     assert metadata["metrics"]["val_accuracy"] == pytest.approx(rows[0]["val_accuracy"], abs=1e-4)
     model = from_state_dict(torch.load(model_dir / "model.pt", weights_only=True))
-    assert model.classifier[-1].out_features == NOT_A_DIGIT + 1  # the digits and "not a digit"
+    assert model.classifier[-1].out_features == TOUCHING + 1  # the digits, "not a digit", "digits that touch"
     assert 0 < metadata["not_a_digit"]["threshold"] < 1
-    assert {"raw", "upload", "typed", "not_digit"} <= set(metadata["not_a_digit"]["validation"])
+    assert {"raw", "upload", "typed", "not_digit", "touching"} <= set(metadata["not_a_digit"]["validation"])
     assert (tmp / "output" / "not_a_digit_tradeoff.png").stat().st_size > 1000
     assert "val_upload_accuracy" in rows[0] and "val_not_digit_refused" in rows[0]
     assert (model_dir / "model.pt").stat().st_size < 5_000_000

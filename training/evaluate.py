@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 
 from model.network import NOT_A_DIGIT, DigitNet, for_inference, from_state_dict
-from model.refusal import threshold
+from model.refusal import not_one_digit, threshold
 from training.data import Dataset, load_mnist, stratified_split
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,11 +74,12 @@ def evaluate(model: torch.nn.Module, data: Dataset, limit: float = 1.0) -> dict:
     predicted = probabilities[:, :NOT_A_DIGIT].argmax(1)  # the digit the service names ...
     refused = []
     if logits.shape[1] > NOT_A_DIGIT:  # ... unless it refuses the mark: column 10
-        refusal = probabilities[:, NOT_A_DIGIT] >= limit
+        refusal = torch.from_numpy(not_one_digit(probabilities.numpy())) >= limit
         refused = torch.nonzero(refusal).flatten().tolist()
         predicted = torch.where(refusal, NOT_A_DIGIT, predicted)
     accuracy = (predicted == data.labels).float().mean().item()
-    confusion = torch.zeros(10, logits.shape[1], dtype=torch.long)  # a column for "not a digit" if any
+    columns = NOT_A_DIGIT + 1 if logits.shape[1] > NOT_A_DIGIT else NOT_A_DIGIT  # and "refused", if any
+    confusion = torch.zeros(10, columns, dtype=torch.long)
     confusion.index_put_((data.labels, predicted), torch.ones_like(predicted), accumulate=True)
     per_class = (confusion.diag().double() / confusion.sum(1).clamp(min=1)).tolist()
     wrong = torch.nonzero(predicted != data.labels).flatten().tolist()

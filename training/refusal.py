@@ -1,11 +1,11 @@
 """Choosing the "not a digit" threshold on validation, and the trade-off it sits on.
 
-Each validation picture gets the network's probability that it is no digit. At a threshold ``t``,
-real digits at or above ``t`` are refused wrongly and not-a-digit pictures at or above ``t`` are
-refused rightly; :func:`tradeoff` gives both shares over a range of thresholds (the curve the docs
-plot), :func:`choose` the lowest threshold that refuses at most ``max_false_refusal`` of the digits
-(lowest: it refuses the most non-digits within that budget).
-"""
+Each validation picture gets the network's probability that it is not one digit (no digit, or digits
+that touch: :func:`model.refusal.not_one_digit`). At a threshold ``t``, real digits at or above ``t``
+are refused wrongly and not-a-digit pictures at or above ``t`` are refused rightly; :func:`tradeoff`
+gives both shares over a range of thresholds (the curve the docs plot), :func:`choose` the lowest
+threshold that refuses at most ``max_false_refusal`` of the digits (lowest: it refuses the most
+non-digits within that budget)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from model.network import NOT_A_DIGIT
+from model.refusal import not_one_digit
 from training.data import Dataset, batches
 
 #: Share of validation digits the chosen threshold may refuse: a third of the 0.3 % allowed, as digits
@@ -24,11 +24,12 @@ THRESHOLDS = np.round(np.concatenate([np.arange(0.05, 0.95, 0.05), np.arange(0.9
 
 
 def not_digit_scores(model: torch.nn.Module, data: Dataset) -> np.ndarray:
-    """``(N,)``: the probability ``model`` (11 outputs) gives each image of being no digit."""
+    """``(N,)``: the probability ``model`` (11 or 12 outputs) gives each image of not being one digit,
+    what the service refuses on (:func:`model.refusal.not_one_digit`)."""
     model.eval()
     with torch.inference_mode():
         logits = torch.cat([model(x) for x, _ in batches(data, 1000, shuffle=False)])
-    return torch.softmax(logits, dim=1)[:, NOT_A_DIGIT].numpy()
+    return not_one_digit(torch.softmax(logits, dim=1).numpy())
 
 
 def tradeoff(digits: np.ndarray, not_digits: np.ndarray, thresholds: np.ndarray = THRESHOLDS) -> list[dict[str, float]]:

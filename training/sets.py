@@ -25,8 +25,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from model.network import NOT_A_DIGIT
-from training import negatives
+from model.network import NOT_A_DIGIT, TOUCHING
+from training import negatives, touching
 from training.data import Dataset
 from training.upload_path import through_service
 
@@ -106,9 +106,20 @@ def extras(split: str, typed: int, not_digit: int, seed: int, digits: Dataset) -
     return typed_set, _dataset(pixels[found], labels, f"not digits: glyphs of {', '.join(fonts)}, shapes, scribbles")
 
 
-def build(train: Dataset, validation: Dataset, typed: int, not_digit: int, seed: int) -> Sets:
-    """All sets for a run: ``typed`` typed digits and ``not_digit`` negatives for training (0: none,
-    a 10-class run), a fifth as many of each for validation."""
+def touching_pairs(split: str, count: int, seed: int, digits: Dataset) -> Dataset:
+    """``count`` pictures of two digits of ``split`` (its digits and font families) side by side
+    (:func:`training.touching.pairs`) through the service, labelled :data:`~model.network.TOUCHING`; those
+    the service reads as two marks (their strokes do not meet: about half) are left out."""
+    fonts = negatives.TRAIN_FONTS if split == "train" else negatives.VALIDATION_FONTS
+    pixels, found = through_service(touching.pairs(digits.images.numpy(), fonts, count, seed), f"{split}-touching")
+    labels = np.full(int(found.sum()), TOUCHING, dtype=np.int64)
+    return _dataset(pixels[found], labels, f"two digits that touch: MNIST's and glyphs of {', '.join(fonts)}")
+
+
+def build(train: Dataset, validation: Dataset, typed: int, not_digit: int, touching: int, seed: int) -> Sets:
+    """All sets for a run: ``typed`` typed digits, ``not_digit`` negatives (0: none, a 10-class run) and
+    ``touching`` pairs of digits that touch (0: none, an 11-class run) for training, a fifth as many of
+    each for validation."""
     uploaded, unreadable_train = _uploaded_digits(train, "train-enlarged", enlarged(train.images.numpy(), seed))
     val_uploaded, unreadable_val = _uploaded_digits(validation, "validation")
     val_enlarged, _ = _uploaded_digits(
@@ -122,9 +133,10 @@ def build(train: Dataset, validation: Dataset, typed: int, not_digit: int, seed:
     extra = Dataset(torch.zeros(0, 28, 28, dtype=torch.uint8), torch.zeros(0, dtype=torch.int64), "", "")
     if not_digit:
         typed_set, not_digit_set = extras("train", typed, not_digit, seed, train)
+        pairs = [touching_pairs("train", touching, seed, train)] if touching else []
         extra = Dataset(
-            torch.cat([typed_set.images, not_digit_set.images]),
-            torch.cat([typed_set.labels, not_digit_set.labels]),
+            torch.cat([typed_set.images, not_digit_set.images, *(p.images for p in pairs)]),
+            torch.cat([typed_set.labels, not_digit_set.labels, *(p.labels for p in pairs)]),
             "",
             "typed digits and not digits",
         )
@@ -132,4 +144,8 @@ def build(train: Dataset, validation: Dataset, typed: int, not_digit: int, seed:
             "validation", max(10, typed // 5), max(10, not_digit // 5), seed + VALIDATION_SEED, validation
         )
         val_sets |= {"typed": val_typed, "not_digit": val_not_digit}
+        if touching:
+            val_sets["touching"] = touching_pairs(
+                "validation", max(10, touching // 5), seed + VALIDATION_SEED, validation
+            )
     return Sets(train, uploaded, extra, val_sets, (unreadable_train, unreadable_val))

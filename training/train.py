@@ -7,7 +7,8 @@ random affine and stroke-width jitter on every batch except in the last epoch (c
 lowest learning rate, so weights and BatchNorm statistics end on the real distribution), a seeded
 stratified validation split. Training sees what the service sees (:mod:`training.sets`): each MNIST
 digit, every epoch, either as its tensor or through the upload path (``--upload-share``), plus typed
-digits and ``--not-digit`` pictures that are not digits (an eleventh class; 0 trains ten classes).
+digits, ``--not-digit`` pictures that are not digits (an eleventh class; 0 trains ten classes) and
+``--touching`` pictures of two digits that touch (a twelfth class, :mod:`training.touching`; 0: none).
 
 Every epoch prints exactly one metrics line (format in :mod:`training.metrics`) and saves a checkpoint
 (model, optimiser, scheduler, RNG states) to the checkpoint dir; a rerun with the same settings resumes
@@ -36,7 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from model.network import MEAN, NOT_A_DIGIT, STD, DigitNet, for_inference
+from model.network import MEAN, NOT_A_DIGIT, STD, TOUCHING, DigitNet, for_inference
 from training import refusal, sets
 from training.data import Dataset, batches, load_mnist, stratified_split
 from training.evaluate import evaluate
@@ -64,6 +65,7 @@ class Config:
     upload_share: float = 0.5
     typed: int = 4000
     not_digit: int = 12000
+    touching: int = 4000
     limit: int | None = None
     #: "bf16" (autocast), "fp32", or "auto": bf16 where the CPU computes it natively (AMX / AVX-512 BF16).
     precision: str = "auto"
@@ -91,6 +93,7 @@ class Config:
             "upload_share",
             "typed",
             "not_digit",
+            "touching",
             "limit",
             "precision",
             "feedback_dir",
@@ -134,6 +137,12 @@ def parse_args(argv: list[str] | None = None) -> Config:
         type=int,
         default=Config.not_digit,
         help="not-a-digit pictures added to training as an 11th class (0: a 10-class network)",
+    )
+    add(
+        "--touching",
+        type=int,
+        default=Config.touching,
+        help="pictures of two digits that touch, a 12th class (with --not-digit only; 0: an 11-class network)",
     )
     add("--limit", type=int, default=None, help="train on the first N training images only (smoke tests)")
     add(
@@ -277,9 +286,13 @@ def _prepare_sets(config: Config, data: Dataset) -> tuple[Dataset, sets.Sets, di
         train_index = train_index[: config.limit]
     train_set, val_set = data.subset(train_index), data.subset(val_index)
     share = len(train_set) / (len(data) - len(val_set))  # a --limit run gets as many extras in proportion
-    typed, not_digit = (max(10, round(n * share)) if n else 0 for n in (config.typed, config.not_digit))
+    typed, not_digit, touching = (
+        max(10, round(n * share)) if n else 0 for n in (config.typed, config.not_digit, config.touching)
+    )
     # Feedback examples join the extras: they are model inputs already, not sent through the upload path.
-    prepared, feedback = finetune.mix_in(sets.build(train_set, val_set, typed, not_digit, config.seed), config)
+    prepared, feedback = finetune.mix_in(
+        sets.build(train_set, val_set, typed, not_digit, touching, config.seed), config
+    )
     return train_set, prepared, feedback
 
 
@@ -320,7 +333,7 @@ def train(config: Config, on_epoch: Callable[[int, float], None] | None = None) 
     )
     steps_per_epoch = max(1, (len(train_set) + len(prepared.extra)) // config.batch_size)
 
-    classes = NOT_A_DIGIT + 1 if config.not_digit else NOT_A_DIGIT
+    classes = NOT_A_DIGIT if not config.not_digit else TOUCHING + 1 if config.touching else NOT_A_DIGIT + 1
     model = DigitNet(dropout=config.dropout, classes=classes)
     parent = finetune.init_weights(model, config)
     model = model.to(memory_format=torch.channels_last)  # faster convs on CPU
@@ -471,7 +484,7 @@ def _calibrate(network: nn.Module, prepared: sets.Sets, output_dir: Path) -> dic
     the network as the endpoint runs it (:func:`model.network.for_inference`)."""
     model = for_inference(network)
     scores = {name: refusal.not_digit_scores(model, data) for name, data in prepared.validation.items()}
-    digit_sets = [name for name in prepared.validation if name != "not_digit"]
+    digit_sets = [name for name in prepared.validation if name not in ("not_digit", "touching")]  # one digit each
     digits = np.concatenate([scores[name] for name in digit_sets])
     threshold = refusal.choose(digits)
     curve = refusal.tradeoff(digits, scores["not_digit"])
@@ -489,6 +502,9 @@ def _calibrate(network: nn.Module, prepared: sets.Sets, output_dir: Path) -> dic
         "images": len(scores["not_digit"]),
         "refused": float((scores["not_digit"] >= threshold).mean()),
     }
+    if "touching" in prepared.validation:  # what the service tries cut: read as digits that touch
+        touching = prepared.validation["touching"]
+        readings["touching"] = {"images": len(touching), "read_as_touching": score(model, touching)[1]}
     return {"threshold": threshold, "validation": readings, "tradeoff": curve}
 
 
