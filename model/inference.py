@@ -318,7 +318,10 @@ def best_reading(options: list[np.ndarray]) -> int:
     digit as a whole, and so do letters, symbols and scribbles, whose pieces read as digits too: a mark
     more likely no digit than a digit is cut only into parts ``SURE_PARTS_OF_NO_DIGIT`` sure, and never
     into 1s only (the strokes of a letter, m n H W, each read as a 1; 1s, single strokes, seldom run
-    into each other); nor is a mark read as one digit ``UNSURE`` sure or more (a wide 0's two sides)."""
+    into each other); nor is a mark read as one digit ``UNSURE`` sure or more (a wide 0's two sides).
+    With a twelfth output, "digits that touch", a mark more likely no digit than a digit is cut only
+    when the network does not read it as more likely a symbol than digits that touch (a % cut at its
+    slash is a 9 and a 6)."""
     whole = float(options[0][:, :NUM_CLASSES].max())
     no_digit = options[0].shape[1] > NUM_CLASSES and float(options[0][0, NUM_CLASSES]) >= refusal.PART_THRESHOLD
     if no_digit and options[0].shape[1] > TOUCHING and float(options[0][0, NUM_CLASSES]) > _touching(options[0][0]):

@@ -5,7 +5,8 @@ that touch: :func:`model.refusal.not_one_digit`). At a threshold ``t``, real dig
 are refused wrongly and not-a-digit pictures at or above ``t`` are refused rightly; :func:`tradeoff`
 gives both shares over a range of thresholds (the curve the docs plot), :func:`choose` the lowest
 threshold that refuses at most ``max_false_refusal`` of the digits (lowest: it refuses the most
-non-digits within that budget)."""
+non-digits within that budget).
+"""
 
 from __future__ import annotations
 

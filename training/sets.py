@@ -14,7 +14,9 @@ measured:
 - ``upload_enlarged``: the same digits enlarged as for training, read by the service;
 - ``typed``: digits typed in the held-out font families;
 - ``not_digit``: letters and symbols in the held-out families, shapes and scribbles drawn with other
-  seeds, parts of the held-out digits.
+  seeds, parts of the held-out digits;
+- ``touching``: pairs of the held-out digits and of digits typed in the held-out families whose
+  strokes meet (labelled :data:`~model.network.TOUCHING`).
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ VALIDATION_SEED = 1_000_003
 class Sets:
     train: Dataset  # MNIST training digits, raw
     train_uploaded: torch.Tensor  # the same digits through the service (raw where it found no single mark)
-    extra: Dataset  # typed digits and not-a-digit pictures through the service, labels 0-10
+    extra: Dataset  # typed digits, not-a-digit pictures and digits that touch through the service, labels 0-11
     validation: dict[str, Dataset]
     #: How many MNIST digits the service did not read as one mark (training, validation).
     unreadable: tuple[int, int]
@@ -133,12 +135,12 @@ def build(train: Dataset, validation: Dataset, typed: int, not_digit: int, touch
     extra = Dataset(torch.zeros(0, 28, 28, dtype=torch.uint8), torch.zeros(0, dtype=torch.int64), "", "")
     if not_digit:
         typed_set, not_digit_set = extras("train", typed, not_digit, seed, train)
-        pairs = [touching_pairs("train", touching, seed, train)] if touching else []
+        parts = [typed_set, not_digit_set] + ([touching_pairs("train", touching, seed, train)] if touching else [])
         extra = Dataset(
-            torch.cat([typed_set.images, not_digit_set.images, *(p.images for p in pairs)]),
-            torch.cat([typed_set.labels, not_digit_set.labels, *(p.labels for p in pairs)]),
+            torch.cat([part.images for part in parts]),
+            torch.cat([part.labels for part in parts]),
             "",
-            "typed digits and not digits",
+            "typed digits, not digits and digits that touch",
         )
         val_typed, val_not_digit = extras(
             "validation", max(10, typed // 5), max(10, not_digit // 5), seed + VALIDATION_SEED, validation
