@@ -45,7 +45,7 @@ from PIL import Image
 
 from . import refusal
 from .contract import IMAGE_CONTENT_TYPES, JSON, NPY, NPZ, InputError, decode_image_field, media_type, parse_json
-from .network import NUM_CLASSES, TOUCHING, DigitNet, for_inference, from_state_dict, normalize
+from .network import CLASS_COUNTS, NUM_CLASSES, TOUCHING, DigitNet, for_inference, from_state_dict, normalize
 from .npy import read_npy, read_npz, write_npy
 from .preprocess import MAX_DIGITS, MIN_DIGIT_CONTRAST, SIZE, SPLIT_ASPECT, Digit, preprocess
 
@@ -119,9 +119,8 @@ def _state_dict(path: Path) -> dict[str, torch.Tensor]:
         ) from None
     shapes = {k: getattr(v, "shape", None) for k, v in state.items()} if isinstance(state, dict) else None
     if not any(
-        shapes == {k: v.shape for k, v in DigitNet(classes=classes).state_dict().items()}
-        for classes in (NUM_CLASSES, NUM_CLASSES + 1, TOUCHING + 1)
-    ):  # the digits, with "not a digit", and with "digits that touch"
+        shapes == {k: v.shape for k, v in DigitNet(classes=classes).state_dict().items()} for classes in CLASS_COUNTS
+    ):
         raise ValueError(f"{path.name} holds the weights of another network, not a DigitNet state_dict")
     return state
 

@@ -30,6 +30,8 @@ STD = 0.3081
 NUM_CLASSES = 10  # the digits
 NOT_A_DIGIT = 10  # the index of the "not a digit" output of an 11- or 12-class network
 TOUCHING = 11  # the index of the "digits that touch" output of a 12-class network
+#: The output counts a DigitNet is built with: the digits, with "not a digit", and with "digits that touch".
+CLASS_COUNTS = (NUM_CLASSES, NOT_A_DIGIT + 1, TOUCHING + 1)
 IMAGE_SIZE = 28
 
 
@@ -79,7 +81,7 @@ def from_state_dict(state: dict[str, torch.Tensor]) -> DigitNet:
     Raises ``RuntimeError`` (``load_state_dict``) for the weights of another network."""
     output = state.get("classifier.5.weight")
     rows = int(output.shape[0]) if isinstance(output, torch.Tensor) and output.dim() == 2 else NUM_CLASSES
-    network = DigitNet(classes=rows if rows in (NUM_CLASSES, NUM_CLASSES + 1, NUM_CLASSES + 2) else NUM_CLASSES)
+    network = DigitNet(classes=rows if rows in CLASS_COUNTS else NUM_CLASSES)
     network.load_state_dict(state)
     return network
 

@@ -28,8 +28,9 @@ import torch
 from PIL import Image
 
 from model.network import NOT_A_DIGIT, TOUCHING
-from training import negatives, touching
+from training import negatives
 from training.data import Dataset
+from training.touching import pairs as touching_pictures
 from training.upload_path import through_service
 
 #: Seeds of the validation pictures are offset from the training ones by this.
@@ -113,7 +114,7 @@ def touching_pairs(split: str, count: int, seed: int, digits: Dataset) -> Datase
     (:func:`training.touching.pairs`) through the service, labelled :data:`~model.network.TOUCHING`; those
     the service reads as two marks (their strokes do not meet: about half) are left out."""
     fonts = negatives.TRAIN_FONTS if split == "train" else negatives.VALIDATION_FONTS
-    pixels, found = through_service(touching.pairs(digits.images.numpy(), fonts, count, seed), f"{split}-touching")
+    pixels, found = through_service(touching_pictures(digits.images.numpy(), fonts, count, seed), f"{split}-touching")
     labels = np.full(int(found.sum()), TOUCHING, dtype=np.int64)
     return _dataset(pixels[found], labels, f"two digits that touch: MNIST's and glyphs of {', '.join(fonts)}")
 
