@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import base64
 import io
+import itertools
 import json
 import logging
 import os
@@ -242,7 +243,8 @@ def predict_many(items: list[list[Digit]], model: LoadedModel) -> list[Predictio
             for way in tried[i]:
                 options.append((list(way), part_probabilities[row : row + len(way)]))
                 row += len(way)
-            reading = options[best_reading([p for _, p in options])]
+            spans = [[(part.box[0], part.box[2]) for part in found] for found, _ in options]
+            reading = options[best_reading([p for _, p in options], spans)]
         readings.append(reading)
     whole, part = model.not_a_digit_threshold, refusal.part_limit(model.not_a_digit_threshold)
     predictions, start = [], 0
@@ -306,34 +308,75 @@ SURE_PARTS = 0.6
 #: cut marks of the recognition sets: the pieces of touching digits read at 0.72 or more, those of
 #: scribbles and letters at 0.62 or more; docs/recognition.md).
 SURE_PARTS_OF_NO_DIGIT = 0.7
+#: A part of any reading of a mark that the network reads as a symbol at least this sure (and more
+#: likely a symbol than digits that touch) is not cut into digits by another reading: a 0 run into the
+#: % after it is a 0 and a symbol, not "096". From 0.75, pieces of tightly drawn digits (half an 8
+#: and a stroke of its neighbour) read as symbols too (measured: docs/model.md, step 4).
+SURE_SYMBOL = 0.8
 
 
-def best_reading(options: list[np.ndarray]) -> int:
+def best_reading(options: list[np.ndarray], spans: list[list[tuple[int, int]]] | None = None) -> int:
     """Which reading of a mark to take: ``options[0]`` holds the network's probabilities for the whole
     mark (one row), each other one those for the parts of one way to cut it (10 columns, or 11 with
-    "not a digit"). The whole, unless a cut makes the network at least ``SPLIT_GAIN`` times surer of the
-    digits (or, where that is more, surer than the whole and ``SURE_PARTS_OF_SURE_WHOLE`` sure) and
-    ``SURE_PARTS`` sure; of several such cuts, the surest. Digits that touch read as no
-    digit as a whole, and so do letters, symbols and scribbles, whose pieces read as digits too: a mark
-    more likely no digit than a digit is cut only into parts ``SURE_PARTS_OF_NO_DIGIT`` sure, and never
-    into 1s only (the strokes of a letter, m n H W, each read as a 1; 1s, single strokes, seldom run
-    into each other); nor is a mark read as one digit ``UNSURE`` sure or more (a wide 0's two sides).
-    With a twelfth output, "digits that touch", a mark more likely no digit than a digit is cut only
-    when the network does not read it as more likely a symbol than digits that touch (a % cut at its
-    slash is a 9 and a 6)."""
+    "not a digit"); ``spans``, where given, each part's columns ``(x0, x1)``, option by option. The
+    whole, unless a cut makes the network at least ``SPLIT_GAIN`` times surer of the digits (or, where
+    that is more, surer than the whole and ``SURE_PARTS_OF_SURE_WHOLE`` sure) and ``SURE_PARTS`` sure;
+    of several such cuts, the surest. Digits that touch read as no digit as a whole, and so do letters,
+    symbols and scribbles, whose pieces read as digits too: a mark more likely no digit than a digit
+    is cut only into parts ``SURE_PARTS_OF_NO_DIGIT`` sure, and never into 1s only (the strokes of a
+    letter, m n H W, each read as a 1; 1s, single strokes, seldom run into each other); nor is a mark
+    read as one digit ``UNSURE`` sure or more (a wide 0's two sides).
+    With a twelfth output, "digits that touch", a symbol (:func:`_symbol`: a % cut at its slash is a
+    9 and a 6) is not cut: neither the whole mark, nor a part of another cut (:func:`_splits_a_symbol`:
+    a 0 run into the % after it is read as "096" only by a cut through the %)."""
+    if _symbol(options[0][0]):
+        return 0
     whole = float(options[0][:, :NUM_CLASSES].max())
     no_digit = options[0].shape[1] > NUM_CLASSES and float(options[0][0, NUM_CLASSES]) >= refusal.PART_THRESHOLD
-    if no_digit and options[0].shape[1] > TOUCHING and float(options[0][0, NUM_CLASSES]) > _touching(options[0][0]):
-        return 0  # a symbol, more likely than digits that touch (a % cut in two is a 9 and a 6): not cut
+    symbols = [] if spans is None else _symbol_spans(options, spans)
     gain = min(SPLIT_GAIN * whole, max(whole, SURE_PARTS_OF_SURE_WHOLE))
     best, surest = 0, max(gain, SURE_PARTS_OF_NO_DIGIT if no_digit else SURE_PARTS)
     for k, option in enumerate(options[1:], start=1):
         digits = option[:, :NUM_CLASSES]
         sureness = float(np.exp(np.log(digits.max(axis=1)).mean()))
         ones_only = (digits.argmax(axis=1) == 1).all()
-        if sureness >= surest and not ((no_digit or whole >= UNSURE) and ones_only):
+        if (
+            sureness >= surest
+            and not ((no_digit or whole >= UNSURE) and ones_only)
+            and not (symbols and _splits_a_symbol(spans[k], symbols))
+        ):
             best, surest = k, sureness
     return best
+
+
+def _symbol(row: np.ndarray, sure: float = refusal.PART_THRESHOLD) -> bool:
+    """Whether a 12-class network reads a mark as no digit at least ``sure`` (by default: more likely
+    no digit than a digit, ``refusal.PART_THRESHOLD``) and more likely a symbol than digits that touch."""
+    no_digit = float(row[NUM_CLASSES]) if len(row) > TOUCHING else 0.0
+    return no_digit >= sure and no_digit > float(row[TOUCHING])
+
+
+def _symbol_spans(options: list[np.ndarray], spans: list[list[tuple[int, int]]]) -> list[tuple[int, int]]:
+    """The columns of every part of every reading that the network reads as a symbol at least
+    ``SURE_SYMBOL`` sure."""
+    return [
+        span
+        for option, parts in zip(options, spans, strict=True)
+        for row, span in zip(option, parts, strict=True)
+        if _symbol(row, SURE_SYMBOL)
+    ]
+
+
+def _splits_a_symbol(parts: list[tuple[int, int]], symbols: list[tuple[int, int]]) -> bool:
+    """Whether two or more neighbouring ``parts`` of a cut lie within one of ``symbols`` (allowing a
+    sixth of its width at either end: cuts of one mark differ by a few columns): digits there would
+    be the pieces of a symbol."""
+    for x0, x1 in symbols:
+        margin = (x1 - x0) / 6
+        inside = [x0 - margin <= a and b <= x1 + margin for a, b in parts]
+        if any(first and second for first, second in itertools.pairwise(inside)):
+            return True
+    return False
 
 
 def predict_fn(data: list[Digit], model: LoadedModel) -> Prediction:

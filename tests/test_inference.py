@@ -275,6 +275,30 @@ def test_a_mark_read_as_a_symbol_rather_than_as_digits_that_touch_is_not_cut() -
     assert best_reading([as_likely_touching, pieces]) == 0
 
 
+def test_a_cut_through_what_another_reading_sees_as_a_symbol_is_not_taken() -> None:
+    """A 0 run into a % ("0%"), read whole as digits that touch: one cut reads a 0 and a symbol (the
+    % at 0.96), another cuts the % too and reads "096", each part 0.9 sure. The second is not taken:
+    two of its parts lie within the symbol's columns. Without the columns, it would be."""
+    from model.inference import best_reading
+
+    def row(digit: int, sure: float) -> list[float]:
+        out = [(1 - sure) / 9] * 10 + [0.0, 0.0]
+        out[digit] = sure
+        return out
+
+    whole = np.array([[0.01] * 10 + [0.23, 0.67]])
+    zero_and_symbol = np.array([row(0, 0.95), [0.004] * 10 + [0.96, 0.0]])
+    zero_nine_six = np.array([row(0, 0.95), row(9, 0.93), row(6, 0.92)])
+    options = [whole, zero_and_symbol, zero_nine_six]
+    assert best_reading(options) == 2
+    spans = [[(110, 245)], [(110, 164), (170, 245)], [(110, 164), (170, 207), (207, 245)]]
+    assert best_reading(options, spans) == 0
+    unsure_symbol = np.array([row(0, 0.95), [0.01] * 10 + [0.75, 0.15]])  # under SURE_SYMBOL: may be a piece
+    assert best_reading([whole, unsure_symbol, zero_nine_six], spans) == 2
+    elsewhere = [[(110, 245)], [(110, 164), (170, 245)], [(110, 150), (150, 180), (180, 245)]]
+    assert best_reading(options, elsewhere) == 2  # only one part within the symbol's columns
+
+
 def test_mnist_number_and_broken_digit(loaded, digits) -> None:
     pictures, labels = digits
     strip = images.number(list(pictures[10:14]))
