@@ -90,6 +90,9 @@ TYPED_FONTS = (
 #: Letters and symbols for ``font_not_digits``: as ``training.negatives.NOT_DIGIT_CHARS``, Latin and
 #: common symbols only (what a handwriting font has).
 NOT_DIGIT_CHARS = "ACEFHKLMNPRTUVWXYcefhkmnprtuvwxy#%@*+=<>{}&"
+#: For ``font_percent``: a per cent sign alone and after a number (refused as a whole: a number with a
+#: mark that is no digit is answered ``not_a_digit``), in every font of the sets.
+PERCENT_TEXTS = ("%", "50%", "100%")
 
 
 @dataclass(frozen=True)
@@ -154,10 +157,28 @@ def render_font_sets(seed: int = 0) -> dict[str, list[tuple[str, Image.Image]]]:
     return sets
 
 
-def write_font_sets(directory: Path = STORED) -> dict[str, int]:
-    """Render the font sets into ``directory/<set>/`` (replacing what is there); counts per set."""
+def render_percent_set(seed: int = 1) -> list[tuple[str, Image.Image]]:
+    """``font_percent`` as (file name, picture): each of :data:`PERCENT_TEXTS` in each font that has a %
+    (in some the rings are marks apart from the slash, in some the % runs into the 0 before it)."""
+    rng = np.random.default_rng(seed)
+    pictures = []
+    for font_file in HANDWRITING_FONTS + TYPED_FONTS:
+        if _has(font_file, "%"):
+            for i, text in enumerate(PERCENT_TEXTS):
+                pictures.append(
+                    (f"x_{Path(font_file).stem}_{i}.png", _text(text, font_file, int(rng.integers(40, 160)), rng))
+                )
+    return pictures
+
+
+def write_font_sets(
+    directory: Path = STORED, sets: dict[str, list[tuple[str, Image.Image]]] | None = None
+) -> dict[str, int]:
+    """Render the font sets (``sets``, by default all of them) into ``directory/<set>/``, replacing
+    what is there; counts per set."""
     counts = {}
-    for name, pictures in render_font_sets().items():
+    sets = sets if sets is not None else {**render_font_sets(), "font_percent": render_percent_set()}
+    for name, pictures in sets.items():
         folder = directory / name
         folder.mkdir(parents=True, exist_ok=True)
         for old in folder.glob("*.png"):
@@ -292,7 +313,7 @@ def uci_handwriting() -> list[Sample]:
 
 def all_sets(digits: np.ndarray, labels: np.ndarray) -> Iterator[tuple[str, list[Sample]]]:
     """Every set by name; ``digits``/``labels``: held-out MNIST digits for ``semi_transparent``."""
-    for name in ("font_digits", "font_numbers", "font_not_digits"):
+    for name in ("font_digits", "font_numbers", "font_not_digits", "font_percent"):
         yield name, stored(name)
     yield "semi_transparent", semi_transparent(digits, labels)
     yield "multi_stroke", multi_stroke()

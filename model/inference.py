@@ -221,48 +221,74 @@ def predict_many(items: list[list[Digit]], model: LoadedModel) -> list[Predictio
 
     A mark that may be digits touching (``Digit.cuts``) and that the network reads as one digit less
     than ``SURE_PARTS_OF_SURE_WHOLE`` sure is cut every way preprocessing offers; all those parts are
-    classified in a second pass, and the mark read as the network is surest of (:func:`best_reading`)."""
+    classified in a second pass, and the mark read as the network is surest of (:func:`best_reading`).
+    Marks side by side whose columns overlap (``Digit.joined``) are read as one mark where the network
+    reads them together as a symbol (:func:`_joined_symbols`)."""
     digits = [digit for request in items for digit in request]
     if not digits:
         return [Prediction([], np.zeros((0, NUM_CLASSES), np.float32), model.version) for _ in items]
     probabilities = _classify([digit.pixels for digit in digits], model)
+    symbols = _joined_symbols(digits, probabilities, model)
+    covered = {i + k for i, (count, _, _) in symbols.items() for k in range(count)}
     tried = {
         i: digit.cuts()
         for i, digit in enumerate(digits)
         if digit.cuts is not None
+        and i not in covered
         and probabilities[i, :NUM_CLASSES].max() < SURE_PARTS_OF_SURE_WHOLE
         and (_wide(digit) or _touching(probabilities[i]) >= TOUCHING_NARROW)
     }
     parts = [part for ways in tried.values() for way in ways for part in way]
     part_probabilities = _classify([part.pixels for part in parts], model) if parts else None
-    readings, row = [], 0
+    readings, row = [], 0  # per mark: (the digits it is read as, their probabilities, whether cut)
     for i, digit in enumerate(digits):
-        reading = ([digit], probabilities[i : i + 1])
-        if i in tried:
-            options = [reading]
+        if i in symbols:
+            _, mark, probs = symbols[i]
+            reading = ([mark], probs, False)
+        elif i in covered:
+            reading = ([], probabilities[i:i], False)
+        elif i in tried:
+            options = [([digit], probabilities[i : i + 1])]
             for way in tried[i]:
                 options.append((list(way), part_probabilities[row : row + len(way)]))
                 row += len(way)
             spans = [[(part.box[0], part.box[2]) for part in found] for found, _ in options]
-            reading = options[best_reading([p for _, p in options], spans)]
+            k = best_reading([p for _, p in options], spans)
+            reading = (*options[k], k > 0)
+        else:
+            reading = ([digit], probabilities[i : i + 1], False)
         readings.append(reading)
     whole, part = model.not_a_digit_threshold, refusal.part_limit(model.not_a_digit_threshold)
     predictions, start = [], 0
     for request in items:
         mine = readings[start : start + len(request)]
         start += len(request)
-        chosen = [digit for found, _ in mine for digit in found]
-        rows = np.concatenate([p for _, p in mine]) if mine else np.zeros((0, NUM_CLASSES), np.float32)
+        chosen = [digit for found, _, _ in mine for digit in found]
+        rows = np.concatenate([p for _, p, _ in mine]) if mine else np.zeros((0, NUM_CLASSES), np.float32)
         digit_rows, not_digit = refusal.split(rows)
-        limits = np.array(
-            [
-                whole if len(found) == 1 and found[0] is digit else part
-                for (found, _), digit in zip(mine, request, strict=True)
-                for _ in found
-            ]
-        )
+        limits = np.array([part if cut else whole for found, _, cut in mine for _ in found])
         predictions.append(Prediction(chosen, digit_rows, model.version, not_digit, limits))
     return predictions
+
+
+def _joined_symbols(
+    digits: list[Digit], probabilities: np.ndarray, model: LoadedModel
+) -> dict[int, tuple[int, Digit, np.ndarray]]:
+    """The runs of marks whose columns overlap (``Digit.joined``) that a 12-class network reads, joined
+    into one mark, as a symbol at least ``SURE_SYMBOL`` sure (:func:`_symbol`; the two rings and the
+    slash of a % typed apart, each of which reads as a digit): ``{index of the first mark: (how many
+    marks, the joined mark, its probabilities (1, 12))}``."""
+    if probabilities.shape[1] <= TOUCHING:
+        return {}
+    joins = {i: digit.joined() for i, digit in enumerate(digits) if digit.joined is not None}
+    if not joins:
+        return {}
+    rows = _classify([mark.pixels for _, mark in joins.values()], model)
+    return {
+        i: (count, mark, rows[k : k + 1])
+        for k, (i, (count, mark)) in enumerate(joins.items())
+        if _symbol(rows[k], SURE_SYMBOL)
+    }
 
 
 def _wide(digit: Digit) -> bool:

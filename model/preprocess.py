@@ -39,7 +39,7 @@ import functools
 import io
 import itertools
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from math import ceil
 
 import numpy as np
@@ -95,6 +95,11 @@ DIGIT_ASPECT = 0.8
 #: A mark this wide against its height, narrower than SPLIT_ASPECT, is cut only when the network says
 #: it is digits that touch (a 1 against its neighbour: "41").
 NARROW_SPLIT_ASPECT = 0.7
+#: Marks whose columns overlap may be one symbol typed apart (``Digit.joined``) when together no wider
+#: than this times their height (a % is about as wide as tall) ...
+JOIN_ASPECT = 1.5
+#: ... and the shortest of them at most this share of the tallest (a %'s rings against its slash).
+JOIN_HEIGHTS = 0.75
 
 
 @dataclass(frozen=True)
@@ -108,11 +113,16 @@ class Digit:
     digits (each way a tuple of digits, left to right). Whether to cut is for the classifier to say
     (``model.inference``), and it calls this only for a mark it is unsure of as one digit: rendering
     the cuts costs about as much as the rest of the preprocessing.
+
+    ``joined``: for the first of marks side by side whose columns overlap, each the next one's (the
+    rings and the slash of a % typed apart), renders them as one mark: ``(how many marks, the mark)``.
+    Whether they are one symbol is for the classifier to say.
     """
 
     pixels: np.ndarray
     box: tuple[int, int, int, int]
     cuts: Callable[[], tuple[tuple[Digit, ...], ...]] | None = field(default=None, compare=False, repr=False)
+    joined: Callable[[], tuple[int, Digit]] | None = field(default=None, compare=False, repr=False)
 
 
 # --------------------------------------------------------------------------------------------- decode
@@ -747,23 +757,19 @@ def find_digits(grey: np.ndarray) -> list[Digit]:
         return [_shifted(digit, x0, y0) for digit in find_digits(grey[y0:y1, x0:x1])]
     groups = group_digits(components, grey.shape)
     noise = 0.5 * threshold  # below half the ink threshold is paper grain
-    height, width = grey.shape
-    digits = []
+    digits, kept = [], []
     for group in groups:
-        # A window one pixel larger than the box, for the anti-aliased fringe around the strokes.
-        y0, y1, x0, x1 = max(0, group.y0 - 1), min(height, group.y1 + 1), max(0, group.x0 - 1), min(width, group.x1 + 1)
-        window = labels[y0:y1, x0:x1]
-        strokes = window == group.labels[0] if len(group.labels) == 1 else np.isin(window, group.labels)
-        own = np.where(_dilate(strokes), ink[y0:y1, x0:x1], 0.0)  # the neighbours' strokes left out
-        pixels = render_digit(own, strokes, noise)
+        pixels, own, strokes, origin = _render_group(group, labels, ink, noise)
         if pixels is None:  # a faint smudge
             continue
         cuts = None
         if group.width >= NARROW_SPLIT_ASPECT * group.height:  # perhaps digits that touch
             likely = max(2, round(group.width / group.height / DIGIT_ASPECT))  # digits as wide as MNIST's
             counts = (likely, likely + 1)  # ... or narrower, as drawn digits often are
-            cuts = functools.partial(_cuts, own, strokes, noise, counts, (x0, y0))
+            cuts = functools.partial(_cuts, own, strokes, noise, counts, origin)
         digits.append(Digit(pixels, (group.x0, group.y0, group.x1, group.y1), cuts))
+        kept.append(group)
+    digits = _with_joins(digits, kept, labels, ink, noise)
     if not digits:
         raise InputError("no_digit_found", "no digit found: the image looks blank or contains only noise")
     if len(digits) > MAX_DIGITS:
@@ -773,6 +779,52 @@ def find_digits(grey: np.ndarray) -> list[Digit]:
             f"(at most {MAX_DIGITS} digits)",
         )
     return digits
+
+
+def _render_group(
+    group: _Component, labels: np.ndarray, ink: np.ndarray, noise: float
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray, tuple[int, int]]:
+    """A group of components -> (its 28x28 pixels, or ``None`` for a faint smudge; its ink and strokes
+    in a window one pixel larger than its box, for the anti-aliased fringe; the window's origin)."""
+    height, width = labels.shape
+    y0, y1, x0, x1 = max(0, group.y0 - 1), min(height, group.y1 + 1), max(0, group.x0 - 1), min(width, group.x1 + 1)
+    window = labels[y0:y1, x0:x1]
+    strokes = window == group.labels[0] if len(group.labels) == 1 else np.isin(window, group.labels)
+    own = np.where(_dilate(strokes), ink[y0:y1, x0:x1], 0.0)  # the neighbours' strokes left out
+    return render_digit(own, strokes, noise), own, strokes, (x0, y0)
+
+
+def _with_joins(
+    digits: list[Digit], groups: list[_Component], labels: np.ndarray, ink: np.ndarray, noise: float
+) -> list[Digit]:
+    """``digits`` with :attr:`Digit.joined` set on the first of each run of marks that may be one
+    symbol typed apart (the rings and the slash of some fonts' %): each mark's columns overlap the next
+    one's (digits of a number stand apart), their heights differ (:data:`JOIN_HEIGHTS`: the rings are
+    shorter than the slash; digits of a number are about as tall as each other), and together they
+    are no wider than :data:`JOIN_ASPECT` times their height (not a whole number written tightly)."""
+    out, start = list(digits), 0
+    while start < len(groups):
+        end = start + 1
+        while (
+            end < len(groups)
+            and _overlap(groups[end - 1].x0, groups[end - 1].x1, groups[end].x0, groups[end].x1) > 0
+            and (run := functools.reduce(_merge, groups[start : end + 1])).width <= JOIN_ASPECT * run.height
+        ):
+            end += 1
+        heights = [group.height for group in groups[start:end]]
+        if end - start > 1 and min(heights) <= JOIN_HEIGHTS * max(heights):
+            run = functools.reduce(_merge, groups[start:end])
+            out[start] = replace(out[start], joined=functools.partial(_joined, run, end - start, labels, ink, noise))
+            start = end
+        else:
+            start += 1
+    return out
+
+
+def _joined(group: _Component, count: int, labels: np.ndarray, ink: np.ndarray, noise: float) -> tuple[int, Digit]:
+    pixels, *_ = _render_group(group, labels, ink, noise)
+    box = (group.x0, group.y0, group.x1, group.y1)
+    return count, Digit(pixels if pixels is not None else np.zeros((SIZE, SIZE), np.uint8), box)
 
 
 #: Where the cuts between touching digits are tried, in steps of a digit's width from the even
@@ -844,12 +896,18 @@ def _shifted(digit: Digit, dx: int, dy: int) -> Digit:
 
 
 def _with_boxes(digit: Digit, move: Callable[[tuple[int, int, int, int]], tuple[int, int, int, int]]) -> Digit:
-    """``digit`` (and the digits of its cuts) with every box passed through ``move``."""
-    if digit.cuts is None:
-        return Digit(digit.pixels, move(digit.box))
-    cuts = digit.cuts
+    """``digit`` (and the digits of its cuts and of its joined marks) with every box passed through ``move``."""
+    cuts, joined = digit.cuts, digit.joined
+
+    def moved_cuts() -> tuple[tuple[Digit, ...], ...]:
+        return tuple(tuple(_with_boxes(part, move) for part in way) for way in cuts())
+
+    def moved_join() -> tuple[int, Digit]:
+        count, mark = joined()
+        return count, _with_boxes(mark, move)
+
     return Digit(
-        digit.pixels, move(digit.box), lambda: tuple(tuple(_with_boxes(part, move) for part in way) for way in cuts())
+        digit.pixels, move(digit.box), None if cuts is None else moved_cuts, None if joined is None else moved_join
     )
 
 

@@ -344,6 +344,24 @@ def test_number_is_split_left_to_right(digits: tuple[np.ndarray, np.ndarray]) ->
         assert similarity(got.pixels, expected) > 0.8
 
 
+def test_marks_whose_columns_overlap_offer_to_be_read_joined() -> None:
+    """A % typed with its rings apart from its slash (Open Sans Condensed Bold) is three marks, each
+    like a digit ("010"); they overlap in columns and differ in height, so the first offers the three
+    joined. Digits of a number drawn tightly also overlap in columns but are about as tall as each
+    other, and a whole number joined is far wider than tall: no join offered."""
+    from bench.recognition_sets import STORED
+
+    marks = preprocess((STORED / "font_percent" / "x_OpenSans-CondBold_0.png").read_bytes())
+    assert len(marks) == 3 and marks[0].joined is not None
+    count, joined = marks[0].joined()
+    assert count == 3 and joined.box == (marks[0].box[0], marks[0].box[1], marks[2].box[2], marks[2].box[3])
+    assert joined.pixels.shape == (28, 28) and joined.pixels.max() > 200
+    for text in ("24", "4524"):
+        marks = preprocess(images.draw_number(text, spacing=0.4, seed=12))
+        assert len(marks) == len(text) and marks[0].box[2] > marks[1].box[0]  # overlapping columns
+        assert all(mark.joined is None for mark in marks)
+
+
 def test_touching_digits_are_one_mark_that_offers_cuts(digits: tuple[np.ndarray, np.ndarray]) -> None:
     """Digits whose strokes run into each other are one connected mark: preprocessing offers ways to
     cut it (the classifier decides, see test_inference), each into digits left to right inside it."""
