@@ -100,6 +100,18 @@ NARROW_SPLIT_ASPECT = 0.7
 JOIN_ASPECT = 1.5
 #: ... and the shortest of them at most this share of the tallest (a %'s rings against its slash).
 JOIN_HEIGHTS = 0.75
+#: The lines of ruled or squared paper: ink along at least this share of the image's width (or height) ...
+RULE_SPAN = 0.7
+#: ... reaching to within this share of the width from either edge (a page photographed a little turned
+#: has its corners cut) ...
+RULE_EDGE = 0.05
+#: ... in a band no thicker than this share of its longer side (the lines are thin) ...
+RULE_THICKNESS = 0.03
+#: ... straight, or tilted by up to about 2.3 degrees (a photo of a page): the slopes tried, in rows per
+#: column, the straightest first.
+RULE_SLOPES = (0.0, 0.01, -0.01, 0.02, -0.02, 0.03, -0.03, 0.04, -0.04)
+#: ... and at least this many side by side: a digit filling the picture has two sides from edge to edge.
+RULE_COUNT = 3
 
 
 @dataclass(frozen=True)
@@ -737,14 +749,87 @@ def _joins(ink: np.ndarray, strokes: np.ndarray, low: float) -> np.ndarray | Non
     return strong | np.isin(faint, joined) if joined.size else None
 
 
+def _rule_bands(mask: np.ndarray) -> list[tuple[int, int]]:
+    """The bands of rows ``(r0, r1)`` (``r1`` exclusive) that a thin straight line runs along, from one
+    side of ``mask`` to the other: rows holding ink over :data:`RULE_SPAN` of the width (a row counts the
+    ink of the rows next to it, for a line a little tilted), no thicker than :data:`RULE_THICKNESS`."""
+    near = mask.copy()
+    near[1:] |= mask[:-1]
+    near[:-1] |= mask[1:]
+    full = np.flatnonzero(near.mean(axis=1) >= RULE_SPAN)
+    bands = []
+    for run in np.split(full, np.flatnonzero(np.diff(full) > 1) + 1) if full.size else []:
+        r0, r1 = int(run[0]), int(run[-1]) + 1  # the line and a row either side (the tolerance)
+        if r1 - r0 - 2 <= RULE_THICKNESS * max(mask.shape):
+            bands.append((r0, r1))
+    return bands
+
+
+def _shear(image: np.ndarray, slope: float) -> tuple[np.ndarray, np.ndarray]:
+    """``image`` with each column shifted up by ``slope`` rows per column (wrapping round), so that a
+    line of that slope runs along a row; and the row index that did it (for :func:`_unshear`)."""
+    height, width = image.shape
+    shift = np.round(slope * (np.arange(width) - width / 2)).astype(np.int64)
+    index = (np.arange(height)[:, None] + shift[None, :]) % height
+    return np.take_along_axis(image, index, axis=0), index
+
+
+def _lines(mask: np.ndarray) -> tuple[float, list[tuple[int, int]]]:
+    """The slope of :data:`RULE_SLOPES` that lines from edge to edge of ``mask`` run at, and their bands
+    of rows in ``mask`` sheared to it (:func:`_shear`, :func:`_rule_bands`); no bands where there are none."""
+    best: tuple[float, list[tuple[int, int]], float] = (0.0, [], 0.0)
+    for slope in RULE_SLOPES:
+        sheared, _ = _shear(mask, slope)
+        bands = _rule_bands(sheared)
+        # Along its slope a line fills one row; at other slopes it is a band too, spread over its rows.
+        fill = sum(float(sheared[r0:r1].mean(axis=1).max()) for r0, r1 in bands)
+        if fill > best[2]:
+            best = (slope, bands, fill)
+    return best[0], best[1]
+
+
+def without_rules(ink: np.ndarray, threshold: float) -> np.ndarray:
+    """``ink`` with the lines of ruled or squared paper taken out: thin straight lines from edge to edge,
+    a little tilted or not (:data:`RULE_SLOPES`), of ink above ``threshold`` (:func:`_rule_bands`),
+    where at least :data:`RULE_COUNT` run side by side (a ruled page; its margin line too). A digit's
+    own strokes make two such lines at most (the sides of an 8 filling the picture), and are left as
+    they are, as is paper with one line under the digit. Where a stroke crosses or runs along a line
+    (ink beyond it on either side), the line's pixels are kept: the stroke stays whole. Paper with no
+    ink near two opposite edges costs two slices."""
+    mask = ink > threshold
+    found = []
+    for along in (False, True):  # lines across (rows), then along (columns)
+        view = mask.T if along else mask
+        edge = max(2, round(RULE_EDGE * view.shape[1]))
+        if not (view[:, :edge].any() and view[:, -edge:].any()):  # no ink near both ends: no line across
+            continue
+        slope, bands = _lines(view)
+        if bands:
+            found.append((along, slope, bands))
+    if not any(len(bands) >= RULE_COUNT for _, _, bands in found):
+        return ink
+    ink = ink.copy()
+    for along, slope, bands in found:
+        view = ink.T if along else ink
+        sheared, index = _shear(view, slope)
+        strong = sheared > threshold
+        for r0, r1 in bands:
+            above = strong[max(0, r0 - 2) : r0].any(axis=0) if r0 > 0 else np.zeros(view.shape[1], bool)
+            below = strong[r1 : r1 + 2].any(axis=0) if r1 < view.shape[0] else np.zeros(view.shape[1], bool)
+            sheared[r0:r1, ~(above | below)] = 0.0
+        np.put_along_axis(view, index, sheared, axis=0)
+    return ink
+
+
 def find_digits(grey: np.ndarray) -> list[Digit]:
     """Working-size grey image -> its digits left to right, boxes in working pixels.
 
     Raises ``no_digit_found`` for blank, uniform or noise-only images.
     """
     ink, threshold = ink_map(grey)
-    mask = ink > threshold
     low = max(HYSTERESIS * threshold, MIN_CONTRAST)
+    ink = without_rules(ink, low)  # the faint ink too: joins (below) would run along a line
+    mask = ink > threshold
     if stroke_width(mask) < HAIRLINE:
         labels, components = label_components(_hysteresis(ink, mask, low))
     else:

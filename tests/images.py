@@ -138,6 +138,32 @@ def pen_photo(
     return _photograph(coverage, seed, (0.95, 0.95, 1.0))
 
 
+def notebook_page(
+    digit: np.ndarray, paper: str = "ruled", tilt: float = 0.0, size: int = 400, spacing: int = 40
+) -> np.ndarray:
+    """An MNIST digit written in dark blue ink across the printed lines of a notebook page, RGB:
+    ``ruled`` (light blue lines ``spacing`` pixels apart and a red margin) or ``squared`` (a light blue
+    grid), the page turned by ``tilt`` degrees as a photo of it would be."""
+    page = Image.new("RGB", (size, size), (250, 250, 244))
+    pen = ImageDraw.Draw(page)
+    for at in range(spacing // 2, size, spacing):
+        pen.line([(0, at), (size, at)], fill=(150, 180, 230), width=2)
+        if paper == "squared":
+            pen.line([(at, 0), (at, size)], fill=(150, 180, 230), width=2)
+    if paper == "ruled":
+        pen.line([(size // 8, 0), (size // 8, size)], fill=(230, 120, 120), width=2)
+    tile = size // 2
+    ink = np.asarray(Image.fromarray(resize(digit, tile)), dtype=np.float32)[..., None] / 255.0
+    rgb = np.asarray(page, dtype=np.float32)
+    top = (size - tile) // 2
+    window = rgb[top : top + tile, top : top + tile]
+    rgb[top : top + tile, top : top + tile] = window * (1 - ink) + np.array([25.0, 25.0, 70.0]) * ink
+    picture = Image.fromarray(rgb.astype(np.uint8))
+    if tilt:
+        picture = picture.rotate(tilt, resample=Image.Resampling.BICUBIC, fillcolor=(250, 250, 244))
+    return np.asarray(picture)
+
+
 def on_table(photo: np.ndarray, seed: int = 0, grey: float = 60.0) -> np.ndarray:
     """The photo's middle as a sheet of paper lying on a dark table that fills the rest of the frame."""
     rng = np.random.default_rng(seed)

@@ -75,6 +75,9 @@ TRANSFORMS: dict[str, Callable[[np.ndarray], bytes]] = {
     "tiny_10px": lambda d: images.png(images.invert(images.resize(d, 10))),
     "noisy_jpeg_q15": lambda d: images.jpeg(images.invert(images.resize(d, 200)), 15),
     "paper_photo_uneven_light": lambda d: images.jpeg(images.paper_photo(d, seed=int(d.sum()) % 1000), 80),
+    # Written across the printed lines of a notebook: 4 and 22 of 30 read right before they were taken out.
+    "ruled_notebook_page": lambda d: images.jpeg(images.notebook_page(d, "ruled", tilt=1.0), 85),
+    "squared_notebook_page": lambda d: images.jpeg(images.notebook_page(d, "squared", tilt=-1.5), 85),
 }
 
 

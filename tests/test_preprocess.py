@@ -344,6 +344,33 @@ def test_number_is_split_left_to_right(digits: tuple[np.ndarray, np.ndarray]) ->
         assert similarity(got.pixels, expected) > 0.8
 
 
+@pytest.mark.parametrize(("paper", "tilt"), [("ruled", 0.0), ("ruled", 2.0), ("squared", 0.0), ("squared", -1.5)])
+def test_the_lines_of_a_notebook_page_are_not_ink(paper: str, tilt: float, digits) -> None:
+    """A digit written across the printed lines of ruled or squared paper (a page photographed a little
+    turned, too): the lines, which ran into the digit and made the page one mark, are taken out, and
+    where the digit's strokes cross a line they stay whole: one mark, the digit's own."""
+    for digit in digits[0][:10]:
+        page = images.notebook_page(digit, paper, tilt=tilt)
+        mark = one_digit(images.jpeg(page, 85))
+        x0, y0, x1, y1 = mark.box
+        assert min(x0, y0) >= 90 and max(x1, y1) <= 310, mark.box  # within the digit's 200 px tile
+        assert similarity(mark.pixels, one_digit(images.png(images.invert(images.resize(digit, 200)))).pixels) > 0.8
+
+
+def test_one_line_or_a_long_stroke_is_not_taken_for_a_ruled_page() -> None:
+    """A digit's own long stroke (a 7 cropped so that its bar runs from edge to edge) or a single line
+    under it is left as it is: a ruled page has two lines or more."""
+    from model.preprocess import ink_map, without_rules
+
+    seven, underlined = Image.new("L", (160, 160), 255), Image.new("L", (160, 160), 255)
+    ImageDraw.Draw(seven).line([(0, 10), (159, 10), (70, 159)], fill=0, width=6)
+    ImageDraw.Draw(underlined).line([(60, 20), (60, 120)], fill=0, width=8)  # a 1 ...
+    ImageDraw.Draw(underlined).line([(0, 140), (159, 140)], fill=0, width=2)  # ... on a line
+    for picture in (seven, underlined):
+        ink, threshold = ink_map(np.asarray(picture, dtype=np.float32))
+        assert np.array_equal(without_rules(ink, threshold), ink)
+
+
 def test_marks_whose_columns_overlap_offer_to_be_read_joined() -> None:
     """A % typed with its rings apart from its slash (Open Sans Condensed Bold) is three marks, each
     like a digit ("010"); they overlap in columns and differ in height, so the first offers the three
