@@ -214,6 +214,22 @@ def semi_transparent(digits: np.ndarray, labels: np.ndarray, seed: int = 0) -> l
     return samples
 
 
+def notebook_pages(digits: np.ndarray, labels: np.ndarray, seed: int = 0) -> list[Sample]:
+    """Validation digits written across the printed lines of a notebook page
+    (:func:`tests.images.notebook_page`): ruled and squared in turn, lines 30-50 px apart, the page
+    turned by up to 2 degrees, a JPEG of quality 75-95."""
+    from tests.images import jpeg, notebook_page
+
+    rng = np.random.default_rng(seed)
+    samples = []
+    for i, (digit, label) in enumerate(zip(digits, labels, strict=True)):
+        page = notebook_page(
+            digit, "squared" if i % 2 else "ruled", tilt=float(rng.uniform(-2, 2)), spacing=int(rng.integers(30, 51))
+        )
+        samples.append(Sample(jpeg(page, int(rng.integers(75, 96))), str(int(label)), f"notebook_page_{i}"))
+    return samples
+
+
 Stroke = list[tuple[float, float]]
 
 
@@ -316,6 +332,7 @@ def all_sets(digits: np.ndarray, labels: np.ndarray) -> Iterator[tuple[str, list
     for name in ("font_digits", "font_numbers", "font_not_digits", "font_percent"):
         yield name, stored(name)
     yield "semi_transparent", semi_transparent(digits, labels)
+    yield "notebook_pages", notebook_pages(digits, labels)
     yield "multi_stroke", multi_stroke()
     yield "hairline", hairline()
     yield "shapes", shapes()

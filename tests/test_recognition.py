@@ -50,6 +50,7 @@ FLOORS = {
     "hairline": 0.97,
     "shapes": 0.95,
     "uci_handwriting": 0.95,
+    "notebook_pages": 0.97,
 }
 
 
@@ -84,6 +85,12 @@ def test_handwriting_of_other_writers(loaded) -> None:
     result = score("uci", recognition_sets.uci_handwriting(), loaded)
     assert result["read_right"] >= FLOORS["uci_handwriting"], result
     assert result["refused_as_not_a_digit"] <= 0.012, result
+
+
+def test_digits_on_notebook_pages_are_read(loaded, digits) -> None:
+    """Written across the printed lines of ruled or squared paper (docs/model.md, step 3)."""
+    result = score("notebook", recognition_sets.notebook_pages(*digits), loaded)
+    assert result["read_right"] >= FLOORS["notebook_pages"], result
 
 
 def test_semi_transparent_canvases_read_like_opaque_ones(loaded, digits) -> None:
