@@ -330,7 +330,7 @@ def up(model: str | None = None, endpoint: str = "local") -> int:
         stack.start()
         log(
             "stack",
-            f"ready: API http://127.0.0.1:{stack.ports.api}  UI http://127.0.0.1:{stack.ports.ui}"
+            f"ready: API http://127.0.0.1:{stack.ports.api} (POST /predict)  UI http://127.0.0.1:{stack.ports.ui}"
             "  (Ctrl-C or `make down` stops)",
         )
         stack.wait()
