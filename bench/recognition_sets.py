@@ -230,6 +230,22 @@ def notebook_pages(digits: np.ndarray, labels: np.ndarray, seed: int = 0) -> lis
     return samples
 
 
+def form_boxes(digits: np.ndarray, labels: np.ndarray, seed: int = 0) -> list[Sample]:
+    """Validation digits written into a form's printed box (:func:`tests.images.in_boxes`), the page
+    turned by up to 2 degrees, a JPEG of quality 75-95."""
+    from tests.images import in_boxes, jpeg
+
+    rng = np.random.default_rng(seed)
+    return [
+        Sample(
+            jpeg(in_boxes([digit], tilt=float(rng.uniform(-2, 2))), int(rng.integers(75, 96))),
+            str(int(label)),
+            f"form_box_{i}",
+        )
+        for i, (digit, label) in enumerate(zip(digits, labels, strict=True))
+    ]
+
+
 Stroke = list[tuple[float, float]]
 
 
@@ -333,6 +349,7 @@ def all_sets(digits: np.ndarray, labels: np.ndarray) -> Iterator[tuple[str, list
         yield name, stored(name)
     yield "semi_transparent", semi_transparent(digits, labels)
     yield "notebook_pages", notebook_pages(digits, labels)
+    yield "form_boxes", form_boxes(digits, labels)
     yield "multi_stroke", multi_stroke()
     yield "hairline", hairline()
     yield "shapes", shapes()

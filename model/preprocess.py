@@ -112,6 +112,10 @@ RULE_THICKNESS = 0.03
 RULE_SLOPES = (0.0, 0.01, -0.01, 0.02, -0.02, 0.03, -0.03, 0.04, -0.04)
 #: ... and at least this many side by side: a digit filling the picture has two sides from edge to edge.
 RULE_COUNT = 3
+#: A printed box around a digit: this share of its pixels on lines along its whole box (``RULE_SPAN``).
+FRAME_LINES = 0.9
+#: ... and its lines no thicker than this share of its box's shorter side (its area over its perimeter).
+FRAME_THICKNESS = 0.06
 
 
 @dataclass(frozen=True)
@@ -827,6 +831,47 @@ def without_rules(ink: np.ndarray, threshold: float) -> np.ndarray:
     return ink
 
 
+def _without_frames(components: list[_Component], labels: np.ndarray) -> list[_Component]:
+    """``components`` less the printed boxes around them: a component that holds another one inside its
+    box and is made of straight lines along the whole of its box (:func:`_frame`: the box of a form
+    field, the boxes of a row of them, a table's cells). Written into a box, a digit was read with it,
+    a ring around a digit, and refused."""
+
+    def inside(inner: _Component, outer: _Component) -> bool:
+        return outer.x0 < inner.x0 and inner.x1 < outer.x1 and outer.y0 < inner.y0 and inner.y1 < outer.y1
+
+    frames = [
+        c for c in components if any(inside(other, c) for other in components if other is not c) and _frame(c, labels)
+    ]
+    return [c for c in components if c not in frames] if frames else components
+
+
+def _frame(component: _Component, labels: np.ndarray) -> bool:
+    """Whether a component is a printed box: thin lines (:data:`FRAME_THICKNESS`; a 0, however boxy, is
+    drawn with thick strokes for its size) along all four sides of its box, meeting in its corners, and
+    at least :data:`FRAME_LINES` of its pixels on rows or columns that it fills along :data:`RULE_SPAN`
+    of its box, a row counting the rows as many pixels either side as a line tilted by up to 2.3
+    degrees drifts over half the box (a photographed form, a little turned)."""
+    window = np.isin(labels[component.y0 : component.y1, component.x0 : component.x1], component.labels)
+    reach = max(2, round(max(RULE_SLOPES) * max(window.shape) / 2) + 1)
+    fills = []
+    for view in (window, window.T):  # rows, then columns
+        near = view.copy()
+        for step in range(1, reach + 1):
+            near[step:] |= view[:-step]
+            near[:-step] |= view[step:]
+        fills.append(near.mean(axis=1) >= RULE_SPAN)
+    across, along = fills
+    on_lines = window & (across[:, None] | along[None, :])
+    corner = 2 * reach  # a turned box's corners lie off its box's own
+    ends = (slice(0, corner), slice(-corner, None))
+    corners = [window[rows, cols] for rows in ends for cols in ends]
+    sides = across[:reach].any() and across[-reach:].any() and along[:reach].any() and along[-reach:].any()
+    height, width = window.shape
+    thin = window.sum() / (2 * (height + width)) <= FRAME_THICKNESS * min(height, width)  # a 0's strokes are thick
+    return bool(thin and sides and all(part.any() for part in corners) and on_lines.sum() >= FRAME_LINES * window.sum())
+
+
 def find_digits(grey: np.ndarray) -> list[Digit]:
     """Working-size grey image -> its digits left to right, boxes in working pixels.
 
@@ -846,7 +891,7 @@ def find_digits(grey: np.ndarray) -> list[Digit]:
     if sheet is not None:  # a photo of a sheet of paper with the table around it: read the sheet alone
         x0, y0, x1, y1 = sheet
         return [_shifted(digit, x0, y0) for digit in find_digits(grey[y0:y1, x0:x1])]
-    groups = group_digits(components, grey.shape)
+    groups = group_digits(_without_frames(components, labels), grey.shape)
     noise = 0.5 * threshold  # below half the ink threshold is paper grain
     digits, kept = [], []
     for group in groups:

@@ -164,6 +164,30 @@ def notebook_page(
     return np.asarray(picture)
 
 
+def in_boxes(digits: Sequence[np.ndarray], tilt: float = 0.0, cell: int = 140) -> np.ndarray:
+    """MNIST digits written in dark blue ink into a row of printed boxes, one each (a form's field for a
+    number, or a single box), the boxes' lines thin and dark; the page turned by ``tilt`` degrees. RGB."""
+    margin = cell // 4
+    width, height = len(digits) * cell + 2 * margin, cell + 2 * margin
+    page = Image.new("RGB", (width, height), (252, 252, 250))
+    pen = ImageDraw.Draw(page)
+    pen.rectangle([margin, margin, width - margin, height - margin], outline=(40, 40, 40), width=2)
+    for i in range(1, len(digits)):
+        pen.line([(margin + i * cell, margin), (margin + i * cell, height - margin)], fill=(40, 40, 40), width=2)
+    rgb = np.asarray(page, dtype=np.float32)
+    tile = int(cell * 0.8)
+    for i, digit in enumerate(digits):
+        ink = np.asarray(Image.fromarray(resize(digit, tile)), dtype=np.float32)[..., None] / 255.0
+        x, y = margin + i * cell + (cell - tile) // 2, margin + (cell - tile) // 2
+        rgb[y : y + tile, x : x + tile] = (
+            rgb[y : y + tile, x : x + tile] * (1 - ink) + np.array([20.0, 20.0, 60.0]) * ink
+        )
+    picture = Image.fromarray(rgb.astype(np.uint8))
+    if tilt:
+        picture = picture.rotate(tilt, resample=Image.Resampling.BICUBIC, fillcolor=(252, 252, 250))
+    return np.asarray(picture)
+
+
 def on_table(photo: np.ndarray, seed: int = 0, grey: float = 60.0) -> np.ndarray:
     """The photo's middle as a sheet of paper lying on a dark table that fills the rest of the frame."""
     rng = np.random.default_rng(seed)

@@ -78,6 +78,8 @@ TRANSFORMS: dict[str, Callable[[np.ndarray], bytes]] = {
     # Written across the printed lines of a notebook: 4 and 22 of 30 read right before they were taken out.
     "ruled_notebook_page": lambda d: images.jpeg(images.notebook_page(d, "ruled", tilt=1.0), 85),
     "squared_notebook_page": lambda d: images.jpeg(images.notebook_page(d, "squared", tilt=-1.5), 85),
+    # Written into a form's printed box: 8 of 30 read before the box was told from the digit.
+    "in_a_form_box": lambda d: images.jpeg(images.in_boxes([d], tilt=1.5), 85),
 }
 
 
@@ -87,6 +89,17 @@ def test_transformed_validation_digits_are_read(transform: str, loaded, digits) 
     got = numbers(loaded, [TRANSFORMS[transform](d) for d in pictures])
     correct = sum(g == str(label) for g, label in zip(got, labels, strict=True))
     assert correct / len(labels) >= 0.95, (transform, got, labels.tolist())
+
+
+def test_a_number_written_into_a_forms_boxes_is_read(loaded, digits) -> None:
+    """One digit per printed box of a form's field (the boxes one component of lines): each box's digit
+    is read, left to right; before, the boxes and the digits were one mark, refused."""
+    pictures, labels = digits
+    bodies = [
+        images.jpeg(images.in_boxes(list(pictures[i : i + 4]), tilt=0.8 * (i % 3 - 1)), 85) for i in range(0, 28, 4)
+    ]
+    truths = ["".join(str(label) for label in labels[i : i + 4]) for i in range(0, 28, 4)]
+    assert sum(got == truth for got, truth in zip(numbers(loaded, bodies), truths, strict=True)) >= 6
 
 
 def test_huge_photo_is_read(loaded, digits) -> None:

@@ -371,6 +371,23 @@ def test_one_line_or_a_long_stroke_is_not_taken_for_a_ruled_page() -> None:
         assert np.array_equal(without_rules(ink, threshold), ink)
 
 
+def test_a_printed_box_is_not_ink_but_a_zero_with_a_slash_is_a_digit() -> None:
+    """A thin box around a digit is taken out; a 0 with a slash inside (a monospace font's) encloses a
+    mark too, but its strokes are thick for its size and its corners round: it stays."""
+    boxed = Image.new("L", (300, 300), 255)
+    pen = ImageDraw.Draw(boxed)
+    pen.rectangle([30, 30, 270, 270], outline=0, width=2)
+    pen.line([(150, 80), (150, 220)], fill=0, width=14)  # a 1 inside
+    mark = one_digit(images.png(np.asarray(boxed)))
+    assert mark.box[0] > 120 and mark.box[2] < 180, mark.box
+    zero = Image.new("L", (300, 300), 255)
+    pen = ImageDraw.Draw(zero)
+    pen.rounded_rectangle([90, 40, 210, 260], radius=50, outline=0, width=16)
+    pen.line([(120, 200), (180, 100)], fill=0, width=14)  # the slash, apart from the ring
+    marks = preprocess(images.png(np.asarray(zero)))
+    assert min(m.box[0] for m in marks) <= 95 and max(m.box[2] for m in marks) >= 205  # the ring is kept
+
+
 def test_marks_whose_columns_overlap_offer_to_be_read_joined() -> None:
     """A % typed with its rings apart from its slash (Open Sans Condensed Bold) is three marks, each
     like a digit ("010"); they overlap in columns and differ in height, so the first offers the three

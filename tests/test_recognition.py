@@ -51,6 +51,7 @@ FLOORS = {
     "shapes": 0.95,
     "uci_handwriting": 0.95,
     "notebook_pages": 0.97,
+    "form_boxes": 0.97,
 }
 
 
@@ -91,6 +92,12 @@ def test_digits_on_notebook_pages_are_read(loaded, digits) -> None:
     """Written across the printed lines of ruled or squared paper (docs/model.md, step 3)."""
     result = score("notebook", recognition_sets.notebook_pages(*digits), loaded)
     assert result["read_right"] >= FLOORS["notebook_pages"], result
+
+
+def test_digits_in_form_boxes_are_read(loaded, digits) -> None:
+    """Written into a form's printed box (docs/model.md, step 4)."""
+    result = score("form boxes", recognition_sets.form_boxes(*digits), loaded)
+    assert result["read_right"] >= FLOORS["form_boxes"], result
 
 
 def test_semi_transparent_canvases_read_like_opaque_ones(loaded, digits) -> None:
