@@ -800,7 +800,7 @@ def _shear(image: np.ndarray, slope: float) -> tuple[np.ndarray, np.ndarray]:
 
 def without_rules(ink: np.ndarray, threshold: float) -> np.ndarray:
     """``ink`` with the lines of ruled or squared paper taken out: thin straight lines from edge to edge,
-    a little tilted or not (:data:`RULE_SLOPES`), of ink above ``threshold`` (:func:`_rule_bands`),
+    a little tilted or not (:data:`RULE_SLOPES`), of ink above ``threshold`` (:func:`_lines`),
     where at least :data:`RULE_COUNT` run side by side (a ruled page; its margin line too). A digit's
     own strokes make two such lines at most (the sides of an 8 filling the picture), and are left as
     they are, as is paper with one line under the digit. Where a stroke crosses or runs along a line
@@ -834,8 +834,8 @@ def without_rules(ink: np.ndarray, threshold: float) -> np.ndarray:
 def _without_frames(components: list[_Component], labels: np.ndarray) -> list[_Component]:
     """``components`` less the printed boxes around them: a component that holds another one inside its
     box and is made of straight lines along the whole of its box (:func:`_frame`: the box of a form
-    field, the boxes of a row of them, a table's cells). Written into a box, a digit was read with it,
-    a ring around a digit, and refused."""
+    field, the boxes of a row of them, a table's cells). Left in, the box and the digit inside it were
+    two marks, the box refused as no digit."""
 
     def inside(inner: _Component, outer: _Component) -> bool:
         return outer.x0 < inner.x0 and inner.x1 < outer.x1 and outer.y0 < inner.y0 and inner.y1 < outer.y1
