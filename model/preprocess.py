@@ -114,8 +114,8 @@ RULE_SLOPES = (0.0, 0.01, -0.01, 0.02, -0.02, 0.03, -0.03, 0.04, -0.04)
 RULE_COUNT = 3
 #: A printed box around a digit: this share of its pixels on lines along its whole box (``RULE_SPAN``).
 FRAME_LINES = 0.9
-#: ... and its lines no thicker than this share of its box's shorter side (its area over its perimeter).
-FRAME_THICKNESS = 0.06
+#: ... and its lines no thicker than this share of its box's shorter side (:func:`stroke_width`).
+FRAME_THICKNESS = 0.1
 
 
 @dataclass(frozen=True)
@@ -831,27 +831,46 @@ def without_rules(ink: np.ndarray, threshold: float) -> np.ndarray:
     return ink
 
 
-def _without_frames(components: list[_Component], labels: np.ndarray) -> list[_Component]:
-    """``components`` less the printed boxes around them: a component that holds another one inside its
-    box and is made of straight lines along the whole of its box (:func:`_frame`: the box of a form
-    field, the boxes of a row of them, a table's cells). Left in, the box and the digit inside it were
-    two marks, the box refused as no digit."""
+def _strokes(ink: np.ndarray, threshold: float, low: float) -> tuple[np.ndarray, list[_Component]]:
+    """The strokes as components (:func:`label_components`): ink above ``threshold``; where the strokes
+    are hairlines, with the pixels above ``low`` that touch them (:func:`_hysteresis`), elsewhere with
+    those that join two of them (:func:`_joins`)."""
+    mask = ink > threshold
+    if stroke_width(mask) < HAIRLINE:
+        return label_components(_hysteresis(ink, mask, low))
+    labels, components = label_components(mask)
+    if len(components) > 1 and (joined := _joins(ink, labels, low)) is not None:  # one stroke: no joins
+        return label_components(joined)
+    return labels, components
+
+
+def _frame_lines(components: list[_Component], labels: np.ndarray) -> np.ndarray | None:
+    """The pixels of the printed boxes among ``components`` (``None``: there are none): a component that
+    holds another inside its box and is made of lines along the whole of its box (:func:`_frame`: the
+    box of a form's field, the boxes of a row of them). Only the lines are taken out: a digit touching
+    one keeps its strokes off the line. Left in, a box and the digits in it were one mark, refused."""
 
     def inside(inner: _Component, outer: _Component) -> bool:
         return outer.x0 < inner.x0 and inner.x1 < outer.x1 and outer.y0 < inner.y0 and inner.y1 < outer.y1
 
-    frames = [
-        c for c in components if any(inside(other, c) for other in components if other is not c) and _frame(c, labels)
-    ]
-    return [c for c in components if c not in frames] if frames else components
+    lines = None
+    for frame in components:
+        if not any(inside(other, frame) for other in components if other is not frame):
+            continue
+        on_lines = _frame(frame, labels)
+        if on_lines is not None:
+            lines = np.zeros(labels.shape, dtype=bool) if lines is None else lines
+            lines[frame.y0 : frame.y1, frame.x0 : frame.x1] |= on_lines
+    return lines
 
 
-def _frame(component: _Component, labels: np.ndarray) -> bool:
-    """Whether a component is a printed box: thin lines (:data:`FRAME_THICKNESS`; a 0, however boxy, is
-    drawn with thick strokes for its size) along all four sides of its box, meeting in its corners, and
-    at least :data:`FRAME_LINES` of its pixels on rows or columns that it fills along :data:`RULE_SPAN`
-    of its box, a row counting the rows as many pixels either side as a line tilted by up to 2.3
-    degrees drifts over half the box (a photographed form, a little turned)."""
+def _frame(component: _Component, labels: np.ndarray) -> np.ndarray | None:
+    """A component's pixels on its lines, in its box, if it is a printed box; else ``None``. A box: thin
+    lines (:data:`FRAME_THICKNESS`; a 0, however boxy, is drawn with thick strokes for its size) along
+    all four sides of its box, meeting in its corners, and at least :data:`FRAME_LINES` of its pixels on
+    rows or columns that it fills along :data:`RULE_SPAN` of its box, a row counting the rows as many
+    pixels either side as a line tilted by up to 2.3 degrees drifts over half the box (a photographed
+    form, a little turned)."""
     window = np.isin(labels[component.y0 : component.y1, component.x0 : component.x1], component.labels)
     reach = max(2, round(max(RULE_SLOPES) * max(window.shape) / 2) + 1)
     fills = []
@@ -865,11 +884,10 @@ def _frame(component: _Component, labels: np.ndarray) -> bool:
     on_lines = window & (across[:, None] | along[None, :])
     corner = 2 * reach  # a turned box's corners lie off its box's own
     ends = (slice(0, corner), slice(-corner, None))
-    corners = [window[rows, cols] for rows in ends for cols in ends]
+    corners = all(window[rows, cols].any() for rows in ends for cols in ends)
     sides = across[:reach].any() and across[-reach:].any() and along[:reach].any() and along[-reach:].any()
-    height, width = window.shape
-    thin = window.sum() / (2 * (height + width)) <= FRAME_THICKNESS * min(height, width)  # a 0's strokes are thick
-    return bool(thin and sides and all(part.any() for part in corners) and on_lines.sum() >= FRAME_LINES * window.sum())
+    thin = stroke_width(on_lines) <= FRAME_THICKNESS * min(window.shape)  # a 0's strokes are thick for its size
+    return on_lines if thin and sides and corners and on_lines.sum() >= FRAME_LINES * window.sum() else None
 
 
 def find_digits(grey: np.ndarray) -> list[Digit]:
@@ -880,18 +898,15 @@ def find_digits(grey: np.ndarray) -> list[Digit]:
     ink, threshold = ink_map(grey)
     low = max(HYSTERESIS * threshold, MIN_CONTRAST)
     ink = without_rules(ink, low)  # the faint ink too: joins (below) would run along a line
-    mask = ink > threshold
-    if stroke_width(mask) < HAIRLINE:
-        labels, components = label_components(_hysteresis(ink, mask, low))
-    else:
-        labels, components = label_components(mask)
-        if len(components) > 1 and (joined := _joins(ink, labels, low)) is not None:  # one stroke: no joins
-            labels, components = label_components(joined)
+    labels, components = _strokes(ink, threshold, low)
+    if (lines := _frame_lines(components, labels)) is not None:  # a form's printed boxes: not ink
+        ink = np.where(lines, 0.0, ink)
+        labels, components = _strokes(ink, threshold, low)
     sheet = _sheet(components, grey.shape)
     if sheet is not None:  # a photo of a sheet of paper with the table around it: read the sheet alone
         x0, y0, x1, y1 = sheet
         return [_shifted(digit, x0, y0) for digit in find_digits(grey[y0:y1, x0:x1])]
-    groups = group_digits(_without_frames(components, labels), grey.shape)
+    groups = group_digits(components, grey.shape)
     noise = 0.5 * threshold  # below half the ink threshold is paper grain
     digits, kept = [], []
     for group in groups:

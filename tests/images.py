@@ -164,16 +164,17 @@ def notebook_page(
     return np.asarray(picture)
 
 
-def in_boxes(digits: Sequence[np.ndarray], tilt: float = 0.0, cell: int = 140) -> np.ndarray:
+def in_boxes(digits: Sequence[np.ndarray], tilt: float = 0.0, cell: int = 140, line: int = 2) -> np.ndarray:
     """MNIST digits written in dark blue ink into a row of printed boxes, one each (a form's field for a
-    number, or a single box), the boxes' lines thin and dark; the page turned by ``tilt`` degrees. RGB."""
+    number, or a single box), the boxes' lines ``line`` pixels wide and dark; the page turned by ``tilt``
+    degrees. RGB."""
     margin = cell // 4
     width, height = len(digits) * cell + 2 * margin, cell + 2 * margin
     page = Image.new("RGB", (width, height), (252, 252, 250))
     pen = ImageDraw.Draw(page)
-    pen.rectangle([margin, margin, width - margin, height - margin], outline=(40, 40, 40), width=2)
+    pen.rectangle([margin, margin, width - margin, height - margin], outline=(40, 40, 40), width=line)
     for i in range(1, len(digits)):
-        pen.line([(margin + i * cell, margin), (margin + i * cell, height - margin)], fill=(40, 40, 40), width=2)
+        pen.line([(margin + i * cell, margin), (margin + i * cell, height - margin)], fill=(40, 40, 40), width=line)
     rgb = np.asarray(page, dtype=np.float32)
     tile = int(cell * 0.8)
     for i, digit in enumerate(digits):
