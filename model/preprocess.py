@@ -116,6 +116,8 @@ RULE_COUNT = 3
 FRAME_LINES = 0.9
 #: ... and its lines no thicker than this share of its box's shorter side (:func:`stroke_width`).
 FRAME_THICKNESS = 0.1
+#: ... among this many marks with the largest boxes.
+FRAME_CANDIDATES = 8
 
 
 @dataclass(frozen=True)
@@ -850,12 +852,16 @@ def _frame_lines(components: list[_Component], labels: np.ndarray) -> np.ndarray
     box of a form's field, the boxes of a row of them). Only the lines are taken out: a digit touching
     one keeps its strokes off the line. Left in, a box and the digits in it were one mark, refused."""
 
-    def inside(inner: _Component, outer: _Component) -> bool:
-        return outer.x0 < inner.x0 and inner.x1 < outer.x1 and outer.y0 < inner.y0 and inner.y1 < outer.y1
-
+    if len(components) < 2:
+        return None
+    boxes = np.array([(c.x0, c.y0, c.x1, c.y1) for c in components])
     lines = None
-    for frame in components:
-        if not any(inside(other, frame) for other in components if other is not frame):
+    # A box is among the largest marks: speckled pictures have hundreds of marks, a form a few.
+    for frame in sorted(components, key=lambda c: c.width * c.height, reverse=True)[:FRAME_CANDIDATES]:
+        inside = (
+            (boxes[:, 0] > frame.x0) & (boxes[:, 1] > frame.y0) & (boxes[:, 2] < frame.x1) & (boxes[:, 3] < frame.y1)
+        )
+        if not inside.any():
             continue
         on_lines = _frame(frame, labels)
         if on_lines is not None:
