@@ -137,7 +137,9 @@ def _encode(picture: Image.Image, fmt: str = "PNG", **options: object) -> bytes:
 
 
 def _uploads(digit: np.ndarray, seed: int) -> dict[str, bytes]:
-    """One validation digit (light on dark, 28x28) as people send it: four kinds of upload."""
+    """One validation digit (light on dark, 28x28) as people send it: five kinds of upload."""
+    from tests.images import notebook_page
+
     big = np.asarray(Image.fromarray(digit).resize((280, 280), Image.Resampling.BICUBIC))
     canvas = np.zeros((280, 280, 4), dtype=np.uint8)
     canvas[..., 3] = big  # a drawing canvas: black stroke, transparent background
@@ -152,6 +154,10 @@ def _uploads(digit: np.ndarray, seed: int) -> dict[str, bytes]:
         "scan 280x280 PNG": _encode(Image.fromarray(255 - big)),
         "canvas 280x280 RGBA PNG": _encode(Image.fromarray(canvas)),
         "photo 640x480 JPEG": _encode(Image.fromarray(photo).convert("RGB"), "JPEG", quality=85),
+        # Written across a squared notebook page's lines, which preprocessing takes out.
+        "notebook page 400x400 JPEG": _encode(
+            Image.fromarray(notebook_page(digit, "squared", tilt=1.0)), "JPEG", quality=85
+        ),
     }
 
 
