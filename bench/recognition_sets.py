@@ -23,7 +23,7 @@ from __future__ import annotations
 import io
 import math
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -218,32 +218,41 @@ def notebook_pages(digits: np.ndarray, labels: np.ndarray, seed: int = 0) -> lis
     """Validation digits written across the printed lines of a notebook page
     (:func:`tests.images.notebook_page`): ruled and squared in turn, lines 30-50 px apart, the page
     turned by up to 2 degrees, a JPEG of quality 75-95."""
-    from tests.images import jpeg, notebook_page
+    from tests.images import notebook_page
 
-    rng = np.random.default_rng(seed)
-    samples = []
-    for i, (digit, label) in enumerate(zip(digits, labels, strict=True)):
-        page = notebook_page(
-            digit, "squared" if i % 2 else "ruled", tilt=float(rng.uniform(-2, 2)), spacing=int(rng.integers(30, 51))
-        )
-        samples.append(Sample(jpeg(page, int(rng.integers(75, 96))), str(int(label)), f"notebook_page_{i}"))
-    return samples
+    def page(i: int, digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        paper = "squared" if i % 2 else "ruled"
+        return notebook_page(digit, paper, tilt=float(rng.uniform(-2, 2)), spacing=int(rng.integers(30, 51)))
+
+    return _photographed(digits, labels, page, "notebook_page", seed)
 
 
 def form_boxes(digits: np.ndarray, labels: np.ndarray, seed: int = 0) -> list[Sample]:
     """Validation digits written into a form's printed box (:func:`tests.images.in_boxes`), the page
     turned by up to 2 degrees, a JPEG of quality 75-95."""
-    from tests.images import in_boxes, jpeg
+    from tests.images import in_boxes
+
+    return _photographed(
+        digits, labels, lambda _, d, rng: in_boxes([d], tilt=float(rng.uniform(-2, 2))), "form_box", seed
+    )
+
+
+def _photographed(
+    digits: np.ndarray,
+    labels: np.ndarray,
+    page: Callable[[int, np.ndarray, np.random.Generator], np.ndarray],
+    name: str,
+    seed: int,
+) -> list[Sample]:
+    """Each digit on its ``page`` (made with the set's generator), as a JPEG of quality 75-95."""
+    from tests.images import jpeg
 
     rng = np.random.default_rng(seed)
-    return [
-        Sample(
-            jpeg(in_boxes([digit], tilt=float(rng.uniform(-2, 2))), int(rng.integers(75, 96))),
-            str(int(label)),
-            f"form_box_{i}",
-        )
-        for i, (digit, label) in enumerate(zip(digits, labels, strict=True))
-    ]
+    samples = []
+    for i, (digit, label) in enumerate(zip(digits, labels, strict=True)):
+        picture = page(i, digit, rng)
+        samples.append(Sample(jpeg(picture, int(rng.integers(75, 96))), str(int(label)), f"{name}_{i}"))
+    return samples
 
 
 Stroke = list[tuple[float, float]]

@@ -138,13 +138,18 @@ def pen_photo(
     return _photograph(coverage, seed, (0.95, 0.95, 1.0))
 
 
+#: Paper and ink of :func:`notebook_page` and :func:`in_boxes` (RGB).
+NOTEBOOK_PAPER, NOTEBOOK_INK = (250, 250, 244), (25.0, 25.0, 70.0)
+FORM_PAPER, FORM_INK = (252, 252, 250), (20.0, 20.0, 60.0)
+
+
 def notebook_page(
     digit: np.ndarray, paper: str = "ruled", tilt: float = 0.0, size: int = 400, spacing: int = 40
 ) -> np.ndarray:
     """An MNIST digit written in dark blue ink across the printed lines of a notebook page, RGB:
     ``ruled`` (light blue lines ``spacing`` pixels apart and a red margin) or ``squared`` (a light blue
     grid), the page turned by ``tilt`` degrees as a photo of it would be."""
-    page = Image.new("RGB", (size, size), (250, 250, 244))
+    page = Image.new("RGB", (size, size), NOTEBOOK_PAPER)
     pen = ImageDraw.Draw(page)
     for at in range(spacing // 2, size, spacing):
         pen.line([(0, at), (size, at)], fill=(150, 180, 230), width=2)
@@ -153,15 +158,8 @@ def notebook_page(
     if paper == "ruled":
         pen.line([(size // 8, 0), (size // 8, size)], fill=(230, 120, 120), width=2)
     tile = size // 2
-    ink = np.asarray(Image.fromarray(resize(digit, tile)), dtype=np.float32)[..., None] / 255.0
-    rgb = np.asarray(page, dtype=np.float32)
     top = (size - tile) // 2
-    window = rgb[top : top + tile, top : top + tile]
-    rgb[top : top + tile, top : top + tile] = window * (1 - ink) + np.array([25.0, 25.0, 70.0]) * ink
-    picture = Image.fromarray(rgb.astype(np.uint8))
-    if tilt:
-        picture = picture.rotate(tilt, resample=Image.Resampling.BICUBIC, fillcolor=(250, 250, 244))
-    return np.asarray(picture)
+    return _written(page, [(digit, top, top)], tile, NOTEBOOK_INK, NOTEBOOK_PAPER, tilt)
 
 
 def in_boxes(digits: Sequence[np.ndarray], tilt: float = 0.0, cell: int = 140, line: int = 2) -> np.ndarray:
@@ -170,22 +168,34 @@ def in_boxes(digits: Sequence[np.ndarray], tilt: float = 0.0, cell: int = 140, l
     degrees. RGB."""
     margin = cell // 4
     width, height = len(digits) * cell + 2 * margin, cell + 2 * margin
-    page = Image.new("RGB", (width, height), (252, 252, 250))
+    page = Image.new("RGB", (width, height), FORM_PAPER)
     pen = ImageDraw.Draw(page)
     pen.rectangle([margin, margin, width - margin, height - margin], outline=(40, 40, 40), width=line)
     for i in range(1, len(digits)):
         pen.line([(margin + i * cell, margin), (margin + i * cell, height - margin)], fill=(40, 40, 40), width=line)
-    rgb = np.asarray(page, dtype=np.float32)
     tile = int(cell * 0.8)
-    for i, digit in enumerate(digits):
-        ink = np.asarray(Image.fromarray(resize(digit, tile)), dtype=np.float32)[..., None] / 255.0
-        x, y = margin + i * cell + (cell - tile) // 2, margin + (cell - tile) // 2
-        rgb[y : y + tile, x : x + tile] = (
-            rgb[y : y + tile, x : x + tile] * (1 - ink) + np.array([20.0, 20.0, 60.0]) * ink
-        )
+    offset = (cell - tile) // 2
+    placed = [(digit, margin + i * cell + offset, margin + offset) for i, digit in enumerate(digits)]
+    return _written(page, placed, tile, FORM_INK, FORM_PAPER, tilt)
+
+
+def _written(
+    page: Image.Image,
+    digits: Sequence[tuple[np.ndarray, int, int]],
+    tile: int,
+    ink: tuple[float, float, float],
+    paper: tuple[int, int, int],
+    tilt: float,
+) -> np.ndarray:
+    """``page`` with MNIST digits written on it in ``ink``, each ``tile`` pixels square with its top-left
+    corner at (x, y), then turned by ``tilt`` degrees (the corners it uncovers are ``paper``). RGB."""
+    rgb = np.asarray(page, dtype=np.float32)
+    for digit, x, y in digits:
+        cover = resize(digit, tile).astype(np.float32)[..., None] / 255.0
+        rgb[y : y + tile, x : x + tile] = rgb[y : y + tile, x : x + tile] * (1 - cover) + np.array(ink) * cover
     picture = Image.fromarray(rgb.astype(np.uint8))
     if tilt:
-        picture = picture.rotate(tilt, resample=Image.Resampling.BICUBIC, fillcolor=(252, 252, 250))
+        picture = picture.rotate(tilt, resample=Image.Resampling.BICUBIC, fillcolor=paper)
     return np.asarray(picture)
 
 
