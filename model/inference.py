@@ -379,7 +379,7 @@ def _symbol(row: np.ndarray, sure: float = refusal.PART_THRESHOLD) -> bool:
     """Whether a 12-class network reads a mark as no digit at least ``sure`` (by default: more likely
     no digit than a digit, ``refusal.PART_THRESHOLD``) and more likely a symbol than digits that touch."""
     no_digit = float(row[NUM_CLASSES]) if len(row) > TOUCHING else 0.0
-    return no_digit >= sure and no_digit > float(row[TOUCHING])
+    return no_digit >= sure and no_digit > _touching(row)
 
 
 def _symbol_spans(options: list[np.ndarray], spans: list[list[tuple[int, int]]]) -> list[tuple[int, int]]:

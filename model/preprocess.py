@@ -767,9 +767,7 @@ def _lines(mask: np.ndarray) -> tuple[float, list[tuple[int, int]]]:
     histograms of its ink pixels' sheared rows (shearing the whole mask for each slope costs 10 times
     as much)."""
     height, width = mask.shape
-    near = mask.copy()
-    near[1:] |= mask[:-1]
-    near[:-1] |= mask[1:]
+    near = _near_rows(mask, 1)
     ink_rows, ink_cols = np.nonzero(mask)
     near_rows, near_cols = np.nonzero(near)
     centred = np.arange(width) - width / 2
@@ -789,6 +787,15 @@ def _lines(mask: np.ndarray) -> tuple[float, list[tuple[int, int]]]:
             if fill > best[2]:
                 best = (slope, bands, fill)
     return best[0], best[1]
+
+
+def _near_rows(mask: np.ndarray, reach: int) -> np.ndarray:
+    """Pixels within ``reach`` rows of ink in their column (a vertical dilation of ``mask``)."""
+    near = mask.copy()
+    for step in range(1, reach + 1):
+        near[step:] |= mask[:-step]
+        near[:-step] |= mask[step:]
+    return near
 
 
 def _shear(image: np.ndarray, slope: float) -> tuple[np.ndarray, np.ndarray]:
@@ -879,14 +886,7 @@ def _frame(component: _Component, labels: np.ndarray) -> np.ndarray | None:
     form, a little turned)."""
     window = np.isin(labels[component.y0 : component.y1, component.x0 : component.x1], component.labels)
     reach = max(2, round(max(RULE_SLOPES) * max(window.shape) / 2) + 1)
-    fills = []
-    for view in (window, window.T):  # rows, then columns
-        near = view.copy()
-        for step in range(1, reach + 1):
-            near[step:] |= view[:-step]
-            near[:-step] |= view[step:]
-        fills.append(near.mean(axis=1) >= RULE_SPAN)
-    across, along = fills
+    across, along = (_near_rows(view, reach).mean(axis=1) >= RULE_SPAN for view in (window, window.T))
     on_lines = window & (across[:, None] | along[None, :])
     corner = 2 * reach  # a turned box's corners lie off its box's own
     ends = (slice(0, corner), slice(-corner, None))
