@@ -93,6 +93,9 @@ NOT_DIGIT_CHARS = "ACEFHKLMNPRTUVWXYcefhkmnprtuvwxy#%@*+=<>{}&"
 #: For ``font_percent``: a per cent sign alone and after a number (refused as a whole: a number with a
 #: mark that is no digit is answered ``not_a_digit``), in every font of the sets.
 PERCENT_TEXTS = ("%", "50%", "100%")
+#: For ``font_punctuation``: numbers with a decimal point, a colon, a thousands comma, a minus sign
+#: (refused: read without it, the number would be another).
+PUNCTUATION_TEXTS = ("3.14", "12:30", "1,000", "-25")
 
 
 @dataclass(frozen=True)
@@ -157,18 +160,26 @@ def render_font_sets(seed: int = 0) -> dict[str, list[tuple[str, Image.Image]]]:
     return sets
 
 
-def render_percent_set(seed: int = 1) -> list[tuple[str, Image.Image]]:
-    """``font_percent`` as (file name, picture): each of :data:`PERCENT_TEXTS` in each font that has a %
-    (in some the rings are marks apart from the slash, in some the % runs into the 0 before it)."""
+def render_symbol_set(texts: tuple[str, ...], seed: int) -> list[tuple[str, Image.Image]]:
+    """A set of pictures to refuse as (file name, picture): each of ``texts`` in each font of the sets
+    that has all its characters (``font_percent``: :data:`PERCENT_TEXTS`, seed 1; ``font_punctuation``:
+    :data:`PUNCTUATION_TEXTS`, seed 2)."""
     rng = np.random.default_rng(seed)
     pictures = []
     for font_file in HANDWRITING_FONTS + TYPED_FONTS:
-        if _has(font_file, "%"):
-            for i, text in enumerate(PERCENT_TEXTS):
+        for i, text in enumerate(texts):
+            if all(_has(font_file, char) for char in text):
                 pictures.append(
                     (f"x_{Path(font_file).stem}_{i}.png", _text(text, font_file, int(rng.integers(40, 160)), rng))
                 )
     return pictures
+
+
+def symbol_sets() -> dict[str, list[tuple[str, Image.Image]]]:
+    return {
+        "font_percent": render_symbol_set(PERCENT_TEXTS, seed=1),
+        "font_punctuation": render_symbol_set(PUNCTUATION_TEXTS, seed=2),
+    }
 
 
 def write_font_sets(
@@ -177,7 +188,7 @@ def write_font_sets(
     """Render the font sets (``sets``, by default all of them) into ``directory/<set>/``, replacing
     what is there; counts per set."""
     counts = {}
-    sets = sets if sets is not None else {**render_font_sets(), "font_percent": render_percent_set()}
+    sets = sets if sets is not None else {**render_font_sets(), **symbol_sets()}
     for name, pictures in sets.items():
         folder = directory / name
         folder.mkdir(parents=True, exist_ok=True)
@@ -354,7 +365,7 @@ def uci_handwriting() -> list[Sample]:
 
 def all_sets(digits: np.ndarray, labels: np.ndarray) -> Iterator[tuple[str, list[Sample]]]:
     """Every set by name; ``digits``/``labels``: held-out MNIST digits for ``semi_transparent``."""
-    for name in ("font_digits", "font_numbers", "font_not_digits", "font_percent"):
+    for name in ("font_digits", "font_numbers", "font_not_digits", "font_percent", "font_punctuation"):
         yield name, stored(name)
     yield "semi_transparent", semi_transparent(digits, labels)
     yield "notebook_pages", notebook_pages(digits, labels)

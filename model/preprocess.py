@@ -15,7 +15,9 @@ Every path (endpoint, CLI, UI) goes through :func:`preprocess`. The steps:
    lie; paper grain below a noise threshold (4 sigma of the background, estimated by the MAD) goes to 0.
 4. **Digits** (:func:`find_digits`): ink pixels above an Otsu threshold are labelled into connected
    components; specks are dropped; broken strokes (pieces stacked over each other) are merged; marks
-   much shorter than the tallest one (dots, dashes) are dropped; the rest are digits, left to right.
+   much shorter than the tallest one are dropped, except punctuation in a number (a decimal point, a
+   comma, a colon, a dash, a minus sign), which is refused (``not_a_digit``: without it, the number
+   would be another); the rest are digits, left to right.
    A mark at least as wide as tall may be digits that touch: it also offers ways to cut it into
    digits (:attr:`Digit.cuts`), and the classifier reads it cut if it is much surer of the parts.
    A blank, uniform or noise-only image has none: ``no_digit_found``, never a guessed digit. A sheet of
@@ -83,6 +85,7 @@ MIN_DIGIT_CONTRAST = 32.0  # a digit's typical ink must stand out at least this 
 NOISE_SIGMAS = 4.0  # ink must be this many noise standard deviations away from the paper
 MIN_DIGIT_HEIGHT = 0.04  # of the working image's size (the side of a square as large): shorter marks are specks
 MIN_DIGIT_PIXELS = 6  # ... and never shorter than this many working pixels
+MIN_DIGIT_SHARE = 0.35  # ... nor than this share of the tallest mark
 SPECK_AREA = 0.03  # components under this fraction of the largest one are specks
 MAX_COMPONENTS = 64  # the largest components considered (noise and text produce hundreds)
 MAX_DIGITS = 16
@@ -112,6 +115,21 @@ RULE_THICKNESS = 0.03
 RULE_SLOPES = (0.0, 0.01, -0.01, 0.02, -0.02, 0.03, -0.03, 0.04, -0.04)
 #: ... and at least this many side by side: a digit filling the picture has two sides from edge to edge.
 RULE_COUNT = 3
+#: Punctuation in a number (a mark too short to be a digit: a dot, a comma, a colon, a dash) refuses the
+#: picture where it stands (read without it, "3.14" would be 314): in the gap between two digits, its
+#: centre within this share of their height of the gap's sides, and on the line (from the digits' top
+#: to this share below their foot: a comma hangs below it) ...
+PUNCTUATION_REACH = 0.15
+#: ... or before the first digit (a dash: a minus sign) or after the last, at most this share of the
+#: digit's height from it.
+SIGN_REACH = 0.6
+#: Beside a digit, a mark is punctuation rather than a piece of it when its centre lies below this
+#: share of the digit's height from its top (a colon's upper dot about 0.4; a broken-off piece of a
+#: 5's or a 7's bar lies above it) ...
+PUNCTUATION_TOP = 0.3
+#: ... and it stands at least this share of the digit's height apart (and 2 working pixels: nearer, a
+#: broken-off end of a stroke, a 3's terminal).
+PUNCTUATION_GAP = 0.03
 #: A printed box around a digit: this share of its pixels on lines along its whole box (``RULE_SPAN``).
 FRAME_LINES = 0.9
 #: ... and its lines no thicker than this share of its box's shorter side (:func:`stroke_width`).
@@ -544,7 +562,7 @@ def _overlap(a0: int, a1: int, b0: int, b1: int) -> int:
     return max(0, min(a1, b1) - max(a0, b0))
 
 
-def _belong_together(a: _Component, b: _Component) -> bool:
+def _belong_together(a: _Component, b: _Component, punctuation: bool = False) -> bool:
     """Whether two parts are pieces of one broken digit (a pen that skipped, a faint stroke).
 
     Not when they are far apart vertically, nor when they stand side by side at similar heights
@@ -552,7 +570,8 @@ def _belong_together(a: _Component, b: _Component) -> bool:
     lies mostly over the other horizontally (the detached bar of a 5), or when the gap between them is
     small for the digit they would form and that digit would not be wider than a digit can be, or
     when a short piece touches the box of a tall one, or when they are the two strokes of a 4 written
-    open (:func:`_open_four`).
+    open (:func:`_open_four`). With ``punctuation`` (in a number), not when the shorter one is shaped
+    and placed like punctuation beside the other (:func:`_punctuation_beside`).
     """
     short, tall = sorted((a.height, b.height))
     x_overlap = _overlap(a.x0, a.x1, b.x0, b.x1)
@@ -565,12 +584,27 @@ def _belong_together(a: _Component, b: _Component) -> bool:
         return False
     if x_overlap >= 0.5 * narrower:
         return True
+    if punctuation and x_overlap == 0 and _punctuation_beside(*sorted((a, b), key=lambda c: c.height)):
+        return False
     x_gap, y_gap = max(a.x0, b.x0) - min(a.x1, b.x1), max(a.y0, b.y0) - min(a.y1, b.y1)
     if short < 0.5 * tall and max(x_gap, y_gap) <= 0.1 * tall:
         return True  # a short stroke touching the box of a tall one: the 5's bar reaching out to the right
     width = max(a.x1, b.x1) - min(a.x0, b.x0)
     height = max(a.y1, b.y1) - min(a.y0, b.y0)
     return width <= 1.2 * height and x_gap <= 0.25 * height
+
+
+def _punctuation_beside(short: _Component, tall: _Component) -> bool:
+    """Whether ``short``, beside ``tall`` (no column in common), is shaped and placed like punctuation
+    rather than a piece of it: too short to be a digit (a dot, a comma, a dash), at most 0.8 of its
+    height wide (a minus sign is wide), low (:data:`PUNCTUATION_TOP`) and apart (:data:`PUNCTUATION_GAP`)."""
+    x_gap = max(short.x0, tall.x0) - min(short.x1, tall.x1)
+    return (
+        x_gap >= max(PUNCTUATION_GAP * tall.height, 2)
+        and short.height < MIN_DIGIT_SHARE * tall.height
+        and short.width <= 0.8 * tall.height
+        and short.y0 + short.y1 >= 2 * (tall.y0 + PUNCTUATION_TOP * tall.height)
+    )
 
 
 def _open_four(left: _Component, right: _Component) -> bool:
@@ -593,7 +627,12 @@ def _merge(a: _Component, b: _Component) -> _Component:
 
 
 def group_digits(components: list[_Component], image_shape: tuple[int, int]) -> list[_Component]:
-    """Components -> digits, left to right: drop specks, merge broken strokes, drop marks too short."""
+    """Components -> digits, left to right: drop specks, merge broken strokes, drop marks too short.
+
+    In a number (two digits or more), a small mark standing apart beside a digit is punctuation rather
+    than a piece of it, and refuses the picture where punctuation stands (:func:`_refuse_punctuation`).
+    Beside a single digit, a speck (MNIST's crops carry bits of their neighbours) or a detached piece
+    (a 4's arm, a 7's crossbar, both where a minus sign would be) is likelier: merged, as before."""
     if not components:
         return []
     components = sorted(components, key=lambda c: c.area, reverse=True)[:MAX_COMPONENTS]
@@ -601,12 +640,25 @@ def group_digits(components: list[_Component], image_shape: tuple[int, int]) -> 
     parts = [c for c in components if c.area >= max(3, SPECK_AREA * largest)]
     if not parts:
         return []
+    digits, _ = _grouped(parts, image_shape, punctuation=False)
+    if len(digits) > 1:
+        digits, marks = _grouped(parts, image_shape, punctuation=True)
+        _refuse_punctuation(marks, digits)
+    return digits
+
+
+def _grouped(
+    parts: list[_Component], image_shape: tuple[int, int], punctuation: bool
+) -> tuple[list[_Component], list[_Component]]:
+    """``parts`` merged where they belong together (:func:`_belong_together`) -> (the digits, left to
+    right; the marks too short to be one)."""
+    parts = list(parts)
     merged = True
     while merged:  # a handful of parts: the quadratic loop is cheap
         merged = False
         for i in range(len(parts)):
             for j in range(i + 1, len(parts)):
-                if _belong_together(parts[i], parts[j]):
+                if _belong_together(parts[i], parts[j], punctuation):
                     parts[i] = _merge(parts[i], parts[j])
                     del parts[j]
                     merged = True
@@ -614,9 +666,39 @@ def group_digits(components: list[_Component], image_shape: tuple[int, int]) -> 
             if merged:
                 break
     tallest = max(p.height for p in parts)
-    min_height = max(0.35 * tallest, MIN_DIGIT_HEIGHT * (image_shape[0] * image_shape[1]) ** 0.5, MIN_DIGIT_PIXELS)
+    min_height = max(
+        MIN_DIGIT_SHARE * tallest, MIN_DIGIT_HEIGHT * (image_shape[0] * image_shape[1]) ** 0.5, MIN_DIGIT_PIXELS
+    )
     digits = [p for p in parts if p.height >= min_height and p.anchor >= 0.3 * p.height]
-    return sorted(digits, key=lambda p: (p.x0 + p.x1) / 2)
+    return sorted(digits, key=lambda p: (p.x0 + p.x1) / 2), [p for p in parts if p not in digits]
+
+
+def _refuse_punctuation(marks: list[_Component], digits: list[_Component]) -> None:
+    """Raise ``not_a_digit`` for a mark too short to be a digit that stands where punctuation stands in
+    the number ``digits``, on its line: in the gap between two digits (a decimal point, a comma, a colon,
+    a dash), just before the first (a dash: a minus sign) or just after the last (a full stop, a ring of
+    a %). Dropped as a speck, it would change the number silently. Marks off the line are left out."""
+    for mark in marks:
+        cx, cy = (mark.x0 + mark.x1) / 2, (mark.y0 + mark.y1) / 2
+        for i, (left, right) in enumerate(itertools.pairwise([None, *digits, None])):
+            beside = [d for d in (left, right) if d is not None]
+            h = max(d.height for d in beside)
+            if not min(d.y0 for d in beside) <= cy <= max(d.y1 for d in beside) + PUNCTUATION_REACH * h:
+                continue
+            if left is None and mark.width >= 2 * mark.height and 0 <= right.x0 - mark.x1 <= SIGN_REACH * h:
+                where = "just before the first digit looks like a minus sign or a dash"
+            elif right is None and 0 <= mark.x0 - left.x1 <= SIGN_REACH * h:
+                where = "just after the last digit looks like a full stop or a part of a symbol such as %"
+            elif left and right and left.x1 - PUNCTUATION_REACH * h <= cx <= right.x0 + PUNCTUATION_REACH * h:
+                where = f"between digits {i} and {i + 1} (left to right) looks like a decimal point, a comma, a colon"
+                where += " or a dash"
+            else:
+                continue
+            raise InputError(
+                "not_a_digit",
+                f"not a digit: a short mark {where}; only the digits 0-9 are read, and without it the number "
+                "would be misread",
+            )
 
 
 # ------------------------------------------------------------------------------------------ rendering

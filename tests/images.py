@@ -252,6 +252,13 @@ STROKES: dict[int, list[list[tuple[float, float]]]] = {
     8: [_arc(0.5, 0.3, 0.15, 0.16, 90, 450), _arc(0.5, 0.67, 0.19, 0.2, -90, 270)],
     9: [[*_arc(0.5, 0.33, 0.17, 0.17, 0, 360), (0.66, 0.45), (0.62, 0.87)]],
 }
+#: Punctuation a number may hold, in :data:`STROKES`' units: a dot is a stroke of one point.
+PUNCTUATION: dict[str, list[list[tuple[float, float]]]] = {
+    ".": [[(0.5, 0.84)]],
+    ",": [[(0.52, 0.8), (0.46, 0.94)]],
+    "-": [[(0.38, 0.52), (0.62, 0.52)]],
+    ":": [[(0.5, 0.45)], [(0.5, 0.84)]],
+}
 
 
 def draw_number(
@@ -259,7 +266,7 @@ def draw_number(
 ) -> np.ndarray:
     """A number drawn on a transparent canvas, digit after digit (:data:`STROKES`), slightly uneven
     in size and height like a hand would write it, each ``spacing`` heights after the one before
-    (below about 0.5 the digits touch). RGBA, stroke in alpha."""
+    (below about 0.5 the digits touch); ``.,-:`` are drawn as :data:`PUNCTUATION`. RGBA, stroke in alpha."""
     rng = np.random.default_rng(seed)
     cell = height * spacing
     # The strokes span about 0.25-0.75 of their square, and the pen's width: that part is drawn,
@@ -270,7 +277,7 @@ def draw_number(
     for i, char in enumerate(text):
         scale = 1.0 + rng.uniform(-2, 2) * jitter
         size = round(height * scale)
-        drawn = draw_strokes(STROKES[int(char)], size=size, width=width)
+        drawn = draw_strokes(PUNCTUATION[char] if char in PUNCTUATION else STROKES[int(char)], size=size, width=width)
         start = round(size * left)
         tile = drawn[:, start : start + round(span * size)]
         top = int(np.clip(round(rng.uniform(-1, 1) * jitter * height), -(size - height) - 1, 0))

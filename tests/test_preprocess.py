@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from model.contract import InputError
 from model.preprocess import (
@@ -31,6 +31,7 @@ from model.preprocess import (
     to_grey,
 )
 from tests import images
+from training.negatives import font_path
 
 pytestmark = pytest.mark.unit
 
@@ -479,6 +480,39 @@ def test_specks_around_a_digit_are_ignored(digits: tuple[np.ndarray, np.ndarray]
     page[rng.random(page.shape) < 0.002] = 0  # dust
     found = one_digit(images.png(page))
     assert similarity(found.pixels, digits[0][5]) > 0.85
+
+
+@pytest.mark.parametrize("text", ["3.14", "0,5", "12:30", "7-3", "-12", "10.5", "2,50", "10:15"])
+@pytest.mark.parametrize("how", ["drawn", "typed"])
+def test_punctuation_in_a_number_is_refused_not_dropped(text: str, how: str) -> None:
+    """A decimal point, comma, colon or minus sign is too short to be a digit; dropped as a speck, it
+    changed the number silently (3.14 read as 314, 10:15 as 10115: the colon's dots stacked into a 1).
+    It is refused, and the message says where."""
+    if how == "drawn":
+        picture = images.draw_number(text)
+    else:
+        picture = Image.new("L", (60 * len(text) + 80, 160), 255)
+        font = ImageFont.truetype(str(font_path("DejaVuSans.ttf")), 100)
+        ImageDraw.Draw(picture).text((30, 20), text, font=font, fill=0)
+    with pytest.raises(InputError) as info:
+        preprocess(images.png(picture))
+    assert info.value.code == "not_a_digit"
+    assert ("before the first digit" if text.startswith("-") else "between digits") in info.value.message
+
+
+def test_specks_off_the_line_and_marks_beside_one_digit_are_not_punctuation() -> None:
+    """Dots above or below a number are left out as before; beside a single digit, a dot or a dash is
+    more likely a speck or a detached stroke (a 7's crossbar) than punctuation: "7." and "-7" read 7."""
+    number = images.draw_number("314")
+    dot = images.draw_strokes([[(0.5, 0.5)]], size=40, width=12)
+    above = np.concatenate([np.zeros((60, number.shape[1], 4), np.uint8), number])
+    above[:40, 100:140] = dot
+    below = np.concatenate([number, np.zeros((60, number.shape[1], 4), np.uint8)])
+    below[-40:, 100:140] = dot
+    assert len(preprocess(images.png(above))) == 3
+    assert len(preprocess(images.png(below))) == 3
+    assert len(preprocess(images.png(images.draw_number("7.")))) == 1
+    assert len(preprocess(images.png(images.draw_number("-7")))) == 1
 
 
 # ------------------------------------------------------------------------------------------- no digit

@@ -46,6 +46,7 @@ FLOORS = {
     "font_numbers": 0.88,
     "font_not_digits": 0.93,
     "font_percent": 0.84,
+    "font_punctuation": 0.83,
     "multi_stroke": 0.95,
     "hairline": 0.97,
     "shapes": 0.95,
@@ -55,10 +56,10 @@ FLOORS = {
 }
 
 
-@pytest.mark.parametrize("name", ["font_digits", "font_numbers", "font_not_digits", "font_percent"])
+@pytest.mark.parametrize("name", ["font_digits", "font_numbers", "font_not_digits", "font_percent", "font_punctuation"])
 def test_font_sets(name: str, loaded) -> None:
     result = score(name, recognition_sets.stored(name), loaded)
-    key = "refused" if name in ("font_not_digits", "font_percent") else "read_right"
+    key = "refused" if name in ("font_not_digits", "font_percent", "font_punctuation") else "read_right"
     assert result[key] >= FLOORS[name], result
 
 
@@ -198,3 +199,13 @@ def test_a_number_with_one_mark_that_is_no_digit_is_refused(loaded) -> None:
     error = answer(loaded, images.png(picture))["error"]
     assert error["code"] == "not_a_digit" and "mark 3 of 3" in error["message"]
     assert answer(loaded, images.png(number))["number"] == "12"
+
+
+def test_a_number_with_punctuation_is_refused_and_read_without_it(loaded) -> None:
+    """A decimal point or a colon is not dropped as a speck: "3.14" is refused (it was answered 314),
+    and the same digits without it are read."""
+    for text in ("3.14", "12:30"):
+        error = answer(loaded, images.png(images.draw_number(text)))["error"]
+        assert error["code"] == "not_a_digit" and "between digits" in error["message"], text
+        digits = text.replace(".", "").replace(":", "")
+        assert answer(loaded, images.png(images.draw_number(digits)))["number"] == digits

@@ -18,7 +18,10 @@ MODEL_INPUT_SCALE = 6
 #: What to tell a person for each error code of the API (docs/contracts.md); the API's own message follows.
 ERROR_HINTS: dict[str, str] = {
     "no_digit_found": "No digit found in this image. Is it blank, or too faint?",
-    "not_a_digit": "This does not look like a digit (a letter, a symbol, a shape or a scribble?). Write digits 0-9.",
+    "not_a_digit": (
+        "This does not look like a digit (a letter, a symbol, a shape, a scribble, or a decimal point or minus"
+        " sign in a number?). Write digits 0-9 only."
+    ),
     "unsupported_media_type": "This file is not an image we can read (PNG, JPEG, GIF, WebP, BMP, TIFF).",
     "image_too_large": "This image is too large.",
     "corrupt_image": "This image could not be decoded (damaged or truncated file?).",

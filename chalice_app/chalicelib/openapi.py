@@ -73,7 +73,10 @@ _WHEN = {
     ),
     "corrupt_image": "an image signature, but damaged or truncated data",
     "no_digit_found": "blank, uniform, noise only, a dot or a dash; or too many marks",
-    "not_a_digit": "a mark is a letter, symbol, shape or scribble, not a digit (one such mark refuses the image)",
+    "not_a_digit": (
+        "a mark is a letter, symbol, shape or scribble, not a digit, or punctuation in a number (a decimal point,"
+        " a minus sign); one such mark refuses the image"
+    ),
     "model_error": "the model crashed on this input",
     "endpoint_unavailable": "the model endpoint is down or not answering: retry after Retry-After",
     "endpoint_throttled": "the model endpoint is throttling: retry after Retry-After",
