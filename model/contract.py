@@ -114,6 +114,7 @@ STATUSES: dict[str, int] = {
     "corrupt_image": 422,
     "no_digit_found": 422,
     "not_a_digit": 422,
+    "several_lines": 422,
     "internal_error": 500,
     # the HTTP API's own
     "invalid_parameter": 400,

@@ -17,7 +17,8 @@ Every path (endpoint, CLI, UI) goes through :func:`preprocess`. The steps:
    components; specks are dropped; broken strokes (pieces stacked over each other) are merged; marks
    much shorter than the tallest one are dropped, except punctuation in a number (a decimal point, a
    comma, a colon, a dash, a minus sign), which is refused (``not_a_digit``: without it, the number
-   would be another); the rest are digits, left to right.
+   would be another); the rest are digits, left to right, on one line (digits on several lines, one
+   above another, are refused: ``several_lines``).
    A mark at least as wide as tall may be digits that touch: it also offers ways to cut it into
    digits (:attr:`Digit.cuts`), and the classifier reads it cut if it is much surer of the parts.
    A blank, uniform or noise-only image has none: ``no_digit_found``, never a guessed digit. A sheet of
@@ -643,8 +644,25 @@ def group_digits(components: list[_Component], image_shape: tuple[int, int]) -> 
     digits, _ = _grouped(parts, image_shape, punctuation=False)
     if len(digits) > 1:
         digits, marks = _grouped(parts, image_shape, punctuation=True)
+        _refuse_several_lines(digits)
         _refuse_punctuation(marks, digits)
     return digits
+
+
+def _refuse_several_lines(digits: list[_Component]) -> None:
+    """Raise ``several_lines`` when one mark stands wholly above another that shares some of its columns,
+    neither of them flat (the bars of a ``=`` are a symbol, refused as not a digit): the digits are
+    written on two lines or more (read left to right, "12" over "34" was answered 3142). The digits of
+    one line stand side by side, even on a slope."""
+    upright = [d for d in digits if d.height >= 0.5 * d.width]
+    for a, b in itertools.combinations(upright, 2):
+        upper, lower = sorted((a, b), key=lambda d: d.y0)
+        if upper.y1 <= lower.y0 and _overlap(a.x0, a.x1, b.x0, b.x1) > 0:
+            raise InputError(
+                "several_lines",
+                "the digits stand on more than one line, one above another: send one number per picture, "
+                "written on one line",
+            )
 
 
 def _grouped(

@@ -129,6 +129,7 @@ def build(mnist_dir: Path = MNIST_DIR) -> list[Case]:
     exif[0x0112] = 6  # ...and tagged "rotate 90 CW to display": upright after exif_transpose
     exif_jpeg = _save(rotated, "JPEG", quality=90, exif=exif.tobytes())
     one_pixel = images.png(np.zeros((1, 1), dtype=np.uint8))
+    two_lines = np.concatenate([images.number([seven, three]), images.number([three, seven])])  # "73" over "37"
     zip_buffer = io.BytesIO()
     with zipfile.ZipFile(zip_buffer, "w") as archive:
         archive.writestr("digit.png", good_png)
@@ -137,6 +138,7 @@ def build(mnist_dir: Path = MNIST_DIR) -> list[Case]:
         "unsupported": ("unsupported_media_type", 415),
         "corrupt": ("corrupt_image", 422),
         "none": ("no_digit_found", 422),
+        "lines": ("several_lines", 422),
         "large": ("image_too_large", 413),
         "empty": ("empty_body", 400),
     }
@@ -164,6 +166,7 @@ def build(mnist_dir: Path = MNIST_DIR) -> list[Case]:
         bad("png with a bad crc", "bad-crc.png", bad_crc(good_png), "image/png", "corrupt"),
         bad("zero-size png", "zero.png", zero_size_png(), "image/png", "corrupt"),
         bad("1x1 image", "one-pixel.png", one_pixel, "image/png", "none"),
+        bad("digits on two lines", "two-lines.png", images.png(two_lines), "image/png", "lines"),
         bad("20000x20000 png (decompression bomb)", "bomb.png", bomb_png(), "image/png", "large"),
         bad("10 MB file", "huge.png", good_png + b"\x00" * (10 * 1024 * 1024), "image/png", "large"),
         good("animated gif (first frame)", "animated.gif", animated, "image/gif"),

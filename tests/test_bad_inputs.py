@@ -41,6 +41,7 @@ CASE_NAMES = [
     "png with a bad crc",
     "zero-size png",
     "1x1 image",
+    "digits on two lines",
     "20000x20000 png (decompression bomb)",
     "10 MB file",
     "animated gif (first frame)",

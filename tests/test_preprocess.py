@@ -515,6 +515,21 @@ def test_specks_off_the_line_and_marks_beside_one_digit_are_not_punctuation() ->
     assert len(preprocess(images.png(images.draw_number("-7")))) == 1
 
 
+@pytest.mark.parametrize(("top", "bottom"), [("12", "34"), ("42", "7"), ("7", "5")])
+def test_digits_on_several_lines_are_refused(top: str, bottom: str) -> None:
+    """Read left to right, two lines of digits came out interleaved ("12" over "34" answered 3142)."""
+    upper, lower = images.draw_number(top), images.draw_number(bottom)
+    width = max(upper.shape[1], lower.shape[1])
+    rows = [np.pad(part, ((0, 0), (0, width - part.shape[1]), (0, 0))) for part in (upper, lower)]
+    assert error_code(images.png(np.concatenate(rows))) == "several_lines"
+
+
+@pytest.mark.parametrize("angle", [10, 25])
+def test_a_number_written_on_a_slope_is_one_line(angle: float) -> None:
+    sloped = Image.fromarray(images.draw_number("123456")).rotate(angle, expand=True)
+    assert len(preprocess(images.png(np.asarray(sloped)))) == 6
+
+
 # ------------------------------------------------------------------------------------------- no digit
 
 

@@ -77,6 +77,7 @@ _WHEN = {
         "a mark is a letter, symbol, shape or scribble, not a digit, or punctuation in a number (a decimal point,"
         " a minus sign); one such mark refuses the image"
     ),
+    "several_lines": "digits written on more than one line (one number per picture, on one line)",
     "model_error": "the model crashed on this input",
     "endpoint_unavailable": "the model endpoint is down or not answering: retry after Retry-After",
     "endpoint_throttled": "the model endpoint is throttling: retry after Retry-After",
@@ -95,6 +96,7 @@ _IMAGE = (
     "corrupt_image",
     "no_digit_found",
     "not_a_digit",
+    "several_lines",
     "model_error",
 )
 
