@@ -688,7 +688,7 @@ def _grouped(
         MIN_DIGIT_SHARE * tallest, MIN_DIGIT_HEIGHT * (image_shape[0] * image_shape[1]) ** 0.5, MIN_DIGIT_PIXELS
     )
     digits = [p for p in parts if p.height >= min_height and p.anchor >= 0.3 * p.height]
-    return sorted(digits, key=lambda p: (p.x0 + p.x1) / 2), [p for p in parts if p not in digits]
+    return sorted(digits, key=lambda p: (p.x0 + p.x1) / 2), [p for p in parts if all(p is not d for d in digits)]
 
 
 def _refuse_punctuation(marks: list[_Component], digits: list[_Component]) -> None:
@@ -708,8 +708,10 @@ def _refuse_punctuation(marks: list[_Component], digits: list[_Component]) -> No
             elif right is None and 0 <= mark.x0 - left.x1 <= SIGN_REACH * h:
                 where = "just after the last digit looks like a full stop or a part of a symbol such as %"
             elif left and right and left.x1 - PUNCTUATION_REACH * h <= cx <= right.x0 + PUNCTUATION_REACH * h:
-                where = f"between digits {i} and {i + 1} (left to right) looks like a decimal point, a comma, a colon"
-                where += " or a dash"
+                where = (
+                    f"between digits {i} and {i + 1} (left to right) looks like a decimal point, a comma, "
+                    "a colon or a dash"
+                )
             else:
                 continue
             raise InputError(
