@@ -248,6 +248,14 @@ def form_boxes(digits: np.ndarray, labels: np.ndarray, seed: int = 0) -> list[Sa
     )
 
 
+def circled(digits: np.ndarray, labels: np.ndarray, seed: int = 0) -> list[Sample]:
+    """Validation digits with a ring drawn round them by hand (:func:`tests.images.circled`), a JPEG of
+    quality 75-95."""
+    from tests.images import circled as ringed
+
+    return _photographed(digits, labels, lambda _, d, rng: ringed(d, int(rng.integers(1 << 30))), "circled", seed)
+
+
 def _photographed(
     digits: np.ndarray,
     labels: np.ndarray,
@@ -370,6 +378,7 @@ def all_sets(digits: np.ndarray, labels: np.ndarray) -> Iterator[tuple[str, list
     yield "semi_transparent", semi_transparent(digits, labels)
     yield "notebook_pages", notebook_pages(digits, labels)
     yield "form_boxes", form_boxes(digits, labels)
+    yield "circled", circled(digits, labels)
     yield "multi_stroke", multi_stroke()
     yield "hairline", hairline()
     yield "shapes", shapes()

@@ -18,7 +18,8 @@ Every path (endpoint, CLI, UI) goes through :func:`preprocess`. The steps:
    much shorter than the tallest one are dropped, except punctuation in a number (a decimal point, a
    comma, a colon, a dash, a minus sign), which is refused (``not_a_digit``: without it, the number
    would be another); the rest are digits, left to right, on one line (digits on several lines, one
-   above another, are refused: ``several_lines``).
+   above another, are refused: ``several_lines``). The lines of a form's printed boxes and a ring drawn
+   round a digit are not ink.
    A mark at least as wide as tall may be digits that touch: it also offers ways to cut it into
    digits (:attr:`Digit.cuts`), and the classifier reads it cut if it is much surer of the parts.
    A blank, uniform or noise-only image has none: ``no_digit_found``, never a guessed digit. A sheet of
@@ -137,6 +138,19 @@ FRAME_LINES = 0.9
 FRAME_THICKNESS = 0.1
 #: ... among this many marks with the largest boxes.
 FRAME_CANDIDATES = 8
+#: A ring drawn round a digit (a circled answer): a thin mark holding another at least this share of its
+#: height inside its box ...
+RING_INSIDE = 0.3
+#: ... the largest of them holding at least this share of their ink (a digit, perhaps with specks; a
+#: face's eyes and mouth are marks of their own) ...
+RING_ONE_MARK = 0.8
+#: ... unless what it holds is one straight stroke (:func:`_not_a_stroke`: its spread across under this
+#: share of its spread along): a thin 0's slash, or a 1 in a ring, which is not told from it.
+RING_HELD = 0.2
+#: ... with this share of its pixels or more in the outer band of the ellipse its box holds, this
+#: share of its half-axes wide.
+RING_BORDER = 0.9
+RING_BAND = 0.3
 
 
 @dataclass(frozen=True)
@@ -956,10 +970,12 @@ def _strokes(ink: np.ndarray, threshold: float, low: float) -> tuple[np.ndarray,
 
 
 def _frame_lines(components: list[_Component], labels: np.ndarray) -> np.ndarray | None:
-    """The pixels of the printed boxes among ``components`` (``None``: there are none): a component that
-    holds another inside its box and is made of lines along the whole of its box (:func:`_frame`: the
-    box of a form's field, the boxes of a row of them). Only the lines are taken out: a digit touching
-    one keeps its strokes off the line. Left in, a box and the digits in it were one mark, refused."""
+    """The pixels of the printed boxes and drawn rings among ``components`` (``None``: there are none): a
+    component that holds another inside its box and is made of lines along the whole of its box
+    (:func:`_frame`: the box of a form's field, the boxes of a row of them), or is a ring round marks
+    that are more than one straight stroke (:func:`_ring`, :func:`_not_a_stroke`: a circled answer).
+    Only the lines are taken out: a digit touching one keeps its strokes off the line. Left in, a box
+    or a ring and the digits in it were one mark, refused (or, a ring, read as a 0)."""
 
     if len(components) < 2:
         return None
@@ -973,10 +989,47 @@ def _frame_lines(components: list[_Component], labels: np.ndarray) -> np.ndarray
         if not inside.any():
             continue
         on_lines = _frame(frame, labels)
+        held = sorted((c for c, i in zip(components, inside, strict=True) if i), key=lambda c: c.area)
+        if (
+            on_lines is None
+            and held[-1].height >= RING_INSIDE * frame.height
+            and held[-1].area >= RING_ONE_MARK * sum(c.area for c in held)
+            and _not_a_stroke(held, labels)
+        ):
+            on_lines = _ring(frame, labels)
         if on_lines is not None:
             lines = np.zeros(labels.shape, dtype=bool) if lines is None else lines
             lines[frame.y0 : frame.y1, frame.x0 : frame.x1] |= on_lines
     return lines
+
+
+def _not_a_stroke(marks: list[_Component], labels: np.ndarray) -> bool:
+    """Whether ``marks`` together are more than one straight stroke: their pixels' spread across their
+    main direction at least :data:`RING_HELD` of their spread along it (the square root of the ratio
+    of the eigenvalues of their covariance). A straight stroke inside a ring is a 0's slash or a 1, not
+    told apart: left as the 0 it looks like."""
+    x0, y0 = min(m.x0 for m in marks), min(m.y0 for m in marks)
+    x1, y1 = max(m.x1 for m in marks), max(m.y1 for m in marks)
+    ys, xs = np.nonzero(np.isin(labels[y0:y1, x0:x1], [label for m in marks for label in m.labels]))
+    if xs.size < 3:
+        return False
+    low, high = np.linalg.eigvalsh(np.cov(np.stack([xs, ys]).astype(float)))
+    return bool(low >= RING_HELD**2 * high)
+
+
+def _ring(component: _Component, labels: np.ndarray) -> np.ndarray | None:
+    """A component's pixels, in its box, if it is a ring drawn round a digit (a circle or an ellipse,
+    closed or nearly); else ``None``. A ring: thin (:data:`FRAME_THICKNESS`), at least
+    :data:`RING_BORDER` of its pixels in the outer band of the ellipse its box holds, all the way round
+    (a 0 is drawn thick for its size; a 6, 8 or 9 has strokes across its middle; a C is open)."""
+    window = np.isin(labels[component.y0 : component.y1, component.x0 : component.x1], component.labels)
+    height, width = window.shape
+    ys, xs = np.nonzero(window)
+    dx, dy = (xs + 0.5 - width / 2) / (width / 2), (ys + 0.5 - height / 2) / (height / 2)
+    border = (np.hypot(dx, dy) >= 1 - RING_BAND).mean()
+    turns = np.unique(((np.arctan2(dy, dx) + np.pi) / (2 * np.pi) * 12).astype(int) % 12).size
+    thin = stroke_width(window) <= FRAME_THICKNESS * min(height, width)
+    return window if thin and turns == 12 and border >= RING_BORDER else None
 
 
 def _frame(component: _Component, labels: np.ndarray) -> np.ndarray | None:

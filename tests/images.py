@@ -179,6 +179,22 @@ def in_boxes(digits: Sequence[np.ndarray], tilt: float = 0.0, cell: int = 140, l
     return _written(page, placed, tile, FORM_INK, FORM_PAPER, tilt)
 
 
+def circled(digit: np.ndarray, seed: int = 0, size: int = 300) -> np.ndarray:
+    """An MNIST digit written in dark blue ink with a ring drawn round it by hand (a circled answer): an
+    ellipse of half-axes 0.27-0.4 of the picture, a little wobbly, drawn round 330-400 degrees (open, or
+    its ends overlapping), with a 3-8 px pen. RGB."""
+    rng = np.random.default_rng(seed)
+    page = Image.new("RGB", (size, size), FORM_PAPER)
+    rx, ry = size * rng.uniform(0.27, 0.37), size * rng.uniform(0.27, 0.4)
+    start = rng.uniform(0, 360)
+    turns = np.radians(np.linspace(start, start + rng.uniform(330, 400), 80))
+    wobble = 1 + rng.normal(0, 0.01, turns.size)
+    ring = list(zip(size / 2 + rx * wobble * np.cos(turns), size / 2 + ry * wobble * np.sin(turns), strict=True))
+    ImageDraw.Draw(page).line(ring, fill=(40, 40, 90), width=int(rng.integers(3, 9)), joint="curve")
+    tile = round(size * 0.45)
+    return _written(page, [(digit, (size - tile) // 2, (size - tile) // 2)], tile, FORM_INK, FORM_PAPER, 0.0)
+
+
 def _written(
     page: Image.Image,
     digits: Sequence[tuple[np.ndarray, int, int]],

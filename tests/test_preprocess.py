@@ -389,6 +389,19 @@ def test_a_printed_box_is_not_ink_but_a_zero_with_a_slash_is_a_digit() -> None:
     assert min(m.box[0] for m in marks) <= 95 and max(m.box[2] for m in marks) >= 205  # the ring is kept
 
 
+def test_a_ring_drawn_round_a_digit_is_not_ink_but_a_thin_zero_with_a_slash_stays(digits) -> None:
+    """A circled answer: the ring is taken out and the digit inside read (before, ring and digit were one
+    mark, refused, or read as the ring: a 0). A thin 0 with its slash apart also holds a mark, but a
+    straight stroke: it stays one mark (a 1 in a ring is not told from it)."""
+    seven = digits[0][list(digits[1]).index(7)]
+    mark = one_digit(images.png(images.circled(seven, seed=3)))
+    assert mark.box[0] > 80 and mark.box[2] < 220, mark.box  # the digit alone, not the ring
+    assert similarity(mark.pixels, seven) > 0.7  # written in ink on paper, not the tensor itself
+    slashed = images.draw_strokes([*images.STROKES[0], [(0.4, 0.66), (0.6, 0.34)]], size=400, width=3)
+    zero = one_digit(images.png(slashed))
+    assert zero.box[2] - zero.box[0] > 0.35 * 400, zero.box  # the ring is kept
+
+
 def test_marks_whose_columns_overlap_offer_to_be_read_joined() -> None:
     """A % typed with its rings apart from its slash (Open Sans Condensed Bold) is three marks, each
     like a digit ("010"); they overlap in columns and differ in height, so the first offers the three

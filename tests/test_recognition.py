@@ -53,6 +53,7 @@ FLOORS = {
     "uci_handwriting": 0.95,
     "notebook_pages": 0.97,
     "form_boxes": 0.97,
+    "circled": 0.85,
 }
 
 
@@ -99,6 +100,12 @@ def test_digits_in_form_boxes_are_read(loaded, digits) -> None:
     """Written into a form's printed box (docs/model.md, step 4)."""
     result = score("form boxes", recognition_sets.form_boxes(*digits), loaded)
     assert result["read_right"] >= FLOORS["form_boxes"], result
+
+
+def test_circled_digits_are_read(loaded, digits) -> None:
+    """With a ring drawn round them by hand (docs/model.md, step 4); a circled 1 reads as the 0 it looks like."""
+    result = score("circled", recognition_sets.circled(*digits), loaded)
+    assert result["read_right"] >= FLOORS["circled"], result
 
 
 def test_semi_transparent_canvases_read_like_opaque_ones(loaded, digits) -> None:
