@@ -176,6 +176,7 @@ def render_symbol_set(texts: tuple[str, ...], seed: int) -> list[tuple[str, Imag
 
 
 def symbol_sets() -> dict[str, list[tuple[str, Image.Image]]]:
+    """The stored sets of typed symbols to refuse, by name (:func:`render_symbol_set`)."""
     return {
         "font_percent": render_symbol_set(PERCENT_TEXTS, seed=1),
         "font_punctuation": render_symbol_set(PUNCTUATION_TEXTS, seed=2),

@@ -132,6 +132,12 @@ PUNCTUATION_TOP = 0.3
 #: ... and it stands at least this share of the digit's height apart (and 2 working pixels: nearer, a
 #: broken-off end of a stroke, a 3's terminal).
 PUNCTUATION_GAP = 0.03
+#: A mark off the line beside a digit (a degree sign, an exponent, a long comma) is under this share of
+#: its height ...
+OFF_LINE_HEIGHT = 0.6
+#: ... and its foot lies above, or its top below, this share of the digit's height from its top
+#: (digits of a number stand on one line, give or take a tenth of their height).
+OFF_LINE = 0.5
 #: A printed box around a digit: this share of its pixels on lines along its whole box (``RULE_SPAN``).
 FRAME_LINES = 0.9
 #: ... and its lines no thicker than this share of its box's shorter side (:func:`stroke_width`).
@@ -599,7 +605,7 @@ def _belong_together(a: _Component, b: _Component, punctuation: bool = False) ->
         return False
     if x_overlap >= 0.5 * narrower:
         return True
-    if punctuation and x_overlap == 0 and _punctuation_beside(*sorted((a, b), key=lambda c: c.height)):
+    if punctuation and x_overlap == 0 and _apart_beside(*sorted((a, b), key=lambda c: c.height)):
         return False
     x_gap, y_gap = max(a.x0, b.x0) - min(a.x1, b.x1), max(a.y0, b.y0) - min(a.y1, b.y1)
     if short < 0.5 * tall and max(x_gap, y_gap) <= 0.1 * tall:
@@ -609,16 +615,30 @@ def _belong_together(a: _Component, b: _Component, punctuation: bool = False) ->
     return width <= 1.2 * height and x_gap <= 0.25 * height
 
 
-def _punctuation_beside(short: _Component, tall: _Component) -> bool:
-    """Whether ``short``, beside ``tall`` (no column in common), is shaped and placed like punctuation
-    rather than a piece of it: too short to be a digit (a dot, a comma, a dash), at most 0.8 of its
-    height wide (a minus sign is wide), low (:data:`PUNCTUATION_TOP`) and apart (:data:`PUNCTUATION_GAP`)."""
-    x_gap = max(short.x0, tall.x0) - min(short.x1, tall.x1)
-    return (
-        x_gap >= max(PUNCTUATION_GAP * tall.height, 2)
-        and short.height < MIN_DIGIT_SHARE * tall.height
+def _apart_beside(short: _Component, tall: _Component) -> bool:
+    """Whether ``short``, beside ``tall`` (no column in common) and apart from it
+    (:data:`PUNCTUATION_GAP`), is shaped and placed like a mark of its own rather than a piece of it:
+    punctuation, too short to be a digit (a dot, a comma, a dash), at most 0.8 of its height wide (a
+    minus sign is wide) and low (:data:`PUNCTUATION_TOP`); or a mark off the line (:func:`_off_line`:
+    a degree sign, an exponent, a long comma; a broken-off piece of a 7's bar is flat)."""
+    if max(short.x0, tall.x0) - min(short.x1, tall.x1) < max(PUNCTUATION_GAP * tall.height, 2):
+        return False
+    punctuation = (
+        short.height < MIN_DIGIT_SHARE * tall.height
         and short.width <= 0.8 * tall.height
         and short.y0 + short.y1 >= 2 * (tall.y0 + PUNCTUATION_TOP * tall.height)
+    )
+    return punctuation or _off_line(short, tall)
+
+
+def _off_line(short: _Component, tall: _Component) -> bool:
+    """Whether ``short`` stands off the line beside ``tall``: as tall as a digit can be but under
+    :data:`OFF_LINE_HEIGHT` of ``tall``'s height, and raised (its foot above :data:`OFF_LINE` of
+    ``tall``'s height from its top: a degree sign, an exponent) or lowered (its top below it: a long
+    comma, a subscript). A small digit of a number stands on the line with the others."""
+    reach = tall.y0 + OFF_LINE * tall.height
+    return MIN_DIGIT_SHARE * tall.height <= short.height < OFF_LINE_HEIGHT * tall.height and (
+        short.y1 <= reach or short.y0 >= reach
     )
 
 
@@ -660,6 +680,7 @@ def group_digits(components: list[_Component], image_shape: tuple[int, int]) -> 
         digits, marks = _grouped(parts, image_shape, punctuation=True)
         _refuse_several_lines(digits)
         _refuse_punctuation(marks, digits)
+        _refuse_off_line(digits)
     return digits
 
 
@@ -676,6 +697,19 @@ def _refuse_several_lines(digits: list[_Component]) -> None:
                 "several_lines",
                 "the digits stand on more than one line, one above another: send one number per picture, "
                 "written on one line",
+            )
+
+
+def _refuse_off_line(digits: list[_Component]) -> None:
+    """Raise ``not_a_digit`` when a mark of the number stands off the line beside its neighbour
+    (:func:`_off_line`): a degree sign, an exponent ("25°" was answered 250, "10²" 102)."""
+    for i, (left, right) in enumerate(itertools.pairwise(digits)):
+        if _off_line(left, right) or _off_line(right, left):
+            raise InputError(
+                "not_a_digit",
+                f"not a digit: of marks {i + 1} and {i + 2} (left to right), one is small and raised or lowered "
+                "off the line, like a degree sign or an exponent; only the digits 0-9 are read, and without it "
+                "the number would be misread",
             )
 
 

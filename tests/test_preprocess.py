@@ -513,6 +513,24 @@ def test_punctuation_in_a_number_is_refused_not_dropped(text: str, how: str) -> 
     assert ("before the first digit" if text.startswith("-") else "between digits") in info.value.message
 
 
+@pytest.mark.parametrize("text", ["25°", "5°", "37°C"])
+def test_a_degree_sign_is_refused_not_read_as_a_zero(text: str) -> None:
+    """A small mark raised off the line (its foot above the middle of the digit beside it) is no digit
+    of the number: "25°" was answered 250."""
+    picture = Image.new("L", (60 * len(text) + 80, 160), 255)
+    ImageDraw.Draw(picture).text((30, 20), text, font=ImageFont.truetype(str(font_path("DejaVuSans.ttf")), 100), fill=0)
+    assert error_code(images.png(picture)) == "not_a_digit"
+
+
+def test_a_small_digit_on_the_line_is_a_digit() -> None:
+    """Digits of a number stand on one line, whatever their sizes (a small 0 after a 1, old-style
+    figures): only a mark off it is refused."""
+    one, zero = images.draw_number("1", height=200), images.draw_number("0", height=110)
+    small = np.zeros((200, zero.shape[1], 4), np.uint8)
+    small[200 - 110 - 20 : 200 - 20] = zero  # standing on the 1's line, a little over half its height
+    assert len(preprocess(images.png(np.concatenate([one, small], axis=1)))) == 2
+
+
 def test_specks_off_the_line_and_marks_beside_one_digit_are_not_punctuation() -> None:
     """Dots above or below a number are left out as before; beside a single digit, a dot or a dash is
     more likely a speck or a detached stroke (a 7's crossbar) than punctuation: "7." and "-7" read 7."""
