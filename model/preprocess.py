@@ -125,9 +125,9 @@ PUNCTUATION_REACH = 0.15
 #: ... or before the first digit (a dash: a minus sign) or after the last, at most this share of the
 #: digit's height from it.
 SIGN_REACH = 0.6
-#: Beside a digit, a mark is punctuation rather than a piece of it when its centre lies below this
-#: share of the digit's height from its top (a colon's upper dot about 0.4; a broken-off piece of a
-#: 5's or a 7's bar lies above it) ...
+#: Beside a digit, a small mark is punctuation rather than a piece of it when it is round (a dot, a small
+#: degree sign), or when its centre lies below this share of the digit's height from its top (a comma, a
+#: dash; a broken-off piece of a 5's or a 7's bar is flat and lies above it) ...
 PUNCTUATION_TOP = 0.3
 #: ... and it stands at least this share of the digit's height apart (and 2 working pixels: nearer, a
 #: broken-off end of a stroke, a 3's terminal).
@@ -592,7 +592,8 @@ def _belong_together(a: _Component, b: _Component, punctuation: bool = False) ->
     small for the digit they would form and that digit would not be wider than a digit can be, or
     when a short piece touches the box of a tall one, or when they are the two strokes of a 4 written
     open (:func:`_open_four`). With ``punctuation`` (in a number), not when the shorter one is shaped
-    and placed like punctuation beside the other (:func:`_punctuation_beside`).
+    and placed like a mark of its own beside the other (:func:`_apart_beside`: punctuation, a degree
+    sign).
     """
     short, tall = sorted((a.height, b.height))
     x_overlap = _overlap(a.x0, a.x1, b.x0, b.x1)
@@ -618,17 +619,16 @@ def _belong_together(a: _Component, b: _Component, punctuation: bool = False) ->
 def _apart_beside(short: _Component, tall: _Component) -> bool:
     """Whether ``short``, beside ``tall`` (no column in common) and apart from it
     (:data:`PUNCTUATION_GAP`), is shaped and placed like a mark of its own rather than a piece of it:
-    punctuation, too short to be a digit (a dot, a comma, a dash), at most 0.8 of its height wide (a
-    minus sign is wide) and low (:data:`PUNCTUATION_TOP`); or a mark off the line (:func:`_off_line`:
-    a degree sign, an exponent, a long comma; a broken-off piece of a 7's bar is flat)."""
+    punctuation, too short to be a digit, at most 0.8 of its height wide (a minus sign is wide), and
+    round (a dot, a colon's dots, a small degree sign: anywhere) or low (:data:`PUNCTUATION_TOP`: a
+    comma, a dash; a broken-off piece of a 5's or a 7's bar is flat and high); or a mark off the line
+    (:func:`_off_line`: a degree sign, an exponent, a long comma)."""
     if max(short.x0, tall.x0) - min(short.x1, tall.x1) < max(PUNCTUATION_GAP * tall.height, 2):
         return False
-    punctuation = (
-        short.height < MIN_DIGIT_SHARE * tall.height
-        and short.width <= 0.8 * tall.height
-        and short.y0 + short.y1 >= 2 * (tall.y0 + PUNCTUATION_TOP * tall.height)
-    )
-    return punctuation or _off_line(short, tall)
+    round_ = short.width <= 1.5 * short.height
+    low = short.y0 + short.y1 >= 2 * (tall.y0 + PUNCTUATION_TOP * tall.height)
+    punctuation = short.height < MIN_DIGIT_SHARE * tall.height and short.width <= 0.8 * tall.height
+    return (punctuation and (round_ or low)) or _off_line(short, tall)
 
 
 def _off_line(short: _Component, tall: _Component) -> bool:

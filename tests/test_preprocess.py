@@ -522,6 +522,22 @@ def test_a_degree_sign_is_refused_not_read_as_a_zero(text: str) -> None:
     assert error_code(images.png(picture)) == "not_a_digit"
 
 
+@pytest.mark.parametrize("mark", ["degree", "colon"])
+def test_small_round_marks_drawn_high_in_a_number_are_refused(mark: str) -> None:
+    """A hand-drawn degree sign after "25", or a colon whose upper dot sits high, is not merged into the
+    digit beside it (a new user's "25°" was answered 25, "12:30" 1230)."""
+    number = images.draw_number("25" if mark == "degree" else "12", height=200)
+    canvas = Image.fromarray(np.concatenate([number, np.zeros((200, 90, 4), np.uint8)], axis=1))
+    pen, x = ImageDraw.Draw(canvas), int(np.flatnonzero(number[..., 3].max(axis=0))[-1])  # the 5's or 2's right end
+    if mark == "degree":
+        pen.ellipse([x + 12, 28, x + 47, 63], outline=(0, 0, 0, 255), width=8)
+    else:
+        for top in (45, 135):
+            pen.ellipse([x + 12, top, x + 24, top + 12], fill=(0, 0, 0, 255))
+        canvas = Image.fromarray(np.concatenate([np.asarray(canvas), images.draw_number("30", height=200)], axis=1))
+    assert error_code(images.png(np.asarray(canvas))) == "not_a_digit"
+
+
 def test_a_small_digit_on_the_line_is_a_digit() -> None:
     """Digits of a number stand on one line, whatever their sizes (a small 0 after a 1, old-style
     figures): only a mark off it is refused."""
