@@ -702,7 +702,7 @@ def _refuse_several_lines(digits: list[_Component]) -> None:
 
 def _refuse_off_line(digits: list[_Component]) -> None:
     """Raise ``not_a_digit`` when a mark of the number stands off the line beside its neighbour
-    (:func:`_off_line`): a degree sign, an exponent ("25°" was answered 250, "10²" 102)."""
+    (:func:`_off_line`): a degree sign ("25°" was answered 250), an exponent written high."""
     for i, (left, right) in enumerate(itertools.pairwise(digits)):
         if _off_line(left, right) or _off_line(right, left):
             raise InputError(
