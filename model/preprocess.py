@@ -735,8 +735,10 @@ def _grouped(
     min_height = max(
         MIN_DIGIT_SHARE * tallest, MIN_DIGIT_HEIGHT * (image_shape[0] * image_shape[1]) ** 0.5, MIN_DIGIT_PIXELS
     )
-    digits = [p for p in parts if p.height >= min_height and p.anchor >= 0.3 * p.height]
-    return sorted(digits, key=lambda p: (p.x0 + p.x1) / 2), [p for p in parts if all(p is not d for d in digits)]
+    digits, marks = [], []
+    for part in parts:
+        (digits if part.height >= min_height and part.anchor >= 0.3 * part.height else marks).append(part)
+    return sorted(digits, key=lambda p: (p.x0 + p.x1) / 2), marks
 
 
 def _refuse_punctuation(marks: list[_Component], digits: list[_Component]) -> None:
@@ -1023,18 +1025,17 @@ def _frame_lines(components: list[_Component], labels: np.ndarray) -> np.ndarray
         if not inside.any():
             continue
         on_lines = _frame(frame, labels)
-        held = sorted((c for c, i in zip(components, inside, strict=True) if i), key=lambda c: c.area)
-        if (
-            on_lines is None
-            and held[-1].height >= RING_INSIDE * frame.height
-            and held[-1].area >= RING_ONE_MARK * sum(c.area for c in held)
-            and _not_a_stroke(held, labels)
-        ):
-            on_lines = _ring(frame, labels)
+        if on_lines is None:
+            on_lines = _ring(frame, [c for c, i in zip(components, inside, strict=True) if i], labels)
         if on_lines is not None:
             lines = np.zeros(labels.shape, dtype=bool) if lines is None else lines
             lines[frame.y0 : frame.y1, frame.x0 : frame.x1] |= on_lines
     return lines
+
+
+def _pixels(component: _Component, labels: np.ndarray) -> np.ndarray:
+    """``component``'s pixels in its box (boolean, the box's shape)."""
+    return np.isin(labels[component.y0 : component.y1, component.x0 : component.x1], component.labels)
 
 
 def _not_a_stroke(marks: list[_Component], labels: np.ndarray) -> bool:
@@ -1042,21 +1043,28 @@ def _not_a_stroke(marks: list[_Component], labels: np.ndarray) -> bool:
     main direction at least :data:`RING_HELD` of their spread along it (the square root of the ratio
     of the eigenvalues of their covariance). A straight stroke inside a ring is a 0's slash or a 1, not
     told apart: left as the 0 it looks like."""
-    x0, y0 = min(m.x0 for m in marks), min(m.y0 for m in marks)
-    x1, y1 = max(m.x1 for m in marks), max(m.y1 for m in marks)
-    ys, xs = np.nonzero(np.isin(labels[y0:y1, x0:x1], [label for m in marks for label in m.labels]))
+    ys, xs = np.nonzero(_pixels(functools.reduce(_merge, marks), labels))
     if xs.size < 3:
         return False
     low, high = np.linalg.eigvalsh(np.cov(np.stack([xs, ys]).astype(float)))
     return bool(low >= RING_HELD**2 * high)
 
 
-def _ring(component: _Component, labels: np.ndarray) -> np.ndarray | None:
+def _ring(component: _Component, held: list[_Component], labels: np.ndarray) -> np.ndarray | None:
     """A component's pixels, in its box, if it is a ring drawn round a digit (a circle or an ellipse,
-    closed or nearly); else ``None``. A ring: thin (:data:`FRAME_THICKNESS`), at least
-    :data:`RING_BORDER` of its pixels in the outer band of the ellipse its box holds, all the way round
-    (a 0 is drawn thick for its size; a 6, 8 or 9 has strokes across its middle; a C is open)."""
-    window = np.isin(labels[component.y0 : component.y1, component.x0 : component.x1], component.labels)
+    closed or nearly) holding the marks ``held``; else ``None``. What it holds: one mark mostly
+    (:data:`RING_ONE_MARK`), tall enough (:data:`RING_INSIDE`), more than one straight stroke
+    (:func:`_not_a_stroke`). A ring: thin (:data:`FRAME_THICKNESS`), at least :data:`RING_BORDER` of
+    its pixels in the outer band of the ellipse its box holds, all the way round (a 0 is drawn thick
+    for its size; a 6, 8 or 9 has strokes across its middle; a C is open)."""
+    largest = max(held, key=lambda c: c.area)
+    if not (
+        largest.height >= RING_INSIDE * component.height
+        and largest.area >= RING_ONE_MARK * sum(c.area for c in held)
+        and _not_a_stroke(held, labels)
+    ):
+        return None
+    window = _pixels(component, labels)
     height, width = window.shape
     ys, xs = np.nonzero(window)
     dx, dy = (xs + 0.5 - width / 2) / (width / 2), (ys + 0.5 - height / 2) / (height / 2)
@@ -1073,7 +1081,7 @@ def _frame(component: _Component, labels: np.ndarray) -> np.ndarray | None:
     rows or columns that it fills along :data:`RULE_SPAN` of its box, a row counting the rows as many
     pixels either side as a line tilted by up to 2.3 degrees drifts over half the box (a photographed
     form, a little turned)."""
-    window = np.isin(labels[component.y0 : component.y1, component.x0 : component.x1], component.labels)
+    window = _pixels(component, labels)
     reach = max(2, round(max(RULE_SLOPES) * max(window.shape) / 2) + 1)
     across, along = (_near_rows(view, reach).mean(axis=1) >= RULE_SPAN for view in (window, window.T))
     on_lines = window & (across[:, None] | along[None, :])

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 # ------------------------------------------------------------------------------------------ MNIST data
 
@@ -179,6 +179,15 @@ def in_boxes(digits: Sequence[np.ndarray], tilt: float = 0.0, cell: int = 140, l
     return _written(page, placed, tile, FORM_INK, FORM_PAPER, tilt)
 
 
+def typed(text: str, font_file: str, size: int) -> np.ndarray:
+    """``text`` typed dark on white at ``size`` pixels, half an em of margin."""
+    font = ImageFont.truetype(font_file, size)
+    left, top, right, bottom = font.getbbox(text)
+    picture = Image.new("L", (right - left + size, bottom - top + size), 255)
+    ImageDraw.Draw(picture).text((size // 2 - left, size // 2 - top), text, font=font, fill=0)
+    return np.asarray(picture)
+
+
 def circled(digit: np.ndarray, seed: int = 0, size: int = 300) -> np.ndarray:
     """An MNIST digit written in dark blue ink with a ring drawn round it by hand (a circled answer): an
     ellipse of half-axes 0.27-0.4 of the picture, a little wobbly, drawn round 330-400 degrees (open, or
@@ -302,6 +311,13 @@ def draw_number(
         rows = tile[-top : -top + height][: region.shape[0], : region.shape[1]]
         np.maximum(region[: rows.shape[0]], rows, out=region[: rows.shape[0]])
     return canvas
+
+
+def lines_of(*texts: str) -> np.ndarray:
+    """Numbers drawn (:func:`draw_number`) one above another, left-aligned: digits on several lines."""
+    drawn = [draw_number(text) for text in texts]
+    width = max(part.shape[1] for part in drawn)
+    return np.concatenate([np.pad(part, ((0, 0), (0, width - part.shape[1]), (0, 0))) for part in drawn])
 
 
 def number(digits: Sequence[np.ndarray], gap: int = 8, margin: int = 16) -> np.ndarray:

@@ -20,7 +20,6 @@ from typing import Any
 from urllib.parse import quote
 
 import boto3
-import numpy as np
 import pytest
 from botocore.config import Config
 from botocore.stub import Stubber
@@ -304,7 +303,7 @@ def bodies(mnist_dir) -> dict[bytes, bytes]:
     pictures, labels = images.validation_digits(mnist_dir, count=10)
     seven = images.png(pictures[list(labels).index(7)])
     blank = images.png(images.blank())
-    two_lines = images.png(np.concatenate([images.draw_number("12"), images.draw_number("34")]))
+    two_lines = images.png(images.lines_of("12", "34"))
     return {
         b"digit": seven,
         b"digit-json": _json({"image": base64.b64encode(seven).decode()}),

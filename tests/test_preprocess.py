@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
 from model.contract import InputError
 from model.preprocess import (
@@ -501,12 +501,8 @@ def test_punctuation_in_a_number_is_refused_not_dropped(text: str, how: str) -> 
     """A decimal point, comma, colon or minus sign is too short to be a digit; dropped as a speck, it
     changed the number silently (3.14 read as 314, 10:15 as 10115: the colon's dots stacked into a 1).
     It is refused, and the message says where."""
-    if how == "drawn":
-        picture = images.draw_number(text)
-    else:
-        picture = Image.new("L", (60 * len(text) + 80, 160), 255)
-        font = ImageFont.truetype(str(font_path("DejaVuSans.ttf")), 100)
-        ImageDraw.Draw(picture).text((30, 20), text, font=font, fill=0)
+    font = str(font_path("DejaVuSans.ttf"))
+    picture = images.draw_number(text) if how == "drawn" else images.typed(text, font, 100)
     with pytest.raises(InputError) as info:
         preprocess(images.png(picture))
     assert info.value.code == "not_a_digit"
@@ -517,9 +513,7 @@ def test_punctuation_in_a_number_is_refused_not_dropped(text: str, how: str) -> 
 def test_a_degree_sign_is_refused_not_read_as_a_zero(text: str) -> None:
     """A small mark raised off the line (its foot above the middle of the digit beside it) is no digit
     of the number: "25°" was answered 250."""
-    picture = Image.new("L", (60 * len(text) + 80, 160), 255)
-    ImageDraw.Draw(picture).text((30, 20), text, font=ImageFont.truetype(str(font_path("DejaVuSans.ttf")), 100), fill=0)
-    assert error_code(images.png(picture)) == "not_a_digit"
+    assert error_code(images.png(images.typed(text, str(font_path("DejaVuSans.ttf")), 100))) == "not_a_digit"
 
 
 @pytest.mark.parametrize("mark", ["degree", "colon"])
@@ -565,10 +559,7 @@ def test_specks_off_the_line_and_marks_beside_one_digit_are_not_punctuation() ->
 @pytest.mark.parametrize(("top", "bottom"), [("12", "34"), ("42", "7"), ("7", "5")])
 def test_digits_on_several_lines_are_refused(top: str, bottom: str) -> None:
     """Read left to right, two lines of digits came out interleaved ("12" over "34" answered 3142)."""
-    upper, lower = images.draw_number(top), images.draw_number(bottom)
-    width = max(upper.shape[1], lower.shape[1])
-    rows = [np.pad(part, ((0, 0), (0, width - part.shape[1]), (0, 0))) for part in (upper, lower)]
-    assert error_code(images.png(np.concatenate(rows))) == "several_lines"
+    assert error_code(images.png(images.lines_of(top, bottom))) == "several_lines"
 
 
 @pytest.mark.parametrize("angle", [10, 25])

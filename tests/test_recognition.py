@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
 from bench import recognition_sets
 from bench.recognition_bench import answers, summarise
@@ -177,7 +177,7 @@ def test_a_percent_sign_run_into_the_digit_before_it_is_refused_not_read_as_digi
     for font in ("lobster.otf", "LobsterTwo-Italic.otf"):
         for text in ("50%", "100%"):
             for size in (60, 100, 150):
-                body = images.png(_typed(text, str(fonts / font), size))
+                body = images.png(images.typed(text, str(fonts / font), size))
                 assert answer(loaded, body).get("error", {}).get("code") == "not_a_digit", (font, text, size)
 
 
@@ -188,15 +188,6 @@ def test_a_percent_sign_typed_apart_is_refused_not_read_as_digits(loaded) -> Non
     for name in ("x_OpenSans-CondBold_0.png", "x_LiberationSans-Regular_2.png"):
         body = (recognition_sets.STORED / "font_percent" / name).read_bytes()
         assert answer(loaded, body).get("error", {}).get("code") == "not_a_digit", name
-
-
-def _typed(text: str, font_file: str, size: int) -> np.ndarray:
-    """``text`` typed dark on white at ``size`` pixels, half an em of margin."""
-    font = ImageFont.truetype(font_file, size)
-    left, top, right, bottom = font.getbbox(text)
-    picture = Image.new("L", (right - left + size, bottom - top + size), 255)
-    ImageDraw.Draw(picture).text((size // 2 - left, size // 2 - top), text, font=font, fill=0)
-    return np.asarray(picture)
 
 
 def test_a_number_with_one_mark_that_is_no_digit_is_refused(loaded) -> None:
