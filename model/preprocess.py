@@ -146,7 +146,7 @@ FRAME_THICKNESS = 0.1
 FRAME_CANDIDATES = 8
 #: A ring drawn round a digit (a circled answer): a thin mark holding another at least this share of its
 #: height inside its box ...
-RING_INSIDE = 0.3
+RING_INSIDE = 0.2
 #: ... the largest of them holding at least this share of their ink (a digit, perhaps with specks; a
 #: face's eyes and mouth are marks of their own) ...
 RING_ONE_MARK = 0.8

@@ -397,6 +397,12 @@ def test_a_ring_drawn_round_a_digit_is_not_ink_but_a_thin_zero_with_a_slash_stay
     mark = one_digit(images.png(images.circled(seven, seed=3)))
     assert mark.box[0] > 80 and mark.box[2] < 220, mark.box  # the digit alone, not the ring
     assert similarity(mark.pixels, seven) > 0.7  # written in ink on paper, not the tensor itself
+    ringed = Image.new("L", (300, 300), 255)  # a small digit in a ring drawn out to the picture's edges
+    ImageDraw.Draw(ringed).ellipse([1, 8, 298, 290], outline=0, width=4)
+    seven = images.draw_strokes(images.STROKES[7], size=100, width=6)[..., 3]
+    ringed.paste(0, (100, 100), Image.fromarray(seven))
+    mark = one_digit(images.png(np.asarray(ringed)))
+    assert mark.box[0] >= 100 and mark.box[2] <= 200, mark.box
     slashed = images.draw_strokes([*images.STROKES[0], [(0.4, 0.66), (0.6, 0.34)]], size=400, width=3)
     zero = one_digit(images.png(slashed))
     assert zero.box[2] - zero.box[0] > 0.35 * 400, zero.box  # the ring is kept
