@@ -150,9 +150,15 @@ RING_INSIDE = 0.2
 #: ... the largest of them holding at least this share of their ink (a digit, perhaps with specks; a
 #: face's eyes and mouth are marks of their own) ...
 RING_ONE_MARK = 0.8
-#: ... unless what it holds is one straight stroke (:func:`_not_a_stroke`: its spread across under this
-#: share of its spread along): a thin 0's slash, or a 1 in a ring, which is not told from it.
+#: ... unless what it holds is one straight stroke (its spread across under this share of its spread
+#: along) that makes it a thin 0 with its slash apart (:func:`_slashed_zero`) ...
 RING_HELD = 0.2
+#: ... the stroke leaning more than this from upright (in columns per row: about 17 degrees; a slash
+#: is drawn across, a 1 mostly upright) ...
+SLASH_SLANT = 0.3
+#: ... and the ring narrower than this share of its height (a 0 is taller than wide; a ring drawn round
+#: a digit is about round). A 1 in a ring that is neither is read as the 1.
+ROUND_RING = 0.8
 #: ... with this share of its pixels or more in the outer band of the ellipse its box holds, this
 #: share of its half-axes wide.
 RING_BORDER = 0.9
@@ -1008,8 +1014,8 @@ def _strokes(ink: np.ndarray, threshold: float, low: float) -> tuple[np.ndarray,
 def _frame_lines(components: list[_Component], labels: np.ndarray) -> np.ndarray | None:
     """The pixels of the printed boxes and drawn rings among ``components`` (``None``: there are none): a
     component that holds another inside its box and is made of lines along the whole of its box
-    (:func:`_frame`: the box of a form's field, the boxes of a row of them), or is a ring round marks
-    that are more than one straight stroke (:func:`_ring`, :func:`_not_a_stroke`: a circled answer).
+    (:func:`_frame`: the box of a form's field, the boxes of a row of them), or is a ring round a digit
+    (:func:`_ring`: a circled answer; a thin 0 with its slash apart is not one, :func:`_slashed_zero`).
     Only the lines are taken out: a digit touching one keeps its strokes off the line. Left in, a box
     or a ring and the digits in it were one mark, refused (or, a ring, read as a 0)."""
 
@@ -1038,30 +1044,36 @@ def _pixels(component: _Component, labels: np.ndarray) -> np.ndarray:
     return np.isin(labels[component.y0 : component.y1, component.x0 : component.x1], component.labels)
 
 
-def _not_a_stroke(marks: list[_Component], labels: np.ndarray) -> bool:
-    """Whether ``marks`` together are more than one straight stroke: their pixels' spread across their
-    main direction at least :data:`RING_HELD` of their spread along it (the square root of the ratio
-    of the eigenvalues of their covariance). A straight stroke inside a ring is a 0's slash or a 1, not
-    told apart: left as the 0 it looks like."""
-    ys, xs = np.nonzero(_pixels(functools.reduce(_merge, marks), labels))
+def _slashed_zero(ring: _Component, held: list[_Component], labels: np.ndarray) -> bool:
+    """Whether ``ring`` holding the marks ``held`` is a thin 0 with its slash apart rather than a ring
+    round a digit: what it holds is one straight stroke (its pixels' spread across their main
+    direction under :data:`RING_HELD` of their spread along it: the square root of the ratio of the
+    eigenvalues of their covariance) leaning more than :data:`SLASH_SLANT` from upright (the
+    covariance of columns and rows against the rows' variance), in a ring narrower than
+    :data:`ROUND_RING` of its height. A 1 in a ring is upright or its ring round: read as the 1."""
+    ys, xs = np.nonzero(_pixels(functools.reduce(_merge, held), labels))
     if xs.size < 3:
         return False
-    low, high = np.linalg.eigvalsh(np.cov(np.stack([xs, ys]).astype(float)))
-    return bool(low >= RING_HELD**2 * high)
+    covariance = np.cov(np.stack([xs, ys]).astype(float))
+    low, high = np.linalg.eigvalsh(covariance)
+    if low >= RING_HELD**2 * high:  # more than one straight stroke
+        return False
+    lean = abs(covariance[0, 1]) / max(covariance[1, 1], 1e-9)
+    return bool(lean > SLASH_SLANT and ring.width < ROUND_RING * ring.height)
 
 
 def _ring(component: _Component, held: list[_Component], labels: np.ndarray) -> np.ndarray | None:
     """A component's pixels, in its box, if it is a ring drawn round a digit (a circle or an ellipse,
     closed or nearly) holding the marks ``held``; else ``None``. What it holds: one mark mostly
-    (:data:`RING_ONE_MARK`), tall enough (:data:`RING_INSIDE`), more than one straight stroke
-    (:func:`_not_a_stroke`). A ring: thin (:data:`FRAME_THICKNESS`), at least :data:`RING_BORDER` of
+    (:data:`RING_ONE_MARK`), tall enough (:data:`RING_INSIDE`), not the slash of a thin 0
+    (:func:`_slashed_zero`). A ring: thin (:data:`FRAME_THICKNESS`), at least :data:`RING_BORDER` of
     its pixels in the outer band of the ellipse its box holds, all the way round (a 0 is drawn thick
     for its size; a 6, 8 or 9 has strokes across its middle; a C is open)."""
     largest = max(held, key=lambda c: c.area)
     if not (
         largest.height >= RING_INSIDE * component.height
         and largest.area >= RING_ONE_MARK * sum(c.area for c in held)
-        and _not_a_stroke(held, labels)
+        and not _slashed_zero(component, held, labels)
     ):
         return None
     window = _pixels(component, labels)

@@ -391,8 +391,9 @@ def test_a_printed_box_is_not_ink_but_a_zero_with_a_slash_is_a_digit() -> None:
 
 def test_a_ring_drawn_round_a_digit_is_not_ink_but_a_thin_zero_with_a_slash_stays(digits) -> None:
     """A circled answer: the ring is taken out and the digit inside read (before, ring and digit were one
-    mark, refused, or read as the ring: a 0). A thin 0 with its slash apart also holds a mark, but a
-    straight stroke: it stays one mark (a 1 in a ring is not told from it)."""
+    mark, refused, or read as the ring: a 0). A thin 0 with its slash apart also holds a mark: a straight
+    stroke leaning across, in a ring taller than wide; it stays one mark. A 1 in a ring is upright, or
+    its ring round: the 1 is read."""
     seven = digits[0][list(digits[1]).index(7)]
     mark = one_digit(images.png(images.circled(seven, seed=3)))
     assert mark.box[0] > 80 and mark.box[2] < 220, mark.box  # the digit alone, not the ring
@@ -406,6 +407,16 @@ def test_a_ring_drawn_round_a_digit_is_not_ink_but_a_thin_zero_with_a_slash_stay
     slashed = images.draw_strokes([*images.STROKES[0], [(0.4, 0.66), (0.6, 0.34)]], size=400, width=3)
     zero = one_digit(images.png(slashed))
     assert zero.box[2] - zero.box[0] > 0.35 * 400, zero.box  # the ring is kept
+    for ring, one in (
+        ([(0.3, 0.17), (0.7, 0.83)], [(0.52, 0.3), (0.48, 0.7)]),  # a tall ring, an upright 1
+        ([(0.2, 0.2), (0.8, 0.8)], [(0.58, 0.3), (0.42, 0.7)]),  # a round ring, a 1 leaning as far as the slash
+    ):
+        circled = Image.new("L", (400, 400), 255)
+        pen = ImageDraw.Draw(circled)
+        pen.ellipse([400 * v for point in ring for v in point], outline=0, width=3)
+        pen.line([tuple(400 * v for v in point) for point in one], fill=0, width=12)
+        mark = one_digit(images.png(np.asarray(circled)))
+        assert mark.box[2] - mark.box[0] < 0.2 * 400, mark.box  # the 1 alone
 
 
 def test_marks_whose_columns_overlap_offer_to_be_read_joined() -> None:
