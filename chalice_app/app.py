@@ -94,13 +94,25 @@ def request_context(event: Any, get_response: Callable) -> Response:
         if response.status_code >= 500:  # Chalice's generic answer to an exception outside our views
             code, body["Message"] = "internal_error", f"internal error (request id {request_id})"
         elif code == "unsupported_media_type":  # a Content-Type the route does not list: say which it lists
-            body["Message"] += (
-                f"; POST /predict takes an image ({', '.join(IMAGE_CONTENT_TYPES)}), "
-                "POST /predict/json application/json (curl: -H 'Content-Type: image/png')"
-            )
+            body["Message"] += _media_hint(event.path)
         response.body = {"error": {"code": code, "message": body["Message"]}}
     response.headers["X-Request-Id"] = request_id
     return response
+
+
+def _media_hint(path: str) -> str:
+    """What the route at ``path`` takes, for Chalice's refusal of another Content-Type."""
+    if path == "/predict":
+        return (
+            f"; POST /predict takes the image itself ({', '.join(IMAGE_CONTENT_TYPES)}; curl: --data-binary "
+            "@digit.png -H 'Content-Type: image/png'), POST /predict/json a JSON object with the image in base64"
+        )
+    if path == "/predict/json":
+        return (
+            "; POST /predict/json takes application/json, a JSON object with the image in base64 "
+            '({"image": "<base64>"}); to send the image file itself, POST it to /predict'
+        )
+    return f"; {path} takes application/json"
 
 
 def _json_body(*, optional: bool = False) -> dict[str, Any]:

@@ -125,6 +125,17 @@ def test_a_bare_post_is_told_the_image_is_missing(chalice_client, provisioned):
     assert count_records(provisioned) == before
 
 
+def test_a_wrong_content_type_is_told_what_the_route_takes(chalice_client):
+    """Each route's 415 names what that route takes, and where the other kind of body goes."""
+    png = images.png(images.draw_strokes(images.STROKES[7]))
+    as_json = chalice_client.http.post("/predict", headers={"Content-Type": "application/json"}, body=b"{}")
+    assert "POST /predict takes the image itself" in json.loads(as_json.body)["error"]["message"]
+    as_image = chalice_client.http.post("/predict/json", headers={"Content-Type": "image/png"}, body=png)
+    message = json.loads(as_image.body)["error"]["message"]
+    assert error_of(as_image) == (415, "unsupported_media_type")
+    assert "POST /predict/json takes application/json" in message and "POST it to /predict" in message
+
+
 def test_no_digit_is_422_and_too_large_is_413(chalice_client, provisioned):
     before = count_records(provisioned)
     assert error_of(post_image(chalice_client, images.png(images.blank()))) == (422, "no_digit_found")
