@@ -257,6 +257,23 @@ def circled(digits: np.ndarray, labels: np.ndarray, seed: int = 0) -> list[Sampl
     return _photographed(digits, labels, lambda _, d, rng: ringed(d, int(rng.integers(1 << 30))), "circled", seed)
 
 
+def sloped_numbers(digits: np.ndarray, labels: np.ndarray, seed: int = 0) -> list[Sample]:
+    """Numbers of 3 or 4 validation digits written on a line sloping 10-30 degrees up or down
+    (:func:`tests.images.sloped`), a JPEG of quality 75-95: one number per 3.5 digits given."""
+    from tests.images import jpeg, sloped
+
+    rng = np.random.default_rng(seed)
+    samples, start = [], 0
+    while start + 4 <= len(digits):
+        count = int(rng.integers(3, 5))
+        angle = float(rng.uniform(10, 30) * rng.choice([-1, 1]))
+        picture = sloped(list(digits[start : start + count]), angle)
+        answer = "".join(str(int(label)) for label in labels[start : start + count])
+        samples.append(Sample(jpeg(picture, int(rng.integers(75, 96))), answer, f"sloped_{start}"))
+        start += count
+    return samples
+
+
 def _photographed(
     digits: np.ndarray,
     labels: np.ndarray,
@@ -380,6 +397,7 @@ def all_sets(digits: np.ndarray, labels: np.ndarray) -> Iterator[tuple[str, list
     yield "notebook_pages", notebook_pages(digits, labels)
     yield "form_boxes", form_boxes(digits, labels)
     yield "circled", circled(digits, labels)
+    yield "sloped_numbers", sloped_numbers(digits, labels)
     yield "multi_stroke", multi_stroke()
     yield "hairline", hairline()
     yield "shapes", shapes()

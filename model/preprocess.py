@@ -19,7 +19,8 @@ Every path (endpoint, CLI, UI) goes through :func:`preprocess`. The steps:
    comma, a colon, a dash, a minus sign), which is refused (``not_a_digit``: without it, the number
    would be another); the rest are digits, left to right, on one line (digits on several lines, one
    above another, are refused: ``several_lines``). The lines of a form's printed boxes and a ring drawn
-   round a digit are not ink.
+   round a digit are not ink. A number of three digits or more on a sloping line is turned level and
+   read again.
    A mark at least as wide as tall may be digits that touch: it also offers ways to cut it into
    digits (:attr:`Digit.cuts`), and the classifier reads it cut if it is much surer of the parts.
    A blank, uniform or noise-only image has none: ``no_digit_found``, never a guessed digit. A sheet of
@@ -138,6 +139,17 @@ OFF_LINE_HEIGHT = 0.6
 #: ... and its foot lies above, or its top below, this share of the digit's height from its top
 #: (digits of a number stand on one line, give or take a tenth of their height).
 OFF_LINE = 0.5
+#: A number of at least this many marks whose line slopes by :data:`LINE_SLOPE` or more is turned level
+#: before its digits are read; the line runs through the centres of the marks at least
+#: :data:`OFF_LINE_HEIGHT` as tall as the tallest (a degree sign, an exponent stand off it). A number
+#: of two is left: a line through two centres is no better than where each digit's shape puts its
+#: centre (10 % of level pairs of MNIST digits slope by more than 10 degrees; old-style figures, a 5
+#: descending and a 6 rising, by more than 14) ...
+LINE_DIGITS = 3
+#: ... at least this many degrees (the network learnt digits turned by up to 10) ...
+LINE_SLOPE = 8.0
+#: ... and at most this many (steeper, the marks stand more above each other than beside).
+MAX_LINE_SLOPE = 40.0
 #: A printed box around a digit: this share of its pixels on lines along its whole box (``RULE_SPAN``).
 FRAME_LINES = 0.9
 #: ... and its lines no thicker than this share of its box's shorter side (:func:`stroke_width`).
@@ -667,13 +679,21 @@ def _merge(a: _Component, b: _Component) -> _Component:
     return _Component(a.labels + b.labels, *box, a.area + b.area, max(a.anchor, b.anchor))
 
 
-def group_digits(components: list[_Component], image_shape: tuple[int, int]) -> list[_Component]:
+class _Sloped(Exception):
+    """The digits stand on a line sloping by ``angle`` degrees (:func:`_slope`): read them turned level."""
+
+    def __init__(self, angle: float) -> None:
+        self.angle = angle
+
+
+def group_digits(components: list[_Component], image_shape: tuple[int, int], level: bool = False) -> list[_Component]:
     """Components -> digits, left to right: drop specks, merge broken strokes, drop marks too short.
 
     In a number (two digits or more), a small mark standing apart beside a digit is punctuation rather
     than a piece of it, and refuses the picture where punctuation stands (:func:`_refuse_punctuation`).
     Beside a single digit, a speck (MNIST's crops carry bits of their neighbours) or a detached piece
-    (a 4's arm, a 7's crossbar, both where a minus sign would be) is likelier: merged, as before."""
+    (a 4's arm, a 7's crossbar, both where a minus sign would be) is likelier: merged, as before.
+    With ``level``, raises :class:`_Sloped` for digits on a sloping line, before any of this is judged."""
     if not components:
         return []
     components = sorted(components, key=lambda c: c.area, reverse=True)[:MAX_COMPONENTS]
@@ -682,6 +702,11 @@ def group_digits(components: list[_Component], image_shape: tuple[int, int]) -> 
     if not parts:
         return []
     digits, _ = _grouped(parts, image_shape, punctuation=False)
+    if level and len(digits) >= LINE_DIGITS:
+        # The line through the marks of a digit's height: a degree sign or an exponent stands off it.
+        tall = [d for d in digits if d.height >= OFF_LINE_HEIGHT * max(d.height for d in digits)]
+        if len(tall) > 1 and (angle := _slope([(d.x0 + d.x1) / 2 for d in tall], [(d.y0 + d.y1) / 2 for d in tall])):
+            raise _Sloped(angle)
     if len(digits) > 1:
         digits, marks = _grouped(parts, image_shape, punctuation=True)
         _refuse_several_lines(digits)
@@ -1108,20 +1133,73 @@ def _frame(component: _Component, labels: np.ndarray) -> np.ndarray | None:
 def find_digits(grey: np.ndarray) -> list[Digit]:
     """Working-size grey image -> its digits left to right, boxes in working pixels.
 
-    Raises ``no_digit_found`` for blank, uniform or noise-only images.
+    A number on a slope (:func:`_slope`: a photo taken turned, a line written uphill) is turned level
+    and its digits found again, each read upright; their boxes are those of the turned boxes in the
+    picture. Raises ``no_digit_found`` for blank, uniform or noise-only images.
     """
     ink, threshold = ink_map(grey)
+    try:
+        return _digits_in(ink, threshold, grey.shape, grey, level=True)
+    except _Sloped as sloped:
+        turned = Image.fromarray(ink.astype(np.float32), mode="F").rotate(sloped.angle, Image.BILINEAR, expand=True)
+        level = _digits_in(np.asarray(turned), threshold, grey.shape)
+        if len(level) < LINE_DIGITS:  # the pieces of a broken digit, merged once level: not a number
+            return _digits_in(ink, threshold, grey.shape, grey)
+        back = _turned_back(sloped.angle, turned.size, grey.shape)
+        return [_with_boxes(digit, back) for digit in level]
+
+
+def _slope(xs: list[float], ys: list[float]) -> float | None:
+    """The angle in degrees (counter-clockwise, as ``Image.rotate`` turns) that levels the line through
+    the centres ``(xs, ys)`` (a least-squares fit, y down), when it slopes by :data:`LINE_SLOPE` to
+    :data:`MAX_LINE_SLOPE` degrees; else ``None``."""
+    x, y = np.asarray(xs) - np.mean(xs), np.asarray(ys) - np.mean(ys)
+    if not (x**2).sum():
+        return None
+    angle = float(np.degrees(np.arctan((x * y).sum() / (x**2).sum())))
+    return angle if LINE_SLOPE <= abs(angle) <= MAX_LINE_SLOPE else None
+
+
+def _turned_back(
+    angle: float, turned_size: tuple[int, int], shape: tuple[int, int]
+) -> Callable[[tuple[int, int, int, int]], tuple[int, int, int, int]]:
+    """Box in a picture turned by ``angle`` (``Image.rotate(angle, expand=True)``, ``turned_size`` its
+    (width, height)) -> the box holding it in the picture before (``shape``: its (height, width))."""
+    cos, sin = np.cos(np.radians(angle)), np.sin(np.radians(angle))
+    (tw, th), (h, w) = turned_size, shape
+
+    def back(box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+        x0, y0, x1, y1 = box
+        dx = np.array([x0, x1, x1, x0]) - tw / 2
+        dy = np.array([y0, y0, y1, y1]) - th / 2
+        xs, ys = w / 2 + cos * dx - sin * dy, h / 2 + sin * dx + cos * dy
+        return (
+            max(0, int(np.floor(xs.min()))),
+            max(0, int(np.floor(ys.min()))),
+            min(w, int(np.ceil(xs.max()))),
+            min(h, int(np.ceil(ys.max()))),
+        )
+
+    return back
+
+
+def _digits_in(
+    ink: np.ndarray, threshold: float, shape: tuple[int, int], grey: np.ndarray | None = None, level: bool = False
+) -> list[Digit]:
+    """:func:`find_digits` on an ink map (:func:`ink_map`) of a picture of ``shape`` (the digits' least
+    height is a share of its size), the sheet of paper looked for in ``grey`` (``None``: not looked for);
+    with ``level``, raises :class:`_Sloped` for digits on a sloping line (:func:`group_digits`)."""
     low = max(HYSTERESIS * threshold, MIN_CONTRAST)
     ink = without_rules(ink, low)  # the faint ink too: joins (below) would run along a line
     labels, components = _strokes(ink, threshold, low)
     if (lines := _frame_lines(components, labels)) is not None:  # a form's printed boxes: not ink
         ink = np.where(lines, 0.0, ink)
         labels, components = _strokes(ink, threshold, low)
-    sheet = _sheet(components, grey.shape)
+    sheet = _sheet(components, ink.shape) if grey is not None else None
     if sheet is not None:  # a photo of a sheet of paper with the table around it: read the sheet alone
         x0, y0, x1, y1 = sheet
         return [_shifted(digit, x0, y0) for digit in find_digits(grey[y0:y1, x0:x1])]
-    groups = group_digits(components, grey.shape)
+    groups = group_digits(components, shape, level=level)
     noise = 0.5 * threshold  # below half the ink threshold is paper grain
     digits, kept = [], []
     for group in groups:
@@ -1136,6 +1214,12 @@ def find_digits(grey: np.ndarray) -> list[Digit]:
         digits.append(Digit(pixels, (group.x0, group.y0, group.x1, group.y1), cuts))
         kept.append(group)
     digits = _with_joins(digits, kept, labels, ink, noise)
+    if not groups and 0 < len(components) <= MAX_DIGITS:  # a few marks, each too short for a digit
+        raise InputError(
+            "no_digit_found",
+            f"no digit found: the only marks are too small to be digits (a digit is at least "
+            f"{MIN_DIGIT_HEIGHT:.0%} of the picture's size): crop the picture closer to the digits",
+        )
     if not digits:
         raise InputError("no_digit_found", "no digit found: the image looks blank or contains only noise")
     if len(digits) > MAX_DIGITS:

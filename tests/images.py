@@ -224,6 +224,17 @@ def _written(
     return np.asarray(picture)
 
 
+def sloped(digits: Sequence[np.ndarray], degrees: float, tile: int = 100) -> np.ndarray:
+    """A number of MNIST digits written side by side in ink on paper (each ``tile`` pixels square, 0.8 of
+    one apart), the picture turned by ``degrees`` counter-clockwise with nothing cut off: a line
+    written uphill, or photographed at a slant. RGB."""
+    step = round(0.8 * tile)
+    page = Image.new("RGB", (step * (len(digits) - 1) + 2 * tile, 2 * tile), FORM_PAPER)
+    placed = [(digit, tile // 2 + i * step, tile // 2) for i, digit in enumerate(digits)]
+    flat = Image.fromarray(_written(page, placed, tile, FORM_INK, FORM_PAPER, 0.0))
+    return np.asarray(flat.rotate(degrees, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=FORM_PAPER))
+
+
 def on_table(photo: np.ndarray, seed: int = 0, grey: float = 60.0) -> np.ndarray:
     """The photo's middle as a sheet of paper lying on a dark table that fills the rest of the frame."""
     rng = np.random.default_rng(seed)

@@ -419,6 +419,24 @@ def test_a_ring_drawn_round_a_digit_is_not_ink_but_a_thin_zero_with_a_slash_stay
         assert mark.box[2] - mark.box[0] < 0.2 * 400, mark.box  # the 1 alone
 
 
+def test_a_number_on_a_slope_is_turned_level(digits) -> None:
+    """Four digits on a line sloping 25 degrees are read turned level: each rendered upright (like the
+    same number written level), its box round it in the picture as sent, left to right."""
+    four = [digits[0][list(digits[1]).index(d)] for d in (3, 8, 5, 2)]
+    level = preprocess(images.png(images.sloped(four, 0)))
+    for angle in (25, -25):
+        picture = images.sloped(four, angle)
+        found = preprocess(images.png(picture))
+        assert len(found) == 4
+        assert min(similarity(a.pixels, b.pixels) for a, b in zip(found, level, strict=True)) > 0.8
+        boxes = [d.box for d in found]
+        assert all(0 <= x0 < x1 <= picture.shape[1] and 0 <= y0 < y1 <= picture.shape[0] for x0, y0, x1, y1 in boxes)
+        assert all(picture[y0:y1, x0:x1].min() < 100 for x0, y0, x1, y1 in boxes)  # each box holds ink
+        lefts, tops = [box[0] for box in boxes], [box[1] for box in boxes]
+        assert lefts == sorted(lefts)
+        assert (tops[-1] < tops[0]) == (angle > 0)  # turned counter-clockwise, the line rises to the right
+
+
 def test_marks_whose_columns_overlap_offer_to_be_read_joined() -> None:
     """A % typed with its rings apart from its slash (Open Sans Condensed Bold) is three marks, each
     like a digit ("010"); they overlap in columns and differ in height, so the first offers the three
@@ -629,6 +647,19 @@ def test_blank_and_noise_images_have_no_digit(name: str) -> None:
         "dash": images.png(dash),
     }
     assert error_code(cases[name]) == "no_digit_found"
+
+
+def test_a_digit_too_small_for_its_picture_is_told_to_crop() -> None:
+    """A 40 px digit on a 2000x1500 page is a speck at the working size: no digit, and the message says
+    why and what to do, not that the picture looks blank."""
+    page = images.blank((1500, 2000))
+    page[700:740, 990:1010] = 255 - images.resize(images.draw_strokes(images.STROKES[7])[..., 3], (20, 40))
+    with pytest.raises(InputError) as small:
+        preprocess(images.png(page))
+    assert small.value.code == "no_digit_found" and "crop the picture closer" in small.value.message
+    with pytest.raises(InputError) as blank:
+        preprocess(images.png(images.blank((1500, 2000))))
+    assert "looks blank" in blank.value.message
 
 
 # ------------------------------------------------------------------------------------ decoding guards

@@ -54,6 +54,7 @@ FLOORS = {
     "notebook_pages": 0.97,
     "form_boxes": 0.97,
     "circled": 0.93,
+    "sloped_numbers": 0.96,
 }
 
 
@@ -207,3 +208,10 @@ def test_a_number_with_punctuation_is_refused_and_read_without_it(loaded) -> Non
         assert error["code"] == "not_a_digit" and "between digits" in error["message"], text
         digits = text.replace(".", "").replace(":", "")
         assert answer(loaded, images.png(images.draw_number(digits)))["number"] == digits
+
+
+def test_numbers_on_a_slope_are_read(loaded, digits) -> None:
+    """Numbers of 3-4 digits written on a line sloping 10-30 degrees, read turned level (docs/model.md,
+    step 4)."""
+    result = score("sloped", recognition_sets.sloped_numbers(*digits), loaded)
+    assert result["read_right"] >= FLOORS["sloped_numbers"], result
