@@ -419,6 +419,22 @@ def test_a_ring_drawn_round_a_digit_is_not_ink_but_a_thin_zero_with_a_slash_stay
         assert mark.box[2] - mark.box[0] < 0.2 * 400, mark.box  # the 1 alone
 
 
+def test_squared_paper_whose_lines_fall_on_the_background_samples() -> None:
+    """The paper's level is read from blocks along the edges, not from single samples: on a 220 px
+    picture of squared paper 28 px apart (the background's sampling step 7), every fourth row and
+    column of samples lay on a line, most of the border's samples: the lines were taken for the paper,
+    the squares for ink, and a clear 3 was refused as no digit (a new user's trial)."""
+    page = Image.new("RGB", (220, 220), (250, 250, 245))
+    pen = ImageDraw.Draw(page)
+    for at in range(10, 220, 28):
+        pen.line([(0, at), (220, at)], fill=(150, 170, 220), width=2)
+        pen.line([(at, 0), (at, 220)], fill=(150, 170, 220), width=2)
+    three = Image.fromarray(images.draw_strokes(images.STROKES[3], size=220, width=8)[..., 3])
+    page.paste((20, 20, 60), (0, 0), three)
+    mark = one_digit(images.jpeg(np.asarray(page), 85))
+    assert mark.box[0] > 50 and mark.box[2] < 170, mark.box
+
+
 def test_a_number_on_a_slope_is_turned_level(digits) -> None:
     """Four digits on a line sloping 25 degrees are read turned level: each rendered upright (like the
     same number written level), its box round it in the picture as sent, left to right."""
