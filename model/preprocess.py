@@ -24,7 +24,8 @@ Every path (endpoint, CLI, UI) goes through :func:`preprocess`. The steps:
    A mark at least as wide as tall may be digits that touch: it also offers ways to cut it into
    digits (:attr:`Digit.cuts`), and the classifier reads it cut if it is much surer of the parts.
    A blank, uniform or noise-only image has none: ``no_digit_found``, never a guessed digit. A sheet of
-   paper photographed on a table (a solid region, unlike strokes) is cropped to and read alone.
+   paper photographed on a table (a solid region, unlike strokes) is cropped to and read alone, and
+   a few marks too small for digits in a large picture are read again from a crop of it around them.
 5. **MNIST normalisation** (:func:`render_digit`): each digit's grey ink is cropped to its box, its
    stroke width brought to MNIST's (thin pen lines are thickened), scaled with anti-aliasing to fit a
    20x20 box keeping the aspect ratio, and placed in a 28x28 field with its centre of mass at the centre.
@@ -150,6 +151,13 @@ LINE_DIGITS = 3
 LINE_SLOPE = 8.0
 #: ... and at most this many (steeper, the marks stand more above each other than beside).
 MAX_LINE_SLOPE = 40.0
+#: Marks too small for digits at the working size, in a picture reduced to it, are looked at again in
+#: a crop of the picture around them (``preprocess``) when they are at least this many of its pixels
+#: tall (shorter, a speck stays a speck) ...
+ZOOM_PIXELS = 16
+#: ... and the crop (the marks and as much again on every side) is at most this share of the picture's
+#: longer side.
+ZOOM_SHARE = 0.5
 #: A printed box around a digit: this share of its pixels on lines along its whole box (``RULE_SPAN``).
 FRAME_LINES = 0.9
 #: ... and its lines no thicker than this share of its box's shorter side (:func:`stroke_width`).
@@ -540,6 +548,10 @@ class _Component:
         return self.x1 - self.x0
 
     @property
+    def box(self) -> tuple[int, int, int, int]:
+        return self.x0, self.y0, self.x1, self.y1
+
+    @property
     def height(self) -> int:
         return self.y1 - self.y0
 
@@ -690,6 +702,20 @@ def _open_four(left: _Component, right: _Component) -> bool:
 def _merge(a: _Component, b: _Component) -> _Component:
     box = min(a.x0, b.x0), min(a.y0, b.y0), max(a.x1, b.x1), max(a.y1, b.y1)
     return _Component(a.labels + b.labels, *box, a.area + b.area, max(a.anchor, b.anchor))
+
+
+class _TooSmall(InputError):
+    """``no_digit_found``: a few marks, each too short for a digit at the working size; ``box``: the
+    box holding them, in working pixels (:func:`preprocess` looks closer there)."""
+
+    def __init__(self, box: tuple[int, int, int, int]) -> None:
+        super().__init__(
+            "no_digit_found",
+            f"no digit found: the only marks are too small to be digits (a digit is at least "
+            f"{MIN_DIGIT_HEIGHT:.0%} of the picture's size, and {ZOOM_PIXELS} pixels tall): crop the picture "
+            "closer to the digits",
+        )
+        self.box = box
 
 
 class _Sloped(Exception):
@@ -1211,7 +1237,11 @@ def _digits_in(
     sheet = _sheet(components, ink.shape) if grey is not None else None
     if sheet is not None:  # a photo of a sheet of paper with the table around it: read the sheet alone
         x0, y0, x1, y1 = sheet
-        return [_shifted(digit, x0, y0) for digit in find_digits(grey[y0:y1, x0:x1])]
+        try:
+            return [_shifted(digit, x0, y0) for digit in find_digits(grey[y0:y1, x0:x1])]
+        except _TooSmall as small:
+            bx0, by0, bx1, by1 = small.box
+            raise _TooSmall((bx0 + x0, by0 + y0, bx1 + x0, by1 + y0)) from None
     groups = group_digits(components, shape, level=level)
     noise = 0.5 * threshold  # below half the ink threshold is paper grain
     digits, kept = [], []
@@ -1228,11 +1258,8 @@ def _digits_in(
         kept.append(group)
     digits = _with_joins(digits, kept, labels, ink, noise)
     if not groups and 0 < len(components) <= MAX_DIGITS:  # a few marks, each too short for a digit
-        raise InputError(
-            "no_digit_found",
-            f"no digit found: the only marks are too small to be digits (a digit is at least "
-            f"{MIN_DIGIT_HEIGHT:.0%} of the picture's size): crop the picture closer to the digits",
-        )
+        largest = max(c.area for c in components)
+        raise _TooSmall(functools.reduce(_merge, [c for c in components if c.area >= SPECK_AREA * largest]).box)
     if not digits:
         raise InputError("no_digit_found", "no digit found: the image looks blank or contains only noise")
     if len(digits) > MAX_DIGITS:
@@ -1414,6 +1441,7 @@ def preprocess(image: bytes | Image.Image | np.ndarray) -> list[Digit]:
     A 28x28 picture already in MNIST's normal form is taken as it is (:func:`mnist_form`).
     Raises ``InputError`` (see :mod:`model.contract`) for anything that is not an image with a digit.
     """
+    original = image
     if isinstance(image, (bytes, bytearray, memoryview)):
         image, (width, height) = _decode(bytes(image), WORK_SIZE)
     elif isinstance(image, np.ndarray):
@@ -1432,4 +1460,55 @@ def preprocess(image: bytes | Image.Image | np.ndarray) -> list[Digit]:
         x0, y0, x1, y1 = box
         return int(x0 / sx), int(y0 / sy), min(width, ceil(x1 / sx)), min(height, ceil(y1 / sy))
 
-    return [_with_boxes(digit, to_input) for digit in find_digits(grey)]
+    try:
+        return [_with_boxes(digit, to_input) for digit in find_digits(grey)]
+    except _TooSmall as small:
+        crop = _closer(to_input(small.box), (width, height))
+        if crop is None:
+            raise
+        picture, scale = _cropped(original, image, crop, (width, height))
+        try:
+            found = preprocess(picture)
+        except _TooSmall:
+            raise small from None
+    x0, y0 = crop[:2]
+
+    def to_picture(box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+        return x0 + int(box[0] / scale), y0 + int(box[1] / scale), x0 + ceil(box[2] / scale), y0 + ceil(box[3] / scale)
+
+    return [_with_boxes(digit, to_picture) for digit in found]
+
+
+def _closer(marks: tuple[int, int, int, int], size: tuple[int, int]) -> tuple[int, int, int, int] | None:
+    """The crop of a picture of ``size`` (width, height) to look closer at ``marks`` (a box in its
+    pixels): the marks and as much again on every side, if they are :data:`ZOOM_PIXELS` tall or more
+    and the crop at most :data:`ZOOM_SHARE` of the picture's longer side; else ``None``."""
+    x0, y0, x1, y1 = marks
+    reach = max(x1 - x0, y1 - y0)
+    crop = max(0, x0 - reach), max(0, y0 - reach), min(size[0], x1 + reach), min(size[1], y1 + reach)
+    if y1 - y0 < ZOOM_PIXELS or max(crop[2] - crop[0], crop[3] - crop[1]) > ZOOM_SHARE * max(size):
+        return None
+    return crop
+
+
+def _cropped(
+    original: bytes | Image.Image | np.ndarray,
+    decoded: Image.Image | np.ndarray,
+    crop: tuple[int, int, int, int],
+    size: tuple[int, int],
+) -> tuple[Image.Image | np.ndarray, float]:
+    """The part ``crop`` (in pixels of the upright picture of ``size``) of the picture sent, and its
+    pixels per picture pixel: cut from the picture as decoded when that is full size, else (a JPEG
+    decoded reduced) from the picture decoded again, reduced only as far as keeps the crop about the
+    working size."""
+    x0, y0, x1, y1 = crop
+    if isinstance(original, np.ndarray):
+        return original[y0:y1, x0:x1], 1.0
+    if isinstance(original, Image.Image):
+        return original.crop(crop), 1.0
+    if decoded.size == size:
+        return decoded.crop(crop), 1.0
+    closer = WORK_SIZE * (size[0] * size[1] / ((x1 - x0) * (y1 - y0))) ** 0.5
+    decoded, _ = _decode(bytes(original), round(closer))
+    scale = decoded.width / size[0]
+    return decoded.crop((int(x0 * scale), int(y0 * scale), ceil(x1 * scale), ceil(y1 * scale))), scale
