@@ -1254,10 +1254,10 @@ def _digits_in(
             likely = max(2, round(group.width / group.height / DIGIT_ASPECT))  # digits as wide as MNIST's
             counts = (likely, likely + 1)  # ... or narrower, as drawn digits often are
             cuts = functools.partial(_cuts, own, strokes, noise, counts, origin)
-        digits.append(Digit(pixels, (group.x0, group.y0, group.x1, group.y1), cuts))
+        digits.append(Digit(pixels, group.box, cuts))
         kept.append(group)
     digits = _with_joins(digits, kept, labels, ink, noise)
-    if not groups and 0 < len(components) <= MAX_DIGITS:  # a few marks, each too short for a digit
+    if grey is not None and not groups and 0 < len(components) <= MAX_DIGITS:  # a few marks too short
         largest = max(c.area for c in components)
         raise _TooSmall(functools.reduce(_merge, [c for c in components if c.area >= SPECK_AREA * largest]).box)
     if not digits:
@@ -1313,8 +1313,7 @@ def _with_joins(
 
 def _joined(group: _Component, count: int, labels: np.ndarray, ink: np.ndarray, noise: float) -> tuple[int, Digit]:
     pixels, *_ = _render_group(group, labels, ink, noise)
-    box = (group.x0, group.y0, group.x1, group.y1)
-    return count, Digit(pixels if pixels is not None else np.zeros((SIZE, SIZE), np.uint8), box)
+    return count, Digit(pixels if pixels is not None else np.zeros((SIZE, SIZE), np.uint8), group.box)
 
 
 #: Where the cuts between touching digits are tried, in steps of a digit's width from the even
