@@ -158,16 +158,19 @@ class Container(Protocol):
     async def invoke(self, body: bytes, content_type: str | None, accept: str | None) -> Outcome: ...
 
 
-def import_handlers(model_dir: Path) -> ModuleType:
+def import_handlers(model_dir: Path, source: Path | None = None) -> ModuleType:
     """Import ``model_dir/code/inference.py`` as the serving stack does (``code/`` first on ``sys.path``).
 
     The archive ships its own copy of the ``model`` package: it is imported with the process's own
     ``model`` modules set aside and ``code/`` first on ``sys.path``, so that the handlers and everything
     they import are the archive's; then the process's modules are put back, and each archive loaded (one
-    served, one swapped in) keeps its own."""
+    served, one swapped in) keeps its own. ``source``: the archive ``model_dir`` was unpacked from, for
+    the message when it has no handlers."""
     code = str(model_dir / "code")
     if not (model_dir / "code" / "inference.py").is_file():
-        raise FileNotFoundError(f"{model_dir} has no code/inference.py: not a model.tar.gz for the PyTorch container")
+        raise FileNotFoundError(
+            f"{source or model_dir} has no code/inference.py: not a model.tar.gz for the PyTorch container"
+        )
 
     def handler_modules() -> list[str]:
         return [n for n in sys.modules if n in ("model", "inference") or n.startswith("model.")]
@@ -216,7 +219,7 @@ class InProcessContainer:
         workdir = owned_workdir()
         self._workdirs.append(workdir)  # kept until close: a retired model's files may still be read
         model_dir = unpack(archive, Path(workdir.name) / "model")
-        handlers = await asyncio.to_thread(import_handlers, model_dir)
+        handlers = await asyncio.to_thread(import_handlers, model_dir, archive)
         return handlers, await asyncio.to_thread(handlers.model_fn, str(model_dir))
 
     async def swap(self, archive: Path) -> None:
@@ -501,9 +504,12 @@ def create_app(
         async def load() -> None:
             try:
                 await endpoint.container.load()
-            except Exception:
+            except Exception as exc:
                 endpoint.container.load_failed = True
-                log.critical("model failed to load", exc_info=True)
+                if isinstance(exc, (OSError, ValueError)):  # the archive's own fault, said in one line
+                    log.critical("model failed to load", extra={"fields": {"error": str(exc)}})
+                else:
+                    log.critical("model failed to load", exc_info=True)
                 if on_load_failure:
                     on_load_failure()
                 return
