@@ -985,30 +985,61 @@ def _lines(mask: np.ndarray) -> tuple[float, list[tuple[int, int]]]:
     A band is rows holding ink over :data:`RULE_SPAN` of the width, a row counting the ink of the rows
     next to it (for a line between two slopes tried), no thicker than :data:`RULE_THICKNESS`. Along its
     own slope a line fills one row; at other slopes it is a band too, spread over its rows: the slope
-    whose bands' fullest rows hold the most ink is the lines'. Row counts of a sheared mask are
-    histograms of its ink pixels' sheared rows (shearing the whole mask for each slope costs 10 times
-    as much)."""
+    whose bands' fullest rows hold the most ink is the lines'. Row counts come from
+    :func:`_sheared_row_counts` (shearing the whole mask for each slope costs 10 times as much)."""
     height, width = mask.shape
-    near = _near_rows(mask, 1)
-    ink_rows, ink_cols = np.nonzero(mask)
-    near_rows, near_cols = np.nonzero(near)
-    centred = np.arange(width) - width / 2
+    spreads = _sheared_row_counts(_near_rows(mask, 1))
+    ink: np.ndarray | None = None
     best: tuple[float, list[tuple[int, int]], float] = (0.0, [], 0.0)
-    for slope in RULE_SLOPES:
-        shift = np.round(slope * centred).astype(np.int64)
-        spread = np.bincount((near_rows - shift[near_cols]) % height, minlength=height)
-        full = np.flatnonzero(spread >= RULE_SPAN * width)
+    for k in np.flatnonzero((spreads >= RULE_SPAN * width).any(axis=1)):
+        full = np.flatnonzero(spreads[k] >= RULE_SPAN * width)
         bands = [
             (int(run[0]), int(run[-1]) + 1)
-            for run in (np.split(full, np.flatnonzero(np.diff(full) > 1) + 1) if full.size else [])
+            for run in np.split(full, np.flatnonzero(np.diff(full) > 1) + 1)
             if run.size - 2 <= RULE_THICKNESS * max(height, width)  # the line and a row either side
         ]
         if bands:
-            rows = np.bincount((ink_rows - shift[ink_cols]) % height, minlength=height)
-            fill = sum(int(rows[r0:r1].max()) for r0, r1 in bands)
+            ink = _sheared_row_counts(mask) if ink is None else ink
+            fill = sum(int(ink[k, r0:r1].max()) for r0, r1 in bands)
             if fill > best[2]:
-                best = (slope, bands, fill)
+                best = (RULE_SLOPES[k], bands, fill)
     return best[0], best[1]
+
+
+def _sheared_row_counts(mask: np.ndarray) -> np.ndarray:
+    """``(len(RULE_SLOPES), height)``: per slope, the ink in each row of ``mask`` sheared to it
+    (:func:`_shear`, rows wrapping round). A slope shifts whole runs of columns by the same number of
+    rows: each run's row sums (a difference of cumulative sums along the rows) are gathered shifted
+    and added per slope, a few dozen columns of sums in all instead of a histogram of every ink pixel
+    per slope."""
+    height, width = mask.shape
+    cumulative = np.zeros((height, width + 1), dtype=np.int32)
+    np.cumsum(mask, axis=1, out=cumulative[:, 1:])
+    starts, ends, rows, firsts = _shift_runs(height, width)
+    sums = cumulative[:, ends] - cumulative[:, starts]  # (height, runs): each run's ink per row
+    shifted = sums[rows, np.arange(rows.shape[1])]  # each run's sums moved to the sheared rows
+    return np.add.reduceat(shifted, firsts, axis=1).T.astype(np.int64)
+
+
+@functools.lru_cache(maxsize=16)
+def _shift_runs(height: int, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The runs of columns that :func:`_shear` shifts by the same number of rows, for every slope of
+    :data:`RULE_SLOPES` in turn: their first and end columns, ``(height, runs)`` the row each sheared
+    row takes its sum from, and where each slope's runs begin."""
+    centred = np.arange(width) - width / 2
+    starts, ends, shifts, firsts = [], [], [], []
+    for slope in RULE_SLOPES:
+        shift = np.round(slope * centred).astype(np.int64)
+        first = np.concatenate([[0], np.flatnonzero(np.diff(shift)) + 1])
+        firsts.append(len(starts))
+        starts += first.tolist()
+        ends += [*first[1:].tolist(), width]
+        shifts += shift[first].tolist()
+    rows = (np.arange(height)[:, None] + np.array(shifts)[None, :]) % height
+    arrays = (np.array(starts), np.array(ends), rows, np.array(firsts))
+    for array in arrays:
+        array.setflags(write=False)  # shared by every request of that size
+    return arrays
 
 
 def _near_rows(mask: np.ndarray, reach: int) -> np.ndarray:
