@@ -274,6 +274,24 @@ def sloped_numbers(digits: np.ndarray, labels: np.ndarray, seed: int = 0) -> lis
     return samples
 
 
+def turned_photos(digits: np.ndarray, labels: np.ndarray, seed: int = 0) -> list[Sample]:
+    """Numbers of 1-4 validation digits on a sheet photographed with the camera turned 5-30 degrees
+    either way, the table showing in the corners (:func:`tests.images.turned_sheet`), a JPEG of
+    quality 75-95: one picture per 2.5 digits given."""
+    from tests.images import jpeg, turned_sheet
+
+    rng = np.random.default_rng(seed)
+    samples, start = [], 0
+    while start + 4 <= len(digits):
+        count = int(rng.integers(1, 5))
+        angle = float(rng.uniform(5, 30) * rng.choice([-1, 1]))
+        picture = turned_sheet(list(digits[start : start + count]), angle, seed=int(rng.integers(1 << 30)))
+        answer = "".join(str(int(label)) for label in labels[start : start + count])
+        samples.append(Sample(jpeg(picture, int(rng.integers(75, 96))), answer, f"turned_{start}"))
+        start += count
+    return samples
+
+
 def _photographed(
     digits: np.ndarray,
     labels: np.ndarray,
@@ -398,6 +416,7 @@ def all_sets(digits: np.ndarray, labels: np.ndarray) -> Iterator[tuple[str, list
     yield "form_boxes", form_boxes(digits, labels)
     yield "circled", circled(digits, labels)
     yield "sloped_numbers", sloped_numbers(digits, labels)
+    yield "turned_photos", turned_photos(digits, labels)
     yield "multi_stroke", multi_stroke()
     yield "hairline", hairline()
     yield "shapes", shapes()

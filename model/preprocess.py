@@ -158,6 +158,16 @@ ZOOM_PIXELS = 16
 #: ... and the crop (the marks and as much again on every side) is at most this share of the picture's
 #: longer side.
 ZOOM_SHARE = 0.5
+#: The table around a sheet photographed turned (showing in the picture's corners) is not ink: a
+#: convex mark (filling this share of its convex hull) ...
+TABLE_CONVEX = 0.85
+#: ... along at least this share of one of the picture's sides, narrowing along it ...
+TABLE_EDGE = 0.1
+#: ... or along this share of a side (a band of table beside the sheet) ...
+TABLE_BAND = 0.9
+#: ... in a picture also holding a mark clear of its edges at least this share of its shorter side
+#: tall (the digits on the sheet).
+TABLE_INSIDE = 0.1
 #: A printed box around a digit: this share of its pixels on lines along its whole box (``RULE_SPAN``).
 FRAME_LINES = 0.9
 #: ... and its lines no thicker than this share of its box's shorter side (:func:`stroke_width`).
@@ -723,6 +733,7 @@ class _Sloped(Exception):
 
     def __init__(self, angle: float) -> None:
         self.angle = angle
+        self.ink: np.ndarray | None = None
 
 
 def group_digits(components: list[_Component], image_shape: tuple[int, int], level: bool = False) -> list[_Component]:
@@ -1106,6 +1117,85 @@ def _strokes(ink: np.ndarray, threshold: float, low: float) -> tuple[np.ndarray,
     return labels, components
 
 
+def _table(components: list[_Component], labels: np.ndarray) -> np.ndarray | None:
+    """The pixels of the table around a sheet of paper photographed turned or off centre (``None``:
+    there is none), and 2 pixels round them (the sheet's shaded edge): convex marks (:func:`_convex`)
+    along the picture's edge, over :data:`TABLE_EDGE` of a side and narrowing along it (the table
+    beyond a turned sheet's edge is a triangle: :func:`_narrowing`) or over :data:`TABLE_BAND` of it (a
+    band beside the sheet), in a picture that also holds a mark clear of its edges, at least
+    :data:`TABLE_INSIDE` of its shorter side tall (the writing on the sheet). A digit touching the
+    edge is strokes crossing it, not a convex mark; a straight bar flush with the edge (a 1 cropped
+    close) is as wide all along; a picture that is one digit cropped close has nothing inside."""
+    height, width = labels.shape
+    inside = [c for c in components if c.x0 > 0 and c.y0 > 0 and c.x1 < width and c.y1 < height]
+    if not any(c.height >= TABLE_INSIDE * min(height, width) for c in inside):
+        return None
+    table = None
+    for mark in sorted(components, key=lambda c: c.area, reverse=True)[:FRAME_CANDIDATES]:
+        if mark in inside:
+            continue
+        pixels = _pixels(mark, labels)
+        sides = [  # (the mark's pixels on that side of the picture, its depth from that side per row)
+            (pixels[0], pixels.sum(axis=0), width) if mark.y0 == 0 else None,
+            (pixels[-1], pixels.sum(axis=0), width) if mark.y1 == height else None,
+            (pixels[:, 0], pixels.sum(axis=1), height) if mark.x0 == 0 else None,
+            (pixels[:, -1], pixels.sum(axis=1), height) if mark.x1 == width else None,
+        ]
+        along = [
+            (edge.sum() / length, _narrowing(depth[edge]))
+            for edge, depth, length in (side for side in sides if side is not None)
+        ]
+        if any(share >= TABLE_BAND or (share >= TABLE_EDGE and narrows) for share, narrows in along) and _convex(
+            pixels
+        ):
+            table = np.zeros(labels.shape, dtype=bool) if table is None else table
+            table[mark.y0 : mark.y1, mark.x0 : mark.x1] |= pixels
+    if table is None:
+        return None
+    for _ in range(2):
+        table = _dilate(table.astype(np.uint8)).astype(bool)
+    return table
+
+
+def _narrowing(depth: np.ndarray) -> bool:
+    """Whether a mark's depth from the picture's side, along the stretch where it touches the side,
+    falls to under half its deepest at an end of it (a triangle), rather than staying about as deep
+    (a straight bar)."""
+    return depth.size > 0 and min(depth[0], depth[-1]) < 0.5 * depth.max()
+
+
+def _convex(pixels: np.ndarray) -> bool:
+    """Whether a mark (its pixels in its box) fills :data:`TABLE_CONVEX` of its convex hull or more:
+    a triangle or a band of the table does, any digit but a straight bar does not (its strokes bend
+    or cross, or enclose a loop)."""
+    rows = np.flatnonzero(pixels.any(axis=1))
+    first = pixels[rows].argmax(axis=1)
+    last = pixels.shape[1] - 1 - pixels[rows, ::-1].argmax(axis=1)
+    # The hull of the pixels' squares: each row's outermost pixels' corners (monotone chain).
+    xs = np.concatenate([first, first, last + 1, last + 1]).astype(np.float64)
+    ys = np.concatenate([rows, rows + 1, rows, rows + 1]).astype(np.float64)
+    points = sorted(set(zip(xs.tolist(), ys.tolist(), strict=True)))
+
+    def half(chain: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        hull: list[tuple[float, float]] = []
+        for p in chain:
+            while (
+                len(hull) > 1
+                and (
+                    (hull[-1][0] - hull[-2][0]) * (p[1] - hull[-2][1])
+                    - (hull[-1][1] - hull[-2][1]) * (p[0] - hull[-2][0])
+                )
+                <= 0
+            ):
+                hull.pop()
+            hull.append(p)
+        return hull[:-1]
+
+    hull = half(points) + half(points[::-1])
+    area = 0.5 * abs(sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(hull, hull[1:] + hull[:1], strict=True)))
+    return area > 0 and pixels.sum() >= TABLE_CONVEX * area
+
+
 def _frame_lines(components: list[_Component], labels: np.ndarray) -> np.ndarray | None:
     """The pixels of the printed boxes and drawn rings among ``components`` (``None``: there are none): a
     component that holds another inside its box and is made of lines along the whole of its box
@@ -1200,21 +1290,24 @@ def _frame(component: _Component, labels: np.ndarray) -> np.ndarray | None:
     return on_lines if thin and sides and corners and on_lines.sum() >= FRAME_LINES * window.sum() else None
 
 
-def find_digits(grey: np.ndarray) -> list[Digit]:
+def find_digits(grey: np.ndarray, photo: bool = False) -> list[Digit]:
     """Working-size grey image -> its digits left to right, boxes in working pixels.
 
     A number on a slope (:func:`_slope`: a photo taken turned, a line written uphill) is turned level
     and its digits found again, each read upright; their boxes are those of the turned boxes in the
-    picture. Raises ``no_digit_found`` for blank, uniform or noise-only images.
+    picture. In a ``photo`` (a picture reduced to the working size), the table showing beyond a sheet
+    is not ink (:func:`_table`); a small picture is a crop, where a digit's stroke cut by the edge
+    looks the same. Raises ``no_digit_found`` for blank, uniform or noise-only images.
     """
     ink, threshold = ink_map(grey)
     try:
-        return _digits_in(ink, threshold, grey.shape, grey, level=True)
+        return _digits_in(ink, threshold, grey.shape, grey, level=True, photo=photo)
     except _Sloped as sloped:
-        turned = Image.fromarray(ink.astype(np.float32), mode="F").rotate(sloped.angle, Image.BILINEAR, expand=True)
+        clean = ink if sloped.ink is None else sloped.ink
+        turned = Image.fromarray(clean.astype(np.float32), mode="F").rotate(sloped.angle, Image.BILINEAR, expand=True)
         level = _digits_in(np.asarray(turned), threshold, grey.shape)
         if len(level) < LINE_DIGITS:  # the pieces of a broken digit, merged once level: not a number
-            return _digits_in(ink, threshold, grey.shape, grey)
+            return _digits_in(ink, threshold, grey.shape, grey, photo=photo)
         back = _turned_back(sloped.angle, turned.size, grey.shape)
         return [_with_boxes(digit, back) for digit in level]
 
@@ -1254,14 +1347,25 @@ def _turned_back(
 
 
 def _digits_in(
-    ink: np.ndarray, threshold: float, shape: tuple[int, int], grey: np.ndarray | None = None, level: bool = False
+    ink: np.ndarray,
+    threshold: float,
+    shape: tuple[int, int],
+    grey: np.ndarray | None = None,
+    level: bool = False,
+    photo: bool = False,
 ) -> list[Digit]:
     """:func:`find_digits` on an ink map (:func:`ink_map`) of a picture of ``shape`` (the digits' least
     height is a share of its size), the sheet of paper looked for in ``grey`` (``None``: not looked for);
-    with ``level``, raises :class:`_Sloped` for digits on a sloping line (:func:`group_digits`)."""
+    with ``level``, raises :class:`_Sloped` for digits on a sloping line (:func:`group_digits`); with
+    ``photo``, the table beyond a sheet is taken out (:func:`_table`)."""
     low = max(HYSTERESIS * threshold, MIN_CONTRAST)
     ink = without_rules(ink, low)  # the faint ink too: joins (below) would run along a line
     labels, components = _strokes(ink, threshold, low)
+    for _ in range(2 if photo else 0):  # the table in a photo's corners: not ink (fainter parts show once it is out)
+        if (table := _table(components, labels)) is None:
+            break
+        ink = np.where(table, 0.0, ink)
+        labels, components = _strokes(ink, threshold, low)
     if (lines := _frame_lines(components, labels)) is not None:  # a form's printed boxes: not ink
         ink = np.where(lines, 0.0, ink)
         labels, components = _strokes(ink, threshold, low)
@@ -1269,11 +1373,15 @@ def _digits_in(
     if sheet is not None:  # a photo of a sheet of paper with the table around it: read the sheet alone
         x0, y0, x1, y1 = sheet
         try:
-            return [_shifted(digit, x0, y0) for digit in find_digits(grey[y0:y1, x0:x1])]
+            return [_shifted(digit, x0, y0) for digit in find_digits(grey[y0:y1, x0:x1], photo)]
         except _TooSmall as small:
             bx0, by0, bx1, by1 = small.box
             raise _TooSmall((bx0 + x0, by0 + y0, bx1 + x0, by1 + y0)) from None
-    groups = group_digits(components, shape, level=level)
+    try:
+        groups = group_digits(components, shape, level=level)
+    except _Sloped as sloped:
+        sloped.ink = ink  # what is turned: the ink without the table, the printed boxes and lines
+        raise
     noise = 0.5 * threshold  # below half the ink threshold is paper grain
     digits, kept = [], []
     for group in groups:
@@ -1491,7 +1599,8 @@ def preprocess(image: bytes | Image.Image | np.ndarray) -> list[Digit]:
         return int(x0 / sx), int(y0 / sy), min(width, ceil(x1 / sx)), min(height, ceil(y1 / sy))
 
     try:
-        return [_with_boxes(digit, to_input) for digit in find_digits(grey)]
+        # A picture reduced twice or more is a photo or a scan of a page: a table may show round the sheet.
+        return [_with_boxes(digit, to_input) for digit in find_digits(grey, photo=sx <= 0.5)]
     except _TooSmall as small:
         crop = _closer(to_input(small.box), (width, height))
         if crop is None:

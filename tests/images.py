@@ -235,6 +235,29 @@ def sloped(digits: Sequence[np.ndarray], degrees: float, tile: int = 100) -> np.
     return np.asarray(flat.rotate(degrees, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=FORM_PAPER))
 
 
+def turned_sheet(
+    digits: Sequence[np.ndarray], degrees: float, seed: int = 0, size: tuple[int, int] = (800, 600)
+) -> np.ndarray:
+    """A phone photo of a sheet with a number of MNIST digits written on it (:func:`_photograph`), the
+    camera turned by ``degrees`` counter-clockwise: the sheet fills the frame, turned, and a table
+    shows in the corners. RGB."""
+    rng = np.random.default_rng(seed)
+    width, height = size
+    tile = int(min(size) * 0.3)
+    step = round(0.8 * tile)
+    left, top = (width - step * (len(digits) - 1) - tile) // 2, (height - tile) // 2
+    coverage = np.zeros((height, width), dtype=np.float32)
+    for i, digit in enumerate(digits):
+        ink = np.asarray(Image.fromarray(resize(digit, tile)).filter(ImageFilter.GaussianBlur(1.2)), np.float32)
+        region = coverage[top : top + tile, left + i * step : left + i * step + tile]
+        np.maximum(region, ink / 255.0, out=region)
+    sheet = Image.fromarray(_photograph(coverage, seed, (1.0, 0.97, 0.9)))
+    turned = np.asarray(sheet.rotate(degrees, resample=Image.Resampling.BICUBIC))
+    inside = np.asarray(Image.new("L", size, 255).rotate(degrees, resample=Image.Resampling.BICUBIC)) > 127
+    table = np.clip(rng.uniform(50, 110) + rng.normal(0, 6, (height, width, 3)), 0, 255)
+    return np.where(inside[..., None], turned, table).astype(np.uint8)
+
+
 def on_table(photo: np.ndarray, seed: int = 0, grey: float = 60.0) -> np.ndarray:
     """The photo's middle as a sheet of paper lying on a dark table that fills the rest of the frame."""
     rng = np.random.default_rng(seed)

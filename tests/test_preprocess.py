@@ -435,6 +435,22 @@ def test_squared_paper_whose_lines_fall_on_the_background_samples() -> None:
     assert mark.box[0] > 50 and mark.box[2] < 170, mark.box
 
 
+def test_the_table_beyond_a_turned_sheet_is_not_ink(digits) -> None:
+    """A sheet photographed with the camera turned shows the table in the picture's corners: convex
+    marks along its edges, narrowing along them, taken out (before, they were marks of the number:
+    refused, or read as 1s). A 1 flush with the edge of a picture cropped close is a bar as wide all
+    along, and stays."""
+    three = [digits[0][list(digits[1]).index(d)] for d in (4, 9, 2)]
+    for angle in (20, -8):  # big triangles in the corners; thin slivers
+        found = preprocess(images.jpeg(images.turned_sheet(three, angle, seed=1), 90))
+        assert len(found) == 3, [d.box for d in found]
+        assert all(60 < (d.box[0] + d.box[2]) / 2 < 740 and 60 < (d.box[1] + d.box[3]) / 2 < 540 for d in found)
+    close = Image.new("L", (800, 640), 255)  # a scan of "17" cropped close: the 1 a bar flush with the edge
+    ImageDraw.Draw(close).rectangle([0, 100, 52, 540], fill=0)
+    close.paste(0, (240, 80), Image.fromarray(images.draw_strokes(images.STROKES[7], size=520, width=48)[..., 3]))
+    assert len(preprocess(images.png(np.asarray(close)))) == 2
+
+
 def test_a_number_on_a_slope_is_turned_level(digits) -> None:
     """Four digits on a line sloping 25 degrees are read turned level: each rendered upright (like the
     same number written level), its box round it in the picture as sent, left to right."""

@@ -55,6 +55,7 @@ FLOORS = {
     "form_boxes": 0.97,
     "circled": 0.93,
     "sloped_numbers": 0.96,
+    "turned_photos": 0.84,
 }
 
 
@@ -215,3 +216,10 @@ def test_numbers_on_a_slope_are_read(loaded, digits) -> None:
     step 4)."""
     result = score("sloped", recognition_sets.sloped_numbers(*digits), loaded)
     assert result["read_right"] >= FLOORS["sloped_numbers"], result
+
+
+def test_photos_of_a_turned_sheet_are_read(loaded, digits) -> None:
+    """Numbers of 1-4 digits on a sheet photographed with the camera turned 5-30 degrees, the table in
+    the corners (docs/model.md, step 4)."""
+    result = score("turned", recognition_sets.turned_photos(*digits), loaded)
+    assert result["read_right"] >= FLOORS["turned_photos"], result
