@@ -168,6 +168,12 @@ TABLE_BAND = 0.9
 #: ... in a picture also holding a mark clear of its edges at least this share of its shorter side
 #: tall (the digits on the sheet).
 TABLE_INSIDE = 0.1
+#: A line drawn under the digits is no piece of them: a bar no taller than this share of its width ...
+UNDERLINE_FLAT = 0.25
+#: ... under marks at least this many times as tall as it is thick, reaching past them on both sides
+#: by this share of their height (a 2's base drawn apart ends about where its stroke does).
+UNDERLINE_THIN = 3.0
+UNDERLINE_PAST = 0.05
 #: A printed box around a digit: this share of its pixels on lines along its whole box (``RULE_SPAN``).
 FRAME_LINES = 0.9
 #: ... and its lines no thicker than this share of its box's shorter side (:func:`stroke_width`).
@@ -695,6 +701,29 @@ def _off_line(short: _Component, tall: _Component) -> bool:
     )
 
 
+def _underline(mark: _Component, parts: list[_Component]) -> bool:
+    """Whether ``mark`` underlines the number the other ``parts`` make (two marks of a digit's height
+    side by side, at least): a flat bar (:data:`UNDERLINE_FLAT`), below all of them (its top under
+    their feet, give or take a tenth of their height), reaching past them on both sides
+    (:data:`UNDERLINE_PAST`), and thin against them (:data:`UNDERLINE_THIN`: the bars of a ``=`` are
+    alike). Under a single digit, a bar apart is as likely its own (a 2's base, a 1's foot: of the
+    55,000 training digits uploaded with rows erased, five 2s lost their base to this rule). Left in,
+    an underline was merged into a digit as a broken piece: an underlined number was refused."""
+    others = [p for p in parts if p is not mark]
+    if not others or mark.height > UNDERLINE_FLAT * mark.width:
+        return False
+    tall = max(p.height for p in others)
+    digits = [p for p in others if p.height >= OFF_LINE_HEIGHT * tall]
+    if not any(a.x1 <= b.x0 for a in digits for b in digits):  # a number: two digits side by side
+        return False
+    return (
+        tall >= UNDERLINE_THIN * mark.height
+        and mark.y0 >= max(p.y1 for p in others) - 0.1 * tall
+        and mark.x0 <= min(p.x0 for p in others) - UNDERLINE_PAST * tall
+        and mark.x1 >= max(p.x1 for p in others) + UNDERLINE_PAST * tall
+    )
+
+
 def _open_four(left: _Component, right: _Component) -> bool:
     """Whether ``left`` and ``right`` are the two strokes of a 4 written open: an L-shaped stroke that
     ends half way down, and just right of it a straight stem going on well below it. Side by side
@@ -749,6 +778,7 @@ def group_digits(components: list[_Component], image_shape: tuple[int, int], lev
     components = sorted(components, key=lambda c: c.area, reverse=True)[:MAX_COMPONENTS]
     largest = components[0].area
     parts = [c for c in components if c.area >= max(3, SPECK_AREA * largest)]
+    parts = [part for part in parts if not _underline(part, parts)]
     if not parts:
         return []
     digits, _ = _grouped(parts, image_shape, punctuation=False)
@@ -1167,17 +1197,19 @@ def _narrowing(depth: np.ndarray) -> bool:
 def _convex(pixels: np.ndarray) -> bool:
     """Whether a mark (its pixels in its box) fills :data:`TABLE_CONVEX` of its convex hull or more:
     a triangle or a band of the table does, any digit but a straight bar does not (its strokes bend
-    or cross, or enclose a loop)."""
+    or cross, or enclose a loop). The hull is that of the pixels' centres, and the pixels it holds are
+    counted as Pick's theorem counts a lattice polygon's points (its area, half its perimeter, and one),
+    so that a thin sliver, a staircase of pixels, counts as the triangle it is."""
     rows = np.flatnonzero(pixels.any(axis=1))
     first = pixels[rows].argmax(axis=1)
     last = pixels.shape[1] - 1 - pixels[rows, ::-1].argmax(axis=1)
-    # The hull of the pixels' squares: each row's outermost pixels' corners (monotone chain).
-    xs = np.concatenate([first, first, last + 1, last + 1]).astype(np.float64)
-    ys = np.concatenate([rows, rows + 1, rows, rows + 1]).astype(np.float64)
-    points = sorted(set(zip(xs.tolist(), ys.tolist(), strict=True)))
+    xs, ys = np.concatenate([first, last]).tolist(), np.concatenate([rows, rows]).tolist()
+    points = sorted(set(zip(xs, ys, strict=True)))
+    if len(points) < 3:
+        return True  # one row or one column of pixels: a straight bar
 
-    def half(chain: list[tuple[float, float]]) -> list[tuple[float, float]]:
-        hull: list[tuple[float, float]] = []
+    def half(chain: list[tuple[int, int]]) -> list[tuple[int, int]]:  # Andrew's monotone chain
+        hull: list[tuple[int, int]] = []
         for p in chain:
             while (
                 len(hull) > 1
@@ -1192,8 +1224,10 @@ def _convex(pixels: np.ndarray) -> bool:
         return hull[:-1]
 
     hull = half(points) + half(points[::-1])
-    area = 0.5 * abs(sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(hull, hull[1:] + hull[:1], strict=True)))
-    return area > 0 and pixels.sum() >= TABLE_CONVEX * area
+    edges = list(zip(hull, hull[1:] + hull[:1], strict=True))
+    area = 0.5 * abs(sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in edges))
+    perimeter = sum(float(np.hypot(x1 - x0, y1 - y0)) for (x0, y0), (x1, y1) in edges)
+    return bool(pixels.sum() >= TABLE_CONVEX * (area + perimeter / 2 + 1))
 
 
 def _frame_lines(components: list[_Component], labels: np.ndarray) -> np.ndarray | None:

@@ -451,6 +451,20 @@ def test_the_table_beyond_a_turned_sheet_is_not_ink(digits) -> None:
     assert len(preprocess(images.png(np.asarray(close)))) == 2
 
 
+def test_a_line_drawn_under_a_number_is_not_a_piece_of_it() -> None:
+    """An underline apart from the digits was merged into one as a broken piece (underlined numbers
+    refused, 67 read 61): a flat bar below every mark of a number and reaching past them on both sides
+    is left out. Under a single digit it may be the digit's own: a 2 whose base is drawn apart keeps it."""
+    for text in ("67", "6863"):
+        number = images.draw_number(text, height=200)
+        canvas = Image.fromarray(np.concatenate([number, np.zeros((60, number.shape[1], 4), np.uint8)]))
+        ImageDraw.Draw(canvas).line([(20, 190), (number.shape[1] - 20, 193)], fill=(0, 0, 0, 255), width=10)
+        found = preprocess(images.png(np.asarray(canvas)))
+        assert len(found) == len(text) and all(d.box[3] < 185 for d in found), [d.box for d in found]
+    two = images.draw_strokes([images.STROKES[2][0][:-1], [(0.3, 0.87), (0.74, 0.87)]], size=240, width=12)
+    assert one_digit(images.png(two)).box[3] > 0.84 * 240  # the base is kept
+
+
 def test_a_number_on_a_slope_is_turned_level(digits) -> None:
     """Four digits on a line sloping 25 degrees are read turned level: each rendered upright (like the
     same number written level), its box round it in the picture as sent, left to right."""
