@@ -260,34 +260,46 @@ def circled(digits: np.ndarray, labels: np.ndarray, seed: int = 0) -> list[Sampl
 def sloped_numbers(digits: np.ndarray, labels: np.ndarray, seed: int = 0) -> list[Sample]:
     """Numbers of 3 or 4 validation digits written on a line sloping 10-30 degrees up or down
     (:func:`tests.images.sloped`), a JPEG of quality 75-95: one number per 3.5 digits given."""
-    from tests.images import jpeg, sloped
+    from tests.images import sloped
 
-    rng = np.random.default_rng(seed)
-    samples, start = [], 0
-    while start + 4 <= len(digits):
-        count = int(rng.integers(3, 5))
-        angle = float(rng.uniform(10, 30) * rng.choice([-1, 1]))
-        picture = sloped(list(digits[start : start + count]), angle)
-        answer = "".join(str(int(label)) for label in labels[start : start + count])
-        samples.append(Sample(jpeg(picture, int(rng.integers(75, 96))), answer, f"sloped_{start}"))
-        start += count
-    return samples
+    def picture(number: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
+        return sloped(number, float(rng.uniform(10, 30) * rng.choice([-1, 1])))
+
+    return _numbers(digits, labels, (3, 4), picture, "sloped", seed)
 
 
 def turned_photos(digits: np.ndarray, labels: np.ndarray, seed: int = 0) -> list[Sample]:
     """Numbers of 1-4 validation digits on a sheet photographed with the camera turned 5-30 degrees
     either way, the table showing in the corners (:func:`tests.images.turned_sheet`), a JPEG of
     quality 75-95: one picture per 2.5 digits given."""
-    from tests.images import jpeg, turned_sheet
+    from tests.images import turned_sheet
+
+    def picture(number: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
+        angle = float(rng.uniform(5, 30) * rng.choice([-1, 1]))
+        return turned_sheet(number, angle, seed=int(rng.integers(1 << 30)))
+
+    return _numbers(digits, labels, (1, 4), picture, "turned", seed)
+
+
+def _numbers(
+    digits: np.ndarray,
+    labels: np.ndarray,
+    counts: tuple[int, int],
+    picture: Callable[[list[np.ndarray], np.random.Generator], np.ndarray],
+    name: str,
+    seed: int,
+) -> list[Sample]:
+    """Numbers of ``counts`` (fewest, most) consecutive digits, each drawn by its ``picture`` and sent
+    as a JPEG of quality 75-95."""
+    from tests.images import jpeg
 
     rng = np.random.default_rng(seed)
     samples, start = [], 0
     while start + 4 <= len(digits):
-        count = int(rng.integers(1, 5))
-        angle = float(rng.uniform(5, 30) * rng.choice([-1, 1]))
-        picture = turned_sheet(list(digits[start : start + count]), angle, seed=int(rng.integers(1 << 30)))
+        count = int(rng.integers(counts[0], counts[1] + 1))
+        drawn = picture(list(digits[start : start + count]), rng)
         answer = "".join(str(int(label)) for label in labels[start : start + count])
-        samples.append(Sample(jpeg(picture, int(rng.integers(75, 96))), answer, f"turned_{start}"))
+        samples.append(Sample(jpeg(drawn, int(rng.integers(75, 96))), answer, f"{name}_{start}"))
         start += count
     return samples
 

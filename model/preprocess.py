@@ -762,7 +762,7 @@ class _Sloped(Exception):
 
     def __init__(self, angle: float) -> None:
         self.angle = angle
-        self.ink: np.ndarray | None = None
+        self.ink = np.zeros((0, 0), np.float32)  # set by _digits_in: the ink to turn
 
 
 def group_digits(components: list[_Component], image_shape: tuple[int, int], level: bool = False) -> list[_Component]:
@@ -784,7 +784,8 @@ def group_digits(components: list[_Component], image_shape: tuple[int, int], lev
     digits, _ = _grouped(parts, image_shape, punctuation=False)
     if level and len(digits) >= LINE_DIGITS:
         # The line through the marks of a digit's height: a degree sign or an exponent stands off it.
-        tall = [d for d in digits if d.height >= OFF_LINE_HEIGHT * max(d.height for d in digits)]
+        tallest = max(d.height for d in digits)
+        tall = [d for d in digits if d.height >= OFF_LINE_HEIGHT * tallest]
         if len(tall) > 1 and (angle := _slope([(d.x0 + d.x1) / 2 for d in tall], [(d.y0 + d.y1) / 2 for d in tall])):
             raise _Sloped(angle)
     if len(digits) > 1:
@@ -1337,8 +1338,9 @@ def find_digits(grey: np.ndarray, photo: bool = False) -> list[Digit]:
     try:
         return _digits_in(ink, threshold, grey.shape, grey, level=True, photo=photo)
     except _Sloped as sloped:
-        clean = ink if sloped.ink is None else sloped.ink
-        turned = Image.fromarray(clean.astype(np.float32), mode="F").rotate(sloped.angle, Image.BILINEAR, expand=True)
+        turned = Image.fromarray(sloped.ink.astype(np.float32), mode="F").rotate(
+            sloped.angle, Image.BILINEAR, expand=True
+        )
         level = _digits_in(np.asarray(turned), threshold, grey.shape)
         if len(level) < LINE_DIGITS:  # the pieces of a broken digit, merged once level: not a number
             return _digits_in(ink, threshold, grey.shape, grey, photo=photo)
