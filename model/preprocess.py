@@ -420,7 +420,7 @@ def _surface_terms(h: int, w: int) -> tuple[int, np.ndarray, np.ndarray, np.ndar
     """For an image of ``h`` x ``w``: the sampling step, the quadratic design matrix of the sample grid,
     each sample's outer product of its design row (so a weighted normal matrix is one product), the
     grid's border ring, and the x and y coordinates of every pixel (cached: uploads share sizes)."""
-    step = max(1, round(max(h, w) / 32))
+    step = max(1, min(round(max(h, w) / 32), min(h, w) // 4))  # four rows of samples or more in a strip
     ys = np.arange(step // 2, h, step, dtype=np.float64) / h - 0.5
     xs = np.arange(step // 2, w, step, dtype=np.float64) / w - 0.5
     yy, xx = np.meshgrid(ys, xs, indexing="ij")
@@ -1334,6 +1334,8 @@ def find_digits(grey: np.ndarray, photo: bool = False) -> list[Digit]:
     is not ink (:func:`_table`); a small picture is a crop, where a digit's stroke cut by the edge
     looks the same. Raises ``no_digit_found`` for blank, uniform or noise-only images.
     """
+    if min(grey.shape) < MIN_DIGIT_PIXELS:  # a strip a few pixels thin: no digit fits, nor a model of the paper
+        raise InputError("no_digit_found", "no digit found: the picture is too thin to hold one")
     ink, threshold = ink_map(grey)
     try:
         return _digits_in(ink, threshold, grey.shape, grey, level=True, photo=photo)

@@ -531,6 +531,27 @@ def test_working_image_is_sized_by_area_so_a_strip_keeps_its_height() -> None:
     assert to_grey(Image.new("L", (2000, 200), 255)).shape[0] >= 45
 
 
+@pytest.mark.parametrize("length", [300, 1000, 3000])
+def test_a_strip_is_read_or_refused_never_a_crash(length: int) -> None:
+    """A digit at one end of a long strip is read (a 300x60 one raised from the paper's model: its
+    samples were spaced by the long side alone, a new user's trial); a strip too thin for any digit,
+    blank, lined or noisy, is ``no_digit_found``."""
+    seven = 255 - images.draw_strokes(images.STROKES[7], size=60, width=5)[..., 3]
+    strip, tall = images.blank((length, 60)), images.blank((60, length))
+    strip[:, 20:80], tall[length - 80 : length - 20] = seven, seven
+    for picture in (strip, tall):
+        for data in (images.png(picture), images.jpeg(picture, 90)):
+            assert len(preprocess(data)) == 1
+    noisy = np.random.default_rng(0).normal(200, 20, (40, length)).clip(0, 255).astype(np.uint8)
+    for thin in (1, 2, 5, 12, 24):
+        lined = images.blank((length, thin))
+        lined[:, ::9] = 0
+        for picture in (images.blank((length, thin)), lined, noisy[:thin]):
+            for data in (images.png(picture), images.png(picture.T.copy())):
+                with pytest.raises(InputError):
+                    preprocess(data)
+
+
 def test_broken_strokes_stay_one_digit(digits: tuple[np.ndarray, np.ndarray]) -> None:
     broken_ones = 0
     for digit in digits[0]:
