@@ -281,6 +281,27 @@ def turned_photos(digits: np.ndarray, labels: np.ndarray, seed: int = 0) -> list
     return _numbers(digits, labels, (1, 4), picture, "turned", seed)
 
 
+def pencil_numbers(count: int = 120, seed: int = 0) -> list[Sample]:
+    """Numbers of 1-4 digits written in pencil on a page photographed at 800x600 (:func:`tests.images.pencil_photo`:
+    strokes 2-5 pixels wide, 100-220 tall, of graphite taking 15-45 % of the light), a JPEG of quality 75-95.
+    The digits are :data:`tests.images.STROKES`' drawn ones: the set measures finding faint thin ink."""
+    from tests.images import jpeg, pencil_photo
+
+    rng = np.random.default_rng(seed)
+    samples = []
+    for i in range(count):
+        text = "".join(str(int(d)) for d in rng.integers(0, 10, int(rng.integers(1, 5))))
+        picture = pencil_photo(
+            text,
+            seed=int(rng.integers(1 << 30)),
+            height=int(rng.integers(100, 221)),
+            pen=int(rng.integers(2, 6)),
+            absorb=float(rng.uniform(0.15, 0.45)),
+        )
+        samples.append(Sample(jpeg(picture, int(rng.integers(75, 96))), text, f"pencil_{i}"))
+    return samples
+
+
 def _numbers(
     digits: np.ndarray,
     labels: np.ndarray,
@@ -429,6 +450,7 @@ def all_sets(digits: np.ndarray, labels: np.ndarray) -> Iterator[tuple[str, list
     yield "circled", circled(digits, labels)
     yield "sloped_numbers", sloped_numbers(digits, labels)
     yield "turned_photos", turned_photos(digits, labels)
+    yield "pencil_numbers", pencil_numbers()
     yield "multi_stroke", multi_stroke()
     yield "hairline", hairline()
     yield "shapes", shapes()

@@ -13,6 +13,8 @@ Every path (endpoint, CLI, UI) goes through :func:`preprocess`. The steps:
    robustly to the background pixels and subtracted, which removes uneven lighting and shadows; the
    ink's polarity (dark on light or light on dark) is read from which side of the paper its pixels
    lie; paper grain below a noise threshold (4 sigma of the background, estimated by the MAD) goes to 0.
+   Faint writing (a pencil, a fine line in a large photo) is followed down to that noise, and read
+   again from a closer crop where it is small in a photo.
 4. **Digits** (:func:`find_digits`): ink pixels above an Otsu threshold are labelled into connected
    components; specks are dropped; broken strokes (pieces stacked over each other) are merged; marks
    much shorter than the tallest one are dropped, except punctuation in a number (a decimal point, a
@@ -47,6 +49,7 @@ import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from math import ceil
+from typing import NamedTuple
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -508,9 +511,30 @@ def _mad_sigma(values: np.ndarray) -> float:
     return max(1.0, 1.4826 * _median(np.abs(values - _median(values))))
 
 
-def ink_map(grey: np.ndarray) -> tuple[np.ndarray, float]:
-    """Grey image -> ``(ink, threshold)``: ink strength >= 0 (0 = paper) whatever the polarity, and the
-    level above which a pixel counts as ink (Otsu, but never within the paper's noise or ``MIN_CONTRAST``).
+class Levels(NamedTuple):
+    """One picture's ink levels (:func:`ink_map`), in grey levels beyond the paper."""
+
+    threshold: float  #: above it a pixel is ink
+    low: float  #: above it a pixel touching ink is ink too (:func:`_hysteresis`, :func:`_joins`)
+    least: float  #: a digit's typical ink stands out at least this much (:func:`render_digit`)
+    faint: bool  #: faint writing (a pencil pressed lightly): followed down to the paper's noise
+
+    @property
+    def noise(self) -> float:
+        """Below half the ink threshold is paper grain."""
+        return 0.5 * self.threshold
+
+
+def ink_map(grey: np.ndarray) -> tuple[np.ndarray, Levels]:
+    """Grey image -> ``(ink, levels)``: ink strength >= 0 (0 = paper) whatever the polarity, and its
+    :class:`Levels`. The threshold is Otsu's, but never within the paper's noise or ``MIN_CONTRAST``.
+
+    Writing whose Otsu split lies under ``MIN_CONTRAST`` (a pencil pressed lightly; a thin line keeps
+    a fraction of its contrast once a photo is reduced to the working size) is faint: its strokes
+    break where they dip under the threshold, and a whole digit's ink stays under
+    ``MIN_DIGIT_CONTRAST``. So the strokes are followed down to the paper's noise
+    (:data:`NOISE_SIGMAS`; never under half ``MIN_CONTRAST``), and a digit's ink need only stand out
+    that far: strokes still start from ink above the threshold.
     """
     residual, sigma = _fit_background(grey)
     floor = max(NOISE_SIGMAS * sigma, MIN_CONTRAST)
@@ -522,8 +546,12 @@ def ink_map(grey: np.ndarray) -> tuple[np.ndarray, float]:
     if dark > light:
         np.negative(ink, out=ink)
     np.maximum(ink, 0, out=ink)
-    threshold = max(floor, _otsu(ink))
-    return ink, threshold
+    split = _otsu(ink)
+    threshold = max(floor, split)
+    if split >= MIN_CONTRAST:
+        return ink, Levels(threshold, max(HYSTERESIS * threshold, MIN_CONTRAST), MIN_DIGIT_CONTRAST, False)
+    low = max(NOISE_SIGMAS * sigma, MIN_CONTRAST / 2)
+    return ink, Levels(threshold, low, min(low, MIN_DIGIT_CONTRAST), True)
 
 
 _LEVELS = np.arange(256, dtype=np.float64)
@@ -757,6 +785,14 @@ class _TooSmall(InputError):
         self.box = box
 
 
+class _Faint(Exception):
+    """Faint writing in a photo (:attr:`Levels.faint`, :func:`_nearer`): ``box`` (working pixels) is the
+    part of it to read again at less reduction, where thin faint lines keep more of their contrast."""
+
+    def __init__(self, box: tuple[int, int, int, int]) -> None:
+        self.box = box
+
+
 class _Sloped(Exception):
     """The digits stand on a line sloping by ``angle`` degrees (:func:`_slope`): read them turned level."""
 
@@ -913,18 +949,21 @@ def stroke_width(mask: np.ndarray) -> float:
     return area / max(boundary / 2.0, 1.0)
 
 
-def render_digit(ink: np.ndarray, strokes: np.ndarray, noise: float = 0.0) -> np.ndarray | None:
+def render_digit(
+    ink: np.ndarray, strokes: np.ndarray, noise: float = 0.0, least: float = MIN_DIGIT_CONTRAST
+) -> np.ndarray | None:
     """One digit -> 28x28 uint8 the MNIST way; ``None`` when its ink is too faint to be a digit.
 
     ``ink``: the digit's ink strength (0 = paper) in a window around it, anything else already zeroed;
-    ``strokes``: its thresholded stroke pixels in the same window. Grey levels are kept for
+    ``strokes``: its thresholded stroke pixels in the same window; ``least``: the core's least strength
+    (:attr:`Levels.least`). Grey levels are kept for
     anti-aliasing: paper grain below ``noise`` goes to 0 and the typical stroke core to 255. Strokes
     much thinner than MNIST's (a pen line in a large photo) are thickened. The digit's box is scaled
     with anti-aliasing (aspect ratio kept) so that its longer side is 20 pixels, then shifted so that
     its centre of mass is at the centre of the 28x28 field.
     """
     core = _percentile(ink[strokes], 90)
-    if core < MIN_DIGIT_CONTRAST:
+    if core < least:
         return None
     rows, cols = np.flatnonzero(strokes.any(axis=1)), np.flatnonzero(strokes.any(axis=0))
     y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
@@ -1332,22 +1371,46 @@ def find_digits(grey: np.ndarray, photo: bool = False) -> list[Digit]:
     and its digits found again, each read upright; their boxes are those of the turned boxes in the
     picture. In a ``photo`` (a picture reduced to the working size), the table showing beyond a sheet
     is not ink (:func:`_table`); a small picture is a crop, where a digit's stroke cut by the edge
-    looks the same. Raises ``no_digit_found`` for blank, uniform or noise-only images.
+    looks the same. Faint writing (:attr:`Levels.faint`) small in a photo raises :class:`_Faint`:
+    :func:`preprocess` reads it again from the picture, reduced less. Raises ``no_digit_found`` for
+    blank, uniform or noise-only images.
     """
     if min(grey.shape) < MIN_DIGIT_PIXELS:  # a strip a few pixels thin: no digit fits, nor a model of the paper
         raise InputError("no_digit_found", "no digit found: the picture is too thin to hold one")
-    ink, threshold = ink_map(grey)
+    ink, levels = ink_map(grey)
+    if photo and levels.faint and (closer := _nearer(ink, levels.low)) is not None:
+        raise _Faint(closer)
     try:
-        return _digits_in(ink, threshold, grey.shape, grey, level=True, photo=photo)
+        return _digits_in(ink, levels, grey.shape, grey, level=True, photo=photo)
     except _Sloped as sloped:
         turned = Image.fromarray(sloped.ink.astype(np.float32), mode="F").rotate(
             sloped.angle, Image.BILINEAR, expand=True
         )
-        level = _digits_in(np.asarray(turned), threshold, grey.shape)
+        level = _digits_in(np.asarray(turned), levels, grey.shape)
         if len(level) < LINE_DIGITS:  # the pieces of a broken digit, merged once level: not a number
-            return _digits_in(ink, threshold, grey.shape, grey, photo=photo)
+            return _digits_in(ink, levels, grey.shape, grey, photo=photo)
         back = _turned_back(sloped.angle, turned.size, grey.shape)
         return [_with_boxes(digit, back) for digit in level]
+
+
+def _nearer(ink: np.ndarray, low: float) -> tuple[int, int, int, int] | None:
+    """Where to read faint writing closer: the box of its marks (ink above ``low`` as tall as a digit can
+    be) and half their height round it, if that is a quarter of the picture or less (reduced half as
+    much to the working size); else ``None``."""
+    _, components = label_components(ink > low)
+    height, width = ink.shape
+    least = max(MIN_DIGIT_PIXELS, MIN_DIGIT_HEIGHT * (height * width) ** 0.5)
+    tall = [c for c in components if c.height >= least]
+    if not tall:
+        return None
+    x0, y0, x1, y1 = functools.reduce(_merge, tall).box
+    margin = (y1 - y0) // 2
+    box = max(0, x0 - margin), max(0, y0 - margin), min(width, x1 + margin), min(height, y1 + margin)
+    return box if 4 * (box[2] - box[0]) * (box[3] - box[1]) <= height * width else None
+
+
+def _moved(box: tuple[int, int, int, int], dx: int, dy: int) -> tuple[int, int, int, int]:
+    return box[0] + dx, box[1] + dy, box[2] + dx, box[3] + dy
 
 
 def _slope(xs: list[float], ys: list[float]) -> float | None:
@@ -1386,7 +1449,7 @@ def _turned_back(
 
 def _digits_in(
     ink: np.ndarray,
-    threshold: float,
+    levels: Levels,
     shape: tuple[int, int],
     grey: np.ndarray | None = None,
     level: bool = False,
@@ -1396,7 +1459,7 @@ def _digits_in(
     height is a share of its size), the sheet of paper looked for in ``grey`` (``None``: not looked for);
     with ``level``, raises :class:`_Sloped` for digits on a sloping line (:func:`group_digits`); with
     ``photo``, the table beyond a sheet is taken out (:func:`_table`)."""
-    low = max(HYSTERESIS * threshold, MIN_CONTRAST)
+    threshold, low = levels.threshold, levels.low
     ink = without_rules(ink, low)  # the faint ink too: joins (below) would run along a line
     labels, components = _strokes(ink, threshold, low)
     for _ in range(2 if photo else 0):  # the table in a photo's corners: not ink (fainter parts show once it is out)
@@ -1413,27 +1476,27 @@ def _digits_in(
         try:
             return [_shifted(digit, x0, y0) for digit in find_digits(grey[y0:y1, x0:x1], photo)]
         except _TooSmall as small:
-            bx0, by0, bx1, by1 = small.box
-            raise _TooSmall((bx0 + x0, by0 + y0, bx1 + x0, by1 + y0)) from None
+            raise _TooSmall(_moved(small.box, x0, y0)) from None
+        except _Faint as faint:
+            raise _Faint(_moved(faint.box, x0, y0)) from None
     try:
         groups = group_digits(components, shape, level=level)
     except _Sloped as sloped:
         sloped.ink = ink  # what is turned: the ink without the table, the printed boxes and lines
         raise
-    noise = 0.5 * threshold  # below half the ink threshold is paper grain
     digits, kept = [], []
     for group in groups:
-        pixels, own, strokes, origin = _render_group(group, labels, ink, noise)
+        pixels, own, strokes, origin = _render_group(group, labels, ink, levels)
         if pixels is None:  # a faint smudge
             continue
         cuts = None
         if group.width >= NARROW_SPLIT_ASPECT * group.height:  # perhaps digits that touch
             likely = max(2, round(group.width / group.height / DIGIT_ASPECT))  # digits as wide as MNIST's
             counts = (likely, likely + 1)  # ... or narrower, as drawn digits often are
-            cuts = functools.partial(_cuts, own, strokes, noise, counts, origin)
+            cuts = functools.partial(_cuts, own, strokes, levels, counts, origin)
         digits.append(Digit(pixels, group.box, cuts))
         kept.append(group)
-    digits = _with_joins(digits, kept, labels, ink, noise)
+    digits = _with_joins(digits, kept, labels, ink, levels)
     if grey is not None and not groups and 0 < len(components) <= MAX_DIGITS:  # a few marks too short
         largest = max(c.area for c in components)
         raise _TooSmall(functools.reduce(_merge, [c for c in components if c.area >= SPECK_AREA * largest]).box)
@@ -1449,7 +1512,7 @@ def _digits_in(
 
 
 def _render_group(
-    group: _Component, labels: np.ndarray, ink: np.ndarray, noise: float
+    group: _Component, labels: np.ndarray, ink: np.ndarray, levels: Levels
 ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray, tuple[int, int]]:
     """A group of components -> (its 28x28 pixels, or ``None`` for a faint smudge; its ink and strokes
     in a window one pixel larger than its box, for the anti-aliased fringe; the window's origin)."""
@@ -1458,11 +1521,11 @@ def _render_group(
     window = labels[y0:y1, x0:x1]
     strokes = window == group.labels[0] if len(group.labels) == 1 else np.isin(window, group.labels)
     own = np.where(_dilate(strokes), ink[y0:y1, x0:x1], 0.0)  # the neighbours' strokes left out
-    return render_digit(own, strokes, noise), own, strokes, (x0, y0)
+    return render_digit(own, strokes, levels.noise, levels.least), own, strokes, (x0, y0)
 
 
 def _with_joins(
-    digits: list[Digit], groups: list[_Component], labels: np.ndarray, ink: np.ndarray, noise: float
+    digits: list[Digit], groups: list[_Component], labels: np.ndarray, ink: np.ndarray, levels: Levels
 ) -> list[Digit]:
     """``digits`` with :attr:`Digit.joined` set on the first of each run of marks that may be one
     symbol typed apart (the rings and the slash of some fonts' %): each mark's columns overlap the next
@@ -1481,15 +1544,15 @@ def _with_joins(
         heights = [group.height for group in groups[start:end]]
         if end - start > 1 and min(heights) <= JOIN_HEIGHTS * max(heights):
             run = functools.reduce(_merge, groups[start:end])
-            out[start] = replace(out[start], joined=functools.partial(_joined, run, end - start, labels, ink, noise))
+            out[start] = replace(out[start], joined=functools.partial(_joined, run, end - start, labels, ink, levels))
             start = end
         else:
             start += 1
     return out
 
 
-def _joined(group: _Component, count: int, labels: np.ndarray, ink: np.ndarray, noise: float) -> tuple[int, Digit]:
-    pixels, *_ = _render_group(group, labels, ink, noise)
+def _joined(group: _Component, count: int, labels: np.ndarray, ink: np.ndarray, levels: Levels) -> tuple[int, Digit]:
+    pixels, *_ = _render_group(group, labels, ink, levels)
     return count, Digit(pixels if pixels is not None else np.zeros((SIZE, SIZE), np.uint8), group.box)
 
 
@@ -1499,7 +1562,7 @@ CUT_SHIFTS = (-0.3, -0.15, 0.0, 0.15, 0.3)
 
 
 def _cuts(
-    ink: np.ndarray, strokes: np.ndarray, noise: float, counts: tuple[int, ...], origin: tuple[int, int]
+    ink: np.ndarray, strokes: np.ndarray, levels: Levels, counts: tuple[int, ...], origin: tuple[int, int]
 ) -> tuple[tuple[Digit, ...], ...]:
     """Ways to cut one mark (its ink and strokes in a window at ``origin``) into each of ``counts``
     digits side by side, the distinct ones only, boxes in working pixels."""
@@ -1509,7 +1572,7 @@ def _cuts(
     ways, seen = [], set()
     for count in counts:
         for shift in CUT_SHIFTS:
-            cut = _cut(ink, strokes, profile, min_height, noise, count, shift)
+            cut = _cut(ink, strokes, profile, min_height, levels, count, shift)
             parts = tuple(_shifted(part, *origin) for part in cut)
             key = tuple(part.box for part in parts)
             if parts and key not in seen:
@@ -1523,7 +1586,7 @@ def _cut(
     strokes: np.ndarray,
     profile: np.ndarray,
     min_height: float,
-    noise: float,
+    levels: Levels,
     count: int,
     shift: float,
 ) -> tuple[Digit, ...]:
@@ -1549,7 +1612,7 @@ def _cut(
         filled = np.flatnonzero(piece.any(axis=1))
         if filled.size == 0 or filled[-1] + 1 - filled[0] < min_height:
             return ()
-        pixels = render_digit(ink[:, a:b], piece, noise)
+        pixels = render_digit(ink[:, a:b], piece, levels.noise, levels.least)
         if pixels is None:
             return ()
         cols = np.flatnonzero(piece.any(axis=0))
@@ -1558,7 +1621,7 @@ def _cut(
 
 
 def _shifted(digit: Digit, dx: int, dy: int) -> Digit:
-    return _with_boxes(digit, lambda box: (box[0] + dx, box[1] + dy, box[2] + dx, box[3] + dy))
+    return _with_boxes(digit, lambda box: _moved(box, dx, dy))
 
 
 def _with_boxes(digit: Digit, move: Callable[[tuple[int, int, int, int]], tuple[int, int, int, int]]) -> Digit:
@@ -1648,6 +1711,10 @@ def preprocess(image: bytes | Image.Image | np.ndarray) -> list[Digit]:
             found = preprocess(picture)
         except _TooSmall:
             raise small from None
+    except _Faint as faint:  # what a closer look finds, or not, is the answer: it sees the lines better
+        crop = to_input(faint.box)
+        picture, scale = _cropped(original, image, crop, (width, height))
+        found = preprocess(picture)
     x0, y0 = crop[:2]
 
     def to_picture(box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:

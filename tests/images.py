@@ -98,17 +98,17 @@ def alpha_only(digit: np.ndarray, color: tuple[int, int, int] = (0, 0, 0), size:
     return out
 
 
-def _photograph(coverage: np.ndarray, seed: int, tint: tuple[float, float, float]) -> np.ndarray:
+def _photograph(coverage: np.ndarray, seed: int, tint: tuple[float, float, float], absorb: float = 0.8) -> np.ndarray:
     """Ink ``coverage`` (0-1, the picture's size) photographed on paper: RGB with a lighting gradient
-    (bright top-left, shadowed bottom-right), vignetting, paper grain and a tint; the ink absorbs 80 %
-    of the light that reaches it, so it is shaded by the same light as the paper."""
+    (bright top-left, shadowed bottom-right), vignetting, paper grain and a tint; the ink absorbs
+    ``absorb`` of the light that reaches it (pen ink 80 %), so it is shaded by the same light as the paper."""
     rng = np.random.default_rng(seed)
     height, width = coverage.shape
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
     light = 1.0 - 0.27 * (xx / width) - 0.18 * (yy / height)
     light -= 0.25 * ((xx / width - 0.5) ** 2 + (yy / height - 0.5) ** 2)
     paper = 225.0 * light + rng.normal(0, 4.0, (height, width))
-    grey = paper * (1.0 - 0.8 * coverage)
+    grey = paper * (1.0 - absorb * coverage)
     rgb = np.stack([grey * t for t in tint], axis=-1)
     return np.clip(rgb, 0, 255).astype(np.uint8)
 
@@ -136,6 +136,23 @@ def pen_photo(
     alpha = draw_strokes(strokes, size=size, width=width)[..., 3]
     coverage = np.asarray(Image.fromarray(alpha).filter(ImageFilter.GaussianBlur(1.0)), dtype=np.float32) / 255.0
     return _photograph(coverage, seed, (0.95, 0.95, 1.0))
+
+
+def pencil_photo(
+    text: str, seed: int = 0, size: tuple[int, int] = (800, 600), height: int = 160, pen: int = 4, absorb: float = 0.3
+) -> np.ndarray:
+    """A phone photo of a number written in pencil: :func:`draw_number`'s strokes ``pen`` pixels wide,
+    ``height`` tall, somewhere on the page, of graphite taking ``absorb`` of the light (a soft pencil
+    pressed lightly: 0.15, hard: 0.45) (:func:`_photograph`). RGB."""
+    rng = np.random.default_rng(seed)
+    width, page_height = size
+    drawn = draw_number(text, height=height, width=pen, seed=seed)[..., 3][:, : width - 20]
+    x = int(rng.integers(10, max(11, width - drawn.shape[1] - 10)))
+    y = int(rng.integers(10, page_height - height - 10))
+    coverage = np.zeros((page_height, width), dtype=np.uint8)
+    coverage[y : y + height, x : x + drawn.shape[1]] = drawn
+    soft = np.asarray(Image.fromarray(coverage).filter(ImageFilter.GaussianBlur(0.8)), dtype=np.float32)
+    return _photograph(soft / 255.0, seed, (1.0, 0.98, 0.94), absorb)
 
 
 #: Paper and ink of :func:`notebook_page` and :func:`in_boxes` (RGB).

@@ -56,6 +56,7 @@ FLOORS = {
     "circled": 0.93,
     "sloped_numbers": 0.96,
     "turned_photos": 0.84,
+    "pencil_numbers": 0.9,
 }
 
 
@@ -223,3 +224,9 @@ def test_photos_of_a_turned_sheet_are_read(loaded, digits) -> None:
     the corners (docs/model.md, step 4)."""
     result = score("turned", recognition_sets.turned_photos(*digits), loaded)
     assert result["read_right"] >= FLOORS["turned_photos"], result
+
+
+def test_numbers_written_in_pencil_are_read(loaded) -> None:
+    """Numbers in faint thin pencil lines on a photographed page (docs/model.md, step 3)."""
+    result = score("pencil", recognition_sets.pencil_numbers(), loaded)
+    assert result["read_right"] >= FLOORS["pencil_numbers"], result
