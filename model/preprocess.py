@@ -1011,25 +1011,36 @@ def _percentile(values: np.ndarray, q: float) -> float:
 # ---------------------------------------------------------------------------------------------- entry
 
 
-def _sheet(components: list[_Component], shape: tuple[int, int]) -> tuple[int, int, int, int] | None:
+def _sheet(components: list[_Component], labels: np.ndarray) -> tuple[int, int, int, int] | None:
     """The inside of a sheet of paper photographed on a table, if the largest "ink" is one.
 
     Strokes are thin, so a digit fills well under 85 % of its box; a sheet contrasting with the table
     around it is a solid region filling most of its box and a good part of the picture, and it is at
     most twice as long as it is wide (A4 is 1.41 to 1): a thick 1 filling a small picture's height is
-    solid too, but a bar. Returns its box shrunk by 4 % on each side (its edge and shadow left out), in
-    working pixels.
+    solid too, but a bar. A longer one is a card or a button with writing on it when it holds marks
+    (:func:`_holds_writing`), unlike a bar. Returns its box shrunk by 4 % on each side (its edge and
+    shadow left out), in working pixels.
     """
     if not components:
         return None
     largest = max(components, key=lambda c: c.area)
     box_area = largest.width * largest.height
-    if largest.area < 0.85 * box_area or box_area < 0.2 * shape[0] * shape[1]:
+    if largest.area < 0.85 * box_area or box_area < 0.2 * labels.size:
         return None
-    if min(largest.width, largest.height) < SHEET_ASPECT * max(largest.width, largest.height):
+    long = min(largest.width, largest.height) < SHEET_ASPECT * max(largest.width, largest.height)
+    if long and not _holds_writing(largest, labels):
         return None
     dx, dy = round(0.04 * largest.width), round(0.04 * largest.height)
     return largest.x0 + dx, largest.y0 + dy, largest.x1 - dx, largest.y1 - dy
+
+
+def _holds_writing(region: _Component, labels: np.ndarray) -> bool:
+    """Whether a solid ``region`` encloses marks (not its ink, none touching its box's edge) a quarter
+    of its height or taller: the digits of a card or a button, light on its colour."""
+    window = ~np.isin(labels[region.y0 : region.y1, region.x0 : region.x1], region.labels)
+    height, width = window.shape
+    _, parts = label_components(window)
+    return any(p.height >= 0.25 * height and p.x0 > 0 and p.y0 > 0 and p.x1 < width and p.y1 < height for p in parts)
 
 
 def _hysteresis(ink: np.ndarray, strong: np.ndarray, low: float) -> np.ndarray:
@@ -1470,7 +1481,7 @@ def _digits_in(
     if (lines := _frame_lines(components, labels)) is not None:  # a form's printed boxes: not ink
         ink = np.where(lines, 0.0, ink)
         labels, components = _strokes(ink, threshold, low)
-    sheet = _sheet(components, ink.shape) if grey is not None else None
+    sheet = _sheet(components, labels) if grey is not None else None
     if sheet is not None:  # a photo of a sheet of paper with the table around it: read the sheet alone
         x0, y0, x1, y1 = sheet
         try:

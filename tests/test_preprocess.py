@@ -295,6 +295,19 @@ def test_a_thick_one_filling_a_small_picture_is_a_digit_not_a_sheet_of_paper() -
     assert rows[-1] - rows[0] >= 18  # the whole bar, 20 pixels tall in the MNIST field
 
 
+@pytest.mark.parametrize("colour", [(33, 150, 243), (46, 125, 50), (120, 60, 160)])
+def test_a_number_on_a_coloured_button_is_read_inside_it(colour: tuple[int, int, int]) -> None:
+    """A screenshot of a button or a badge: a number light on a coloured card, a white margin round it.
+    The card is a solid region like a sheet of paper, but three times as long as tall: it was one mark,
+    refused as not a digit (a new user's trial). It holds marks, so it is read alone, as a sheet is."""
+    number = images.draw_number("42", height=90, width=12)[..., 3]
+    screen = Image.new("RGB", (360, 160), (250, 250, 250))
+    ImageDraw.Draw(screen).rounded_rectangle([20, 20, 340, 140], radius=14, fill=colour)
+    screen.paste((255, 255, 255), (130, 35), Image.fromarray(number))
+    found = preprocess(images.png(screen))
+    assert len(found) == 2 and all(d.box[0] >= 130 and d.box[2] <= 130 + number.shape[1] for d in found)
+
+
 def test_thin_pen_strokes_are_thickened_to_mnist_width() -> None:
     thin = images.draw_strokes(images.STROKES[7], size=600, width=3)  # a fine pen on a large page
     thick = images.draw_strokes(images.STROKES[7], size=600, width=40)
