@@ -275,6 +275,32 @@ def turned_sheet(
     return np.where(inside[..., None], turned, table).astype(np.uint8)
 
 
+def shadowed(digits: Sequence[np.ndarray], seed: int = 0, size: tuple[int, int] = (640, 480)) -> np.ndarray:
+    """A phone photo of a number of MNIST digits written on paper (:func:`_photograph`), a shadow cast
+    across it: a hand's or a phone's (a half-plane) or a pen's or a pole's (a band 6-15 % of the shorter
+    side wide), at any angle through the middle, 30-60 % darker, its edge blurred 0.5-5 px. RGB."""
+    rng = np.random.default_rng(seed)
+    width, height = size
+    tile = int(min(size) * 0.35)
+    step = round(0.8 * tile)
+    left, top = (width - step * (len(digits) - 1) - tile) // 2, (height - tile) // 2
+    coverage = np.zeros((height, width), dtype=np.float32)
+    for i, digit in enumerate(digits):
+        ink = np.asarray(Image.fromarray(resize(digit, tile)).filter(ImageFilter.GaussianBlur(1.2)), np.float32)
+        region = coverage[top : top + tile, left + i * step : left + i * step + tile]
+        np.maximum(region, ink / 255.0, out=region)
+    photo = _photograph(coverage, seed, (1.0, 0.97, 0.92)).astype(np.float32)
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    angle = rng.uniform(0, np.pi)
+    centre = width * (0.5 + rng.uniform(-0.15, 0.15)), height * (0.5 + rng.uniform(-0.15, 0.15))
+    across = (xx - centre[0]) * np.cos(angle) + (yy - centre[1]) * np.sin(angle)
+    band = rng.integers(2) == 1
+    inside = np.abs(across) < rng.uniform(0.06, 0.15) * min(size) if band else across > 0
+    edge = Image.fromarray(inside.astype(np.uint8) * 255).filter(ImageFilter.GaussianBlur(float(rng.uniform(0.5, 5))))
+    light = 1.0 - rng.uniform(0.3, 0.6) * np.asarray(edge, dtype=np.float32) / 255.0
+    return np.clip(photo * light[..., None], 0, 255).astype(np.uint8)
+
+
 def on_table(photo: np.ndarray, seed: int = 0, grey: float = 60.0) -> np.ndarray:
     """The photo's middle as a sheet of paper lying on a dark table that fills the rest of the frame."""
     rng = np.random.default_rng(seed)
