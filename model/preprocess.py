@@ -1511,6 +1511,12 @@ def _digits_in(
     if grey is not None and not groups and 0 < len(components) <= MAX_DIGITS:  # a few marks too short
         largest = max(c.area for c in components)
         raise _TooSmall(functools.reduce(_merge, [c for c in components if c.area >= SPECK_AREA * largest]).box)
+    if not groups and len(components) > MAX_DIGITS:  # a page of small text, a texture: not blank
+        raise InputError(
+            "no_digit_found",
+            f"no digit found: {len(components)} marks, none as tall as a digit (at least "
+            f"{MIN_DIGIT_HEIGHT:.0%} of the picture's size): this looks like small text, a texture or noise",
+        )
     if not digits:
         raise InputError("no_digit_found", "no digit found: the image looks blank or contains only noise")
     if len(digits) > MAX_DIGITS:

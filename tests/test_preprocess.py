@@ -750,6 +750,19 @@ def test_blank_and_noise_images_have_no_digit(name: str) -> None:
     assert error_code(cases[name]) == "no_digit_found"
 
 
+def test_a_page_of_small_text_is_not_called_blank() -> None:
+    """Thirty lines of small writing: no digit (none is tall enough), and the message says why rather
+    than that the picture looks blank (a new user's trial)."""
+    page = images.blank((800, 600))
+    for row in range(30):
+        line = 255 - images.draw_number("3141592653", height=12, width=2, seed=row)[..., 3]
+        rows, cols = slice(20 + row * 19, 32 + row * 19), slice(40, 40 + line.shape[1])
+        page[rows, cols] = np.minimum(page[rows, cols], line)
+    with pytest.raises(InputError) as info:
+        preprocess(images.jpeg(page, 85))
+    assert info.value.code == "no_digit_found" and "none as tall as a digit" in info.value.message
+
+
 def test_a_small_digit_in_a_large_picture_is_read_from_a_closer_crop() -> None:
     """A 40 px digit on a 2000x1500 page is a speck at the working size: it is read again from a crop
     of the picture around it (a PNG as decoded, a JPEG decoded again less reduced), its box in the
