@@ -284,7 +284,7 @@ def turned_photos(digits: np.ndarray, labels: np.ndarray, seed: int = 0) -> list
 def shadowed_photos(digits: np.ndarray, labels: np.ndarray, seed: int = 0) -> list[Sample]:
     """Numbers of 1-4 validation digits photographed with a shadow cast across them, a hand's (a
     half-plane) or a pen's (a band) (:func:`tests.images.shadowed`), a JPEG of quality 75-95: one
-    picture per 2.5 digits given. Not handled yet (docs/model.md, step 3): the set measures how far."""
+    picture per 2.5 digits given."""
     from tests.images import shadowed
 
     def picture(number: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:

@@ -14,7 +14,8 @@ Every path (endpoint, CLI, UI) goes through :func:`preprocess`. The steps:
    ink's polarity (dark on light or light on dark) is read from which side of the paper its pixels
    lie; paper grain below a noise threshold (4 sigma of the background, estimated by the MAD) goes to 0.
    Faint writing (a pencil, a fine line in a large photo) is followed down to that noise, and read
-   again from a closer crop where it is small in a photo.
+   again from a closer crop where it is small in a photo. A shadow cast across a photo's writing,
+   whose sharp edge the surface cannot follow, is taken out with the paper's morphological closing.
 4. **Digits** (:func:`find_digits`): ink pixels above an Otsu threshold are labelled into connected
    components; specks are dropped; broken strokes (pieces stacked over each other) are merged; marks
    much shorter than the tallest one are dropped, except punctuation in a number (a decimal point, a
@@ -66,6 +67,18 @@ FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "DIB", "GIF", "TIFF")
 WORK_SIZE = 160
 #: Tiny images (an icon-sized scan) are enlarged to at least this, so pixel thresholds stay meaningful.
 MIN_WORK_SIZE = 64
+
+#: A shadow cast across a photo (:func:`_without_shadow`): the paper's background is the closing by a
+#: window this share of the picture's shorter side (at least 9 px), wider than a digit's strokes; the
+#: surface must miss it over this share of the picture, and the shadow cover as much; a lit region
+#: is "light ink" this large when the paper was fitted to a shadow covering most of the picture; the
+#: surface's noise must be this many times the neighbouring pixels' differences for a missed fit, or
+#: "ink" cover this share of the picture's edge.
+SHADOW_WINDOW = 0.1
+SHADOW_SHARE = 0.08
+SHADOW_LIT = 0.35
+SHADOW_SIGMAS = 4.0
+SHADOW_EDGE = 0.05
 
 #: Alpha (of 255) below which even the most opaque pixel of a picture is invisible: a blank canvas.
 MIN_OPACITY = 16
@@ -525,9 +538,11 @@ class Levels(NamedTuple):
         return 0.5 * self.threshold
 
 
-def ink_map(grey: np.ndarray) -> tuple[np.ndarray, Levels]:
+def ink_map(grey: np.ndarray, photo: bool = False) -> tuple[np.ndarray, Levels]:
     """Grey image -> ``(ink, levels)``: ink strength >= 0 (0 = paper) whatever the polarity, and its
     :class:`Levels`. The threshold is Otsu's, but never within the paper's noise or ``MIN_CONTRAST``.
+
+    In a ``photo``, a shadow cast across the paper is taken out (:func:`_without_shadow`).
 
     Writing whose Otsu split lies under ``MIN_CONTRAST`` (a pencil pressed lightly; a thin line keeps
     a fraction of its contrast once a photo is reduced to the working size) is faint: its strokes
@@ -537,6 +552,27 @@ def ink_map(grey: np.ndarray) -> tuple[np.ndarray, Levels]:
     that far: strokes still start from ink above the threshold.
     """
     residual, sigma = _fit_background(grey)
+    surface = grey - residual
+    ink, floor, dark = _polarised(residual, sigma)
+    # The paper may not be one smooth surface where "ink" covers much of the picture and a good part
+    # of its edge (a shadow comes from beyond it), or where the surface fits it far worse than
+    # neighbouring pixels differ.
+    beyond = ink > floor
+    broad = beyond.mean() > SHADOW_SHARE and _edge_share(beyond) > SHADOW_EDGE
+    missed = photo and (broad or (sigma > SHADOW_SIGMAS and sigma > SHADOW_SIGMAS * _grain(grey)))
+    if missed and (dark or _lit_region(beyond)):  # a shadow?
+        ink, floor, sigma = _without_shadow(grey, surface, (ink, floor, sigma))
+    split = _otsu(ink)
+    threshold = max(floor, split)
+    if split >= MIN_CONTRAST:
+        return ink, Levels(threshold, max(HYSTERESIS * threshold, MIN_CONTRAST), MIN_DIGIT_CONTRAST, False)
+    low = max(NOISE_SIGMAS * sigma, MIN_CONTRAST / 2)
+    return ink, Levels(threshold, low, min(low, MIN_DIGIT_CONTRAST), True)
+
+
+def _polarised(residual: np.ndarray, sigma: float) -> tuple[np.ndarray, float, bool]:
+    """The paper's residual -> (ink strength >= 0, in place; the noise floor; whether the ink is darker
+    than the paper): the polarity is whichever side of the paper more of the pixels lie beyond the floor."""
     floor = max(NOISE_SIGMAS * sigma, MIN_CONTRAST)
     beyond = np.subtract(residual, floor)  # how far each pixel lies beyond the noise, on either side
     light = float(np.maximum(beyond, 0, out=beyond).sum())
@@ -546,12 +582,110 @@ def ink_map(grey: np.ndarray) -> tuple[np.ndarray, Levels]:
     if dark > light:
         np.negative(ink, out=ink)
     np.maximum(ink, 0, out=ink)
-    split = _otsu(ink)
-    threshold = max(floor, split)
-    if split >= MIN_CONTRAST:
-        return ink, Levels(threshold, max(HYSTERESIS * threshold, MIN_CONTRAST), MIN_DIGIT_CONTRAST, False)
-    low = max(NOISE_SIGMAS * sigma, MIN_CONTRAST / 2)
-    return ink, Levels(threshold, low, min(low, MIN_DIGIT_CONTRAST), True)
+    return ink, floor, dark > light
+
+
+# ---------------------------------------------------------------------------------------------- shadows
+
+
+def _grain(grey: np.ndarray) -> float:
+    """The paper's noise from the differences of neighbouring pixels (a shadow's edge and the strokes
+    are few of them), as a standard deviation (at least the MAD's floor)."""
+    return _mad_sigma((grey[:, 1:] - grey[:, :-1]).ravel()) / 2**0.5
+
+
+def _rank(values: np.ndarray, size: int, pick: np.ufunc) -> np.ndarray:
+    """``pick`` (``np.minimum``: erosion, ``np.maximum``: dilation) over every ``size`` x ``size``
+    window, the edges repeated. Separable, each axis in about log2(size) whole-array passes: the
+    extreme over a window is that of two overlapping windows half as long or more."""
+    out = values
+    for axis in (1, 0):
+        pad = [(0, 0), (0, 0)]
+        pad[axis] = (size // 2, size - 1 - size // 2)
+        run = np.moveaxis(np.pad(out, pad, mode="edge"), axis, -1)
+        span = 1
+        while 2 * span <= size:
+            run = pick(run[..., :-span], run[..., span:])
+            span *= 2
+        if span < size:
+            run = pick(run[..., : span - size], run[..., size - span :])
+        out = np.moveaxis(run, -1, axis)
+    return out
+
+
+def _closing(values: np.ndarray, size: int) -> np.ndarray:
+    """Morphological closing: what is darker than its surroundings and narrower than ``size`` filled in."""
+    return _rank(_rank(values, size, np.maximum), size, np.minimum)
+
+
+def _shadow_window(shape: tuple[int, int]) -> int:
+    """The side of the window wider than a digit's strokes (:data:`SHADOW_WINDOW`; odd, at least 9 px)."""
+    return max(9, round(SHADOW_WINDOW * min(shape)) | 1)
+
+
+def _edge_share(mask: np.ndarray) -> float:
+    """The share of the picture's edge pixels in ``mask``."""
+    edge = np.concatenate([mask[0], mask[-1], mask[1:-1, 0], mask[1:-1, -1]])
+    return float(edge.mean())
+
+
+def _touches_edge(mask: np.ndarray) -> bool:
+    return bool(mask[0].any() or mask[-1].any() or mask[:, 0].any() or mask[:, -1].any())
+
+
+def _lit_region(light_ink: np.ndarray) -> bool:
+    """Whether "light ink" is a lit region, not writing: one mark reaching the picture's edge and
+    covering :data:`SHADOW_LIT` of it (the paper was fitted to the shadow covering most of it)."""
+    _, parts = label_components(light_ink)
+    if not parts:
+        return False
+    big = max(parts, key=lambda part: part.area)
+    height, width = light_ink.shape
+    edge = big.x0 == 0 or big.y0 == 0 or big.x1 == width or big.y1 == height
+    return edge and big.area >= SHADOW_LIT * light_ink.size
+
+
+def _without_shadow(
+    grey: np.ndarray, surface: np.ndarray, fitted: tuple[np.ndarray, float, float]
+) -> tuple[np.ndarray, float, float]:
+    """(ink, floor, sigma) with a shadow cast across the writing taken out; ``fitted`` as they are when
+    there is none.
+
+    The quadratic ``surface`` cannot bend round a shadow's sharp edge: the shadow was ink, joining the
+    digits in it into one mark, or its edge read as a 1. Here the paper's background is the picture's
+    morphological closing (its dark strokes, narrower than :data:`SHADOW_WINDOW` of the picture, filled
+    in), which follows a sharp edge as well as a soft one, and the ink is the strokes' darkness
+    relative to the paper where they lie (a shadow dims the ink with the paper). Taken when the surface
+    misses the background over :data:`SHADOW_SHARE` of the picture (lighting gradients are the
+    surface's), the background has two levels (Otsu) ``MIN_CONTRAST`` apart or more, and the darker
+    part reaches the picture's edge, covers :data:`SHADOW_SHARE` of it and holds writing a digit tall,
+    not touching the edge (a table beyond a sheet holds none).
+    """
+    size = _shadow_window(grey.shape)
+    background = _closing(grey, size)
+    if float((np.abs(surface - background) > MIN_CONTRAST).mean()) < SHADOW_SHARE:
+        return fitted  # the surface explains the background: no shadow
+    shade = background < _otsu(background)
+    if shade.all() or not _touches_edge(shade):  # a cast shadow comes from beyond the picture
+        return fitted
+    lit = _median(background[~shade])
+    if lit - _median(background[shade]) < MIN_CONTRAST:
+        return fitted
+    region = _closing(shade.astype(np.uint8), size).astype(bool)  # the writing in it filled in
+    if not _touches_edge(region) or region.mean() < SHADOW_SHARE:
+        return fitted
+    residual = (grey - background).astype(np.float32)
+    residual -= _median(residual.ravel())
+    sigma = _mad_sigma(residual.ravel())
+    floor = max(NOISE_SIGMAS * sigma, MIN_CONTRAST)
+    ink = np.maximum(-residual, 0)
+    inside = (ink > floor) & _rank(region.astype(np.uint8), size, np.minimum).astype(bool)
+    _, marks = label_components(inside)
+    least = max(MIN_DIGIT_PIXELS, MIN_DIGIT_HEIGHT * grey.size**0.5)
+    height, width = grey.shape
+    if not any(m.height >= least and m.x0 > 0 and m.y0 > 0 and m.x1 < width and m.y1 < height for m in marks):
+        return fitted  # nothing written in the darker part: a table, not a shadow
+    return ink * (lit / np.maximum(background, 1.0)), floor, sigma
 
 
 _LEVELS = np.arange(256, dtype=np.float64)
@@ -1388,7 +1522,7 @@ def find_digits(grey: np.ndarray, photo: bool = False) -> list[Digit]:
     """
     if min(grey.shape) < MIN_DIGIT_PIXELS:  # a strip a few pixels thin: no digit fits, nor a model of the paper
         raise InputError("no_digit_found", "no digit found: the picture is too thin to hold one")
-    ink, levels = ink_map(grey)
+    ink, levels = ink_map(grey, photo)
     if photo and levels.faint and (closer := _nearer(ink, levels.low)) is not None:
         raise _Faint(closer)
     try:

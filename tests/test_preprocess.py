@@ -263,6 +263,19 @@ def test_faint_thin_writing_in_a_photo_is_found_whole(
         assert min(d.box[1] for d in found) >= rows.min() - 12 and max(d.box[3] for d in found) <= rows.max() + 12
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_a_shadow_cast_across_a_number_is_not_ink(seed: int, digits) -> None:
+    """A hand's or a pen's shadow across a photographed number: the smooth surface fitted to the paper
+    cannot bend round its sharp edge, so the shadow was ink, joining the digits in it into one mark
+    or dropping them (new users' 47 read 4, 305 read 30, 812 refused). Each digit is found, in its
+    place."""
+    three = list(digits[0][3 * seed : 3 * seed + 3])
+    picture = images.shadowed(three, seed=seed)
+    found = preprocess(images.jpeg(picture, 90))
+    assert len(found) == 3, [digit.box for digit in found]
+    assert all(left.box[2] <= right.box[0] for left, right in itertools.pairwise(found))  # side by side
+
+
 def test_off_centre_digit_on_a_large_canvas_is_found_with_its_box(digits: tuple[np.ndarray, np.ndarray]) -> None:
     canvas = images.place(digits[0][4], (1200, 900), (900, 640), scale=8)  # 224 px digit, bottom right
     found = one_digit(images.png(images.invert(canvas)))

@@ -57,6 +57,7 @@ FLOORS = {
     "sloped_numbers": 0.96,
     "turned_photos": 0.84,
     "pencil_numbers": 0.9,
+    "shadowed_photos": 0.68,
 }
 
 
@@ -224,6 +225,12 @@ def test_photos_of_a_turned_sheet_are_read(loaded, digits) -> None:
     the corners (docs/model.md, step 4)."""
     result = score("turned", recognition_sets.turned_photos(*digits), loaded)
     assert result["read_right"] >= FLOORS["turned_photos"], result
+
+
+def test_numbers_with_a_shadow_cast_across_them_are_read(loaded, digits) -> None:
+    """Numbers photographed with a hand's or a pen's shadow across them (docs/model.md, step 3)."""
+    result = score("shadowed", recognition_sets.shadowed_photos(*digits), loaded)
+    assert result["read_right"] >= FLOORS["shadowed_photos"], result
 
 
 def test_numbers_written_in_pencil_are_read(loaded) -> None:
