@@ -681,9 +681,8 @@ def _without_shadow(
     ink = np.maximum(-residual, 0)
     inside = (ink > floor) & _rank(region.astype(np.uint8), size, np.minimum).astype(bool)
     _, marks = label_components(inside)
-    least = max(MIN_DIGIT_PIXELS, MIN_DIGIT_HEIGHT * grey.size**0.5)
-    height, width = grey.shape
-    if not any(m.height >= least and m.x0 > 0 and m.y0 > 0 and m.x1 < width and m.y1 < height for m in marks):
+    least = _least_height(grey.shape)
+    if not any(mark.height >= least and _clear_of_edge(mark, grey.shape) for mark in marks):
         return fitted  # nothing written in the darker part: a table, not a shadow
     return ink * (lit / np.maximum(background, 1.0)), floor, sigma
 
@@ -798,6 +797,17 @@ def label_components(mask: np.ndarray) -> tuple[np.ndarray, list[_Component]]:
         _Component([i], int(x0[i]), int(y0[i]), int(x1[i]), int(y1[i]), int(area[i - 1])) for i in range(1, count + 1)
     ]
     return labels_img, components
+
+
+def _least_height(shape: tuple[int, int]) -> float:
+    """The least height of a digit in a picture of ``shape`` (working pixels): :data:`MIN_DIGIT_HEIGHT`
+    of its size, :data:`MIN_DIGIT_PIXELS` at least."""
+    return max(MIN_DIGIT_HEIGHT * (shape[0] * shape[1]) ** 0.5, MIN_DIGIT_PIXELS)
+
+
+def _clear_of_edge(part: _Component, shape: tuple[int, int]) -> bool:
+    """Whether ``part`` touches no edge of a picture (or window) of ``shape``."""
+    return part.x0 > 0 and part.y0 > 0 and part.x1 < shape[1] and part.y1 < shape[0]
 
 
 def _overlap(a0: int, a1: int, b0: int, b1: int) -> int:
@@ -1014,9 +1024,7 @@ def _grouped(
             if merged:
                 break
     tallest = max(p.height for p in parts)
-    min_height = max(
-        MIN_DIGIT_SHARE * tallest, MIN_DIGIT_HEIGHT * (image_shape[0] * image_shape[1]) ** 0.5, MIN_DIGIT_PIXELS
-    )
+    min_height = max(MIN_DIGIT_SHARE * tallest, _least_height(image_shape))
     digits, marks = [], []
     for part in parts:
         (digits if part.height >= min_height and part.anchor >= 0.3 * part.height else marks).append(part)
@@ -1172,9 +1180,8 @@ def _holds_writing(region: _Component, labels: np.ndarray) -> bool:
     """Whether a solid ``region`` encloses marks (not its ink, none touching its box's edge) a quarter
     of its height or taller: the digits of a card or a button, light on its colour."""
     window = ~np.isin(labels[region.y0 : region.y1, region.x0 : region.x1], region.labels)
-    height, width = window.shape
     _, parts = label_components(window)
-    return any(p.height >= 0.25 * height and p.x0 > 0 and p.y0 > 0 and p.x1 < width and p.y1 < height for p in parts)
+    return any(part.height >= 0.25 * window.shape[0] and _clear_of_edge(part, window.shape) for part in parts)
 
 
 def _hysteresis(ink: np.ndarray, strong: np.ndarray, low: float) -> np.ndarray:
@@ -1544,7 +1551,7 @@ def _nearer(ink: np.ndarray, low: float) -> tuple[int, int, int, int] | None:
     much to the working size); else ``None``."""
     _, components = label_components(ink > low)
     height, width = ink.shape
-    least = max(MIN_DIGIT_PIXELS, MIN_DIGIT_HEIGHT * (height * width) ** 0.5)
+    least = _least_height(ink.shape)
     tall = [c for c in components if c.height >= least]
     if not tall:
         return None

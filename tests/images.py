@@ -252,6 +252,21 @@ def sloped(digits: Sequence[np.ndarray], degrees: float, tile: int = 100) -> np.
     return np.asarray(flat.rotate(degrees, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=FORM_PAPER))
 
 
+def _written_number(digits: Sequence[np.ndarray], size: tuple[int, int], share: float) -> np.ndarray:
+    """Ink coverage (0-1) of a number of MNIST digits written across the middle of a picture of
+    ``size``, each ``share`` of its shorter side tall, 0.8 of that apart, a pen's soft edge."""
+    width, height = size
+    tile = int(min(size) * share)
+    step = round(0.8 * tile)
+    left, top = (width - step * (len(digits) - 1) - tile) // 2, (height - tile) // 2
+    coverage = np.zeros((height, width), dtype=np.float32)
+    for i, digit in enumerate(digits):
+        ink = np.asarray(Image.fromarray(resize(digit, tile)).filter(ImageFilter.GaussianBlur(1.2)), np.float32)
+        region = coverage[top : top + tile, left + i * step : left + i * step + tile]
+        np.maximum(region, ink / 255.0, out=region)
+    return coverage
+
+
 def turned_sheet(
     digits: Sequence[np.ndarray], degrees: float, seed: int = 0, size: tuple[int, int] = (800, 600)
 ) -> np.ndarray:
@@ -260,15 +275,7 @@ def turned_sheet(
     shows in the corners. RGB."""
     rng = np.random.default_rng(seed)
     width, height = size
-    tile = int(min(size) * 0.3)
-    step = round(0.8 * tile)
-    left, top = (width - step * (len(digits) - 1) - tile) // 2, (height - tile) // 2
-    coverage = np.zeros((height, width), dtype=np.float32)
-    for i, digit in enumerate(digits):
-        ink = np.asarray(Image.fromarray(resize(digit, tile)).filter(ImageFilter.GaussianBlur(1.2)), np.float32)
-        region = coverage[top : top + tile, left + i * step : left + i * step + tile]
-        np.maximum(region, ink / 255.0, out=region)
-    sheet = Image.fromarray(_photograph(coverage, seed, (1.0, 0.97, 0.9)))
+    sheet = Image.fromarray(_photograph(_written_number(digits, size, 0.3), seed, (1.0, 0.97, 0.9)))
     turned = np.asarray(sheet.rotate(degrees, resample=Image.Resampling.BICUBIC))
     inside = np.asarray(Image.new("L", size, 255).rotate(degrees, resample=Image.Resampling.BICUBIC)) > 127
     table = np.clip(rng.uniform(50, 110) + rng.normal(0, 6, (height, width, 3)), 0, 255)
@@ -281,15 +288,7 @@ def shadowed(digits: Sequence[np.ndarray], seed: int = 0, size: tuple[int, int] 
     side wide), at any angle through the middle, 30-60 % darker, its edge blurred 0.5-5 px. RGB."""
     rng = np.random.default_rng(seed)
     width, height = size
-    tile = int(min(size) * 0.35)
-    step = round(0.8 * tile)
-    left, top = (width - step * (len(digits) - 1) - tile) // 2, (height - tile) // 2
-    coverage = np.zeros((height, width), dtype=np.float32)
-    for i, digit in enumerate(digits):
-        ink = np.asarray(Image.fromarray(resize(digit, tile)).filter(ImageFilter.GaussianBlur(1.2)), np.float32)
-        region = coverage[top : top + tile, left + i * step : left + i * step + tile]
-        np.maximum(region, ink / 255.0, out=region)
-    photo = _photograph(coverage, seed, (1.0, 0.97, 0.92)).astype(np.float32)
+    photo = _photograph(_written_number(digits, size, 0.35), seed, (1.0, 0.97, 0.92)).astype(np.float32)
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
     angle = rng.uniform(0, np.pi)
     centre = width * (0.5 + rng.uniform(-0.15, 0.15)), height * (0.5 + rng.uniform(-0.15, 0.15))
