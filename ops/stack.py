@@ -323,6 +323,9 @@ def up(model: str | None = None, endpoint: str = "local") -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _terminate)
+    # Ctrl-C stops the stack even when its parent left SIGINT ignored (Python then keeps it ignored
+    # instead of raising KeyboardInterrupt): the full test suite starts it from such a process.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     pid_path.parent.mkdir(parents=True, exist_ok=True)
     pid_path.write_text(str(os.getpid()))
     code = 0
