@@ -640,9 +640,7 @@ def _lit_region(light_ink: np.ndarray) -> bool:
     if not parts:
         return False
     big = max(parts, key=lambda part: part.area)
-    height, width = light_ink.shape
-    edge = big.x0 == 0 or big.y0 == 0 or big.x1 == width or big.y1 == height
-    return edge and big.area >= SHADOW_LIT * light_ink.size
+    return not _clear_of_edge(big, light_ink.shape) and big.area >= SHADOW_LIT * light_ink.size
 
 
 def _without_shadow(
