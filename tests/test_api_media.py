@@ -75,6 +75,7 @@ def test_size_cap_is_413_and_below_every_hop_limit():
     with pytest.raises(ServiceError) as info:
         media.accept_image(too_big)
     assert (info.value.status, info.value.code) == (413, "image_too_large")
+    assert info.value.message.endswith(contract.SHRINK_HINT)  # what to do about it: a phone photo is often over
     media.check_size(media.MAX_IMAGE_BYTES)  # exactly the cap is fine
 
 
@@ -85,7 +86,7 @@ def test_an_oversized_base64_image_is_refused_with_its_size_before_decoding():
             contract.decode_image_field(text)
         assert info.value.code == "image_too_large"
         assert f"about {size:,} bytes" in info.value.message  # the size it would decode to, padding counted
-        assert f"the limit is {contract.MAX_IMAGE_BYTES:,} bytes" in info.value.message
+        assert f"the limit is {contract.MAX_IMAGE_BYTES:,} bytes: {contract.SHRINK_HINT}" in info.value.message
 
 
 def test_base64_and_data_urls_decode():

@@ -28,7 +28,7 @@ from botocore.awsrequest import AWSRequest
 from PIL import Image
 
 from chalicelib.config import StageConfig, load
-from chalicelib.contract import IMAGE_EXTENSIONS, MAX_IMAGE_BYTES
+from chalicelib.contract import IMAGE_EXTENSIONS, MAX_IMAGE_BYTES, too_large
 
 #: Seconds the UI waits for one API call (cold Lambda + cold endpoint stay well under it).
 API_TIMEOUT_S = 30
@@ -219,7 +219,7 @@ def upload_to_inbox(image: bytes, filename: str, content_type: str | None = None
         s3_code = code.group(1) if code else f"HTTP {resp.status_code}"
         message = f"the inbox bucket refused the upload ({s3_code})"
         if s3_code == "EntityTooLarge":
-            message = f"the image is {len(image):,} bytes; the limit is {form['max_bytes']:,} bytes"
+            message = too_large(len(image), form["max_bytes"]).message
         raise Failure(_S3_FORM_ERRORS.get(s3_code, "upload_failed"), message, resp.status_code)
     return InboxUpload(upload_id=form["upload_id"], key=form["key"])
 
