@@ -293,6 +293,24 @@ def shadowed_photos(digits: np.ndarray, labels: np.ndarray, seed: int = 0) -> li
     return _numbers(digits, labels, (1, 4), picture, "shadowed", seed)
 
 
+def badges(count: int = 120, seed: int = 0) -> list[Sample]:
+    """Screenshots of notification badges and round buttons (:func:`tests.images.badge`): numbers of 1-3
+    drawn digits, 30-90 px tall, white on a disc or a pill of one of seven colours, on a light or a dark
+    screen, as PNG."""
+    from tests.images import badge, png
+
+    colours = [(229, 57, 53), (33, 150, 243), (46, 125, 50), (103, 58, 183), (40, 40, 46), (255, 152, 0), (0, 150, 136)]
+    rng = np.random.default_rng(seed)
+    samples = []
+    for i in range(count):
+        text = "".join(str(int(d)) for d in rng.integers(0, 10, int(rng.integers(1, 4))))
+        height = int(rng.integers(30, 91))
+        screen = (18, 18, 18) if rng.random() < 0.25 else (250, 250, 250)
+        picture, _, _ = badge(text, colours[i % len(colours)], screen, height, max(3, height // 7))
+        samples.append(Sample(png(picture), text, f"badge_{i}"))
+    return samples
+
+
 def pencil_numbers(count: int = 120, seed: int = 0) -> list[Sample]:
     """Numbers of 1-4 digits written in pencil on a page photographed at 800x600 (:func:`tests.images.pencil_photo`:
     strokes 2-5 pixels wide, 100-220 tall, of graphite taking 15-45 % of the light), a JPEG of quality 75-95.
@@ -464,6 +482,7 @@ def all_sets(digits: np.ndarray, labels: np.ndarray) -> Iterator[tuple[str, list
     yield "turned_photos", turned_photos(digits, labels)
     yield "pencil_numbers", pencil_numbers()
     yield "shadowed_photos", shadowed_photos(digits, labels)
+    yield "badges", badges()
     yield "multi_stroke", multi_stroke()
     yield "hairline", hairline()
     yield "shapes", shapes()

@@ -190,6 +190,25 @@ UNDERLINE_FLAT = 0.25
 #: by this share of their height (a 2's base drawn apart ends about where its stroke does).
 UNDERLINE_THIN = 3.0
 UNDERLINE_PAST = 0.05
+#: A round or pill-shaped badge or button (a solid disc, digits light on its colour): about as wide as
+#: tall or wider (a digit is taller than wide), itself filling this share of its box or more (strokes
+#: fill less: a ring drawn round a face, a thick 0) ...
+BADGE_SOLID = 0.6
+#: ... its outline, the digits in it filled in, at least this share of it (a disc fills pi/4 of it) ...
+BADGE_FILL = 0.75
+#: ... and what it holds is writing: strokes no wider (:func:`stroke_width`) than this share of their
+#: height (a light digit's strokes, a 1's bar, even in a bold font; the hole of a thick 0, round or
+#: not, is a blob about a third of its height wide or more).
+BADGE_STROKE = 0.3
+#: ... standing clear of its rim by this share of its height above and below (a symbol's counters, a
+#: bold glyph's, lie closer to its outline: a ® is a disc with an R in it, but a narrow one) ...
+BADGE_PAD = 0.2
+#: ... and a solid disc, which holds nothing (its digit may be a lighter shade of the ink), is looked
+#: into with this share of its size round its edge left out (its anti-aliased rim).
+BADGE_RIM = 0.06
+#: A solid disc is convex: it fills this share of its convex hull (:func:`_convex`; a disc drawn by a
+#: screen fills 97.6 % or more, a square turned a few degrees 95 %).
+BADGE_CONVEX = 0.97
 #: A printed box around a digit: this share of its pixels on lines along its whole box (``RULE_SPAN``).
 FRAME_LINES = 0.9
 #: ... and its lines no thicker than this share of its box's shorter side (:func:`stroke_width`).
@@ -1151,35 +1170,94 @@ def _percentile(values: np.ndarray, q: float) -> float:
 # ---------------------------------------------------------------------------------------------- entry
 
 
-def _sheet(components: list[_Component], labels: np.ndarray) -> tuple[int, int, int, int] | None:
-    """The inside of a sheet of paper photographed on a table, if the largest "ink" is one.
+class _Sheet(NamedTuple):
+    """A region read alone (:func:`_sheet`): its box in working pixels, and the pixels in it outside the
+    region (``None``: none; else painted in the region's ``colour`` before it is read)."""
+
+    box: tuple[int, int, int, int]
+    outside: np.ndarray | None = None
+    colour: float = 0.0
+    #: Whether it may hold nothing (a solid disc: its digit may be a lighter shade of the ink, as on a
+    #: coloured badge on a dark screen); if nothing is found in it, it is read as the mark it is.
+    tentative: bool = False
+
+
+def _sheet(components: list[_Component], labels: np.ndarray, grey: np.ndarray) -> _Sheet | None:
+    """The inside of a sheet of paper photographed on a table, or of a badge, if the largest "ink" is one.
 
     Strokes are thin, so a digit fills well under 85 % of its box; a sheet contrasting with the table
     around it is a solid region filling most of its box and a good part of the picture, and it is at
     most twice as long as it is wide (A4 is 1.41 to 1): a thick 1 filling a small picture's height is
     solid too, but a bar. A longer one is a card or a button with writing on it when it holds marks
-    (:func:`_holds_writing`), unlike a bar. Returns its box shrunk by 4 % on each side (its edge and
-    shadow left out), in working pixels.
+    (:func:`_holds_writing`), unlike a bar. The sheet's box is shrunk by 4 % on each side (its edge and
+    shadow left out). A round or pill-shaped badge (:data:`BADGE_FILL`) holding writing that is no plain
+    oval (a bold 0's hole) is read with the picture round it painted in its colour.
     """
     if not components:
         return None
     largest = max(components, key=lambda c: c.area)
     box_area = largest.width * largest.height
-    if largest.area < 0.85 * box_area or box_area < 0.2 * labels.size:
+    if box_area < 0.2 * labels.size:
         return None
+    if largest.area < 0.85 * box_area:
+        return _badge(largest, labels, grey)
     long = min(largest.width, largest.height) < SHEET_ASPECT * max(largest.width, largest.height)
     if long and not _holds_writing(largest, labels):
         return None
     dx, dy = round(0.04 * largest.width), round(0.04 * largest.height)
-    return largest.x0 + dx, largest.y0 + dy, largest.x1 - dx, largest.y1 - dy
+    return _Sheet((largest.x0 + dx, largest.y0 + dy, largest.x1 - dx, largest.y1 - dy))
+
+
+def _enclosed(region: _Component, labels: np.ndarray) -> tuple[np.ndarray, list[_Component], np.ndarray]:
+    """What lies in ``region``'s box but is not its ink: (label image over the box, the parts, which
+    of them touch the box's edge, by label - 1)."""
+    window = ~np.isin(labels[region.y0 : region.y1, region.x0 : region.x1], region.labels)
+    parts_labels, parts = label_components(window)
+    return parts_labels, parts, np.array([not _clear_of_edge(part, window.shape) for part in parts], dtype=bool)
 
 
 def _holds_writing(region: _Component, labels: np.ndarray) -> bool:
     """Whether a solid ``region`` encloses marks (not its ink, none touching its box's edge) a quarter
     of its height or taller: the digits of a card or a button, light on its colour."""
-    window = ~np.isin(labels[region.y0 : region.y1, region.x0 : region.x1], region.labels)
-    _, parts = label_components(window)
-    return any(part.height >= 0.25 * window.shape[0] and _clear_of_edge(part, window.shape) for part in parts)
+    _, parts, edge = _enclosed(region, labels)
+    return any(not out and part.height >= 0.25 * region.height for part, out in zip(parts, edge, strict=True))
+
+
+def _badge(region: _Component, labels: np.ndarray, grey: np.ndarray) -> _Sheet | None:
+    """A round or pill-shaped badge (:data:`BADGE_SOLID`): ``region`` with what it encloses fills
+    :data:`BADGE_FILL` of its box, and what it holds a quarter of its height or taller is writing
+    (:func:`_written`); or it holds nothing at all and is round (tentative: a solid disc,
+    :data:`BADGE_CONVEX`). The picture round it is painted in its median grey, 2 pixels into its
+    anti-aliased rim (a solid disc's, :data:`BADGE_RIM` of its size: nothing in it stands clear of it)."""
+    box_area = region.width * region.height
+    if region.width < 0.9 * region.height or region.area < BADGE_SOLID * box_area:
+        return None
+    parts_labels, parts, edge = _enclosed(region, labels)
+    held = [part for part, out in zip(parts, edge, strict=True) if not out]
+    if region.area + sum(part.area for part in held) < BADGE_FILL * box_area:
+        return None
+    window = labels[region.y0 : region.y1, region.x0 : region.x1]
+    paper = window == 0  # a light digit's loops hold the badge's colour again: ink, not the digit's
+    tall = [part for part in held if part.height >= 0.25 * region.height]
+    if held and not (tall and all(_written(part, parts_labels, paper, region.height) for part in tall)):
+        return None
+    if not held and not _convex(np.isin(window, region.labels), BADGE_CONVEX):
+        return None
+    outside = np.concatenate([[False], edge])[parts_labels]
+    for _ in range(2 if held else max(2, round(BADGE_RIM * min(region.width, region.height)))):
+        outside = _dilate(outside)
+    colour = _median(grey[region.y0 : region.y1, region.x0 : region.x1][np.isin(window, region.labels)])
+    return _Sheet(region.box, outside, colour, tentative=not held)
+
+
+def _written(part: _Component, labels: np.ndarray, paper: np.ndarray, height: int) -> bool:
+    """Whether ``part`` (of the label image ``labels``, its ``paper`` pixels only) is writing on a badge
+    ``height`` tall: clear of its rim by :data:`BADGE_PAD` of it above and below, and made of strokes
+    (:data:`BADGE_STROKE`), not a blob."""
+    if min(part.y0, height - part.y1) < BADGE_PAD * height:
+        return False
+    box = slice(part.y0, part.y1), slice(part.x0, part.x1)
+    return stroke_width((labels[box] == part.labels[0]) & paper[box]) <= BADGE_STROKE * part.height
 
 
 def _hysteresis(ink: np.ndarray, strong: np.ndarray, low: float) -> np.ndarray:
@@ -1384,10 +1462,10 @@ def _narrowing(depth: np.ndarray) -> bool:
     return depth.size > 0 and min(depth[0], depth[-1]) < 0.5 * depth.max()
 
 
-def _convex(pixels: np.ndarray) -> bool:
-    """Whether a mark (its pixels in its box) fills :data:`TABLE_CONVEX` of its convex hull or more:
-    a triangle or a band of the table does, any digit but a straight bar does not (its strokes bend
-    or cross, or enclose a loop). The hull is that of the pixels' centres, and the pixels it holds are
+def _convex(pixels: np.ndarray, share: float = TABLE_CONVEX) -> bool:
+    """Whether a mark (its pixels in its box) fills ``share`` of its convex hull or more (by default
+    :data:`TABLE_CONVEX`: a triangle or a band of the table does, any digit but a straight bar does not,
+    its strokes bend or cross, or enclose a loop). The hull is that of the pixels' centres, and the pixels it holds are
     counted as Pick's theorem counts a lattice polygon's points (its area, half its perimeter, and one),
     so that a thin sliver, a staircase of pixels, counts as the triangle it is."""
     rows = np.flatnonzero(pixels.any(axis=1))
@@ -1417,7 +1495,7 @@ def _convex(pixels: np.ndarray) -> bool:
     edges = list(zip(hull, hull[1:] + hull[:1], strict=True))
     area = 0.5 * abs(sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in edges))
     perimeter = sum(float(np.hypot(x1 - x0, y1 - y0)) for (x0, y0), (x1, y1) in edges)
-    return bool(pixels.sum() >= TABLE_CONVEX * (area + perimeter / 2 + 1))
+    return bool(pixels.sum() >= share * (area + perimeter / 2 + 1))
 
 
 def _frame_lines(components: list[_Component], labels: np.ndarray) -> np.ndarray | None:
@@ -1620,15 +1698,22 @@ def _digits_in(
     if (lines := _frame_lines(components, labels)) is not None:  # a form's printed boxes: not ink
         ink = np.where(lines, 0.0, ink)
         labels, components = _strokes(ink, threshold, low)
-    sheet = _sheet(components, labels) if grey is not None else None
-    if sheet is not None:  # a photo of a sheet of paper with the table around it: read the sheet alone
-        x0, y0, x1, y1 = sheet
+    sheet = _sheet(components, labels, grey) if grey is not None else None
+    if sheet is not None:  # a photo of a sheet of paper with the table around it, a badge: read it alone
+        x0, y0, x1, y1 = sheet.box
+        inside = grey[y0:y1, x0:x1]
+        if sheet.outside is not None:
+            inside = np.where(sheet.outside, sheet.colour, inside)
         try:
-            return [_shifted(digit, x0, y0) for digit in find_digits(grey[y0:y1, x0:x1], photo)]
+            return [_shifted(digit, x0, y0) for digit in find_digits(inside, photo)]
         except _TooSmall as small:
-            raise _TooSmall(_moved(small.box, x0, y0)) from None
+            if not sheet.tentative:
+                raise _TooSmall(_moved(small.box, x0, y0)) from None
         except _Faint as faint:
             raise _Faint(_moved(faint.box, x0, y0)) from None
+        except InputError:
+            if not sheet.tentative:
+                raise
     try:
         groups = group_digits(components, shape, level=level)
     except _Sloped as sloped:

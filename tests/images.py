@@ -300,6 +300,23 @@ def shadowed(digits: Sequence[np.ndarray], seed: int = 0, size: tuple[int, int] 
     return np.clip(photo * light[..., None], 0, 255).astype(np.uint8)
 
 
+def badge(
+    text: str, colour: tuple[int, int, int], screen: tuple[int, int, int], height: int = 70, width: int = 11
+) -> tuple[np.ndarray, int, int]:
+    """A screenshot of a badge or a round button: ``text`` drawn (:func:`draw_number`, ``height`` tall,
+    strokes ``width`` px) in white on a disc of ``colour`` (a pill where the number is wider than
+    tall), 20 px of ``screen`` round it: (RGB, where the number starts and ends across)."""
+    number = draw_number(text, height=height, width=width)[..., 3]
+    side = round(height * 13 / 7)  # the number 0.54 of the disc's height, as in notification badges
+    size = (max(side, number.shape[1] + height), side)
+    picture = Image.new("RGB", (size[0] + 40, size[1] + 40), screen)
+    draw = ImageDraw.Draw(picture)
+    draw.rounded_rectangle([20, 20, 20 + size[0], 20 + size[1]], radius=size[1] // 2, fill=colour)
+    left = 20 + (size[0] - number.shape[1]) // 2
+    picture.paste((255, 255, 255), (left, 20 + (size[1] - height) // 2), Image.fromarray(number))
+    return np.asarray(picture), left, left + number.shape[1]
+
+
 def on_table(photo: np.ndarray, seed: int = 0, grey: float = 60.0) -> np.ndarray:
     """The photo's middle as a sheet of paper lying on a dark table that fills the rest of the frame."""
     rng = np.random.default_rng(seed)

@@ -321,6 +321,38 @@ def test_a_number_on_a_coloured_button_is_read_inside_it(colour: tuple[int, int,
     assert len(found) == 2 and all(d.box[0] >= 130 and d.box[2] <= 130 + number.shape[1] for d in found)
 
 
+@pytest.mark.parametrize(
+    ("text", "colour", "screen"),
+    [
+        ("3", (46, 125, 50), (250, 250, 250)),
+        ("12", (229, 57, 53), (250, 250, 250)),
+        ("8", (40, 40, 46), (250, 250, 250)),
+        ("250", (103, 58, 183), (250, 250, 250)),  # a pill
+        ("7", (33, 150, 243), (18, 18, 18)),  # dark mode: the badge is lighter than the screen
+        ("42", (229, 57, 53), (18, 18, 18)),
+    ],
+)
+def test_a_number_on_a_round_badge_is_read_inside_it(
+    text: str, colour: tuple[int, int, int], screen: tuple[int, int, int]
+) -> None:
+    """A disc or a pill does not fill 85 % of its box as a card does: it was one mark, read as a 0 or
+    refused (a new user's trial: a notification badge's 9 and a round button's 3 read 0). Filled in
+    with what it holds it is a badge, read alone with the screen round it painted in its colour; on a
+    dark screen the badge and its digits are both ink, the digits a lighter shade of it."""
+    picture, left, right = images.badge(text, colour, screen)
+    found = preprocess(images.png(picture))
+    assert len(found) == len(text) and all(d.box[0] >= left - 2 and d.box[2] <= right + 2 for d in found)
+
+
+@pytest.mark.parametrize("width", [12, 20, 30])
+def test_a_bold_zero_is_a_digit_not_a_badge(width: int) -> None:
+    """A 0 drawn with a broad pen fills its box, its hole filled in, as a badge does; its hole is a
+    blob, not strokes, so the 0 is the digit."""
+    picture = Image.new("L", (150, 170), 255)
+    ImageDraw.Draw(picture).ellipse([25, 15, 125, 155], outline=0, width=width)
+    assert one_digit(images.png(picture)).box == (25, 15, 126, 156)
+
+
 def test_thin_pen_strokes_are_thickened_to_mnist_width() -> None:
     thin = images.draw_strokes(images.STROKES[7], size=600, width=3)  # a fine pen on a large page
     thick = images.draw_strokes(images.STROKES[7], size=600, width=40)

@@ -58,6 +58,7 @@ FLOORS = {
     "turned_photos": 0.84,
     "pencil_numbers": 0.9,
     "shadowed_photos": 0.68,
+    "badges": 0.95,
 }
 
 
@@ -237,3 +238,9 @@ def test_numbers_written_in_pencil_are_read(loaded) -> None:
     """Numbers in faint thin pencil lines on a photographed page (docs/model.md, step 3)."""
     result = score("pencil", recognition_sets.pencil_numbers(), loaded)
     assert result["read_right"] >= FLOORS["pencil_numbers"], result
+
+
+def test_numbers_on_badges_and_round_buttons_are_read(loaded) -> None:
+    """Screenshots of notification badges and round buttons, light and dark screens (docs/model.md, step 3)."""
+    result = score("badges", recognition_sets.badges(), loaded)
+    assert result["read_right"] >= FLOORS["badges"], result
