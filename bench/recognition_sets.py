@@ -311,10 +311,11 @@ def badges(count: int = 120, seed: int = 0) -> list[Sample]:
     return samples
 
 
-def pencil_numbers(count: int = 120, seed: int = 0) -> list[Sample]:
+def pencil_numbers(count: int = 120, seed: int = 0, lined: bool = False) -> list[Sample]:
     """Numbers of 1-4 digits written in pencil on a page photographed at 800x600 (:func:`tests.images.pencil_photo`:
     strokes 2-5 pixels wide, 100-220 tall, of graphite taking 15-45 % of the light), a JPEG of quality 75-95.
-    The digits are :data:`tests.images.STROKES`' drawn ones: the set measures finding faint thin ink."""
+    The digits are :data:`tests.images.STROKES`' drawn ones: the set measures finding faint thin ink.
+    ``lined``: on ruled paper with a red margin line (rules a pixel thin, too faint to be ink there)."""
     from tests.images import jpeg, pencil_photo
 
     rng = np.random.default_rng(seed)
@@ -327,8 +328,9 @@ def pencil_numbers(count: int = 120, seed: int = 0) -> list[Sample]:
             height=int(rng.integers(100, 221)),
             pen=int(rng.integers(2, 6)),
             absorb=float(rng.uniform(0.15, 0.45)),
+            lined=lined,
         )
-        samples.append(Sample(jpeg(picture, int(rng.integers(75, 96))), text, f"pencil_{i}"))
+        samples.append(Sample(jpeg(picture, int(rng.integers(75, 96))), text, f"{'lined_' if lined else ''}pencil_{i}"))
     return samples
 
 
@@ -481,6 +483,7 @@ def all_sets(digits: np.ndarray, labels: np.ndarray) -> Iterator[tuple[str, list
     yield "sloped_numbers", sloped_numbers(digits, labels)
     yield "turned_photos", turned_photos(digits, labels)
     yield "pencil_numbers", pencil_numbers()
+    yield "lined_pencil", pencil_numbers(seed=1, lined=True)
     yield "shadowed_photos", shadowed_photos(digits, labels)
     yield "badges", badges()
     yield "multi_stroke", multi_stroke()

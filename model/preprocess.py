@@ -1498,6 +1498,27 @@ def _convex(pixels: np.ndarray, share: float = TABLE_CONVEX) -> bool:
     return bool(pixels.sum() >= share * (area + perimeter / 2 + 1))
 
 
+def _margin(components: list[_Component], shape: tuple[int, int], size: tuple[int, int]) -> list[int]:
+    """The labels of a notebook's margin line, if one stands beside digits (else none): thin pieces (no
+    wider than :data:`RULE_THICKNESS`) in one column from the top of the picture (``size``: the ink's)
+    to its bottom (within :data:`RULE_EDGE`), along :data:`RULE_SPAN` of it, beside marks as tall as a
+    digit (in a picture of ``shape``) and at most half as tall as the line. With the page's rules too
+    faint to count (:func:`without_rules`), the line was the tallest mark, the digits too short beside
+    it, and it was read as a 1: a 1 is about as tall as the digits beside it."""
+    height, width = size
+    edge, thickness = RULE_EDGE * height, RULE_THICKNESS * max(height, width)
+    thin = [c for c in components if c.width <= thickness]
+    for line in (c for c in thin if c.height >= _least_height(shape)):
+        pieces = [c for c in thin if _overlap(c.x0, c.x1, line.x0, line.x1) > 0]
+        rows = sum(c.height for c in pieces)
+        if min(c.y0 for c in pieces) > edge or max(c.y1 for c in pieces) < height - edge or rows < RULE_SPAN * height:
+            continue
+        beside = [c.height for c in components if c not in pieces and c.height >= _least_height(shape)]
+        if beside and max(beside) <= 0.5 * rows:
+            return [label for c in pieces for label in c.labels]
+    return []
+
+
 def _frame_lines(components: list[_Component], labels: np.ndarray) -> np.ndarray | None:
     """The pixels of the printed boxes and drawn rings among ``components`` (``None``: there are none): a
     component that holds another inside its box and is made of lines along the whole of its box
@@ -1697,6 +1718,9 @@ def _digits_in(
         labels, components = _strokes(ink, threshold, low)
     if (lines := _frame_lines(components, labels)) is not None:  # a form's printed boxes: not ink
         ink = np.where(lines, 0.0, ink)
+        labels, components = _strokes(ink, threshold, low)
+    if margin := _margin(components, shape, ink.shape):  # a notebook's margin line: not ink
+        ink = np.where(np.isin(labels, margin), 0.0, ink)
         labels, components = _strokes(ink, threshold, low)
     sheet = _sheet(components, labels, grey) if grey is not None else None
     if sheet is not None:  # a photo of a sheet of paper with the table around it, a badge: read it alone

@@ -139,20 +139,36 @@ def pen_photo(
 
 
 def pencil_photo(
-    text: str, seed: int = 0, size: tuple[int, int] = (800, 600), height: int = 160, pen: int = 4, absorb: float = 0.3
+    text: str,
+    seed: int = 0,
+    size: tuple[int, int] = (800, 600),
+    height: int = 160,
+    pen: int = 4,
+    absorb: float = 0.3,
+    lined: bool = False,
 ) -> np.ndarray:
     """A phone photo of a number written in pencil: :func:`draw_number`'s strokes ``pen`` pixels wide,
     ``height`` tall, somewhere on the page, of graphite taking ``absorb`` of the light (a soft pencil
-    pressed lightly: 0.15, hard: 0.45) (:func:`_photograph`). RGB."""
+    pressed lightly: 0.15, hard: 0.45) (:func:`_photograph`). ``lined``: on a ruled page, its light
+    blue lines a pixel thin, its red margin line 2 pixels wide an eighth of the way across, the number
+    to the right of it. RGB."""
     rng = np.random.default_rng(seed)
     width, page_height = size
-    drawn = draw_number(text, height=height, width=pen, seed=seed)[..., 3][:, : width - 20]
-    x = int(rng.integers(10, max(11, width - drawn.shape[1] - 10)))
+    margin = width // 8
+    start = margin + width // 20 if lined else 10
+    drawn = draw_number(text, height=height, width=pen, seed=seed)[..., 3][:, : width - start - 10]
+    x = int(rng.integers(start, max(start + 1, width - drawn.shape[1] - 10)))
     y = int(rng.integers(10, page_height - height - 10))
     coverage = np.zeros((page_height, width), dtype=np.uint8)
     coverage[y : y + height, x : x + drawn.shape[1]] = drawn
     soft = np.asarray(Image.fromarray(coverage).filter(ImageFilter.GaussianBlur(0.8)), dtype=np.float32)
-    return _photograph(soft / 255.0, seed, (1.0, 0.98, 0.94), absorb)
+    photo = _photograph(soft / 255.0, seed, (1.0, 0.98, 0.94), absorb)
+    if lined:  # printed under the pencil: the graphite darkens them as it darkens the paper
+        tinted = photo.astype(np.float32)
+        tinted[int(rng.integers(0, 24)) :: 24] *= (0.75, 0.85, 0.97)
+        tinted[:, margin : margin + 2] *= (1.0, 0.65, 0.65)
+        photo = tinted.astype(np.uint8)
+    return photo
 
 
 #: Paper and ink of :func:`notebook_page` and :func:`in_boxes` (RGB).

@@ -276,6 +276,29 @@ def test_a_shadow_cast_across_a_number_is_not_ink(seed: int, digits) -> None:
     assert all(left.box[2] <= right.box[0] for left, right in itertools.pairwise(found))  # side by side
 
 
+@pytest.mark.parametrize(("text", "seed"), [("64", 0), ("5", 1), ("1372", 2), ("90", 3)])
+def test_a_notebook_margin_beside_pencil_writing_is_not_a_one(text: str, seed: int) -> None:
+    """Pencil on ruled paper photographed: the blue rules too faint to be ink, the red margin line from
+    top to bottom is, and was the tallest mark: the digits beside it too short to count, the line read
+    as a 1 (a new user's 64 read 1 at 0.96). A line from edge to edge beside digits half its height or
+    less is the paper's."""
+    picture = images.pencil_photo(text, seed=seed, lined=True)
+    found = preprocess(images.jpeg(picture, 88))
+    assert len(found) == len(text) and all(d.box[0] > 800 // 8 + 2 for d in found), [d.box for d in found]
+
+
+def test_a_one_from_edge_to_edge_is_still_a_digit() -> None:
+    """A 1 drawn from the top of the picture to its bottom, alone or beside digits about its height,
+    is no margin line."""
+    alone = Image.new("L", (200, 300), 255)
+    ImageDraw.Draw(alone).line([(100, 0), (100, 300)], fill=0, width=6)
+    assert one_digit(images.png(alone)).box[1:4:2] == (0, 300)
+    number = Image.new("L", (300, 300), 255)
+    ImageDraw.Draw(number).line([(60, 0), (60, 300)], fill=0, width=6)
+    number.paste(0, (120, 40), Image.fromarray(images.draw_strokes(images.STROKES[7], size=220, width=8)[..., 3]))
+    assert len(preprocess(images.png(number))) == 2
+
+
 def test_off_centre_digit_on_a_large_canvas_is_found_with_its_box(digits: tuple[np.ndarray, np.ndarray]) -> None:
     canvas = images.place(digits[0][4], (1200, 900), (900, 640), scale=8)  # 224 px digit, bottom right
     found = one_digit(images.png(images.invert(canvas)))

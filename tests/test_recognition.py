@@ -57,6 +57,7 @@ FLOORS = {
     "sloped_numbers": 0.96,
     "turned_photos": 0.84,
     "pencil_numbers": 0.9,
+    "lined_pencil": 0.78,
     "shadowed_photos": 0.68,
     "badges": 0.95,
 }
@@ -238,6 +239,12 @@ def test_numbers_written_in_pencil_are_read(loaded) -> None:
     """Numbers in faint thin pencil lines on a photographed page (docs/model.md, step 3)."""
     result = score("pencil", recognition_sets.pencil_numbers(), loaded)
     assert result["read_right"] >= FLOORS["pencil_numbers"], result
+
+
+def test_numbers_written_in_pencil_beside_a_margin_line_are_read(loaded) -> None:
+    """Pencil on ruled paper whose red margin line is ink and its rules are not (docs/model.md, step 3)."""
+    result = score("lined", recognition_sets.pencil_numbers(seed=1, lined=True), loaded)
+    assert result["read_right"] >= FLOORS["lined_pencil"], result
 
 
 def test_numbers_on_badges_and_round_buttons_are_read(loaded) -> None:
