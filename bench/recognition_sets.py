@@ -293,6 +293,18 @@ def shadowed_photos(digits: np.ndarray, labels: np.ndarray, seed: int = 0) -> li
     return _numbers(digits, labels, (1, 4), picture, "shadowed", seed)
 
 
+def phone_shadows(digits: np.ndarray, labels: np.ndarray, seed: int = 0) -> list[Sample]:
+    """Numbers of 1-4 validation digits photographed with a phone's hard-edged shadow, in turn a block
+    in a corner beside the number and over all of the picture but a lit band along one side
+    (:func:`tests.images.phone_shadow`), a JPEG of quality 75-95: one picture per 2.5 digits given."""
+    from tests.images import phone_shadow
+
+    def picture(number: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
+        return phone_shadow(number, str(rng.choice(["corner", "most"])), seed=int(rng.integers(1 << 30)))
+
+    return _numbers(digits, labels, (1, 4), picture, "phone_shadow", seed)
+
+
 def badges(count: int = 120, seed: int = 0) -> list[Sample]:
     """Screenshots of notification badges and round buttons (:func:`tests.images.badge`): numbers of 1-3
     drawn digits, 30-90 px tall, white on a disc or a pill of one of seven colours, on a light or a dark
@@ -485,6 +497,7 @@ def all_sets(digits: np.ndarray, labels: np.ndarray) -> Iterator[tuple[str, list
     yield "pencil_numbers", pencil_numbers()
     yield "lined_pencil", pencil_numbers(seed=1, lined=True)
     yield "shadowed_photos", shadowed_photos(digits, labels)
+    yield "phone_shadows", phone_shadows(digits, labels)
     yield "badges", badges()
     yield "multi_stroke", multi_stroke()
     yield "hairline", hairline()

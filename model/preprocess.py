@@ -55,7 +55,7 @@ from typing import NamedTuple
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .contract import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, InputError, sniff, too_large
+from .contract import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, SHRINK_HINT, InputError, sniff, too_large
 
 #: Formats Pillow may decode (JPEG includes phones' multi-picture MPO files). Restricting them keeps
 #: exotic decoders (EPS runs Ghostscript) out of reach.
@@ -273,7 +273,9 @@ def decode(data: bytes, work_size: int = WORK_SIZE) -> Image.Image:
 def _too_many_pixels(size: str) -> InputError:
     """One answer for every image over the pixel limit: Pillow's own decompression-bomb check fires
     only far above ours (its limit is its own), so its message would state a second limit."""
-    return InputError("image_too_large", f"the limit is {MAX_IMAGE_PIXELS:,} pixels in all; the image is {size}")
+    return InputError(
+        "image_too_large", f"the limit is {MAX_IMAGE_PIXELS:,} pixels in all; the image is {size}: {SHRINK_HINT}"
+    )
 
 
 def _decode(data: bytes, work_size: int) -> tuple[Image.Image, tuple[int, int]]:
@@ -654,12 +656,17 @@ def _touches_edge(mask: np.ndarray) -> bool:
 
 def _lit_region(light_ink: np.ndarray) -> bool:
     """Whether "light ink" is a lit region, not writing: one mark reaching the picture's edge and
-    covering :data:`SHADOW_LIT` of it (the paper was fitted to the shadow covering most of it)."""
-    _, parts = label_components(light_ink)
+    covering :data:`SHADOW_LIT` of it (the paper was fitted to the shadow covering most of it), or
+    broader than strokes are (its stroke width half :func:`_shadow_window` or more: a band of light
+    beside a phone's shadow)."""
+    labels, parts = label_components(light_ink)
     if not parts:
         return False
     big = max(parts, key=lambda part: part.area)
-    return not _clear_of_edge(big, light_ink.shape) and big.area >= SHADOW_LIT * light_ink.size
+    if _clear_of_edge(big, light_ink.shape):
+        return False
+    broad = stroke_width(_pixels(big, labels)) >= _shadow_window(light_ink.shape) / 2
+    return big.area >= SHADOW_LIT * light_ink.size or broad
 
 
 def _without_shadow(
@@ -1440,12 +1447,14 @@ def _table(components: list[_Component], labels: np.ndarray) -> np.ndarray | Non
             (pixels[:, -1], pixels.sum(axis=1), height) if mark.x1 == width else None,
         ]
         along = [
-            (edge.sum() / length, _narrowing(depth[edge]))
-            for edge, depth, length in (side for side in sides if side is not None)
+            (0.0, False) if side is None else (side[0].sum() / side[2], _narrowing(side[1][side[0]])) for side in sides
         ]
-        if any(share >= TABLE_BAND or (share >= TABLE_EDGE and narrows) for share, narrows in along) and _convex(
-            pixels
-        ):
+        # A block in a corner (the table beyond a sheet's corner, a phone's shadow) runs along two
+        # sides that meet: sides 0 and 1 face each other, as do 2 and 3.
+        corner = any(along[a][0] >= TABLE_EDGE and along[b][0] >= TABLE_EDGE for a in (0, 1) for b in (2, 3))
+        if (
+            corner or any(share >= TABLE_BAND or (share >= TABLE_EDGE and narrows) for share, narrows in along)
+        ) and _convex(pixels):
             table = np.zeros(labels.shape, dtype=bool) if table is None else table
             table[mark.y0 : mark.y1, mark.x0 : mark.x1] |= pixels
     if table is None:

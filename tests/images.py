@@ -316,6 +316,36 @@ def shadowed(digits: Sequence[np.ndarray], seed: int = 0, size: tuple[int, int] 
     return np.clip(photo * light[..., None], 0, 255).astype(np.uint8)
 
 
+def phone_shadow(
+    digits: Sequence[np.ndarray], kind: str, seed: int = 0, size: tuple[int, int] = (640, 480)
+) -> np.ndarray:
+    """A phone photo of a number of MNIST digits written on paper (:func:`_photograph`) with a phone's
+    hard-edged shadow, 30-60 % darker, its edge blurred 0.5-3 px: ``"corner"``, a block in a corner
+    beside the number, 25-40 % of the width and 20-30 % of the height; ``"most"``, over all of the
+    picture but a lit band 15-30 % deep along one side, the number in the shadow. RGB."""
+    rng = np.random.default_rng(seed)
+    width, height = size
+    photo = _photograph(_written_number(digits, size, 0.35), seed, (1.0, 0.97, 0.92)).astype(np.float32)
+    inside = np.zeros((height, width), dtype=bool)
+    if kind == "corner":
+        w, h = int(width * rng.uniform(0.25, 0.4)), int(height * rng.uniform(0.2, 0.3))
+        rows = slice(0, h) if rng.integers(2) else slice(height - h, height)
+        inside[rows, slice(0, w) if rng.integers(2) else slice(width - w, width)] = True
+    else:
+        side = int(rng.integers(4))
+        depth = rng.uniform(0.15, 0.3)
+        inside[:] = True
+        if side < 2:
+            lit = int(height * depth)
+            inside[slice(0, lit) if side == 0 else slice(height - lit, height)] = False
+        else:
+            lit = int(width * depth)
+            inside[:, slice(0, lit) if side == 2 else slice(width - lit, width)] = False
+    edge = Image.fromarray(inside.astype(np.uint8) * 255).filter(ImageFilter.GaussianBlur(float(rng.uniform(0.5, 3))))
+    light = 1.0 - rng.uniform(0.3, 0.6) * np.asarray(edge, dtype=np.float32) / 255.0
+    return np.clip(photo * light[..., None], 0, 255).astype(np.uint8)
+
+
 def badge(
     text: str, colour: tuple[int, int, int], screen: tuple[int, int, int], height: int = 70, width: int = 11
 ) -> tuple[np.ndarray, int, int]:

@@ -58,7 +58,8 @@ FLOORS = {
     "turned_photos": 0.84,
     "pencil_numbers": 0.9,
     "lined_pencil": 0.78,
-    "shadowed_photos": 0.68,
+    "shadowed_photos": 0.75,
+    "phone_shadows": 0.9,
     "badges": 0.95,
 }
 
@@ -245,6 +246,13 @@ def test_numbers_written_in_pencil_beside_a_margin_line_are_read(loaded) -> None
     """Pencil on ruled paper whose red margin line is ink and its rules are not (docs/model.md, step 3)."""
     result = score("lined", recognition_sets.pencil_numbers(seed=1, lined=True), loaded)
     assert result["read_right"] >= FLOORS["lined_pencil"], result
+
+
+def test_numbers_beside_or_inside_a_phone_shadow_are_read(loaded, digits) -> None:
+    """A phone's hard-edged shadow in a corner beside the number, or over all but a lit band
+    (docs/model.md, step 3)."""
+    result = score("phone", recognition_sets.phone_shadows(*digits), loaded)
+    assert result["read_right"] >= FLOORS["phone_shadows"], result
 
 
 def test_numbers_on_badges_and_round_buttons_are_read(loaded) -> None:
