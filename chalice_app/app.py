@@ -40,7 +40,7 @@ app.api.binary_types.extend(t for t in IMAGE_CONTENT_TYPES if t not in app.api.b
 #: ``iam`` makes every route except ``/health`` and ``/openapi.json`` require a SigV4-signed request (API Gateway's
 #: AWS_IAM authorizer).
 AUTHORIZER = IAMAuthorizer() if CONFIG.api_auth == "iam" else None
-LIST_PARAMETERS = {"limit", "cursor", "source", "digit", "status", "corrected"}
+LIST_PARAMETERS = {"limit", "cursor", "source", "digit", "status", "corrected", "source_key"}
 STATS_PARAMETERS = {"days"}
 
 
@@ -145,7 +145,8 @@ def predict_json() -> dict[str, Any]:
 @api_route("/predictions", methods=["GET"])
 def list_predictions() -> dict[str, Any]:
     """Newest first: ``?limit=20&cursor=...&source=api|s3&digit=0-9&status=succeeded|rejected|failed``
-    ``&corrected=true|false`` (a user's label other than the predicted digit)."""
+    ``&corrected=true|false`` (a user's label other than the predicted digit) ``&source_key=inbox/...``
+    (the records of one inbox key)."""
     params = _query_params(LIST_PARAMETERS)
     page = service.store.list(
         limit=_int_parameter(params, "limit", default=20),
@@ -154,6 +155,7 @@ def list_predictions() -> dict[str, Any]:
         digit=_int_parameter(params, "digit"),
         status=params.get("status") or None,
         corrected=_bool_parameter(params, "corrected"),
+        source_key=params.get("source_key"),
     )
     return {"items": page.items, "next_cursor": page.cursor}
 

@@ -217,6 +217,7 @@ def test_listing_filters(chalice_client, digits):
         "source=",
         "limit=&digit=3",
         "corrected=yes",
+        "source_key=inbox/a.png&source=api",
     ],
 )
 def test_bad_listing_parameters_are_400(chalice_client, query):

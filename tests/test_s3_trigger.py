@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 from pathlib import Path
-from urllib.parse import quote_plus
+from urllib.parse import quote, quote_plus
 
 import boto3
 import numpy as np
@@ -82,6 +82,9 @@ def test_an_inbox_image_becomes_one_record_and_a_result_json(chalice_client, pro
     assert int(record["digit"]) == int(labels[4])
     result = boto3.client("s3").get_object(Bucket=provisioned.results_bucket, Key=record["result_key"])
     assert json.loads(result["Body"].read())["prediction_id"] == record["prediction_id"]
+    # Whoever copied the file into the bucket knows its key: the API lists the record under it.
+    listed = json.loads(chalice_client.http.get(f"/predictions?source_key={quote(key)}").body)["items"]
+    assert [item["prediction_id"] for item in listed] == [record["prediction_id"]]
 
 
 def test_a_redelivered_event_does_not_duplicate(chalice_client, provisioned, digits):

@@ -231,6 +231,9 @@ def test_daily_counts_per_source_from_the_index(empty_store: PredictionStore):
         {"status": "done"},
         {"cursor": "!!"},
         {"cursor": "eyJhIjoxfQ"},
+        {"source_key": ""},
+        {"source_key": "inbox/a.png", "source": "api"},
+        {"source_key": "k" * 1025},
     ],
 )
 def test_bad_listing_arguments_are_400(store: PredictionStore, kwargs: dict):
@@ -244,6 +247,21 @@ def test_a_cursor_only_fits_its_own_listing(store: PredictionStore):
     cursor = store.list(limit=1).cursor
     with pytest.raises(BadRequest, match="cursor"):
         store.list(limit=1, cursor=cursor, source="api")  # by-time cursor on the by-source index
+
+
+def test_the_records_of_one_inbox_key_are_listed_newest_first(empty_store: PredictionStore):
+    """An inbox upload is found by its key (a user who copied a file into the bucket knows only that):
+    one record per version uploaded, newest first; other keys and the API's records are left out."""
+    store = empty_store
+    first = save(store, 3, source="s3", source_key="inbox/ünï code.png")
+    save(store, 4, source="s3", source_key="inbox/other.png")
+    save(store, 5)
+    again = save(store, 6, source="s3", source_key="inbox/ünï code.png")  # a new version of the key
+    page = store.list(source_key="inbox/ünï code.png")
+    assert [r["prediction_id"] for r in page.items] == [again["prediction_id"], first["prediction_id"]]
+    assert page.cursor is None
+    assert store.list(source_key="inbox/ünï code.png", source="s3", limit=1).items[0]["digit"] == 6
+    assert store.list(source_key="inbox/none.png").items == []
 
 
 def test_ping_reads_the_table(store: PredictionStore):

@@ -26,6 +26,7 @@ from chalicelib.contract import IMAGE_CONTENT_TYPES, MAX_IMAGE_BYTES, MAX_IMAGE_
 from chalicelib.endpoint_client import PROBE_PNG
 from chalicelib.store import (
     DEFAULT_PAGE_SIZE,
+    MAX_KEY_BYTES,
     MAX_PAGE_SIZE,
     MAX_STATS_DAYS,
     PRESIGNED_TTL_S,
@@ -187,6 +188,11 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
                 "corrected",
                 {"type": "string", "enum": ["true", "false"]},
                 "true: only predictions a user corrected (feedback_label other than digit); false: the others.",
+            ),
+            _query(
+                "source_key",
+                {"type": "string", "minLength": 1, "maxLength": MAX_KEY_BYTES},
+                "Only the records of this inbox key (source s3; one per version uploaded), e.g. inbox/digit.png.",
             ),
         ),
         errors=("invalid_parameter", "invalid_cursor", "storage_unavailable", "internal_error"),

@@ -60,6 +60,8 @@ MAX_PAGE_SIZE = 100
 #: A filtered listing reads at most this many DynamoDB pages per request, then returns what it found
 #: with a cursor: a rare filter value never turns one request into a read of the whole table.
 MAX_QUERY_PAGES = 10
+#: S3's longest object key, in UTF-8 bytes: the longest ``source_key`` a listing is asked for.
+MAX_KEY_BYTES = 1024
 RETRY_AFTER_S = 2
 #: A user's label that differs from the predicted digit (a several-digit record has no ``digit``: any label).
 CORRECTED = Attr("feedback_label").exists() & ~Attr("feedback_label").eq(Attr("digit"))
@@ -418,21 +420,26 @@ class PredictionStore:
         digit: int | None = None,
         status: str | None = None,
         corrected: bool | None = None,
+        source_key: str | None = None,
     ) -> Page:
-        """Newest first, ``limit`` at most, optionally of one source / digit / status / correction state.
+        """Newest first, ``limit`` at most, optionally of one source / digit / status / correction state,
+        or of one inbox key.
 
         ``source`` picks the ``by-source`` index; ``digit``, ``status`` and ``corrected`` are filters, so the
         query keeps reading pages until ``limit`` items matched, the index ends, or :data:`MAX_QUERY_PAGES`
         were read. ``corrected=True``: a ``feedback_label`` other than the predicted digit (every label of a
-        several-digit record); ``False``: the others.
+        several-digit record); ``False``: the others. ``source_key``: the records of that inbox key (one
+        per version uploaded), a filter on the ``s3`` source, newest first (the one just uploaded is read
+        first).
         The cursor is None when nothing more matches (one item beyond ``limit`` is looked for, so a full
         last page gets no cursor), except when the read budget ran out first.
         Raises BadRequest for an argument out of range or a cursor of another listing.
         """
-        _check_list_arguments(limit, source, digit, status)
+        _check_list_arguments(limit, source, digit, status, source_key)
+        source = "s3" if source_key is not None else source
         partition = ("source", source) if source else ("feed", FEED)
         start_key = decode_cursor(cursor, partition) if cursor else None
-        query = _listing_query(partition, digit, status, corrected)
+        query = _listing_query(partition, digit, status, corrected, source_key)
         return self._read_newest(query, limit, partition[0], start_key)
 
     def _read_newest(
@@ -516,7 +523,11 @@ class PredictionStore:
             _s3().head_bucket(Bucket=bucket)
 
 
-def _check_list_arguments(limit: int, source: str | None, digit: int | None, status: str | None) -> None:
+def _check_list_arguments(
+    limit: int, source: str | None, digit: int | None, status: str | None, source_key: str | None = None
+) -> None:
+    if source_key is not None and (source not in (None, "s3") or not 0 < len(source_key.encode()) <= MAX_KEY_BYTES):
+        raise BadRequest(f"source_key is an inbox key (source s3), 1-{MAX_KEY_BYTES} bytes", code="invalid_parameter")
     if not 1 <= limit <= MAX_PAGE_SIZE:
         raise BadRequest(f"limit must be between 1 and {MAX_PAGE_SIZE}", code="invalid_parameter")
     if source is not None and source not in SOURCES:
@@ -528,7 +539,11 @@ def _check_list_arguments(limit: int, source: str | None, digit: int | None, sta
 
 
 def _listing_query(
-    partition: tuple[str, str], digit: int | None, status: str | None, corrected: bool | None = None
+    partition: tuple[str, str],
+    digit: int | None,
+    status: str | None,
+    corrected: bool | None = None,
+    source_key: str | None = None,
 ) -> dict[str, Any]:
     """The Query of one listing, newest first: the index of ``partition`` and the filters as one expression."""
     name, value = partition
@@ -537,7 +552,8 @@ def _listing_query(
         "KeyConditionExpression": Key(name).eq(value),
         "ScanIndexForward": False,
     }
-    filters = [Attr(attr).eq(wanted) for attr, wanted in (("digit", digit), ("status", status)) if wanted is not None]
+    wanted = (("digit", digit), ("status", status), ("source_key", source_key))
+    filters = [Attr(attr).eq(value) for attr, value in wanted if value is not None]
     if corrected is not None:
         filters.append(CORRECTED if corrected else ~CORRECTED)
     if filters:
