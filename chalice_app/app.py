@@ -139,7 +139,7 @@ def predict() -> dict[str, Any]:
 @api_route("/predict/json", methods=["POST"], content_types=["application/json"])
 def predict_json() -> dict[str, Any]:
     """``{"image": "<base64 or data: URL>"}``, for browsers and other JSON-only clients."""
-    return service.predict_upload(decode_base64_image(_json_body().get("image")))
+    return service.predict_upload(decode_base64_image(_json_body().get("image")), "json")
 
 
 @api_route("/predictions", methods=["GET"])

@@ -161,6 +161,14 @@ def test_bad_json_requests(chalice_client, payload, expected):
     assert error_of(post_json(chalice_client, "/predict/json", payload)) == expected
 
 
+def test_a_refusal_names_what_held_the_bytes(chalice_client):
+    """The JSON route's body is JSON: a text file sent as its image is the field's fault, not the body's."""
+    response = post_json(chalice_client, "/predict/json", {"image": base64.b64encode(b"just text").decode()})
+    assert json.loads(response.body)["error"]["message"].startswith('the "image" field is not an image;')
+    response = chalice_client.http.post("/predict", headers={"Content-Type": "image/png"}, body=b"just text")
+    assert json.loads(response.body)["error"]["message"].startswith("the body is not an image;")
+
+
 def test_listing_pages_newest_first(chalice_client, digits):
     pictures, _ = digits
     made = [json.loads(post_image(chalice_client, images.png(p)).body)["prediction_id"] for p in pictures[:5]]

@@ -50,18 +50,22 @@ def check_size(size: int, source: str = "api") -> None:
         raise ServiceError(contract.too_large(size).message, code="image_too_large")
 
 
+#: What the bytes were, in a refusal, by where they came from (a record's ``source``, or the JSON route).
+HOLDER = {"api": "the body", "json": 'the "image" field', "s3": "the inbox object"}
+
+
 def accept_image(data: bytes | None, source: str = "api") -> Image:
-    """Validate an uploaded image (``source``: "api" or "s3"): not empty, within the cap, and really an
-    image of a supported type."""
+    """Validate an uploaded image (``source``: "api", "json" (the ``image`` field of ``POST
+    /predict/json``, decoded) or "s3"): not empty, within the cap, and really an image of a supported type."""
     data = data or b""
-    check_size(len(data), source)
+    check_size(len(data), "s3" if source == "s3" else "api")
     content_type = contract.sniff(data)
     if content_type is None:
-        what = contract.describe_non_image(data)
-        if what == "JSON":
-            what = "JSON (send it to POST /predict/json)"
+        kind = contract.describe_non_image(data)
+        if kind == "JSON" and source == "api":
+            kind = "JSON (send it to POST /predict/json)"
         raise ServiceError(
-            f"the body is {what}; send a PNG, JPEG, GIF, WebP, BMP or TIFF image", code="unsupported_media_type"
+            f"{HOLDER[source]} is {kind}; send a PNG, JPEG, GIF, WebP, BMP or TIFF image", code="unsupported_media_type"
         )
     return Image(data, content_type)
 

@@ -101,9 +101,10 @@ class PredictionService:
     # -- API --------------------------------------------------------------------------------------
 
     @capture
-    def predict_upload(self, body: bytes | None) -> dict[str, Any]:
-        """Predict the digit(s) in an uploaded image and store the result; returns the record."""
-        image = accept_image(body)
+    def predict_upload(self, body: bytes | None, holder: str = "api") -> dict[str, Any]:
+        """Predict the digit(s) in an uploaded image and store the result; returns the record. ``holder``:
+        where the bytes came from, for a refusal's wording (:data:`chalicelib.media.HOLDER`)."""
+        image = accept_image(body, holder)
         created_at = utc_now()
         try:
             prediction = self.endpoint.predict(image.data, image.content_type)
