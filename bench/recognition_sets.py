@@ -307,8 +307,8 @@ def phone_shadows(digits: np.ndarray, labels: np.ndarray, seed: int = 0) -> list
 
 def badges(count: int = 120, seed: int = 0) -> list[Sample]:
     """Screenshots of notification badges and round buttons (:func:`tests.images.badge`): numbers of 1-3
-    drawn digits, 30-90 px tall, white on a disc or a pill of one of seven colours, on a light or a dark
-    screen, as PNG."""
+    drawn digits, 16-90 px tall, white on a disc or a pill of one of seven colours, on a light or a dark
+    screen reaching 8 px to three times the number's height beyond it, as PNG."""
     from tests.images import badge, png
 
     colours = [(229, 57, 53), (33, 150, 243), (46, 125, 50), (103, 58, 183), (40, 40, 46), (255, 152, 0), (0, 150, 136)]
@@ -316,9 +316,10 @@ def badges(count: int = 120, seed: int = 0) -> list[Sample]:
     samples = []
     for i in range(count):
         text = "".join(str(int(d)) for d in rng.integers(0, 10, int(rng.integers(1, 4))))
-        height = int(rng.integers(30, 91))
+        height = int(rng.integers(16, 91))
         screen = (18, 18, 18) if rng.random() < 0.25 else (250, 250, 250)
-        picture, _, _ = badge(text, colours[i % len(colours)], screen, height, max(3, height // 7))
+        margin = int(rng.integers(8, 3 * height + 1))
+        picture, _, _ = badge(text, colours[i % len(colours)], screen, height, max(3, height // 7), margin)
         samples.append(Sample(png(picture), text, f"badge_{i}"))
     return samples
 

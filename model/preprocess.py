@@ -194,7 +194,9 @@ UNDERLINE_PAST = 0.05
 #: tall or wider (a digit is taller than wide), itself filling this share of its box or more (strokes
 #: fill less: a ring drawn round a face, a thick 0) ...
 BADGE_SOLID = 0.6
-#: ... its outline, the digits in it filled in, at least this share of it (a disc fills pi/4 of it) ...
+#: ... its outline, the digits in it filled in, at least this share of it (a disc fills pi/4 of it),
+#: less the half of a pixel all round it that anti-aliasing takes (1.5 / its size: a 35 px disc
+#: fills 74 %, a thick 0 whose hole holds a speck 72 % at 82 px) ...
 BADGE_FILL = 0.75
 #: ... and what it holds is writing: strokes no wider (:func:`stroke_width`) than this share of their
 #: height (a light digit's strokes, a 1's bar, even in a bold font; the hole of a thick 0, round or
@@ -208,7 +210,12 @@ BADGE_PAD = 0.2
 BADGE_RIM = 0.06
 #: A solid disc is convex: it fills this share of its convex hull (:func:`_convex`; a disc drawn by a
 #: screen fills 97.6 % or more, a square turned a few degrees 95 %).
-BADGE_CONVEX = 0.97
+BADGE_CONVEX = 0.93
+#: A badge under a fifth of the picture, or a solid one, is round, or a pill with round ends: the
+#: corners of its box (squares this share of its height wide) are three quarters the screen's or more
+#: (a disc leaves them empty to 0.146 of its size; a bold glyph's feet or arms, a square, fill them). A
+#: larger one may be a sticky note or a price tag holding writing.
+BADGE_CORNER = 0.15
 #: A printed box around a digit: this share of its pixels on lines along its whole box (``RULE_SPAN``).
 FRAME_LINES = 0.9
 #: ... and its lines no thicker than this share of its box's shorter side (:func:`stroke_width`).
@@ -1204,15 +1211,26 @@ def _sheet(components: list[_Component], labels: np.ndarray, grey: np.ndarray) -
         return None
     largest = max(components, key=lambda c: c.area)
     box_area = largest.width * largest.height
+    if largest.area < 0.85 * box_area:  # a badge is the largest mark, whatever its share of a screenshot
+        return None if _beside(largest, components) else _badge(largest, labels, grey)
     if box_area < 0.2 * labels.size:
         return None
-    if largest.area < 0.85 * box_area:
-        return _badge(largest, labels, grey)
     long = min(largest.width, largest.height) < SHEET_ASPECT * max(largest.width, largest.height)
     if long and not _holds_writing(largest, labels):
-        return None
+        return _badge(largest, labels, grey)  # a pill on a dark screen, its digits a lighter shade of it
     dx, dy = round(0.04 * largest.width), round(0.04 * largest.height)
     return _Sheet((largest.x0 + dx, largest.y0 + dy, largest.x1 - dx, largest.y1 - dy))
+
+
+def _beside(region: _Component, components: list[_Component]) -> bool:
+    """Whether a mark half as tall as ``region`` or taller stands outside its box (a row of badges, a
+    badge beside a number: which one is the answer is not the badge's to say)."""
+    return any(
+        c is not region
+        and c.height >= 0.5 * region.height
+        and not (c.x0 >= region.x0 and c.y0 >= region.y0 and c.x1 <= region.x1 and c.y1 <= region.y1)
+        for c in components
+    )
 
 
 def _enclosed(region: _Component, labels: np.ndarray) -> tuple[np.ndarray, list[_Component], np.ndarray]:
@@ -1241,7 +1259,13 @@ def _badge(region: _Component, labels: np.ndarray, grey: np.ndarray) -> _Sheet |
         return None
     parts_labels, parts, edge = _enclosed(region, labels)
     held = [part for part, out in zip(parts, edge, strict=True) if not out]
-    if region.area + sum(part.area for part in held) < BADGE_FILL * box_area:
+    if region.area + sum(part.area for part in held) < (BADGE_FILL - 1.5 / region.height) * box_area:
+        return None
+    around = np.concatenate([[False], edge])[parts_labels]  # the screen round it, in its box
+    side = max(1, round(BADGE_CORNER * region.height))
+    corners = (around[:side, :side], around[:side, -side:], around[-side:, :side], around[-side:, -side:])
+    small = box_area < 0.2 * labels.size  # a part of a screenshot, where a bold glyph is as likely
+    if (small or not held) and min(float(corner.mean()) for corner in corners) < 0.75:  # not round
         return None
     window = labels[region.y0 : region.y1, region.x0 : region.x1]
     paper = window == 0  # a light digit's loops hold the badge's colour again: ink, not the digit's
@@ -1250,7 +1274,8 @@ def _badge(region: _Component, labels: np.ndarray, grey: np.ndarray) -> _Sheet |
         return None
     if not held and not _convex(np.isin(window, region.labels), BADGE_CONVEX):
         return None
-    outside = np.concatenate([[False], edge])[parts_labels]
+    outside = around.copy()
+    outside[[0, -1]] = outside[:, [0, -1]] = True  # its rim, also where it runs along its box
     for _ in range(2 if held else max(2, round(BADGE_RIM * min(region.width, region.height)))):
         outside = _dilate(outside)
     colour = _median(grey[region.y0 : region.y1, region.x0 : region.x1][np.isin(window, region.labels)])
@@ -1449,9 +1474,10 @@ def _table(components: list[_Component], labels: np.ndarray) -> np.ndarray | Non
         along = [
             (0.0, False) if side is None else (side[0].sum() / side[2], _narrowing(side[1][side[0]])) for side in sides
         ]
-        # A block in a corner (the table beyond a sheet's corner, a phone's shadow) runs along two
-        # sides that meet: sides 0 and 1 face each other, as do 2 and 3.
-        corner = any(along[a][0] >= TABLE_EDGE and along[b][0] >= TABLE_EDGE for a in (0, 1) for b in (2, 3))
+        # A block in a corner (a phone's shadow) runs along two sides that meet (sides 0 and 1 face
+        # each other, as do 2 and 3) and fills its box: a shadow joined to a digit, or a hand's, does not.
+        block = mark.area >= TABLE_CONVEX * mark.width * mark.height
+        corner = block and any(along[a][0] >= TABLE_EDGE and along[b][0] >= TABLE_EDGE for a in (0, 1) for b in (2, 3))
         if (
             corner or any(share >= TABLE_BAND or (share >= TABLE_EDGE and narrows) for share, narrows in along)
         ) and _convex(pixels):

@@ -347,19 +347,24 @@ def phone_shadow(
 
 
 def badge(
-    text: str, colour: tuple[int, int, int], screen: tuple[int, int, int], height: int = 70, width: int = 11
+    text: str,
+    colour: tuple[int, int, int],
+    screen: tuple[int, int, int],
+    height: int = 70,
+    width: int = 11,
+    margin: int = 20,
 ) -> tuple[np.ndarray, int, int]:
     """A screenshot of a badge or a round button: ``text`` drawn (:func:`draw_number`, ``height`` tall,
     strokes ``width`` px) in white on a disc of ``colour`` (a pill where the number is wider than
-    tall), 20 px of ``screen`` round it: (RGB, where the number starts and ends across)."""
+    tall), ``margin`` px of ``screen`` round it: (RGB, where the number starts and ends across)."""
     number = draw_number(text, height=height, width=width)[..., 3]
     side = round(height * 13 / 7)  # the number 0.54 of the disc's height, as in notification badges
     size = (max(side, number.shape[1] + height), side)
-    picture = Image.new("RGB", (size[0] + 40, size[1] + 40), screen)
+    picture = Image.new("RGB", (size[0] + 2 * margin, size[1] + 2 * margin), screen)
     draw = ImageDraw.Draw(picture)
-    draw.rounded_rectangle([20, 20, 20 + size[0], 20 + size[1]], radius=size[1] // 2, fill=colour)
-    left = 20 + (size[0] - number.shape[1]) // 2
-    picture.paste((255, 255, 255), (left, 20 + (size[1] - height) // 2), Image.fromarray(number))
+    draw.rounded_rectangle([margin, margin, margin + size[0], margin + size[1]], radius=size[1] // 2, fill=colour)
+    left = margin + (size[0] - number.shape[1]) // 2
+    picture.paste((255, 255, 255), (left, margin + (size[1] - height) // 2), Image.fromarray(number))
     return np.asarray(picture), left, left + number.shape[1]
 
 

@@ -357,24 +357,30 @@ def test_a_number_on_a_coloured_button_is_read_inside_it(colour: tuple[int, int,
 
 
 @pytest.mark.parametrize(
-    ("text", "colour", "screen"),
+    ("text", "colour", "screen", "height", "margin"),
     [
-        ("3", (46, 125, 50), (250, 250, 250)),
-        ("12", (229, 57, 53), (250, 250, 250)),
-        ("8", (40, 40, 46), (250, 250, 250)),
-        ("250", (103, 58, 183), (250, 250, 250)),  # a pill
-        ("7", (33, 150, 243), (18, 18, 18)),  # dark mode: the badge is lighter than the screen
-        ("42", (229, 57, 53), (18, 18, 18)),
+        ("3", (46, 125, 50), (250, 250, 250), 70, 20),
+        ("12", (229, 57, 53), (250, 250, 250), 70, 20),
+        ("8", (40, 40, 46), (250, 250, 250), 70, 20),
+        ("250", (103, 58, 183), (250, 250, 250), 70, 20),  # a pill
+        ("7", (33, 150, 243), (18, 18, 18), 70, 20),  # dark mode: the badge is lighter than the screen
+        ("42", (229, 57, 53), (18, 18, 18), 70, 20),
+        ("25000", (46, 125, 50), (18, 18, 18), 40, 20),  # a pill over twice as long as tall, on a dark screen
+        ("3", (229, 57, 53), (250, 250, 250), 16, 16),  # small: a 30 px badge, its rim blurred
+        ("7", (229, 57, 53), (18, 18, 18), 17, 8),
+        ("9", (229, 57, 53), (250, 250, 250), 30, 70),  # a small part of a screenshot
+        ("9", (229, 57, 53), (18, 18, 18), 30, 70),
     ],
 )
 def test_a_number_on_a_round_badge_is_read_inside_it(
-    text: str, colour: tuple[int, int, int], screen: tuple[int, int, int]
+    text: str, colour: tuple[int, int, int], screen: tuple[int, int, int], height: int, margin: int
 ) -> None:
     """A disc or a pill does not fill 85 % of its box as a card does: it was one mark, read as a 0 or
-    refused (a new user's trial: a notification badge's 9 and a round button's 3 read 0). Filled in
-    with what it holds it is a badge, read alone with the screen round it painted in its colour; on a
-    dark screen the badge and its digits are both ink, the digits a lighter shade of it."""
-    picture, left, right = images.badge(text, colour, screen)
+    refused (new users' trials: a notification badge's 9 and a round button's 3 read 0; a badge a
+    fifth of a screenshot or less, a 30 px one, a long pill on a dark screen). Filled in with what it
+    holds it is a badge, read alone with the screen round it painted in its colour; on a dark screen
+    the badge and its digits are both ink, the digits a lighter shade of it."""
+    picture, left, right = images.badge(text, colour, screen, height, max(3, height // 7), margin)
     found = preprocess(images.png(picture))
     assert len(found) == len(text) and all(d.box[0] >= left - 2 and d.box[2] <= right + 2 for d in found)
 
