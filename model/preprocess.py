@@ -21,14 +21,15 @@ Every path (endpoint, CLI, UI) goes through :func:`preprocess`. The steps:
    much shorter than the tallest one are dropped, except punctuation in a number (a decimal point, a
    comma, a colon, a dash, a minus sign), which is refused (``not_a_digit``: without it, the number
    would be another); the rest are digits, left to right, on one line (digits on several lines, one
-   above another, are refused: ``several_lines``). The lines of a form's printed boxes and a ring drawn
-   round a digit are not ink. A number of three digits or more on a sloping line is turned level and
-   read again.
+   above another, are refused: ``several_lines``). The lines of a form's printed boxes, a ring drawn
+   round a digit and a notebook's margin line are not ink. A number of three digits or more on a
+   sloping line is turned level and read again.
    A mark at least as wide as tall may be digits that touch: it also offers ways to cut it into
    digits (:attr:`Digit.cuts`), and the classifier reads it cut if it is much surer of the parts.
    A blank, uniform or noise-only image has none: ``no_digit_found``, never a guessed digit. A sheet of
-   paper photographed on a table (a solid region, unlike strokes) is cropped to and read alone, and
-   a few marks too small for digits in a large picture are read again from a crop of it around them.
+   paper photographed on a table (a solid region, unlike strokes), a card, a badge or a round button
+   is cropped to and read alone, and a few marks too small for digits in a large picture are read
+   again from a crop of it around them.
 5. **MNIST normalisation** (:func:`render_digit`): each digit's grey ink is cropped to its box, its
    stroke width brought to MNIST's (thin pen lines are thickened), scaled with anti-aliasing to fit a
    20x20 box keeping the aspect ratio, and placed in a 28x28 field with its centre of mass at the centre.
@@ -1204,8 +1205,8 @@ def _sheet(components: list[_Component], labels: np.ndarray, grey: np.ndarray) -
     most twice as long as it is wide (A4 is 1.41 to 1): a thick 1 filling a small picture's height is
     solid too, but a bar. A longer one is a card or a button with writing on it when it holds marks
     (:func:`_holds_writing`), unlike a bar. The sheet's box is shrunk by 4 % on each side (its edge and
-    shadow left out). A round or pill-shaped badge (:data:`BADGE_FILL`) holding writing that is no plain
-    oval (a bold 0's hole) is read with the picture round it painted in its colour.
+    shadow left out). A largest mark filling less of its box, or a long one holding nothing, may be a
+    badge or a round button (:func:`_badge`), read with the screen round it painted in its colour.
     """
     if not components:
         return None
@@ -1252,7 +1253,7 @@ def _badge(region: _Component, labels: np.ndarray, grey: np.ndarray) -> _Sheet |
     """A round or pill-shaped badge (:data:`BADGE_SOLID`): ``region`` with what it encloses fills
     :data:`BADGE_FILL` of its box, and what it holds a quarter of its height or taller is writing
     (:func:`_written`); or it holds nothing at all and is round (tentative: a solid disc,
-    :data:`BADGE_CONVEX`). The picture round it is painted in its median grey, 2 pixels into its
+    :data:`BADGE_CONVEX`, :data:`BADGE_CORNER`). The picture round it is painted in its median grey, 2 pixels into its
     anti-aliased rim (a solid disc's, :data:`BADGE_RIM` of its size: nothing in it stands clear of it)."""
     box_area = region.width * region.height
     if region.width < 0.9 * region.height or region.area < BADGE_SOLID * box_area:
@@ -1499,10 +1500,10 @@ def _narrowing(depth: np.ndarray) -> bool:
 
 def _convex(pixels: np.ndarray, share: float = TABLE_CONVEX) -> bool:
     """Whether a mark (its pixels in its box) fills ``share`` of its convex hull or more (by default
-    :data:`TABLE_CONVEX`: a triangle or a band of the table does, any digit but a straight bar does not,
-    its strokes bend or cross, or enclose a loop). The hull is that of the pixels' centres, and the pixels it holds are
-    counted as Pick's theorem counts a lattice polygon's points (its area, half its perimeter, and one),
-    so that a thin sliver, a staircase of pixels, counts as the triangle it is."""
+    :data:`TABLE_CONVEX`: a triangle or a band of the table does, any digit but a straight bar does
+    not, its strokes bend or cross, or enclose a loop). The hull is that of the pixels' centres, and
+    the pixels it holds are counted as Pick's theorem counts a lattice polygon's points (its area, half
+    its perimeter, and one), so that a thin sliver, a staircase of pixels, counts as the triangle it is."""
     rows = np.flatnonzero(pixels.any(axis=1))
     first = pixels[rows].argmax(axis=1)
     last = pixels.shape[1] - 1 - pixels[rows, ::-1].argmax(axis=1)
