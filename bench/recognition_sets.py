@@ -268,17 +268,20 @@ def sloped_numbers(digits: np.ndarray, labels: np.ndarray, seed: int = 0) -> lis
     return _numbers(digits, labels, (3, 4), picture, "sloped", seed)
 
 
-def turned_photos(digits: np.ndarray, labels: np.ndarray, seed: int = 0) -> list[Sample]:
-    """Numbers of 1-4 validation digits on a sheet photographed with the camera turned 5-30 degrees
-    either way, the table showing in the corners (:func:`tests.images.turned_sheet`), a JPEG of
-    quality 75-95: one picture per 2.5 digits given."""
+def turned_photos(
+    digits: np.ndarray, labels: np.ndarray, seed: int = 0, degrees: tuple[float, float] = (5, 30)
+) -> list[Sample]:
+    """Numbers of 1-4 validation digits on a sheet photographed with the camera turned ``degrees``
+    (5-30) either way, the table showing in the corners (:func:`tests.images.turned_sheet`; turned
+    0.5-4 degrees, slivers of it: a crooked photo), a JPEG of quality 75-95: one picture per 2.5
+    digits given."""
     from tests.images import turned_sheet
 
     def picture(number: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
-        angle = float(rng.uniform(5, 30) * rng.choice([-1, 1]))
+        angle = float(rng.uniform(*degrees) * rng.choice([-1, 1]))
         return turned_sheet(number, angle, seed=int(rng.integers(1 << 30)))
 
-    return _numbers(digits, labels, (1, 4), picture, "turned", seed)
+    return _numbers(digits, labels, (1, 4), picture, "turned" if degrees[0] >= 5 else "crooked", seed)
 
 
 def shadowed_photos(digits: np.ndarray, labels: np.ndarray, seed: int = 0) -> list[Sample]:
@@ -495,6 +498,7 @@ def all_sets(digits: np.ndarray, labels: np.ndarray) -> Iterator[tuple[str, list
     yield "circled", circled(digits, labels)
     yield "sloped_numbers", sloped_numbers(digits, labels)
     yield "turned_photos", turned_photos(digits, labels)
+    yield "crooked_photos", turned_photos(digits, labels, seed=1, degrees=(0.5, 4))
     yield "pencil_numbers", pencil_numbers()
     yield "lined_pencil", pencil_numbers(seed=1, lined=True)
     yield "shadowed_photos", shadowed_photos(digits, labels)

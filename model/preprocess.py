@@ -185,6 +185,9 @@ TABLE_BAND = 0.9
 #: ... in a picture also holding a mark clear of its edges at least this share of its shorter side
 #: tall (the digits on the sheet).
 TABLE_INSIDE = 0.1
+#: A mark along TABLE_EDGE of a side or more, no thicker than this share of the picture's shorter side,
+#: is a sliver of table (a sheet turned a degree or two), whatever its ragged pixels' shape.
+TABLE_SLIVER = 0.04
 #: A line drawn under the digits is no piece of them: a bar no taller than this share of its width ...
 UNDERLINE_FLAT = 0.25
 #: ... under marks at least this many times as tall as it is thick, reaching past them on both sides
@@ -1479,9 +1482,12 @@ def _table(components: list[_Component], labels: np.ndarray) -> np.ndarray | Non
         # each other, as do 2 and 3) and fills its box: a shadow joined to a digit, or a hand's, does not.
         block = mark.area >= TABLE_CONVEX * mark.width * mark.height
         corner = block and any(along[a][0] >= TABLE_EDGE and along[b][0] >= TABLE_EDGE for a in (0, 1) for b in (2, 3))
-        if (
-            corner or any(share >= TABLE_BAND or (share >= TABLE_EDGE and narrows) for share, narrows in along)
-        ) and _convex(pixels):
+        # A sheet turned a degree or two leaves slivers of table a pixel or a few deep along a side from a
+        # corner: too ragged for the hull, too thin to narrow measurably (a thin 1 flush with the edge
+        # of a picture cropped close reaches no corner).
+        sliver = min(mark.width, mark.height) <= TABLE_SLIVER * min(height, width) and _in_corner(mark, labels.shape)
+        shaped = corner or any(share >= TABLE_BAND or (share >= TABLE_EDGE and narrows) for share, narrows in along)
+        if (sliver and any(share >= TABLE_EDGE for share, _ in along)) or (shaped and _convex(pixels)):
             table = np.zeros(labels.shape, dtype=bool) if table is None else table
             table[mark.y0 : mark.y1, mark.x0 : mark.x1] |= pixels
     if table is None:
@@ -1489,6 +1495,11 @@ def _table(components: list[_Component], labels: np.ndarray) -> np.ndarray | Non
     for _ in range(2):
         table = _dilate(table.astype(np.uint8)).astype(bool)
     return table
+
+
+def _in_corner(mark: _Component, shape: tuple[int, int]) -> bool:
+    """Whether ``mark`` reaches a corner of a picture of ``shape``: two of its sides that meet."""
+    return (mark.x0 == 0 or mark.x1 == shape[1]) and (mark.y0 == 0 or mark.y1 == shape[0])
 
 
 def _narrowing(depth: np.ndarray) -> bool:

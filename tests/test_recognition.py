@@ -56,6 +56,7 @@ FLOORS = {
     "circled": 0.93,
     "sloped_numbers": 0.96,
     "turned_photos": 0.84,
+    "crooked_photos": 0.85,
     "pencil_numbers": 0.9,
     "lined_pencil": 0.78,
     "shadowed_photos": 0.75,
@@ -228,6 +229,12 @@ def test_photos_of_a_turned_sheet_are_read(loaded, digits) -> None:
     the corners (docs/model.md, step 4)."""
     result = score("turned", recognition_sets.turned_photos(*digits), loaded)
     assert result["read_right"] >= FLOORS["turned_photos"], result
+
+
+def test_numbers_on_a_sheet_photographed_a_little_crooked_are_read(loaded, digits) -> None:
+    """Turned 0.5-4 degrees, the table shows as slivers a pixel or a few deep (docs/model.md, step 3)."""
+    result = score("crooked", recognition_sets.turned_photos(*digits, seed=1, degrees=(0.5, 4)), loaded)
+    assert result["read_right"] >= FLOORS["crooked_photos"], result
 
 
 def test_numbers_with_a_shadow_cast_across_them_are_read(loaded, digits) -> None:
