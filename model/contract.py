@@ -194,6 +194,8 @@ def decode_image_field(value: object) -> bytes:
     Base64 (RFC 4648, whitespace ignored), or a ``data:`` URL with base64 data (RFC 2397: any media type
     and parameters, e.g. ``data:image/png;charset=utf-8;base64,...``). Raises :class:`InputError`:
     ``invalid_request`` (not a string), ``empty_body``, ``image_too_large``, ``invalid_base64``."""
+    if value is None:
+        raise InputError("invalid_request", 'the body has no "image": send {"image": "<the file, base64-encoded>"}')
     if not isinstance(value, str):
         raise InputError("invalid_request", '"image" must be a base64 string or a data: URL')
     text = value.strip()

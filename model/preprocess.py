@@ -1023,7 +1023,8 @@ def _refuse_several_lines(digits: list[_Component]) -> None:
             raise InputError(
                 "several_lines",
                 "the digits stand on more than one line, one above another: send one number per picture, "
-                "written on one line",
+                "written on one line (or crop the picture to the number: other writing, icons or the edge "
+                "of a table count as lines too)",
             )
 
 
