@@ -1457,10 +1457,13 @@ def _table(components: list[_Component], labels: np.ndarray) -> np.ndarray | Non
     there is none), and 2 pixels round them (the sheet's shaded edge): convex marks (:func:`_convex`)
     along the picture's edge, over :data:`TABLE_EDGE` of a side and narrowing along it (the table
     beyond a turned sheet's edge is a triangle: :func:`_narrowing`) or over :data:`TABLE_BAND` of it (a
-    band beside the sheet), in a picture that also holds a mark clear of its edges, at least
+    band beside the sheet), or along two sides that meet and filling its box (a block in a corner: a
+    phone's shadow); and slivers from a corner along a side (:data:`TABLE_SLIVER`: a sheet turned a
+    degree or two); in a picture that also holds a mark clear of its edges, at least
     :data:`TABLE_INSIDE` of its shorter side tall (the writing on the sheet). A digit touching the
     edge is strokes crossing it, not a convex mark; a straight bar flush with the edge (a 1 cropped
-    close) is as wide all along; a picture that is one digit cropped close has nothing inside."""
+    close) is as wide all along and reaches no corner; a picture that is one digit cropped close has
+    nothing inside."""
     height, width = labels.shape
     inside = [c for c in components if c.x0 > 0 and c.y0 > 0 and c.x1 < width and c.y1 < height]
     if not any(c.height >= TABLE_INSIDE * min(height, width) for c in inside):
