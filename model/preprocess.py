@@ -1277,13 +1277,14 @@ def _badge(region: _Component, labels: np.ndarray, grey: np.ndarray) -> _Sheet |
     tall = [part for part in held if part.height >= 0.25 * region.height]
     if held and not (tall and all(_written(part, parts_labels, paper, region.height) for part in tall)):
         return None
-    if not held and not _convex(np.isin(window, region.labels), BADGE_CONVEX):
+    own = np.isin(window, region.labels)
+    if not held and not _convex(own, BADGE_CONVEX):
         return None
     outside = around.copy()
     outside[[0, -1]] = outside[:, [0, -1]] = True  # its rim, also where it runs along its box
     for _ in range(2 if held else max(2, round(BADGE_RIM * min(region.width, region.height)))):
         outside = _dilate(outside)
-    colour = _median(grey[region.y0 : region.y1, region.x0 : region.x1][np.isin(window, region.labels)])
+    colour = _median(grey[region.y0 : region.y1, region.x0 : region.x1][own])
     return _Sheet(region.box, outside, colour, tentative=not held)
 
 
@@ -1558,13 +1559,14 @@ def _margin(components: list[_Component], shape: tuple[int, int], size: tuple[in
     it, and it was read as a 1: a 1 is about as tall as the digits beside it."""
     height, width = size
     edge, thickness = RULE_EDGE * height, RULE_THICKNESS * max(height, width)
+    least = _least_height(shape)
     thin = [c for c in components if c.width <= thickness]
-    for line in (c for c in thin if c.height >= _least_height(shape)):
+    for line in (c for c in thin if c.height >= least):
         pieces = [c for c in thin if _overlap(c.x0, c.x1, line.x0, line.x1) > 0]
         rows = sum(c.height for c in pieces)
         if min(c.y0 for c in pieces) > edge or max(c.y1 for c in pieces) < height - edge or rows < RULE_SPAN * height:
             continue
-        beside = [c.height for c in components if c not in pieces and c.height >= _least_height(shape)]
+        beside = [c.height for c in components if c not in pieces and c.height >= least]
         if beside and max(beside) <= 0.5 * rows:
             return [label for c in pieces for label in c.labels]
     return []

@@ -298,6 +298,16 @@ def turned_sheet(
     return np.where(inside[..., None], turned, table).astype(np.uint8)
 
 
+def _cast(photo: np.ndarray, inside: np.ndarray, rng: np.random.Generator, blur: float) -> np.ndarray:
+    """``photo`` (float RGB) with a shadow over ``inside``, its edge blurred 0.5-``blur`` px, 30-60 %
+    darker; uint8."""
+    edge = Image.fromarray(inside.astype(np.uint8) * 255).filter(
+        ImageFilter.GaussianBlur(float(rng.uniform(0.5, blur)))
+    )
+    light = 1.0 - rng.uniform(0.3, 0.6) * np.asarray(edge, dtype=np.float32) / 255.0
+    return np.clip(photo * light[..., None], 0, 255).astype(np.uint8)
+
+
 def shadowed(digits: Sequence[np.ndarray], seed: int = 0, size: tuple[int, int] = (640, 480)) -> np.ndarray:
     """A phone photo of a number of MNIST digits written on paper (:func:`_photograph`), a shadow cast
     across it: a hand's or a phone's (a half-plane) or a pen's or a pole's (a band 6-15 % of the shorter
@@ -311,9 +321,7 @@ def shadowed(digits: Sequence[np.ndarray], seed: int = 0, size: tuple[int, int] 
     across = (xx - centre[0]) * np.cos(angle) + (yy - centre[1]) * np.sin(angle)
     band = rng.integers(2) == 1
     inside = np.abs(across) < rng.uniform(0.06, 0.15) * min(size) if band else across > 0
-    edge = Image.fromarray(inside.astype(np.uint8) * 255).filter(ImageFilter.GaussianBlur(float(rng.uniform(0.5, 5))))
-    light = 1.0 - rng.uniform(0.3, 0.6) * np.asarray(edge, dtype=np.float32) / 255.0
-    return np.clip(photo * light[..., None], 0, 255).astype(np.uint8)
+    return _cast(photo, inside, rng, 5.0)
 
 
 def phone_shadow(
@@ -341,9 +349,7 @@ def phone_shadow(
         else:
             lit = int(width * depth)
             inside[:, slice(0, lit) if side == 2 else slice(width - lit, width)] = False
-    edge = Image.fromarray(inside.astype(np.uint8) * 255).filter(ImageFilter.GaussianBlur(float(rng.uniform(0.5, 3))))
-    light = 1.0 - rng.uniform(0.3, 0.6) * np.asarray(edge, dtype=np.float32) / 255.0
-    return np.clip(photo * light[..., None], 0, 255).astype(np.uint8)
+    return _cast(photo, inside, rng, 3.0)
 
 
 def badge(
