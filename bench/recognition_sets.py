@@ -269,19 +269,29 @@ def sloped_numbers(digits: np.ndarray, labels: np.ndarray, seed: int = 0) -> lis
 
 
 def turned_photos(
-    digits: np.ndarray, labels: np.ndarray, seed: int = 0, degrees: tuple[float, float] = (5, 30)
+    digits: np.ndarray,
+    labels: np.ndarray,
+    seed: int = 0,
+    degrees: tuple[float, float] = (5, 30),
+    moved: tuple[float, float] | None = None,
 ) -> list[Sample]:
     """Numbers of 1-4 validation digits on a sheet photographed with the camera turned ``degrees``
     (5-30) either way, the table showing in the corners (:func:`tests.images.turned_sheet`; turned
-    0.5-4 degrees, slivers of it: a crooked photo), a JPEG of quality 75-95: one picture per 2.5
-    digits given."""
+    0.5-4 degrees, slivers of it: a crooked photo); with ``moved``, the sheet moved that share (least,
+    most) of the picture's width towards a side, the table a band along the other; a JPEG of quality
+    75-95: one picture per 2.5 digits given."""
     from tests.images import turned_sheet
 
     def picture(number: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
         angle = float(rng.uniform(*degrees) * rng.choice([-1, 1]))
-        return turned_sheet(number, angle, seed=int(rng.integers(1 << 30)))
+        offset = (0, 0)
+        if moved is not None:
+            distance = round(float(rng.uniform(*moved)) * 800)  # turned_sheet's picture is 800 px wide
+            offset = [(distance, 0), (-distance, 0), (0, distance), (0, -distance)][int(rng.integers(4))]
+        return turned_sheet(number, angle, seed=int(rng.integers(1 << 30)), offset=offset)
 
-    return _numbers(digits, labels, (1, 4), picture, "turned" if degrees[0] >= 5 else "crooked", seed)
+    name = "turned" if degrees[0] >= 5 else "crooked" if moved is None else "off_centre"
+    return _numbers(digits, labels, (1, 4), picture, name, seed)
 
 
 def shadowed_photos(digits: np.ndarray, labels: np.ndarray, seed: int = 0) -> list[Sample]:
@@ -499,6 +509,7 @@ def all_sets(digits: np.ndarray, labels: np.ndarray) -> Iterator[tuple[str, list
     yield "sloped_numbers", sloped_numbers(digits, labels)
     yield "turned_photos", turned_photos(digits, labels)
     yield "crooked_photos", turned_photos(digits, labels, seed=1, degrees=(0.5, 4))
+    yield "off_centre_photos", turned_photos(digits, labels, seed=2, degrees=(0.5, 4), moved=(0.01, 0.06))
     yield "pencil_numbers", pencil_numbers()
     yield "lined_pencil", pencil_numbers(seed=1, lined=True)
     yield "shadowed_photos", shadowed_photos(digits, labels)

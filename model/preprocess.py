@@ -181,13 +181,17 @@ TABLE_CONVEX = 0.85
 #: ... along at least this share of one of the picture's sides, narrowing along it ...
 TABLE_EDGE = 0.1
 #: ... or along this share of a side (a band of table beside the sheet) ...
-TABLE_BAND = 0.9
+TABLE_BAND = 0.8
 #: ... in a picture also holding a mark clear of its edges at least this share of its shorter side
 #: tall (the digits on the sheet).
 TABLE_INSIDE = 0.1
 #: A mark along TABLE_EDGE of a side or more, no thicker than this share of the picture's shorter side,
 #: is a sliver of table (a sheet turned a degree or two), whatever its ragged pixels' shape.
 TABLE_SLIVER = 0.04
+#: A mark along the picture's sides all but this share of whose pixels lie in runs going in from a
+#: side it touches is the table beyond a sheet's straight edges, if not convex: a band along a side
+#: joined at a corner to slivers along the next (a sheet photographed off centre and a little turned).
+TABLE_ASIDE = 0.05
 #: A line drawn under the digits is no piece of them: a bar no taller than this share of its width ...
 UNDERLINE_FLAT = 0.25
 #: ... under marks at least this many times as tall as it is thick, reaching past them on both sides
@@ -1454,17 +1458,17 @@ def _strokes(ink: np.ndarray, threshold: float, low: float) -> tuple[np.ndarray,
 
 
 def _table(components: list[_Component], labels: np.ndarray) -> np.ndarray | None:
-    """The pixels of the table around a sheet of paper photographed turned or off centre (``None``:
-    there is none), and 2 pixels round them (the sheet's shaded edge): convex marks (:func:`_convex`)
-    along the picture's edge, over :data:`TABLE_EDGE` of a side and narrowing along it (the table
-    beyond a turned sheet's edge is a triangle: :func:`_narrowing`) or over :data:`TABLE_BAND` of it (a
-    band beside the sheet), or along two sides that meet and filling its box (a block in a corner: a
-    phone's shadow); and slivers from a corner along a side (:data:`TABLE_SLIVER`: a sheet turned a
-    degree or two); in a picture that also holds a mark clear of its edges, at least
-    :data:`TABLE_INSIDE` of its shorter side tall (the writing on the sheet). A digit touching the
-    edge is strokes crossing it, not a convex mark; a straight bar flush with the edge (a 1 cropped
-    close) is as wide all along and reaches no corner; a picture that is one digit cropped close has
-    nothing inside."""
+    """The pixels of the table around a sheet of paper photographed turned or off centre (``None``: there is
+    none), and 2 pixels round them (the sheet's shaded edge): convex marks (:func:`_convex`), or marks in
+    runs going in from the sides they touch (:func:`_in_from_sides`: a band along a side joined to slivers
+    along the next), along the picture's edge, over :data:`TABLE_EDGE` of a side and narrowing along it (the
+    table beyond a turned sheet's edge is a triangle: :func:`_narrowing`) or over :data:`TABLE_BAND` of it
+    (a band beside the sheet), or along two sides that meet and filling its box (a block in a corner: a
+    phone's shadow); and slivers from a corner along a side (:data:`TABLE_SLIVER`: a sheet turned a degree
+    or two); in a picture that also holds a mark clear of its edges, at least :data:`TABLE_INSIDE` of its
+    shorter side tall (the writing on the sheet). A digit touching the edge is strokes crossing it, not a
+    convex mark; a straight bar flush with the edge (a 1 cropped close) is as wide all along and reaches no
+    corner; a picture that is one digit cropped close has nothing inside."""
     height, width = labels.shape
     inside = [c for c in components if c.x0 > 0 and c.y0 > 0 and c.x1 < width and c.y1 < height]
     if not any(c.height >= TABLE_INSIDE * min(height, width) for c in inside):
@@ -1492,7 +1496,8 @@ def _table(components: list[_Component], labels: np.ndarray) -> np.ndarray | Non
         # of a picture cropped close reaches no corner).
         sliver = min(mark.width, mark.height) <= TABLE_SLIVER * min(height, width) and _in_corner(mark, labels.shape)
         shaped = corner or any(share >= TABLE_BAND or (share >= TABLE_EDGE and narrows) for share, narrows in along)
-        if (sliver and any(share >= TABLE_EDGE for share, _ in along)) or (shaped and _convex(pixels)):
+        beyond = shaped and (_convex(pixels) or _in_from_sides(pixels, [side is not None for side in sides]))
+        if (sliver and any(share >= TABLE_EDGE for share, _ in along)) or beyond:
             table = np.zeros(labels.shape, dtype=bool) if table is None else table
             table[mark.y0 : mark.y1, mark.x0 : mark.x1] |= pixels
     if table is None:
@@ -1500,6 +1505,29 @@ def _table(components: list[_Component], labels: np.ndarray) -> np.ndarray | Non
     for _ in range(2):
         table = _dilate(table.astype(np.uint8)).astype(bool)
     return table
+
+
+def _in_from_sides(pixels: np.ndarray, touching: list[bool]) -> bool:
+    """Whether a mark (its pixels in its box) touching the picture's sides ``touching`` (top, bottom,
+    left, right) lies in runs going in from them, all but :data:`TABLE_ASIDE` of its pixels (a gap
+    of a pixel in a run bridged): the table beyond a sheet's straight edges, a band along a side
+    joined at a corner to slivers along the next, is; a digit's strokes leave the side, bend and
+    cross, and are in no such run but where they touch it."""
+    solid = _dilate(pixels.astype(np.uint8)).astype(bool)  # a pixel's gap in the table's ragged edge: not its end
+    held = np.zeros(pixels.shape, dtype=bool)
+    views = (  # each side's view: inward along axis 0, along the side on axis 1
+        (solid, held),
+        (solid[::-1], held[::-1]),
+        (solid.T, held.T),
+        (solid[:, ::-1].T, held[:, ::-1].T),
+    )
+    for (mark, runs), touches in zip(views, touching, strict=True):
+        places = np.flatnonzero(mark[0]) if touches else np.empty(0, dtype=int)
+        if places.size == 0:
+            continue
+        depth = np.where(mark.all(axis=0), mark.shape[0], mark.argmin(axis=0))[places]
+        runs[:, places] |= np.arange(mark.shape[0])[:, None] < depth[None, :]
+    return bool((pixels & ~held).sum() <= TABLE_ASIDE * pixels.sum())
 
 
 def _in_corner(mark: _Component, shape: tuple[int, int]) -> bool:

@@ -284,16 +284,22 @@ def _written_number(digits: Sequence[np.ndarray], size: tuple[int, int], share: 
 
 
 def turned_sheet(
-    digits: Sequence[np.ndarray], degrees: float, seed: int = 0, size: tuple[int, int] = (800, 600)
+    digits: Sequence[np.ndarray],
+    degrees: float,
+    seed: int = 0,
+    size: tuple[int, int] = (800, 600),
+    offset: tuple[int, int] = (0, 0),
 ) -> np.ndarray:
     """A phone photo of a sheet with a number of MNIST digits written on it (:func:`_photograph`), the
     camera turned by ``degrees`` counter-clockwise: the sheet fills the frame, turned, and a table
-    shows in the corners. RGB."""
+    shows in the corners; moved ``offset`` (right, down) pixels, the table shows along a side. RGB."""
     rng = np.random.default_rng(seed)
     width, height = size
     sheet = Image.fromarray(_photograph(_written_number(digits, size, 0.3), seed, (1.0, 0.97, 0.9)))
-    turned = np.asarray(sheet.rotate(degrees, resample=Image.Resampling.BICUBIC))
-    inside = np.asarray(Image.new("L", size, 255).rotate(degrees, resample=Image.Resampling.BICUBIC)) > 127
+    turned = np.asarray(sheet.rotate(degrees, resample=Image.Resampling.BICUBIC, translate=offset))
+    inside = (
+        np.asarray(Image.new("L", size, 255).rotate(degrees, resample=Image.Resampling.BICUBIC, translate=offset)) > 127
+    )
     table = np.clip(rng.uniform(50, 110) + rng.normal(0, 6, (height, width, 3)), 0, 255)
     return np.where(inside[..., None], turned, table).astype(np.uint8)
 

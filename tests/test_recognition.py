@@ -57,6 +57,7 @@ FLOORS = {
     "sloped_numbers": 0.96,
     "turned_photos": 0.84,
     "crooked_photos": 0.85,
+    "off_centre_photos": 0.85,
     "pencil_numbers": 0.9,
     "lined_pencil": 0.78,
     "shadowed_photos": 0.75,
@@ -235,6 +236,14 @@ def test_numbers_on_a_sheet_photographed_a_little_crooked_are_read(loaded, digit
     """Turned 0.5-4 degrees, the table shows as slivers a pixel or a few deep (docs/model.md, step 3)."""
     result = score("crooked", recognition_sets.turned_photos(*digits, seed=1, degrees=(0.5, 4)), loaded)
     assert result["read_right"] >= FLOORS["crooked_photos"], result
+
+
+def test_numbers_on_a_crooked_sheet_off_centre_are_read(loaded, digits) -> None:
+    """Turned 0.5-4 degrees and moved 1-6 % of the width towards a side: a band of table along one side
+    joined to slivers along the next (docs/model.md, step 3)."""
+    samples = recognition_sets.turned_photos(*digits, seed=2, degrees=(0.5, 4), moved=(0.01, 0.06))
+    result = score("off_centre", samples, loaded)
+    assert result["read_right"] >= FLOORS["off_centre_photos"], result
 
 
 def test_numbers_with_a_shadow_cast_across_them_are_read(loaded, digits) -> None:
