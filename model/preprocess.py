@@ -592,11 +592,12 @@ def ink_map(grey: np.ndarray, photo: bool = False) -> tuple[np.ndarray, Levels]:
     ink, floor, dark = _polarised(residual, sigma)
     # The paper may not be one smooth surface where "ink" covers much of the picture and a good part
     # of its edge (a shadow comes from beyond it), or where the surface fits it far worse than
-    # neighbouring pixels differ.
+    # neighbouring pixels differ: fitted between a shadow's level and the paper's, so that nothing
+    # stands out from its noise, or with a shadow's darkness as ink.
     beyond = ink > floor
     broad = beyond.mean() > SHADOW_SHARE and _edge_share(beyond) > SHADOW_EDGE
     missed = photo and (broad or (sigma > SHADOW_SIGMAS and sigma > SHADOW_SIGMAS * _grain(grey)))
-    if missed and (dark or _lit_region(beyond)):  # a shadow?
+    if missed and (dark or not beyond.any() or _lit_region(beyond)):  # a shadow?
         ink, floor, sigma = _without_shadow(grey, surface, (ink, floor, sigma))
     split = _otsu(ink)
     threshold = max(floor, split)
@@ -698,7 +699,8 @@ def _without_shadow(
     misses the background over :data:`SHADOW_SHARE` of the picture (lighting gradients are the
     surface's), the background has two levels (Otsu) ``MIN_CONTRAST`` apart or more, and the darker
     part reaches the picture's edge, covers :data:`SHADOW_SHARE` of it and holds writing a digit tall,
-    not touching the edge (a table beyond a sheet holds none).
+    not touching the edge (a table beyond a sheet holds none), or lies across the paper (:func:`_across`:
+    a pen's shadow beside the number).
     """
     size = _shadow_window(grey.shape)
     background = _closing(grey, size)
@@ -721,9 +723,18 @@ def _without_shadow(
     inside = (ink > floor) & _rank(region.astype(np.uint8), size, np.minimum).astype(bool)
     _, marks = label_components(inside)
     least = _least_height(grey.shape)
-    if not any(mark.height >= least and _clear_of_edge(mark, grey.shape) for mark in marks):
+    held = any(mark.height >= least and _clear_of_edge(mark, grey.shape) for mark in marks)
+    if not held and not _across(region):
         return fitted  # nothing written in the darker part: a table, not a shadow
     return ink * (lit / np.maximum(background, 1.0)), floor, sigma
+
+
+def _across(region: np.ndarray) -> bool:
+    """Whether a darker ``region`` lies across the picture, paper lit on both sides of it, each at least
+    :data:`SHADOW_SHARE` of the picture: a pen's or a pole's shadow (a table shows beyond the sheet,
+    round the lit paper, not through it)."""
+    _, parts = label_components(~region)
+    return sum(part.area >= SHADOW_SHARE * region.size for part in parts) >= 2
 
 
 _LEVELS = np.arange(256, dtype=np.float64)
