@@ -473,6 +473,23 @@ def hairline(seed: int = 0) -> list[Sample]:
     return samples
 
 
+def blank_sheets(count: int = 60, seed: int = 3) -> list[Sample]:
+    """Sheets with nothing written on them photographed on a table (:func:`tests.images.turned_sheet`),
+    the camera turned 0.5-4 degrees (half of them) or 5-20 either way, the sheet moved 0-6 % of the
+    picture's width towards a side, a JPEG of quality 75-95: all to refuse (``no_digit_found``)."""
+    from tests.images import jpeg, turned_sheet
+
+    rng = np.random.default_rng(seed)
+    samples = []
+    for i in range(count):
+        angle = float(rng.uniform(*((0.5, 4) if i % 2 else (5, 20))) * rng.choice([-1, 1]))
+        distance = round(float(rng.uniform(0, 0.06)) * 800)
+        offset = [(distance, 0), (-distance, 0), (0, distance), (0, -distance)][int(rng.integers(4))]
+        picture = turned_sheet([], angle, seed=int(rng.integers(1 << 30)), offset=offset)
+        samples.append(Sample(jpeg(picture, int(rng.integers(75, 96))), None, f"blank_sheet_{i}"))
+    return samples
+
+
 def shapes(count: int = 200, seed: int = 7) -> list[Sample]:
     """Drawn shapes and scribbles (``training.negatives``, a seed training never uses): all to refuse."""
     from training import negatives
@@ -518,6 +535,7 @@ def all_sets(digits: np.ndarray, labels: np.ndarray) -> Iterator[tuple[str, list
     yield "multi_stroke", multi_stroke()
     yield "hairline", hairline()
     yield "shapes", shapes()
+    yield "blank_sheets", blank_sheets()
     yield "uci_handwriting", uci_handwriting()
 
 

@@ -192,6 +192,10 @@ TABLE_SLIVER = 0.04
 #: side it touches is the table beyond a sheet's straight edges, if not convex: a band along a side
 #: joined at a corner to slivers along the next (a sheet photographed off centre and a little turned).
 TABLE_ASIDE = 0.05
+#: With nothing written on the sheet (no mark TABLE_INSIDE tall clear of the edges), the table is what
+#: keeps to the picture's margins, this share of it along each side: a digit cropped close, at the
+#: edge too, crosses the middle.
+TABLE_MARGIN = 0.25
 #: A line drawn under the digits is no piece of them: a bar no taller than this share of its width ...
 UNDERLINE_FLAT = 0.25
 #: ... under marks at least this many times as tall as it is thick, reaching past them on both sides
@@ -1477,18 +1481,21 @@ def _table(components: list[_Component], labels: np.ndarray) -> np.ndarray | Non
     (a band beside the sheet), or along two sides that meet and filling its box (a block in a corner: a
     phone's shadow); and slivers from a corner along a side (:data:`TABLE_SLIVER`: a sheet turned a degree
     or two); in a picture that also holds a mark clear of its edges, at least :data:`TABLE_INSIDE` of its
-    shorter side tall (the writing on the sheet). A digit touching the edge is strokes crossing it, not a
-    convex mark; a straight bar flush with the edge (a 1 cropped close) is as wide all along and reaches no
-    corner; a picture that is one digit cropped close has nothing inside."""
+    shorter side tall (the writing on the sheet), or else keeping to its margins (:func:`_in_middle`: a
+    blank sheet's table; a sliver then need reach no corner, cut off it by the table taken out before). A
+    digit touching the edge is strokes crossing it, not a convex mark; a straight bar flush with the edge (a
+    1 cropped close) is as wide all along and reaches no corner; a picture that is one digit cropped close
+    has nothing inside, and the digit crosses its middle."""
     height, width = labels.shape
     inside = [c for c in components if c.x0 > 0 and c.y0 > 0 and c.x1 < width and c.y1 < height]
-    if not any(c.height >= TABLE_INSIDE * min(height, width) for c in inside):
-        return None
+    written = any(c.height >= TABLE_INSIDE * min(height, width) for c in inside)
     table = None
     for mark in sorted(components, key=lambda c: c.area, reverse=True)[:FRAME_CANDIDATES]:
         if mark in inside:
             continue
         pixels = _pixels(mark, labels)
+        if not written and _in_middle(mark, pixels, labels.shape):
+            continue
         sides = [  # (the mark's pixels on that side of the picture, its depth from that side per row)
             (pixels[0], pixels.sum(axis=0), width) if mark.y0 == 0 else None,
             (pixels[-1], pixels.sum(axis=0), width) if mark.y1 == height else None,
@@ -1504,8 +1511,9 @@ def _table(components: list[_Component], labels: np.ndarray) -> np.ndarray | Non
         corner = block and any(along[a][0] >= TABLE_EDGE and along[b][0] >= TABLE_EDGE for a in (0, 1) for b in (2, 3))
         # A sheet turned a degree or two leaves slivers of table a pixel or a few deep along a side from a
         # corner: too ragged for the hull, too thin to narrow measurably (a thin 1 flush with the edge
-        # of a picture cropped close reaches no corner).
-        sliver = min(mark.width, mark.height) <= TABLE_SLIVER * min(height, width) and _in_corner(mark, labels.shape)
+        # of a picture cropped close reaches no corner; on a blank sheet, a sliver cut off its corner
+        # by the table taken out before need not).
+        sliver = _sliver(mark, labels.shape) and (_in_corner(mark, labels.shape) or not written)
         shaped = corner or any(share >= TABLE_BAND or (share >= TABLE_EDGE and narrows) for share, narrows in along)
         beyond = shaped and (_convex(pixels) or _in_from_sides(pixels, [side is not None for side in sides]))
         if (sliver and any(share >= TABLE_EDGE for share, _ in along)) or beyond:
@@ -1516,6 +1524,16 @@ def _table(components: list[_Component], labels: np.ndarray) -> np.ndarray | Non
     for _ in range(2):
         table = _dilate(table.astype(np.uint8)).astype(bool)
     return table
+
+
+def _in_middle(mark: _Component, pixels: np.ndarray, shape: tuple[int, int]) -> bool:
+    """Whether any of ``mark``'s ``pixels`` (in its box) lie in the middle of a picture of ``shape``, over
+    :data:`TABLE_MARGIN` of it in from every side."""
+    height, width = shape
+    top, left = round(TABLE_MARGIN * height), round(TABLE_MARGIN * width)
+    rows = slice(max(top - mark.y0, 0), max(height - top - mark.y0, 0))
+    columns = slice(max(left - mark.x0, 0), max(width - left - mark.x0, 0))
+    return bool(pixels[rows, columns].any())
 
 
 def _in_from_sides(pixels: np.ndarray, touching: list[bool]) -> bool:
@@ -1539,6 +1557,17 @@ def _in_from_sides(pixels: np.ndarray, touching: list[bool]) -> bool:
         depth = np.where(mark.all(axis=0), mark.shape[0], mark.argmin(axis=0))[places]
         runs[:, places] |= np.arange(mark.shape[0])[:, None] < depth[None, :]
     return bool((pixels & ~held).sum() <= TABLE_ASIDE * pixels.sum())
+
+
+def _sliver(mark: _Component, shape: tuple[int, int]) -> bool:
+    """Whether ``mark`` may be a sliver of table along a side of a picture of ``shape``: no thicker than
+    :data:`TABLE_SLIVER` of its shorter side, lying along a side it touches (a margin line crossing
+    the page touches the top and the bottom)."""
+    if min(mark.width, mark.height) > TABLE_SLIVER * min(shape):
+        return False
+    if mark.width <= mark.height:
+        return mark.x0 == 0 or mark.x1 == shape[1]
+    return mark.y0 == 0 or mark.y1 == shape[0]
 
 
 def _in_corner(mark: _Component, shape: tuple[int, int]) -> bool:
@@ -1736,12 +1765,13 @@ def find_digits(grey: np.ndarray, photo: bool = False) -> list[Digit]:
 
 def _nearer(ink: np.ndarray, low: float) -> tuple[int, int, int, int] | None:
     """Where to read faint writing closer: the box of its marks (ink above ``low`` as tall as a digit can
-    be) and half their height round it, if that is a quarter of the picture or less (reduced half as
-    much to the working size); else ``None``."""
+    be, but for slivers along the picture's sides: a blank sheet's table, :func:`_sliver`) and half their
+    height round it, if that is a quarter of the picture or less (reduced half as much to the working
+    size); else ``None``."""
     _, components = label_components(ink > low)
     height, width = ink.shape
     least = _least_height(ink.shape)
-    tall = [c for c in components if c.height >= least]
+    tall = [c for c in components if c.height >= least and not _sliver(c, ink.shape)]
     if not tall:
         return None
     x0, y0, x1, y1 = functools.reduce(_merge, tall).box
@@ -1848,9 +1878,12 @@ def _digits_in(
         digits.append(Digit(pixels, group.box, cuts))
         kept.append(group)
     digits = _with_joins(digits, kept, labels, ink, levels)
-    if grey is not None and not groups and 0 < len(components) <= MAX_DIGITS:  # a few marks too short
-        largest = max(c.area for c in components)
-        raise _TooSmall(functools.reduce(_merge, [c for c in components if c.area >= SPECK_AREA * largest]).box)
+    # A few marks too short: looked at closer; in a photo, not what touches its edge (what the table
+    # taken out left of itself; a number far away is clear of the edge).
+    small = [c for c in components if not photo or _clear_of_edge(c, ink.shape)]
+    if grey is not None and not groups and 0 < len(small) <= MAX_DIGITS:
+        largest = max(c.area for c in small)
+        raise _TooSmall(functools.reduce(_merge, [c for c in small if c.area >= SPECK_AREA * largest]).box)
     if not groups and len(components) > MAX_DIGITS:  # a page of small text, a texture: not blank
         raise InputError(
             "no_digit_found",

@@ -50,6 +50,7 @@ FLOORS = {
     "multi_stroke": 0.95,
     "hairline": 0.97,
     "shapes": 0.95,
+    "blank_sheets": 0.95,
     "uci_handwriting": 0.95,
     "notebook_pages": 0.97,
     "form_boxes": 0.97,
@@ -91,6 +92,15 @@ def test_hairline_digits(loaded) -> None:
 def test_shapes_and_scribbles_are_refused(loaded) -> None:
     result = score("shapes", recognition_sets.shapes(), loaded)
     assert result["refused"] >= FLOORS["shapes"], result
+
+
+def test_blank_sheets_photographed_on_a_table_are_blank(loaded) -> None:
+    """Nothing written: the table's slivers and bands are no digits (30 % were read as a number, most
+    as a 1, and the rest refused as not a digit; docs/model.md, step 3)."""
+    samples = recognition_sets.blank_sheets(count=30)
+    result = score("blank_sheets", samples, loaded)
+    assert result["refused"] >= FLOORS["blank_sheets"], result
+    assert result["refused_as_not_a_digit"] <= 0.1, result  # refused as blank: no_digit_found
 
 
 def test_handwriting_of_other_writers(loaded) -> None:
