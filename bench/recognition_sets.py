@@ -294,6 +294,22 @@ def turned_photos(
     return _numbers(digits, labels, (1, 4), picture, name, seed)
 
 
+def sheets_on_table(digits: np.ndarray, labels: np.ndarray, seed: int = 0) -> list[Sample]:
+    """Numbers of 1-4 validation digits on a sheet lying wholly inside the photo on a darker table (wood,
+    grey or near black; :func:`tests.images.sheet_on_table`), turned up to 30 degrees either way, 8-45 %
+    of the frame, a JPEG of quality 75-95: one picture per 2.5 digits given."""
+    from tests.images import sheet_on_table
+
+    tables = [(90, 62, 40), (105, 105, 110), (35, 33, 38)]
+
+    def picture(number: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
+        degrees, share = float(rng.uniform(-30, 30)), float(rng.uniform(0.08, 0.45))
+        table = tables[int(rng.integers(len(tables)))]
+        return sheet_on_table(number, degrees, share, seed=int(rng.integers(1 << 30)), table=table)
+
+    return _numbers(digits, labels, (1, 4), picture, "sheet", seed)
+
+
 def shadowed_photos(digits: np.ndarray, labels: np.ndarray, seed: int = 0) -> list[Sample]:
     """Numbers of 1-4 validation digits photographed with a shadow cast across them, a hand's (a
     half-plane) or a pen's (a band) (:func:`tests.images.shadowed`), a JPEG of quality 75-95: one
@@ -527,6 +543,7 @@ def all_sets(digits: np.ndarray, labels: np.ndarray) -> Iterator[tuple[str, list
     yield "turned_photos", turned_photos(digits, labels)
     yield "crooked_photos", turned_photos(digits, labels, seed=1, degrees=(0.5, 4))
     yield "off_centre_photos", turned_photos(digits, labels, seed=2, degrees=(0.5, 4), moved=(0.01, 0.06))
+    yield "sheets_on_table", sheets_on_table(digits, labels)
     yield "pencil_numbers", pencil_numbers()
     yield "lined_pencil", pencil_numbers(seed=1, lined=True)
     yield "shadowed_photos", shadowed_photos(digits, labels)

@@ -54,7 +54,7 @@ from math import ceil
 from typing import NamedTuple
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageDraw, ImageOps, UnidentifiedImageError
 
 from .contract import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, SHRINK_HINT, InputError, sniff, too_large
 
@@ -111,6 +111,16 @@ SPECK_AREA = 0.03  # components under this fraction of the largest one are speck
 MAX_COMPONENTS = 64  # the largest components considered (noise and text produce hundreds)
 MAX_DIGITS = 16
 SHEET_ASPECT = 0.5  # a sheet of paper's shorter side is at least half its longer one
+#: A sheet photographed turned fills this share of the smallest rectangle round it, at any angle.
+SHEET_RECTANGLE = 0.85
+#: ... holding under this share of its area of what lies round it (a shadow across it is no table).
+SHEET_INSIDE = 0.02
+#: A sheet on a table photographed far away, read alone when it holds writing, fills its box over at
+#: least this share of the picture ...
+SHEET_SHARE = 0.05
+#: ... and a sheet (far away, or turned) encloses no more than this share of its box (its writing's
+#: strokes; a thick 0's hole is more).
+SHEET_WRITING = 0.15
 #: A mark at least this much wider than tall may be digits that touch (MNIST digits are 0.8 as wide as
 #: tall at the median, 1.05 at the 90th percentile; two that touch, 1.0 or more): it is also cut into
 #: ``round(aspect / DIGIT_ASPECT)`` (at least 2) digits, and into one more, at the thinnest ink columns.
@@ -1210,40 +1220,96 @@ def _percentile(values: np.ndarray, q: float) -> float:
 
 class _Sheet(NamedTuple):
     """A region read alone (:func:`_sheet`): its box in working pixels, and the pixels in it outside the
-    region (``None``: none; else painted in the region's ``colour`` before it is read)."""
+    region (``None``: none; else painted in the region's ``colour``, one grey level or one per pixel of
+    the box, before it is read)."""
 
     box: tuple[int, int, int, int]
     outside: np.ndarray | None = None
-    colour: float = 0.0
+    colour: float | np.ndarray = 0.0
     #: Whether it may hold nothing (a solid disc: its digit may be a lighter shade of the ink, as on a
     #: coloured badge on a dark screen); if nothing is found in it, it is read as the mark it is.
     tentative: bool = False
 
 
-def _sheet(components: list[_Component], labels: np.ndarray, grey: np.ndarray) -> _Sheet | None:
+def _sheet(components: list[_Component], labels: np.ndarray, grey: np.ndarray, photo: bool = False) -> _Sheet | None:
     """The inside of a sheet of paper photographed on a table, or of a badge, if the largest "ink" is one.
 
     Strokes are thin, so a digit fills well under 85 % of its box; a sheet contrasting with the table
-    around it is a solid region filling most of its box and a good part of the picture, and it is at
-    most twice as long as it is wide (A4 is 1.41 to 1): a thick 1 filling a small picture's height is
-    solid too, but a bar. A longer one is a card or a button with writing on it when it holds marks
+    around it is a solid region filling most of its box and a fifth of the picture, and it is at most
+    twice as long as it is wide (A4 is 1.41 to 1): a thick 1 filling a small picture's height is solid
+    too, but a bar. A longer one is a card or a button with writing on it when it holds marks
     (:func:`_holds_writing`), unlike a bar. The sheet's box is shrunk by 4 % on each side (its edge and
     shadow left out). A largest mark filling less of its box, or a long one holding nothing, may be a
-    badge or a round button (:func:`_badge`), read with the screen round it painted in its colour.
+    badge or a round button (:func:`_badge`), read with the screen round it painted in its colour. In
+    a ``photo`` (a picture reduced to the working size), a sheet far away, from :data:`SHEET_SHARE` of
+    the picture, and one photographed turned (:func:`_turned_sheet`) are read alone too, enclosing little
+    (:func:`_holes`): in an upload the size of a digit, a thick 1 or 0 drawn light on dark is as solid.
     """
     if not components:
         return None
     largest = max(components, key=lambda c: c.area)
     box_area = largest.width * largest.height
-    if largest.area < 0.85 * box_area:  # a badge is the largest mark, whatever its share of a screenshot
-        return None if _beside(largest, components) else _badge(largest, labels, grey)
-    if box_area < 0.2 * labels.size:
+    turned = largest.area < 0.85 * box_area
+    if turned:  # a badge is the largest mark, whatever its share of a screenshot
+        if _beside(largest, components):
+            return None
+        badge = _badge(largest, labels, grey)
+        if badge is not None or not photo or box_area < SHEET_SHARE * labels.size:
+            return badge
+        return _turned_sheet(largest, labels, grey)
+    if box_area < (SHEET_SHARE if photo and _holes(largest, labels) <= SHEET_WRITING else 0.2) * labels.size:
         return None
     long = min(largest.width, largest.height) < SHEET_ASPECT * max(largest.width, largest.height)
     if long and not _holds_writing(largest, labels):
         return _badge(largest, labels, grey)  # a pill on a dark screen, its digits a lighter shade of it
     dx, dy = round(0.04 * largest.width), round(0.04 * largest.height)
     return _Sheet((largest.x0 + dx, largest.y0 + dy, largest.x1 - dx, largest.y1 - dy))
+
+
+def _turned_sheet(region: _Component, labels: np.ndarray, grey: np.ndarray) -> _Sheet | None:
+    """A sheet of paper photographed turned, lying wholly inside the picture (``None``: ``region`` is not one):
+    convex (:func:`_convex`) and a rectangle at some angle (:func:`_rectangular`; the lit part of a sheet
+    cut by a shadow's slanting edge is not), no longer than a sheet (:data:`SHEET_ASPECT`: a thick 1
+    slanting is a bar), enclosing little (:func:`_holes`: a thick 0's hole is much), the table in its box's
+    corners outside its hull (:data:`SHEET_INSIDE`). The corners and the sheet's edge (4 % of its size) are
+    painted as its paper (:func:`_paper_filled`)."""
+    own = _pixels(region, labels)
+    if not (_convex(own) and _rectangular(own, SHEET_ASPECT)):
+        return None
+    if _holes(region, labels) > SHEET_WRITING:
+        return None
+    parts_labels, _, around = _enclosed(region, labels)
+    outside = np.concatenate([[False], around])[parts_labels]
+    hull = Image.new("1", (region.width, region.height))
+    ImageDraw.Draw(hull).polygon(_hull(own), fill=1)
+    within = ~_dilate(~np.asarray(hull)) & outside  # a pixel in from the hull's edge
+    if within.sum() > SHEET_INSIDE * own.sum():  # what lies over the sheet, not round it: a shadow
+        return None
+    for _ in range(round(0.04 * min(region.width, region.height))):
+        outside = _dilate(outside)
+    window = grey[region.y0 : region.y1, region.x0 : region.x1]
+    return _Sheet(region.box, outside, _paper_filled(window, own & ~outside, outside))
+
+
+def _paper_filled(window: np.ndarray, own: np.ndarray, outside: np.ndarray) -> np.ndarray:
+    """``window`` with its ``outside`` pixels given the level of the paper there: a quadratic surface
+    least-squares fitted to the region's ``own`` pixels (outliers, a speck or its shaded edge, left out
+    on a second fit), so that its lighting gradient goes on (one grey level painted over a turned sheet's
+    corners stood out from a sheet shaded to one side)."""
+    height, width = window.shape
+    ys, xs = np.nonzero(own)
+    ys, xs = ys[::4] / height - 0.5, xs[::4] / width - 0.5  # every fourth pixel: the surface is smooth
+    design = np.stack([np.ones_like(xs), xs, ys, xs * xs, xs * ys, ys * ys], axis=1)
+    values = window[np.nonzero(own)][::4].astype(np.float64)
+    keep = np.ones(values.size, dtype=bool)
+    for _ in range(2):
+        coef = np.linalg.lstsq(design[keep], values[keep], rcond=None)[0]
+        residual = values - design @ coef
+        keep = np.abs(residual) <= max(3.0 * _mad_sigma(residual[keep]), MIN_CONTRAST / 2)
+    fy, fx = np.mgrid[0:height, 0:width]
+    fy, fx = fy / height - 0.5, fx / width - 0.5
+    surface = coef[0] + coef[1] * fx + coef[2] * fy + coef[3] * fx * fx + coef[4] * fx * fy + coef[5] * fy * fy
+    return np.where(outside, surface, window).astype(np.float32)
 
 
 def _beside(region: _Component, components: list[_Component]) -> bool:
@@ -1270,6 +1336,14 @@ def _holds_writing(region: _Component, labels: np.ndarray) -> bool:
     of its height or taller: the digits of a card or a button, light on its colour."""
     _, parts, edge = _enclosed(region, labels)
     return any(not out and part.height >= 0.25 * region.height for part, out in zip(parts, edge, strict=True))
+
+
+def _holes(region: _Component, labels: np.ndarray) -> float:
+    """The share of ``region``'s box that it encloses (what is not its ink, touching no edge of its box):
+    on a sheet, the writing's strokes if any (they may be its ink, lighter than the table); a thick 0's
+    hole is more (:data:`SHEET_WRITING`)."""
+    _, parts, edge = _enclosed(region, labels)
+    return sum(part.area for part, out in zip(parts, edge, strict=True) if not out) / (region.width * region.height)
 
 
 def _badge(region: _Component, labels: np.ndarray, grey: np.ndarray) -> _Sheet | None:
@@ -1582,21 +1656,18 @@ def _narrowing(depth: np.ndarray) -> bool:
     return depth.size > 0 and min(depth[0], depth[-1]) < 0.5 * depth.max()
 
 
-def _convex(pixels: np.ndarray, share: float = TABLE_CONVEX) -> bool:
-    """Whether a mark (its pixels in its box) fills ``share`` of its convex hull or more (by default
-    :data:`TABLE_CONVEX`: a triangle or a band of the table does, any digit but a straight bar does
-    not, its strokes bend or cross, or enclose a loop). The hull is that of the pixels' centres, and
-    the pixels it holds are counted as Pick's theorem counts a lattice polygon's points (its area, half
-    its perimeter, and one), so that a thin sliver, a staircase of pixels, counts as the triangle it is."""
+def _hull(pixels: np.ndarray) -> list[tuple[int, int]]:
+    """The convex hull of a mark's pixels' centres (its pixels in its box), (x, y) counter-clockwise by
+    Andrew's monotone chain; fewer than 3 points for one row or column of pixels."""
     rows = np.flatnonzero(pixels.any(axis=1))
     first = pixels[rows].argmax(axis=1)
     last = pixels.shape[1] - 1 - pixels[rows, ::-1].argmax(axis=1)
     xs, ys = np.concatenate([first, last]).tolist(), np.concatenate([rows, rows]).tolist()
     points = sorted(set(zip(xs, ys, strict=True)))
     if len(points) < 3:
-        return True  # one row or one column of pixels: a straight bar
+        return points
 
-    def half(chain: list[tuple[int, int]]) -> list[tuple[int, int]]:  # Andrew's monotone chain
+    def half(chain: list[tuple[int, int]]) -> list[tuple[int, int]]:
         hull: list[tuple[int, int]] = []
         for p in chain:
             while (
@@ -1611,11 +1682,42 @@ def _convex(pixels: np.ndarray, share: float = TABLE_CONVEX) -> bool:
             hull.append(p)
         return hull[:-1]
 
-    hull = half(points) + half(points[::-1])
+    return half(points) + half(points[::-1])
+
+
+def _convex(pixels: np.ndarray, share: float = TABLE_CONVEX) -> bool:
+    """Whether a mark (its pixels in its box) fills ``share`` of its convex hull or more (by default
+    :data:`TABLE_CONVEX`: a triangle or a band of the table does, any digit but a straight bar does
+    not, its strokes bend or cross, or enclose a loop). The hull is that of the pixels' centres
+    (:func:`_hull`), and the pixels it holds are counted as Pick's theorem counts a lattice polygon's
+    points (its area, half its perimeter, and one), so that a thin sliver, a staircase of pixels, counts
+    as the triangle it is."""
+    hull = _hull(pixels)
+    if len(hull) < 3:
+        return True  # one row or one column of pixels: a straight bar
     edges = list(zip(hull, hull[1:] + hull[:1], strict=True))
     area = 0.5 * abs(sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in edges))
     perimeter = sum(float(np.hypot(x1 - x0, y1 - y0)) for (x0, y0), (x1, y1) in edges)
     return bool(pixels.sum() >= share * (area + perimeter / 2 + 1))
+
+
+def _rectangular(pixels: np.ndarray, aspect: float = 0.0) -> bool:
+    """Whether a mark's convex hull (:func:`_hull`) fills :data:`SHEET_RECTANGLE` of the smallest
+    rectangle round it, at any angle (one of its sides lies along an edge of the hull), its shorter side
+    at least ``aspect`` of its longer: a sheet of paper, turned, does; the lit part of one, cut by a
+    shadow's slanting edge, is a trapezoid, and a thick 1 slanting is a bar."""
+    hull = np.array(_hull(pixels), dtype=np.float64)
+    if len(hull) < 3:
+        return True
+    x, y = hull[:, 0], hull[:, 1]
+    area = 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
+    along = np.roll(hull, -1, axis=0) - hull
+    along /= np.hypot(along[:, 0], along[:, 1])[:, None]
+    across = np.stack([-along[:, 1], along[:, 0]], axis=1)
+    lengths, widths = np.ptp(hull @ along.T, axis=0), np.ptp(hull @ across.T, axis=0)
+    best = int(np.argmin(lengths * widths))
+    sides = sorted((float(lengths[best]), float(widths[best])))
+    return bool(area >= SHEET_RECTANGLE * sides[0] * sides[1] and sides[0] >= aspect * sides[1])
 
 
 def _margin(components: list[_Component], shape: tuple[int, int], size: tuple[int, int]) -> list[int]:
@@ -1844,7 +1946,7 @@ def _digits_in(
     if margin := _margin(components, shape, ink.shape):  # a notebook's margin line: not ink
         ink = np.where(np.isin(labels, margin), 0.0, ink)
         labels, components = _strokes(ink, threshold, low)
-    sheet = _sheet(components, labels, grey) if grey is not None else None
+    sheet = _sheet(components, labels, grey, photo) if grey is not None else None
     if sheet is not None:  # a photo of a sheet of paper with the table around it, a badge: read it alone
         x0, y0, x1, y1 = sheet.box
         inside = grey[y0:y1, x0:x1]

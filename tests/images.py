@@ -304,6 +304,28 @@ def turned_sheet(
     return np.where(inside[..., None], turned, table).astype(np.uint8)
 
 
+def sheet_on_table(
+    digits: Sequence[np.ndarray],
+    degrees: float,
+    share: float,
+    seed: int = 0,
+    size: tuple[int, int] = (800, 600),
+    table: tuple[int, int, int] = (90, 62, 40),
+) -> np.ndarray:
+    """A phone photo of a sheet (4:3) with a number of MNIST digits written on it (:func:`_photograph`),
+    lying wholly inside the frame on a darker table of colour ``table``: the sheet ``share`` of the
+    frame's area, turned ``degrees`` counter-clockwise, in the middle. RGB."""
+    rng = np.random.default_rng(seed)
+    width, height = size
+    side = round((share * width * height / 12) ** 0.5)
+    paper = Image.fromarray(_photograph(_written_number(digits, (4 * side, 3 * side), 0.3), seed, (1.0, 0.97, 0.9)))
+    turned = paper.convert("RGBA").rotate(degrees, resample=Image.Resampling.BICUBIC, expand=True)
+    photo = np.clip(np.array(table, np.float32) + rng.normal(0, 5, (height, width, 3)), 0, 255).astype(np.uint8)
+    picture = Image.fromarray(photo)
+    picture.paste(turned, ((width - turned.width) // 2, (height - turned.height) // 2), turned)
+    return np.asarray(picture)
+
+
 def _cast(photo: np.ndarray, inside: np.ndarray, rng: np.random.Generator, blur: float) -> np.ndarray:
     """``photo`` (float RGB) with a shadow over ``inside``, its edge blurred 0.5-``blur`` px, 30-60 %
     darker; uint8."""
