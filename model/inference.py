@@ -432,7 +432,7 @@ def output_fn(prediction: Prediction, accept: str | None) -> tuple[str | bytes, 
         raise InputError("unsupported_accept", f"cannot answer in {accept!r}; use {JSON} or {NPY}")
     if response_type == NPY:
         if prediction.not_digit is not None:  # a refusal in every format
-            refusal.check(prediction.not_digit, prediction.not_a_digit_threshold)
+            refusal.check(prediction.not_digit, prediction.not_a_digit_threshold, [d.box for d in prediction.digits])
         return write_npy(prediction.probabilities.astype(np.float32)), NPY
     return json.dumps(to_response(prediction)), JSON
 
@@ -465,7 +465,7 @@ def to_response(prediction: Prediction) -> dict[str, Any]:
     """The response as a dict (what ``output_fn`` serialises); ``not_a_digit`` when a mark is no digit
     (:func:`model.refusal.check`)."""
     if prediction.not_digit is not None:
-        refusal.check(prediction.not_digit, prediction.not_a_digit_threshold)
+        refusal.check(prediction.not_digit, prediction.not_a_digit_threshold, [d.box for d in prediction.digits])
     probs = prediction.probabilities.astype(np.float64)
     best = probs.argmax(axis=1)
     digits = [

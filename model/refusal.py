@@ -21,7 +21,7 @@ Numpy only (the handlers' side; the threshold's choice is in ``training.refusal`
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -78,14 +78,21 @@ def part_limit(threshold: float) -> float:
     return max(threshold, PART_THRESHOLD)
 
 
-def check(not_digit: np.ndarray, limit: float | np.ndarray) -> None:
+def check(
+    not_digit: np.ndarray, limit: float | np.ndarray, boxes: Sequence[tuple[int, int, int, int]] | None = None
+) -> None:
     """Raise ``not_a_digit`` when any mark's probability of being no digit reaches ``limit`` (one
-    threshold, or one per mark)."""
+    threshold, or one per mark); the message names the mark, and where it is when its ``boxes``
+    (x0, y0, x1, y1 in the picture's pixels, one per mark) are given: a user whose sheet of paper,
+    or a shadow, was taken for the mark sees it is the whole of it."""
     refused = np.flatnonzero(not_digit >= limit)
     if refused.size == 0:
         return
     first = int(refused[0])
     where = "this mark" if len(not_digit) == 1 else f"mark {first + 1} of {len(not_digit)} (left to right)"
+    if boxes is not None:
+        x0, y0, x1, y1 = boxes[first]
+        where += f", pixels {x0}-{x1} across and {y0}-{y1} down,"
     raise InputError(
         "not_a_digit",
         f"not a digit: {where} looks like a letter, symbol, shape or scribble, or digits written into "

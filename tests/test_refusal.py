@@ -53,6 +53,8 @@ def test_one_mark_that_is_no_digit_refuses_the_whole_request() -> None:
     assert "mark 2 of 3" in info.value.message
     with pytest.raises(InputError, match="this mark"):
         refusal.check(np.array([0.5]), 0.5)
+    with pytest.raises(InputError, match="mark 2 of 2 \\(left to right\\), pixels 40-90 across and 5-60 down, looks"):
+        refusal.check(np.array([0.1, 0.9]), 0.5, [(0, 0, 30, 60), (40, 5, 90, 60)])
 
 
 def _prediction(not_digit: list[float], threshold: float) -> Prediction:
