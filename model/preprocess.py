@@ -1254,8 +1254,8 @@ def _sheet(components: list[_Component], labels: np.ndarray, grey: np.ndarray, p
         if _beside(largest, components):
             return None
         badge = _badge(largest, labels, grey)
-        if badge is not None or not photo or box_area < SHEET_SHARE * labels.size:
-            return badge
+        if badge is not None or not photo or box_area < SHEET_SHARE * labels.size or largest.area < 0.5 * box_area:
+            return badge  # a sheet turned up to 35 degrees fills half its box or more; strokes fill less
         return _turned_sheet(largest, labels, grey)
     if box_area < (SHEET_SHARE if photo and _holes(largest, labels) <= SHEET_WRITING else 0.2) * labels.size:
         return None
@@ -1274,14 +1274,15 @@ def _turned_sheet(region: _Component, labels: np.ndarray, grey: np.ndarray) -> _
     corners outside its hull (:data:`SHEET_INSIDE`). The corners and the sheet's edge (4 % of its size) are
     painted as its paper (:func:`_paper_filled`)."""
     own = _pixels(region, labels)
-    if not (_convex(own) and _rectangular(own, SHEET_ASPECT)):
+    points = _hull(own)
+    if not (_convex(own, hull=points) and _rectangular(points, SHEET_ASPECT)):
         return None
     if _holes(region, labels) > SHEET_WRITING:
         return None
     parts_labels, _, around = _enclosed(region, labels)
     outside = np.concatenate([[False], around])[parts_labels]
     hull = Image.new("1", (region.width, region.height))
-    ImageDraw.Draw(hull).polygon(_hull(own), fill=1)
+    ImageDraw.Draw(hull).polygon(points, fill=1)
     within = ~_dilate(~np.asarray(hull)) & outside  # a pixel in from the hull's edge
     if within.sum() > SHEET_INSIDE * own.sum():  # what lies over the sheet, not round it: a shadow
         return None
@@ -1302,8 +1303,9 @@ def _paper_filled(window: np.ndarray, own: np.ndarray, outside: np.ndarray) -> n
     design = np.stack([np.ones_like(xs), xs, ys, xs * xs, xs * ys, ys * ys], axis=1)
     values = window[np.nonzero(own)][::4].astype(np.float64)
     keep = np.ones(values.size, dtype=bool)
-    for _ in range(2):
-        coef = np.linalg.lstsq(design[keep], values[keep], rcond=None)[0]
+    for _ in range(2):  # least squares by the 6x6 normal equations (as _fit_background)
+        kept = design[keep]
+        coef = np.linalg.solve(kept.T @ kept + _RIDGE, kept.T @ values[keep])
         residual = values - design @ coef
         keep = np.abs(residual) <= max(3.0 * _mad_sigma(residual[keep]), MIN_CONTRAST / 2)
     fy, fx = np.mgrid[0:height, 0:width]
@@ -1685,14 +1687,14 @@ def _hull(pixels: np.ndarray) -> list[tuple[int, int]]:
     return half(points) + half(points[::-1])
 
 
-def _convex(pixels: np.ndarray, share: float = TABLE_CONVEX) -> bool:
+def _convex(pixels: np.ndarray, share: float = TABLE_CONVEX, hull: list[tuple[int, int]] | None = None) -> bool:
     """Whether a mark (its pixels in its box) fills ``share`` of its convex hull or more (by default
     :data:`TABLE_CONVEX`: a triangle or a band of the table does, any digit but a straight bar does
     not, its strokes bend or cross, or enclose a loop). The hull is that of the pixels' centres
     (:func:`_hull`), and the pixels it holds are counted as Pick's theorem counts a lattice polygon's
     points (its area, half its perimeter, and one), so that a thin sliver, a staircase of pixels, counts
-    as the triangle it is."""
-    hull = _hull(pixels)
+    as the triangle it is. ``hull``: the pixels' hull when it is known."""
+    hull = _hull(pixels) if hull is None else hull
     if len(hull) < 3:
         return True  # one row or one column of pixels: a straight bar
     edges = list(zip(hull, hull[1:] + hull[:1], strict=True))
@@ -1701,12 +1703,12 @@ def _convex(pixels: np.ndarray, share: float = TABLE_CONVEX) -> bool:
     return bool(pixels.sum() >= share * (area + perimeter / 2 + 1))
 
 
-def _rectangular(pixels: np.ndarray, aspect: float = 0.0) -> bool:
-    """Whether a mark's convex hull (:func:`_hull`) fills :data:`SHEET_RECTANGLE` of the smallest
-    rectangle round it, at any angle (one of its sides lies along an edge of the hull), its shorter side
-    at least ``aspect`` of its longer: a sheet of paper, turned, does; the lit part of one, cut by a
-    shadow's slanting edge, is a trapezoid, and a thick 1 slanting is a bar."""
-    hull = np.array(_hull(pixels), dtype=np.float64)
+def _rectangular(points: list[tuple[int, int]], aspect: float = 0.0) -> bool:
+    """Whether a mark's convex hull (:func:`_hull`, its ``points``) fills :data:`SHEET_RECTANGLE` of the
+    smallest rectangle round it, at any angle (one of its sides lies along an edge of the hull), its
+    shorter side at least ``aspect`` of its longer: a sheet of paper, turned, does; the lit part of one,
+    cut by a shadow's slanting edge, is a trapezoid, and a thick 1 slanting is a bar."""
+    hull = np.array(points, dtype=np.float64)
     if len(hull) < 3:
         return True
     x, y = hull[:, 0], hull[:, 1]
