@@ -115,8 +115,7 @@ SHEET_ASPECT = 0.5  # a sheet of paper's shorter side is at least half its longe
 SHEET_RECTANGLE = 0.85
 #: ... holding under this share of its area of what lies round it (a shadow across it is no table).
 SHEET_INSIDE = 0.02
-#: A sheet on a table photographed far away, read alone when it holds writing, fills its box over at
-#: least this share of the picture ...
+#: In a photo, a sheet on a table far away is read alone from this share of the picture (its box) ...
 SHEET_SHARE = 0.05
 #: ... and a sheet (far away, or turned) encloses no more than this share of its box (its writing's
 #: strokes; a thick 0's hole is more).
