@@ -1721,19 +1721,28 @@ def _rectangular(points: list[tuple[int, int]], aspect: float = 0.0) -> bool:
     return bool(area >= SHEET_RECTANGLE * sides[0] * sides[1] and sides[0] >= aspect * sides[1])
 
 
-def _margin(components: list[_Component], shape: tuple[int, int], size: tuple[int, int]) -> list[int]:
+def _margin(components: list[_Component], labels: np.ndarray, shape: tuple[int, int], photo: bool = False) -> list[int]:
     """The labels of a notebook's margin line, if one stands beside digits (else none): thin pieces (no
-    wider than :data:`RULE_THICKNESS`) in one column from the top of the picture (``size``: the ink's)
+    wider than :data:`RULE_THICKNESS`) in one column from the top of the picture (``labels``: the ink's)
     to its bottom (within :data:`RULE_EDGE`), along :data:`RULE_SPAN` of it, beside marks as tall as a
     digit (in a picture of ``shape``) and at most half as tall as the line. With the page's rules too
     faint to count (:func:`without_rules`), the line was the tallest mark, the digits too short beside
-    it, and it was read as a 1: a 1 is about as tall as the digits beside it."""
-    height, width = size
+    it, and it was read as a 1: a 1 is about as tall as the digits beside it. In a ``photo``, one bar
+    from the top to the bottom as wide as :data:`TABLE_MARGIN` of it is one too: the table beside a
+    sheet photographed off centre, only partly ink where the lighting fades it, was read as a 1 at 0.9
+    with the number beside it too short to count (a new user's trial: 23 of 66)."""
+    height, width = labels.shape
     edge, thickness = RULE_EDGE * height, RULE_THICKNESS * max(height, width)
     least = _least_height(shape)
     thin = [c for c in components if c.width <= thickness]
-    for line in (c for c in thin if c.height >= least):
-        pieces = [c for c in thin if _overlap(c.x0, c.x1, line.x0, line.x1) > 0]
+    # In a photo, one bar from the top to the bottom up to TABLE_MARGIN of it wide: the table's edge.
+    bars = [
+        c
+        for c in components
+        if photo and c.width <= TABLE_MARGIN * width and c.height >= height - 2 * edge and _even(_pixels(c, labels))
+    ]
+    for line in (c for c in thin + bars if c.height >= least):
+        pieces = [line] if line.width > thickness else [c for c in thin if _overlap(c.x0, c.x1, line.x0, line.x1) > 0]
         rows = sum(c.height for c in pieces)
         if min(c.y0 for c in pieces) > edge or max(c.y1 for c in pieces) < height - edge or rows < RULE_SPAN * height:
             continue
@@ -1741,6 +1750,14 @@ def _margin(components: list[_Component], shape: tuple[int, int], size: tuple[in
         if beside and max(beside) <= 0.5 * rows:
             return [label for c in pieces for label in c.labels]
     return []
+
+
+def _even(pixels: np.ndarray) -> bool:
+    """Whether a bar (its pixels in its box) widens or narrows along its length only gradually, row to row
+    by no more than half its median width (or 3 pixels): the table's edge, faded by the lighting, does;
+    a shadow with digits joined to it juts out where they join."""
+    widths = pixels.sum(axis=1)
+    return bool(np.abs(np.diff(widths)).max(initial=0) <= max(3.0, 0.5 * float(np.median(widths))))
 
 
 def _frame_lines(components: list[_Component], labels: np.ndarray) -> np.ndarray | None:
@@ -1944,7 +1961,7 @@ def _digits_in(
     if (lines := _frame_lines(components, labels)) is not None:  # a form's printed boxes: not ink
         ink = np.where(lines, 0.0, ink)
         labels, components = _strokes(ink, threshold, low)
-    if margin := _margin(components, shape, ink.shape):  # a notebook's margin line: not ink
+    if margin := _margin(components, labels, shape, photo):  # a notebook's margin line: not ink
         ink = np.where(np.isin(labels, margin), 0.0, ink)
         labels, components = _strokes(ink, threshold, low)
     sheet = _sheet(components, labels, grey, photo) if grey is not None else None

@@ -303,6 +303,18 @@ def test_a_notebook_margin_beside_pencil_writing_is_not_a_one(text: str, seed: i
     assert len(found) == len(text) and all(d.box[0] > 800 // 8 + 2 for d in found), [d.box for d in found]
 
 
+@pytest.mark.parametrize(("left", "width", "light"), [(40, 140, 0.5), (60, 90, 0.65)])
+def test_the_table_beside_a_sheet_far_off_centre_is_not_a_one(left: int, width: int, light: float, digits) -> None:
+    """A sheet photographed far off centre: the table beside it, only partly ink where the lighting
+    fades it, is a bar from the top of the photo to its bottom, and was read as a 1 at 0.9 with the
+    number too short beside it to count (a new user's trial: 23 of 66 such photos). In a photo, a bar
+    from edge to edge up to a quarter of its width, beside marks at most half as tall, is no digit."""
+    picture = images.turned_sheet(list(digits[0][:3]), 0).astype(np.float32)
+    picture[:, left : left + width] *= light
+    found = preprocess(images.jpeg(picture.astype(np.uint8), 88))
+    assert len(found) == 3 and found[0].box[0] > left + width, [digit.box for digit in found]
+
+
 def test_a_one_from_edge_to_edge_is_still_a_digit() -> None:
     """A 1 drawn from the top of the picture to its bottom, alone or beside digits about its height,
     is no margin line."""
