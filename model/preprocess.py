@@ -1730,7 +1730,7 @@ def _margin(components: list[_Component], labels: np.ndarray, shape: tuple[int, 
     it, and it was read as a 1: a 1 is about as tall as the digits beside it. In a ``photo``, one bar
     from the top to the bottom as wide as :data:`TABLE_MARGIN` of it is one too: the table beside a
     sheet photographed off centre, only partly ink where the lighting fades it, was read as a 1 at 0.9
-    with the number beside it too short to count (a new user's trial: 23 of 66)."""
+    with the number beside it too short to count (a new user's trial: 23 of 108 photos)."""
     height, width = labels.shape
     edge, thickness = RULE_EDGE * height, RULE_THICKNESS * max(height, width)
     least = _least_height(shape)
