@@ -96,5 +96,6 @@ def check(
     raise InputError(
         "not_a_digit",
         f"not a digit: {where} looks like a letter, symbol, shape or scribble, or digits written into "
-        f"each other (probability {float(not_digit[first]):.2f} that it is not one digit)",
+        f"each other (probability {float(not_digit[first]):.2f} that it is not one digit); if it is the "
+        "paper, a card or a shadow rather than writing, crop the picture to the number",
     )
