@@ -284,14 +284,18 @@ def turned_photos(
 
     def picture(number: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
         angle = float(rng.uniform(*degrees) * rng.choice([-1, 1]))
-        offset = (0, 0)
-        if moved is not None:
-            distance = round(float(rng.uniform(*moved)) * 800)  # turned_sheet's picture is 800 px wide
-            offset = [(distance, 0), (-distance, 0), (0, distance), (0, -distance)][int(rng.integers(4))]
+        offset = (0, 0) if moved is None else _towards_a_side(rng, moved)
         return turned_sheet(number, angle, seed=int(rng.integers(1 << 30)), offset=offset)
 
     name = "turned" if degrees[0] >= 5 else "crooked" if moved is None else "off_centre"
     return _numbers(digits, labels, (1, 4), picture, name, seed)
+
+
+def _towards_a_side(rng: np.random.Generator, shares: tuple[float, float]) -> tuple[int, int]:
+    """An offset (right, down) in pixels moving :func:`tests.images.turned_sheet`'s sheet (800 px wide)
+    ``shares`` (least, most) of the width towards one of the four sides, drawn from ``rng``."""
+    distance = round(float(rng.uniform(*shares)) * 800)
+    return [(distance, 0), (-distance, 0), (0, distance), (0, -distance)][int(rng.integers(4))]
 
 
 def sheets_on_table(digits: np.ndarray, labels: np.ndarray, seed: int = 0) -> list[Sample]:
@@ -499,8 +503,7 @@ def blank_sheets(count: int = 60, seed: int = 3) -> list[Sample]:
     samples = []
     for i in range(count):
         angle = float(rng.uniform(*((0.5, 4) if i % 2 else (5, 20))) * rng.choice([-1, 1]))
-        distance = round(float(rng.uniform(0, 0.06)) * 800)
-        offset = [(distance, 0), (-distance, 0), (0, distance), (0, -distance)][int(rng.integers(4))]
+        offset = _towards_a_side(rng, (0, 0.06))
         picture = turned_sheet([], angle, seed=int(rng.integers(1 << 30)), offset=offset)
         samples.append(Sample(jpeg(picture, int(rng.integers(75, 96))), None, f"blank_sheet_{i}"))
     return samples

@@ -1256,7 +1256,8 @@ def _sheet(components: list[_Component], labels: np.ndarray, grey: np.ndarray, p
         if badge is not None or not photo or box_area < SHEET_SHARE * labels.size or largest.area < 0.5 * box_area:
             return badge  # a sheet turned up to 35 degrees fills half its box or more; strokes fill less
         return _turned_sheet(largest, labels, grey)
-    if box_area < (SHEET_SHARE if photo and _holes(largest, labels) <= SHEET_WRITING else 0.2) * labels.size:
+    enclosing_little = photo and _holes(largest, *_enclosed(largest, labels)[1:]) <= SHEET_WRITING
+    if box_area < (SHEET_SHARE if enclosing_little else 0.2) * labels.size:
         return None
     long = min(largest.width, largest.height) < SHEET_ASPECT * max(largest.width, largest.height)
     if long and not _holds_writing(largest, labels):
@@ -1276,9 +1277,9 @@ def _turned_sheet(region: _Component, labels: np.ndarray, grey: np.ndarray) -> _
     points = _hull(own)
     if not (_convex(own, hull=points) and _rectangular(points, SHEET_ASPECT)):
         return None
-    if _holes(region, labels) > SHEET_WRITING:
+    parts_labels, parts, around = _enclosed(region, labels)
+    if _holes(region, parts, around) > SHEET_WRITING:
         return None
-    parts_labels, _, around = _enclosed(region, labels)
     outside = np.concatenate([[False], around])[parts_labels]
     hull = Image.new("1", (region.width, region.height))
     ImageDraw.Draw(hull).polygon(points, fill=1)
@@ -1339,11 +1340,10 @@ def _holds_writing(region: _Component, labels: np.ndarray) -> bool:
     return any(not out and part.height >= 0.25 * region.height for part, out in zip(parts, edge, strict=True))
 
 
-def _holes(region: _Component, labels: np.ndarray) -> float:
-    """The share of ``region``'s box that it encloses (what is not its ink, touching no edge of its box):
-    on a sheet, the writing's strokes if any (they may be its ink, lighter than the table); a thick 0's
-    hole is more (:data:`SHEET_WRITING`)."""
-    _, parts, edge = _enclosed(region, labels)
+def _holes(region: _Component, parts: list[_Component], edge: np.ndarray) -> float:
+    """The share of ``region``'s box that it encloses (its :func:`_enclosed` ``parts`` touching no
+    ``edge`` of its box): on a sheet, the writing's strokes if any (they may be its ink, lighter than the
+    table); a thick 0's hole is more (:data:`SHEET_WRITING`)."""
     return sum(part.area for part, out in zip(parts, edge, strict=True) if not out) / (region.width * region.height)
 
 
@@ -1702,7 +1702,7 @@ def _convex(pixels: np.ndarray, share: float = TABLE_CONVEX, hull: list[tuple[in
     return bool(pixels.sum() >= share * (area + perimeter / 2 + 1))
 
 
-def _rectangular(points: list[tuple[int, int]], aspect: float = 0.0) -> bool:
+def _rectangular(points: list[tuple[int, int]], aspect: float) -> bool:
     """Whether a mark's convex hull (:func:`_hull`, its ``points``) fills :data:`SHEET_RECTANGLE` of the
     smallest rectangle round it, at any angle (one of its sides lies along an edge of the hull), its
     shorter side at least ``aspect`` of its longer: a sheet of paper, turned, does; the lit part of one,
