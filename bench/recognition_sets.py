@@ -298,17 +298,19 @@ def _towards_a_side(rng: np.random.Generator, shares: tuple[float, float]) -> tu
     return [(distance, 0), (-distance, 0), (0, distance), (0, -distance)][int(rng.integers(4))]
 
 
+#: Tables a sheet lies on in the photos (RGB): wood, grey, near black.
+TABLES = ((90, 62, 40), (105, 105, 110), (35, 33, 38))
+
+
 def sheets_on_table(digits: np.ndarray, labels: np.ndarray, seed: int = 0) -> list[Sample]:
     """Numbers of 1-4 validation digits on a sheet lying wholly inside the photo on a darker table (wood,
     grey or near black; :func:`tests.images.sheet_on_table`), turned up to 30 degrees either way, 8-45 %
     of the frame, a JPEG of quality 75-95: one picture per 2.5 digits given."""
     from tests.images import sheet_on_table
 
-    tables = [(90, 62, 40), (105, 105, 110), (35, 33, 38)]
-
     def picture(number: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
         degrees, share = float(rng.uniform(-30, 30)), float(rng.uniform(0.08, 0.45))
-        table = tables[int(rng.integers(len(tables)))]
+        table = TABLES[int(rng.integers(len(TABLES)))]
         return sheet_on_table(number, degrees, share, seed=int(rng.integers(1 << 30)), table=table)
 
     return _numbers(digits, labels, (1, 4), picture, "sheet", seed)
@@ -494,17 +496,24 @@ def hairline(seed: int = 0) -> list[Sample]:
 
 
 def blank_sheets(count: int = 60, seed: int = 3) -> list[Sample]:
-    """Sheets with nothing written on them photographed on a table (:func:`tests.images.turned_sheet`),
-    the camera turned 0.5-4 degrees (half of them) or 5-20 either way, the sheet moved 0-6 % of the
-    picture's width towards a side, a JPEG of quality 75-95: all to refuse (``no_digit_found``)."""
-    from tests.images import jpeg, turned_sheet
+    """Sheets with nothing written on them photographed on a table, a JPEG of quality 75-95, all to refuse
+    (``no_digit_found``): two in three filling the picture (:func:`tests.images.turned_sheet`), the camera
+    turned 0.5-4 degrees (half of them) or 5-20 either way, the sheet moved 0-6 % of the picture's width
+    towards a side; one in three lying wholly inside it (:func:`tests.images.sheet_on_table`), 8-50 % of
+    it, turned up to 30 degrees either way, on a table of one of :data:`TABLES`."""
+    from tests.images import jpeg, sheet_on_table, turned_sheet
 
     rng = np.random.default_rng(seed)
     samples = []
     for i in range(count):
-        angle = float(rng.uniform(*((0.5, 4) if i % 2 else (5, 20))) * rng.choice([-1, 1]))
-        offset = _towards_a_side(rng, (0, 0.06))
-        picture = turned_sheet([], angle, seed=int(rng.integers(1 << 30)), offset=offset)
+        if i % 3 == 2:
+            table = TABLES[int(rng.integers(len(TABLES)))]
+            share, angle = float(rng.uniform(0.08, 0.5)), float(rng.uniform(-30, 30))
+            picture = sheet_on_table([], angle, share, seed=int(rng.integers(1 << 30)), table=table)
+        else:
+            angle = float(rng.uniform(*((0.5, 4) if i % 2 else (5, 20))) * rng.choice([-1, 1]))
+            offset = _towards_a_side(rng, (0, 0.06))
+            picture = turned_sheet([], angle, seed=int(rng.integers(1 << 30)), offset=offset)
         samples.append(Sample(jpeg(picture, int(rng.integers(75, 96))), None, f"blank_sheet_{i}"))
     return samples
 

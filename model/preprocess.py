@@ -1252,10 +1252,13 @@ def _sheet(components: list[_Component], labels: np.ndarray, grey: np.ndarray, p
     if turned:  # a badge is the largest mark, whatever its share of a screenshot
         if _beside(largest, components):
             return None
-        badge = _badge(largest, labels, grey)
-        if badge is not None or not photo or box_area < SHEET_SHARE * labels.size or largest.area < 0.5 * box_area:
-            return badge  # a sheet turned up to 35 degrees fills half its box or more; strokes fill less
-        return _turned_sheet(largest, labels, grey)
+        # a sheet turned up to 35 degrees fills half its box or more; strokes fill less. Tried before a
+        # badge: a turned rectangle's empty corners are a disc's too, and a blank sheet holds nothing
+        if photo and box_area >= SHEET_SHARE * labels.size and largest.area >= 0.5 * box_area:
+            sheet = _turned_sheet(largest, labels, grey)
+            if sheet is not None:
+                return sheet
+        return _badge(largest, labels, grey)
     enclosing_little = photo and _holes(largest, *_enclosed(largest, labels)[1:]) <= SHEET_WRITING
     if box_area < (SHEET_SHARE if enclosing_little else 0.2) * labels.size:
         return None
@@ -1591,7 +1594,8 @@ def _table(components: list[_Component], labels: np.ndarray) -> np.ndarray | Non
         sliver = _sliver(mark, labels.shape) and (_in_corner(mark, labels.shape) or not written)
         shaped = corner or any(share >= TABLE_BAND or (share >= TABLE_EDGE and narrows) for share, narrows in along)
         beyond = shaped and (_convex(pixels) or _in_from_sides(pixels, [side is not None for side in sides]))
-        if (sliver and any(share >= TABLE_EDGE for share, _ in along)) or beyond:
+        long = any(share >= TABLE_EDGE for share, _ in along) or not written  # a blank sheet's corner: any
+        if (sliver and long) or beyond:
             table = np.zeros(labels.shape, dtype=bool) if table is None else table
             table[mark.y0 : mark.y1, mark.x0 : mark.x1] |= pixels
     if table is None:
@@ -1638,7 +1642,7 @@ def _sliver(mark: _Component, shape: tuple[int, int]) -> bool:
     """Whether ``mark`` may be a sliver of table along a side of a picture of ``shape``: no thicker than
     :data:`TABLE_SLIVER` of its shorter side, lying along a side it touches (a margin line crossing
     the page touches the top and the bottom)."""
-    if min(mark.width, mark.height) > TABLE_SLIVER * min(shape):
+    if min(mark.width, mark.height) > max(TABLE_SLIVER * min(shape), 2):  # 2 pixels: a small sheet's, read alone
         return False
     if mark.width <= mark.height:
         return mark.x0 == 0 or mark.x1 == shape[1]
