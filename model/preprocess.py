@@ -80,6 +80,10 @@ SHADOW_SHARE = 0.08
 SHADOW_LIT = 0.35
 SHADOW_SIGMAS = 4.0
 SHADOW_EDGE = 0.05
+#: ... and a lit region touches the picture's edge along this share of its box's side or more (the light
+#: comes from beyond the picture; a sheet lying on a table touches it, if at all, where the table's
+#: grain is as light).
+SHADOW_LIT_SIDE = 0.35
 
 #: Alpha (of 255) below which even the most opaque pixel of a picture is invisible: a blank canvas.
 MIN_OPACITY = 16
@@ -120,6 +124,9 @@ SHEET_SHARE = 0.05
 #: ... and a sheet (far away, or turned) encloses no more than this share of its box (its writing's
 #: strokes; a thick 0's hole is more).
 SHEET_WRITING = 0.15
+#: The lit part of a sheet grows by this factor or more, its part in a shadow joining it, taken down to
+#: the low ink level (hysteresis): a sheet's edge and a digit's soft edge grow less.
+SHEET_SHADED = 1.25
 #: A mark at least this much wider than tall may be digits that touch (MNIST digits are 0.8 as wide as
 #: tall at the median, 1.05 at the 90th percentile; two that touch, 1.0 or more): it is also cut into
 #: ``round(aspect / DIGIT_ASPECT)`` (at least 2) digits, and into one more, at the thinnest ink columns.
@@ -587,11 +594,12 @@ class Levels(NamedTuple):
         return 0.5 * self.threshold
 
 
-def ink_map(grey: np.ndarray, photo: bool = False) -> tuple[np.ndarray, Levels]:
+def ink_map(grey: np.ndarray, photo: bool = False, sheet: bool = False) -> tuple[np.ndarray, Levels]:
     """Grey image -> ``(ink, levels)``: ink strength >= 0 (0 = paper) whatever the polarity, and its
     :class:`Levels`. The threshold is Otsu's, but never within the paper's noise or ``MIN_CONTRAST``.
 
-    In a ``photo``, a shadow cast across the paper is taken out (:func:`_without_shadow`).
+    In a ``photo``, a shadow cast across the paper is taken out (:func:`_without_shadow`; on a ``sheet``
+    read alone, the table round it cut away, also where only writing crossing its edge lies in it).
 
     Writing whose Otsu split lies under ``MIN_CONTRAST`` (a pencil pressed lightly; a thin line keeps
     a fraction of its contrast once a photo is reduced to the working size) is faint: its strokes
@@ -611,7 +619,7 @@ def ink_map(grey: np.ndarray, photo: bool = False) -> tuple[np.ndarray, Levels]:
     broad = beyond.mean() > SHADOW_SHARE and _edge_share(beyond) > SHADOW_EDGE
     missed = photo and (broad or (sigma > SHADOW_SIGMAS and sigma > SHADOW_SIGMAS * _grain(grey)))
     if missed and (dark or not beyond.any() or _lit_region(beyond)):  # a shadow?
-        ink, floor, sigma = _without_shadow(grey, surface, (ink, floor, sigma))
+        ink, floor, sigma = _without_shadow(grey, surface, (ink, floor, sigma), sheet)
     split = _otsu(ink)
     threshold = max(floor, split)
     if split >= MIN_CONTRAST:
@@ -692,14 +700,28 @@ def _lit_region(light_ink: np.ndarray) -> bool:
     if not parts:
         return False
     big = max(parts, key=lambda part: part.area)
-    if _clear_of_edge(big, light_ink.shape):
-        return False
+    if _along_edge(big, labels) < SHADOW_LIT_SIDE:
+        return False  # light from beyond the picture lights a stretch of its edge: a sheet on a table does not
     broad = stroke_width(_pixels(big, labels)) >= _shadow_window(light_ink.shape) / 2
     return big.area >= SHADOW_LIT * light_ink.size or broad
 
 
+def _along_edge(part: _Component, labels: np.ndarray) -> float:
+    """The longest stretch of the picture's edge ``part`` touches, as a share of its box's side there
+    (0: it touches none)."""
+    height, width = labels.shape
+    pixels = _pixels(part, labels)
+    sides = (
+        (part.y0 == 0, pixels[0]),
+        (part.y1 == height, pixels[-1]),
+        (part.x0 == 0, pixels[:, 0]),
+        (part.x1 == width, pixels[:, -1]),
+    )
+    return max((float(side.mean()) for touches, side in sides if touches), default=0.0)
+
+
 def _without_shadow(
-    grey: np.ndarray, surface: np.ndarray, fitted: tuple[np.ndarray, float, float]
+    grey: np.ndarray, surface: np.ndarray, fitted: tuple[np.ndarray, float, float], sheet: bool = False
 ) -> tuple[np.ndarray, float, float]:
     """(ink, floor, sigma) with a shadow cast across the writing taken out; ``fitted`` as they are when
     there is none.
@@ -713,7 +735,9 @@ def _without_shadow(
     surface's), the background has two levels (Otsu) ``MIN_CONTRAST`` apart or more, and the darker
     part reaches the picture's edge, covers :data:`SHADOW_SHARE` of it and holds writing a digit tall,
     not touching the edge (a table beyond a sheet holds none), or lies across the paper (:func:`_across`:
-    a pen's shadow beside the number).
+    a pen's shadow beside the number), or, on a ``sheet`` read alone (no table left in it: the spirals of
+    a notebook and a hand's fingers cross a table's or a shadow's edge too), has writing crossing its edge
+    (:func:`_crossed`: the top of a 7 in the shadow, its stem in the light).
     """
     size = _shadow_window(grey.shape)
     background = _closing(grey, size)
@@ -737,9 +761,25 @@ def _without_shadow(
     _, marks = label_components(inside)
     least = _least_height(grey.shape)
     held = any(mark.height >= least and _clear_of_edge(mark, grey.shape) for mark in marks)
-    if not held and not _across(region):
+    if not held and not _across(region) and not (sheet and _crossed(ink > floor, region, least)):
         return fitted  # nothing written in the darker part: a table, not a shadow
     return ink * (lit / np.maximum(background, 1.0)), floor, sigma
+
+
+def _crossed(ink: np.ndarray, region: np.ndarray, least: float) -> bool:
+    """Whether writing crosses the edge of a darker ``region``: a mark of ``ink`` at least ``least`` tall,
+    clear of the picture's edge, with pixels 2 or more in from the region's edge on both sides of it (a
+    digit goes on across a shadow's edge; a sheet's edge lies along a table's, and no writing goes on
+    into the table)."""
+    labels, marks = label_components(ink)
+    shade = _rank(region.astype(np.uint8), 5, np.minimum).astype(bool)
+    light = _rank((~region).astype(np.uint8), 5, np.minimum).astype(bool)
+    for mark in marks:
+        if mark.height >= least and _clear_of_edge(mark, ink.shape):
+            pixels, box = _pixels(mark, labels), (slice(mark.y0, mark.y1), slice(mark.x0, mark.x1))
+            if (pixels & shade[box]).any() and (pixels & light[box]).any():
+                return True
+    return False
 
 
 def _across(region: np.ndarray) -> bool:
@@ -1267,6 +1307,26 @@ def _sheet(components: list[_Component], labels: np.ndarray, grey: np.ndarray, p
         return _badge(largest, labels, grey)  # a pill on a dark screen, its digits a lighter shade of it
     dx, dy = round(0.04 * largest.width), round(0.04 * largest.height)
     return _Sheet((largest.x0 + dx, largest.y0 + dy, largest.x1 - dx, largest.y1 - dy))
+
+
+def _shaded_sheet(
+    components: list[_Component], labels: np.ndarray, ink: np.ndarray, low: float, grey: np.ndarray
+) -> _Sheet | None:
+    """A sheet of paper on a table with a shadow's edge across it (:func:`_sheet` in a photo; ``None``:
+    none): the largest mark, at least :data:`SHEET_SHARE` of the picture, grows by :data:`SHEET_SHADED`
+    or more taken down to the ``low`` ink level, its part in the shadow joining it (read alone, the lit
+    part cut the number short: 1986 read as 36). Its shadow is taken out when it is read."""
+    if not components:
+        return None
+    largest = max(components, key=lambda c: c.area)
+    if largest.width * largest.height < SHEET_SHARE * labels.size:
+        return None
+    wide_labels, wide = label_components(ink > low)
+    whole = max(wide, key=lambda c: c.area)
+    y, x = (index[0] for index in np.nonzero(_pixels(largest, labels)))
+    if whole.area < SHEET_SHADED * largest.area or wide_labels[largest.y0 + y, largest.x0 + x] not in whole.labels:
+        return None
+    return _sheet(wide, wide_labels, grey, photo=True)
 
 
 def _turned_sheet(region: _Component, labels: np.ndarray, grey: np.ndarray) -> _Sheet | None:
@@ -1858,7 +1918,7 @@ def _frame(component: _Component, labels: np.ndarray) -> np.ndarray | None:
     return on_lines if thin and sides and corners and on_lines.sum() >= FRAME_LINES * window.sum() else None
 
 
-def find_digits(grey: np.ndarray, photo: bool = False) -> list[Digit]:
+def find_digits(grey: np.ndarray, photo: bool = False, sheet: bool = False) -> list[Digit]:
     """Working-size grey image -> its digits left to right, boxes in working pixels.
 
     A number on a slope (:func:`_slope`: a photo taken turned, a line written uphill) is turned level
@@ -1871,7 +1931,7 @@ def find_digits(grey: np.ndarray, photo: bool = False) -> list[Digit]:
     """
     if min(grey.shape) < MIN_DIGIT_PIXELS:  # a strip a few pixels thin: no digit fits, nor a model of the paper
         raise InputError("no_digit_found", "no digit found: the picture is too thin to hold one")
-    ink, levels = ink_map(grey, photo)
+    ink, levels = ink_map(grey, photo, sheet)
     if photo and levels.faint and (closer := _nearer(ink, levels.low)) is not None:
         raise _Faint(closer)
     try:
@@ -1968,14 +2028,16 @@ def _digits_in(
     if margin := _margin(components, labels, shape, photo):  # a notebook's margin line: not ink
         ink = np.where(np.isin(labels, margin), 0.0, ink)
         labels, components = _strokes(ink, threshold, low)
-    sheet = _sheet(components, labels, grey, photo) if grey is not None else None
+    sheet = _shaded_sheet(components, labels, ink, low, grey) if photo and grey is not None else None
+    if sheet is None:
+        sheet = _sheet(components, labels, grey, photo) if grey is not None else None
     if sheet is not None:  # a photo of a sheet of paper with the table around it, a badge: read it alone
         x0, y0, x1, y1 = sheet.box
         inside = grey[y0:y1, x0:x1]
         if sheet.outside is not None:
             inside = np.where(sheet.outside, sheet.colour, inside)
         try:
-            return [_shifted(digit, x0, y0) for digit in find_digits(inside, photo)]
+            return [_shifted(digit, x0, y0) for digit in find_digits(inside, photo, sheet=True)]
         except _TooSmall as small:
             if not sheet.tentative:
                 raise _TooSmall(_moved(small.box, x0, y0)) from None
