@@ -161,6 +161,13 @@ def too_large(size: int, limit: int = MAX_IMAGE_BYTES) -> InputError:
     return InputError("image_too_large", f"the image is {size:,} bytes; the limit is {limit:,} bytes: {SHRINK_HINT}")
 
 
+def where(boxes: list[tuple[int, int, int, int]]) -> str:
+    """Where marks are, for a refusal's message: their boxes (x0, y0, x1, y1, in the picture's pixels) in
+    words, "pixels 148-652 across and 108-488 down", more than one joined by ", and"."""
+    words = [f"{x0}-{x1} across and {y0}-{y1} down" for x0, y0, x1, y1 in boxes]
+    return "pixels " + ", and ".join(words)
+
+
 def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
     """The one error shape of every answer: ``{"error": {"code": ..., "message": ...}}``."""
     return {"error": {"code": code, "message": message}}

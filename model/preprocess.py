@@ -56,7 +56,7 @@ from typing import NamedTuple
 import numpy as np
 from PIL import Image, ImageDraw, ImageOps, UnidentifiedImageError
 
-from .contract import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, SHRINK_HINT, InputError, sniff, too_large
+from .contract import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, SHRINK_HINT, InputError, sniff, too_large, where
 
 #: Formats Pillow may decode (JPEG includes phones' multi-picture MPO files). Restricting them keeps
 #: exotic decoders (EPS runs Ghostscript) out of reach.
@@ -1032,6 +1032,20 @@ class _TooSmall(InputError):
         self.box = box
 
 
+class _Located(InputError):
+    """A refusal naming marks of the picture: ``message`` with ``{where}`` standing for where they are
+    (:func:`model.contract.where`), their ``boxes`` in working pixels until :func:`preprocess` maps them to the
+    picture's (:meth:`moved`), as each step that reads a part of the picture does."""
+
+    def __init__(self, code: str, message: str, boxes: list[tuple[int, int, int, int]]) -> None:
+        super().__init__(code, message.format(where=where(boxes)))
+        self.template, self.boxes = message, boxes
+
+    def moved(self, move: Callable[[tuple[int, int, int, int]], tuple[int, int, int, int]]) -> _Located:
+        """The same refusal, its boxes moved by ``move``."""
+        return _Located(self.code, self.template, [move(box) for box in self.boxes])
+
+
 class _Faint(Exception):
     """Faint writing in a photo (:attr:`Levels.faint`, :func:`_nearer`): ``box`` (working pixels) is the
     part of it to read again at less reduction, where thin faint lines keep more of their contrast."""
@@ -1088,11 +1102,12 @@ def _refuse_several_lines(digits: list[_Component]) -> None:
     for a, b in itertools.combinations(upright, 2):
         upper, lower = sorted((a, b), key=lambda d: d.y0)
         if upper.y1 <= lower.y0 and _overlap(a.x0, a.x1, b.x0, b.x1) > 0:
-            raise InputError(
+            raise _Located(
                 "several_lines",
-                "the digits stand on more than one line, one above another: send one number per picture, "
-                "written on one line (or crop the picture to the number: other writing, icons or the edge "
-                "of a table count as lines too)",
+                "the digits stand on more than one line, one above another (marks at {where}): send one "
+                "number per picture, written on one line (or crop the picture to the number: other writing, "
+                "icons or the edge of a table count as lines too)",
+                [upper.box, lower.box],
             )
 
 
@@ -1101,11 +1116,12 @@ def _refuse_off_line(digits: list[_Component]) -> None:
     (:func:`_off_line`): a degree sign ("25°" was answered 250), an exponent written high."""
     for i, (left, right) in enumerate(itertools.pairwise(digits)):
         if _off_line(left, right) or _off_line(right, left):
-            raise InputError(
+            raise _Located(
                 "not_a_digit",
-                f"not a digit: of marks {i + 1} and {i + 2} (left to right), one is small and raised or lowered "
-                "off the line, like a degree sign or an exponent; only the digits 0-9 are read, and without it "
-                "the number would be misread",
+                f"not a digit: of marks {i + 1} and {i + 2} (left to right, at {{where}}), one is small and "
+                "raised or lowered off the line, like a degree sign or an exponent; only the digits 0-9 are "
+                "read, and without it the number would be misread",
+                [left.box, right.box],
             )
 
 
@@ -1148,20 +1164,21 @@ def _refuse_punctuation(marks: list[_Component], digits: list[_Component]) -> No
             if not min(d.y0 for d in beside) <= cy <= max(d.y1 for d in beside) + PUNCTUATION_REACH * h:
                 continue
             if left is None and mark.width >= 2 * mark.height and 0 <= right.x0 - mark.x1 <= SIGN_REACH * h:
-                where = "just before the first digit looks like a minus sign or a dash"
+                place = "just before the first digit looks like a minus sign or a dash"
             elif right is None and 0 <= mark.x0 - left.x1 <= SIGN_REACH * h:
-                where = "just after the last digit looks like a full stop or a part of a symbol such as %"
+                place = "just after the last digit looks like a full stop or a part of a symbol such as %"
             elif left and right and left.x1 - PUNCTUATION_REACH * h <= cx <= right.x0 + PUNCTUATION_REACH * h:
-                where = (
+                place = (
                     f"between digits {i} and {i + 1} (left to right) looks like a decimal point, a comma, "
                     "a colon or a dash"
                 )
             else:
                 continue
-            raise InputError(
+            raise _Located(
                 "not_a_digit",
-                f"not a digit: a short mark {where}; only the digits 0-9 are read, and without it the number "
-                "would be misread",
+                f"not a digit: a short mark, at {{where}}, {place}; only the digits 0-9 are read, and without "
+                "it the number would be misread",
+                [mark.box],
             )
 
 
@@ -1940,10 +1957,13 @@ def find_digits(grey: np.ndarray, photo: bool = False, sheet: bool = False) -> l
         turned = Image.fromarray(sloped.ink.astype(np.float32), mode="F").rotate(
             sloped.angle, Image.BILINEAR, expand=True
         )
-        level = _digits_in(np.asarray(turned), levels, grey.shape)
+        back = _turned_back(sloped.angle, turned.size, grey.shape)
+        try:
+            level = _digits_in(np.asarray(turned), levels, grey.shape)
+        except _Located as located:
+            raise located.moved(back) from None
         if len(level) < LINE_DIGITS:  # the pieces of a broken digit, merged once level: not a number
             return _digits_in(ink, levels, grey.shape, grey, photo=photo)
-        back = _turned_back(sloped.angle, turned.size, grey.shape)
         return [_with_boxes(digit, back) for digit in level]
 
 
@@ -2043,6 +2063,9 @@ def _digits_in(
                 raise _TooSmall(_moved(small.box, x0, y0)) from None
         except _Faint as faint:
             raise _Faint(_moved(faint.box, x0, y0)) from None
+        except _Located as located:
+            if not sheet.tentative:
+                raise located.moved(lambda box: _moved(box, x0, y0)) from None
         except InputError:
             if not sheet.tentative:
                 raise
@@ -2278,25 +2301,36 @@ def preprocess(image: bytes | Image.Image | np.ndarray) -> list[Digit]:
     try:
         # A picture reduced twice or more is a photo or a scan of a page: a table may show round the sheet.
         return [_with_boxes(digit, to_input) for digit in find_digits(grey, photo=sx <= 0.5)]
+    except _Located as located:
+        raise located.moved(to_input) from None
     except _TooSmall as small:
         crop = _closer(to_input(small.box), (width, height))
         if crop is None:
             raise
         picture, scale = _cropped(original, image, crop, (width, height))
         try:
-            found = preprocess(picture)
+            found = _read_crop(picture, crop, scale)
         except _TooSmall:
             raise small from None
     except _Faint as faint:  # what a closer look finds, or not, is the answer: it sees the lines better
         crop = to_input(faint.box)
         picture, scale = _cropped(original, image, crop, (width, height))
-        found = preprocess(picture)
+        found = _read_crop(picture, crop, scale)
+    return found
+
+
+def _read_crop(picture: Image.Image | np.ndarray, crop: tuple[int, int, int, int], scale: float) -> list[Digit]:
+    """:func:`preprocess` on ``picture``, the ``crop`` of a picture enlarged ``scale`` times: the digits,
+    and the marks a refusal names, in the pixels of the picture it was cut from."""
     x0, y0 = crop[:2]
 
     def to_picture(box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
         return x0 + int(box[0] / scale), y0 + int(box[1] / scale), x0 + ceil(box[2] / scale), y0 + ceil(box[3] / scale)
 
-    return [_with_boxes(digit, to_picture) for digit in found]
+    try:
+        return [_with_boxes(digit, to_picture) for digit in preprocess(picture)]
+    except _Located as located:
+        raise located.moved(to_picture) from None
 
 
 def _closer(marks: tuple[int, int, int, int], size: tuple[int, int]) -> tuple[int, int, int, int] | None:

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from . import contract
 from .contract import InputError
 
 #: Overrides the archive's threshold (a number; 1 or more never refuses).
@@ -91,8 +92,7 @@ def check(
     first = int(refused[0])
     where = "this mark" if len(not_digit) == 1 else f"mark {first + 1} of {len(not_digit)} (left to right)"
     if boxes is not None:
-        x0, y0, x1, y1 = boxes[first]
-        where += f", pixels {x0}-{x1} across and {y0}-{y1} down,"
+        where += f", {contract.where([tuple(boxes[first])])},"
     raise InputError(
         "not_a_digit",
         f"not a digit: {where} looks like a letter, symbol, shape or scribble, or digits written into "

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import re
 import struct
 import zipfile
 import zlib
@@ -883,6 +884,37 @@ def test_specks_off_the_line_and_marks_beside_one_digit_are_not_punctuation() ->
 def test_digits_on_several_lines_are_refused(top: str, bottom: str) -> None:
     """Read left to right, two lines of digits came out interleaved ("12" over "34" answered 3142)."""
     assert error_code(images.png(images.lines_of(top, bottom))) == "several_lines"
+
+
+def named_boxes(data: bytes) -> tuple[str, list[tuple[int, int, int, int]]]:
+    """The refusal of a picture and the boxes its message names ("pixels 69-104 across and 14-176 down")."""
+    with pytest.raises(InputError) as info:
+        preprocess(data)
+    found = re.findall(r"(\d+)-(\d+) across and (\d+)-(\d+) down", info.value.message)
+    return info.value.code, [(int(x0), int(y0), int(x1), int(y1)) for x0, x1, y0, y1 in found]
+
+
+@pytest.mark.parametrize("scale", [1, 4])
+def test_a_refusal_for_lines_or_punctuation_says_where_the_marks_are(scale: int) -> None:
+    """Like a mark refused as not a digit (``model.refusal.check``), the marks standing on two lines, a
+    decimal point, a degree sign are named by their boxes in the picture's pixels (a new user's trial:
+    told "other writing or the edge of a table counts as a line", they could not tell which). Also in a
+    photo, read reduced (``scale`` 4), and where the digits are read closer."""
+
+    def grown(picture: np.ndarray) -> np.ndarray:
+        return np.asarray(Image.fromarray(picture).resize((picture.shape[1] * scale, picture.shape[0] * scale)))
+
+    lines = grown(images.lines_of("12", "34"))
+    code, boxes = named_boxes(images.png(lines))
+    (upper, lower) = boxes
+    assert code == "several_lines" and upper[3] <= lower[1], boxes
+    point = grown(images.draw_number("3.14", seed=1))
+    code, boxes = named_boxes(images.png(point))
+    ((x0, y0, x1, y1),) = boxes
+    assert code == "not_a_digit" and (x1 - x0) < 0.1 * point.shape[1] and y0 > 0.5 * point.shape[0], boxes
+    assert point[y0:y1, x0:x1, 3].max() > 128  # the dot's ink is in it
+    for box in boxes:
+        assert 0 <= box[0] < box[2] <= point.shape[1] and 0 <= box[1] < box[3] <= point.shape[0]
 
 
 @pytest.mark.parametrize("angle", [10, 25])
