@@ -316,6 +316,21 @@ def sheets_on_table(digits: np.ndarray, labels: np.ndarray, seed: int = 0) -> li
     return _numbers(digits, labels, (1, 4), picture, "sheet", seed)
 
 
+def shaded_sheets(digits: np.ndarray, labels: np.ndarray, seed: int = 0) -> list[Sample]:
+    """Numbers of 1-4 validation digits on a sheet lying wholly inside the photo on a darker table of
+    :data:`TABLES`, turned up to 15 degrees either way, 15-45 % of the frame, a shadow's edge across
+    the photo near its middle (:func:`tests.images.shaded_sheet`), a JPEG of quality 75-95: one picture
+    per 2.5 digits given."""
+    from tests.images import shaded_sheet
+
+    def picture(number: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
+        degrees, share = float(rng.uniform(-15, 15)), float(rng.uniform(0.15, 0.45))
+        table = TABLES[int(rng.integers(len(TABLES)))]
+        return shaded_sheet(number, degrees, share, seed=int(rng.integers(1 << 30)), table=table)
+
+    return _numbers(digits, labels, (1, 4), picture, "shaded_sheet", seed)
+
+
 def shadowed_photos(digits: np.ndarray, labels: np.ndarray, seed: int = 0) -> list[Sample]:
     """Numbers of 1-4 validation digits photographed with a shadow cast across them, a hand's (a
     half-plane) or a pen's (a band) (:func:`tests.images.shadowed`), a JPEG of quality 75-95: one
@@ -556,6 +571,7 @@ def all_sets(digits: np.ndarray, labels: np.ndarray) -> Iterator[tuple[str, list
     yield "crooked_photos", turned_photos(digits, labels, seed=1, degrees=(0.5, 4))
     yield "off_centre_photos", turned_photos(digits, labels, seed=2, degrees=(0.5, 4), moved=(0.01, 0.06))
     yield "sheets_on_table", sheets_on_table(digits, labels)
+    yield "shaded_sheets", shaded_sheets(digits, labels)
     yield "pencil_numbers", pencil_numbers()
     yield "lined_pencil", pencil_numbers(seed=1, lined=True)
     yield "shadowed_photos", shadowed_photos(digits, labels)
