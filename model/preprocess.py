@@ -201,8 +201,8 @@ TABLE_BAND = 0.8
 #: ... in a picture also holding a mark clear of its edges at least this share of its shorter side
 #: tall (the digits on the sheet).
 TABLE_INSIDE = 0.1
-#: A mark along TABLE_EDGE of a side or more, no thicker than this share of the picture's shorter side,
-#: is a sliver of table (a sheet turned a degree or two), whatever its ragged pixels' shape.
+#: A mark along TABLE_EDGE of a side or more, no thicker than this share of the picture's shorter side
+#: (or 2 pixels), is a sliver of table (a sheet turned a degree or two), whatever its ragged pixels' shape.
 TABLE_SLIVER = 0.04
 #: A mark along the picture's sides all but this share of whose pixels lie in runs going in from a
 #: side it touches is the table beyond a sheet's straight edges, if not convex: a band along a side
@@ -1298,7 +1298,8 @@ def _sheet(components: list[_Component], labels: np.ndarray, grey: np.ndarray, p
     shadow left out). A largest mark filling less of its box, or a long one holding nothing, may be a
     badge or a round button (:func:`_badge`), read with the screen round it painted in its colour. In
     a ``photo`` (a picture reduced to the working size), a sheet far away, from :data:`SHEET_SHARE` of
-    the picture, and one photographed turned (:func:`_turned_sheet`) are read alone too, enclosing little
+    the picture, and one photographed turned (:func:`_turned_sheet`, tried before a badge: a turned
+    rectangle's empty corners are a disc's too) are read alone too, enclosing little
     (:func:`_holes`): in an upload the size of a digit, a thick 1 or 0 drawn light on dark is as solid.
     """
     if not components:
@@ -1637,7 +1638,8 @@ def _table(components: list[_Component], labels: np.ndarray) -> np.ndarray | Non
     phone's shadow); and slivers from a corner along a side (:data:`TABLE_SLIVER`: a sheet turned a degree
     or two); in a picture that also holds a mark clear of its edges, at least :data:`TABLE_INSIDE` of its
     shorter side tall (the writing on the sheet), or else keeping to its margins (:func:`_in_middle`: a
-    blank sheet's table; a sliver then need reach no corner, cut off it by the table taken out before). A
+    blank sheet's table; a sliver then need reach no corner, cut off it by the table taken out before,
+    nor run along :data:`TABLE_EDGE` of a side: a small sheet's corner left in its box). A
     digit touching the edge is strokes crossing it, not a convex mark; a straight bar flush with the edge (a
     1 cropped close) is as wide all along and reaches no corner; a picture that is one digit cropped close
     has nothing inside, and the digit crosses its middle."""
