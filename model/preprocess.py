@@ -1628,7 +1628,7 @@ def _strokes(ink: np.ndarray, threshold: float, low: float) -> tuple[np.ndarray,
     return labels, components
 
 
-def _table(components: list[_Component], labels: np.ndarray) -> np.ndarray | None:
+def _table(components: list[_Component], labels: np.ndarray, sheet: bool = False) -> np.ndarray | None:
     """The pixels of the table around a sheet of paper photographed turned or off centre (``None``: there is
     none), and 2 pixels round them (the sheet's shaded edge): convex marks (:func:`_convex`), or marks in
     runs going in from the sides they touch (:func:`_in_from_sides`: a band along a side joined to slivers
@@ -1639,7 +1639,9 @@ def _table(components: list[_Component], labels: np.ndarray) -> np.ndarray | Non
     or two); in a picture that also holds a mark clear of its edges, at least :data:`TABLE_INSIDE` of its
     shorter side tall (the writing on the sheet), or else keeping to its margins (:func:`_in_middle`: a
     blank sheet's table; a sliver then need reach no corner, cut off it by the table taken out before,
-    nor run along :data:`TABLE_EDGE` of a side: a small sheet's corner left in its box). A
+    nor run along :data:`TABLE_EDGE` of a side: a small sheet's corner left in its box; on a ``sheet`` read
+    alone, neither need it reach a corner: the edge of what lies over the sheet's edge, a phone, is left in
+    its box, and the writing keeps clear of the sheet's edge, cut off it). A
     digit touching the edge is strokes crossing it, not a convex mark; a straight bar flush with the edge (a
     1 cropped close) is as wide all along and reaches no corner; a picture that is one digit cropped close
     has nothing inside, and the digit crosses its middle."""
@@ -1669,8 +1671,8 @@ def _table(components: list[_Component], labels: np.ndarray) -> np.ndarray | Non
         # A sheet turned a degree or two leaves slivers of table a pixel or a few deep along a side from a
         # corner: too ragged for the hull, too thin to narrow measurably (a thin 1 flush with the edge
         # of a picture cropped close reaches no corner; on a blank sheet, a sliver cut off its corner
-        # by the table taken out before need not).
-        sliver = _sliver(mark, labels.shape) and (_in_corner(mark, labels.shape) or not written)
+        # by the table taken out before need not, nor on a sheet read alone one left of a phone over its edge).
+        sliver = _sliver(mark, labels.shape) and (_in_corner(mark, labels.shape) or not written or sheet)
         shaped = corner or any(share >= TABLE_BAND or (share >= TABLE_EDGE and narrows) for share, narrows in along)
         beyond = shaped and (_convex(pixels) or _in_from_sides(pixels, [side is not None for side in sides]))
         long = any(share >= TABLE_EDGE for share, _ in along) or not written  # a blank sheet's corner: any
@@ -1954,7 +1956,7 @@ def find_digits(grey: np.ndarray, photo: bool = False, sheet: bool = False) -> l
     if photo and levels.faint and (closer := _nearer(ink, levels.low)) is not None:
         raise _Faint(closer)
     try:
-        return _digits_in(ink, levels, grey.shape, grey, level=True, photo=photo)
+        return _digits_in(ink, levels, grey.shape, grey, level=True, photo=photo, sheet=sheet)
     except _Sloped as sloped:
         turned = Image.fromarray(sloped.ink.astype(np.float32), mode="F").rotate(
             sloped.angle, Image.BILINEAR, expand=True
@@ -1965,7 +1967,7 @@ def find_digits(grey: np.ndarray, photo: bool = False, sheet: bool = False) -> l
         except _Located as located:
             raise located.moved(back) from None
         if len(level) < LINE_DIGITS:  # the pieces of a broken digit, merged once level: not a number
-            return _digits_in(ink, levels, grey.shape, grey, photo=photo)
+            return _digits_in(ink, levels, grey.shape, grey, photo=photo, sheet=sheet)
         return [_with_boxes(digit, back) for digit in level]
 
 
@@ -2031,16 +2033,18 @@ def _digits_in(
     grey: np.ndarray | None = None,
     level: bool = False,
     photo: bool = False,
+    sheet: bool = False,
 ) -> list[Digit]:
     """:func:`find_digits` on an ink map (:func:`ink_map`) of a picture of ``shape`` (the digits' least
     height is a share of its size), the sheet of paper looked for in ``grey`` (``None``: not looked for);
     with ``level``, raises :class:`_Sloped` for digits on a sloping line (:func:`group_digits`); with
-    ``photo``, the table beyond a sheet is taken out (:func:`_table`)."""
+    ``photo``, the table beyond a sheet is taken out (:func:`_table`; on a ``sheet`` read alone, also
+    what is left along its edge)."""
     threshold, low = levels.threshold, levels.low
     ink = without_rules(ink, low)  # the faint ink too: joins (below) would run along a line
     labels, components = _strokes(ink, threshold, low)
     for _ in range(2 if photo else 0):  # the table in a photo's corners: not ink (fainter parts show once it is out)
-        if (table := _table(components, labels)) is None:
+        if (table := _table(components, labels, sheet)) is None:
             break
         ink = np.where(table, 0.0, ink)
         labels, components = _strokes(ink, threshold, low)
