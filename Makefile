@@ -25,12 +25,14 @@ setup: $(STAMP) $(AWS_STAMP) ## Create .venv (project) and .venv-aws (emulator);
 
 $(STAMP): requirements.txt
 	@test -x $(PY) || $(PYTHON_BASE) -m venv $(VENV)
+	@echo "setup: installing the project's packages into $(VENV) (the first time: a few minutes, pip quiet)"
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	@printf '%s\n%s\n' "$(CURDIR)" "$(CURDIR)/chalice_app" > $(SITE)/digits-project.pth
 	@rm -f $(VENV)/.installed-* && touch $@
 
 $(AWS_STAMP):
 	@test -x $(AWS_VENV)/bin/python || $(PYTHON_BASE) -m venv $(AWS_VENV)
+	@echo "setup: installing the AWS emulator into $(AWS_VENV) (the first time: a minute or two)"
 	@# boto3: Lambda functions deployed into the emulator run under its Python (make deploy-local)
 	$(AWS_VENV)/bin/pip install --quiet --disable-pip-version-check ministack==1.5.33 boto3==1.43.106
 	@rm -f $(AWS_VENV)/.installed-* && touch $@
@@ -39,6 +41,7 @@ serving-stack: $(SERVING_STAMP) java ## The real SageMaker serving stack (TorchS
 
 $(SERVING_STAMP): $(SERVING_REQ)
 	@test -x $(SERVING_VENV)/bin/python || $(PYTHON_BASE) -m venv $(SERVING_VENV)
+	@echo "serving-stack: installing TorchServe and the SageMaker inference toolkit into $(SERVING_VENV)"
 	$(SERVING_VENV)/bin/pip install --quiet --disable-pip-version-check -r $(SERVING_REQ)
 	@rm -f $(SERVING_VENV)/.installed-* && touch $@
 
