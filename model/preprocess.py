@@ -610,7 +610,7 @@ def ink_map(grey: np.ndarray, photo: bool = False, sheet: bool = False) -> tuple
     """
     residual, sigma = _fit_background(grey)
     surface = grey - residual
-    ink, floor, dark = _polarised(residual, sigma)
+    ink, floor, dark = _polarised(residual, sigma, sheet)
     # The paper may not be one smooth surface where "ink" covers much of the picture and a good part
     # of its edge (a shadow comes from beyond it), or where the surface fits it far worse than
     # neighbouring pixels differ: fitted between a shadow's level and the paper's, so that nothing
@@ -628,10 +628,20 @@ def ink_map(grey: np.ndarray, photo: bool = False, sheet: bool = False) -> tuple
     return ink, Levels(threshold, low, min(low, MIN_DIGIT_CONTRAST), True)
 
 
-def _polarised(residual: np.ndarray, sigma: float) -> tuple[np.ndarray, float, bool]:
+def _polarised(residual: np.ndarray, sigma: float, sheet: bool = False) -> tuple[np.ndarray, float, bool]:
     """The paper's residual -> (ink strength >= 0, in place; the noise floor; whether the ink is darker
-    than the paper): the polarity is whichever side of the paper more of the pixels lie beyond the floor."""
+    than the paper): the polarity is whichever side of the paper more of the pixels lie beyond the floor;
+    on a ``sheet`` read alone, of the marks clear of its edge (:func:`_clear_mass`) if any: what lies over
+    the sheet's edge, a white phone, is no writing, and the writing keeps clear of the edge."""
     floor = max(NOISE_SIGMAS * sigma, MIN_CONTRAST)
+    if sheet:
+        light, dark = _clear_mass(residual - floor), _clear_mass(-residual - floor)
+        if light or dark:
+            ink = residual
+            if dark > light:
+                np.negative(ink, out=ink)
+            np.maximum(ink, 0, out=ink)
+            return ink, floor, dark > light
     beyond = np.subtract(residual, floor)  # how far each pixel lies beyond the noise, on either side
     light = float(np.maximum(beyond, 0, out=beyond).sum())
     beyond = np.add(residual, floor, out=beyond)
@@ -641,6 +651,14 @@ def _polarised(residual: np.ndarray, sigma: float) -> tuple[np.ndarray, float, b
         np.negative(ink, out=ink)
     np.maximum(ink, 0, out=ink)
     return ink, floor, dark > light
+
+
+def _clear_mass(beyond: np.ndarray) -> float:
+    """The sum of ``beyond`` (how far pixels lie beyond the noise on one side of the paper) over its
+    positive marks clear of the picture's edge."""
+    labels, marks = label_components(beyond > 0)
+    clear = [label for mark in marks if _clear_of_edge(mark, beyond.shape) for label in mark.labels]
+    return float(beyond[np.isin(labels, clear)].sum()) if clear else 0.0
 
 
 # ---------------------------------------------------------------------------------------------- shadows
