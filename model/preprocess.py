@@ -634,18 +634,12 @@ def _polarised(residual: np.ndarray, sigma: float, sheet: bool = False) -> tuple
     on a ``sheet`` read alone, of the marks clear of its edge (:func:`_clear_mass`) if any: what lies over
     the sheet's edge, a white phone, is no writing, and the writing keeps clear of the edge."""
     floor = max(NOISE_SIGMAS * sigma, MIN_CONTRAST)
-    if sheet:
-        light, dark = _clear_mass(residual - floor), _clear_mass(-residual - floor)
-        if light or dark:
-            ink = residual
-            if dark > light:
-                np.negative(ink, out=ink)
-            np.maximum(ink, 0, out=ink)
-            return ink, floor, dark > light
-    beyond = np.subtract(residual, floor)  # how far each pixel lies beyond the noise, on either side
-    light = float(np.maximum(beyond, 0, out=beyond).sum())
-    beyond = np.add(residual, floor, out=beyond)
-    dark = -float(np.minimum(beyond, 0, out=beyond).sum())
+    light, dark = (_clear_mass(residual - floor), _clear_mass(-residual - floor)) if sheet else (0.0, 0.0)
+    if not (light or dark):
+        beyond = np.subtract(residual, floor)  # how far each pixel lies beyond the noise, on either side
+        light = float(np.maximum(beyond, 0, out=beyond).sum())
+        beyond = np.add(residual, floor, out=beyond)
+        dark = -float(np.minimum(beyond, 0, out=beyond).sum())
     ink = residual
     if dark > light:
         np.negative(ink, out=ink)
