@@ -85,24 +85,36 @@ class ServingStack:
             **self.environment,
         }
 
-    def start(self, timeout: float = 120, poll_s: float = 0.5) -> ServingStack:
+    def start(self, timeout: float = 120, poll_s: float = 0.5, attempts: int = 3) -> ServingStack:
         """Unpack the archive, start the stack and wait for a real inference to succeed (tried every
         ``poll_s``). Raises :class:`~ops.errors.OpsError` (with the log's tail) when it does not within
-        ``timeout``."""
+        ``timeout``. Its other listeners' ports are free when chosen but bound only once the JVM is up,
+        seconds later, when another process may hold one: a stack that stops on "Address already in
+        use" is started again on other ports, up to ``attempts`` times in all."""
         if reason := available():
             raise OpsError(reason)
         (self.workdir / "tmp").mkdir(parents=True, exist_ok=True)
         unpack(self.archive, self.workdir / "model")
-        with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(
-                [str(VENV / "bin" / "python"), str(LAUNCHER)],
-                cwd=self.workdir,  # the toolkit keeps its model store and TorchServe its logs here
-                env=self.container_env(),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # one process group: the launcher, TorchServe's JVM, its workers
-            )
-        self.wait_until_serving(timeout, poll_s)
+        for attempt in range(1, attempts + 1):
+            logged = self.log_path.stat().st_size if self.log_path.exists() else 0
+            with open(self.log_path, "ab") as log:
+                self.process = subprocess.Popen(
+                    [str(VENV / "bin" / "python"), str(LAUNCHER)],
+                    cwd=self.workdir,  # the toolkit keeps its model store and TorchServe its logs here
+                    env=self.container_env(),
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,  # one process group: the launcher, TorchServe's JVM, its workers
+                )
+            try:
+                self.wait_until_serving(timeout, poll_s)
+                return self
+            except OpsError:
+                self.stop()
+                taken = b"Address already in use" in self.log_path.read_bytes()[logged:]
+                if attempt == attempts or not taken:
+                    raise
+                self.other_ports = [free_port() for _ in range(3)]
         return self
 
     def wait_until_serving(self, timeout: float, poll_s: float = 0.5) -> None:

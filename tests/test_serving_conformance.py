@@ -17,6 +17,7 @@ import io
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -219,6 +220,23 @@ def test_a_model_that_cannot_load_never_serves(tmp_path: Path) -> None:
                 time.sleep(0.5)
             stack.stop()
     assert _logged(model_log, "holds the weights of another network")
+
+
+def test_a_port_taken_before_the_stack_binds_it_is_chosen_again(tmp_path: Path) -> None:
+    """The stack's gRPC and metrics ports are free when chosen and bound seconds later, once the JVM is
+    up; another process took one in between on a loaded machine (a CI run: "Failed to bind to address
+    ... Address already in use", the stack stopped and 68 tests errored). It is started again on other
+    ports."""
+    stack = ServingStack(MODEL_ARCHIVE, free_port(), tmp_path / "stack")
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
+        holder.bind(("127.0.0.1", stack.other_ports[1]))  # the gRPC inference port, taken
+        holder.listen()
+        try:
+            stack.start(timeout=120)
+            assert _post(stack.url, images.png(images.draw_number("7")), "image/png", None).json()["number"] == "7"
+        finally:
+            stack.stop()
+    assert _logged(stack.log_path, "Address already in use")
 
 
 def _logged(log: Path, text: str) -> bool:
