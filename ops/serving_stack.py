@@ -110,10 +110,10 @@ class ServingStack:
                 self.wait_until_serving(timeout, poll_s)
                 return self
             except OpsError:
-                self.stop()
                 taken = b"Address already in use" in self.log_path.read_bytes()[logged:]
                 if attempt == attempts or not taken:
-                    raise
+                    raise  # left running, as it is, for its logs: the caller stops it
+                self.stop()
                 self.other_ports = [free_port() for _ in range(3)]
         return self
 
