@@ -302,6 +302,11 @@ def _towards_a_side(rng: np.random.Generator, shares: tuple[float, float]) -> tu
 TABLES = ((90, 62, 40), (105, 105, 110), (35, 33, 38))
 
 
+def _a_table(rng: np.random.Generator) -> tuple[int, int, int]:
+    """One of :data:`TABLES`, drawn from ``rng``."""
+    return TABLES[int(rng.integers(len(TABLES)))]
+
+
 def sheets_on_table(digits: np.ndarray, labels: np.ndarray, seed: int = 0) -> list[Sample]:
     """Numbers of 1-4 validation digits on a sheet lying wholly inside the photo on a darker table (wood,
     grey or near black; :func:`tests.images.sheet_on_table`), turned up to 30 degrees either way, 8-45 %
@@ -310,7 +315,7 @@ def sheets_on_table(digits: np.ndarray, labels: np.ndarray, seed: int = 0) -> li
 
     def picture(number: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
         degrees, share = float(rng.uniform(-30, 30)), float(rng.uniform(0.08, 0.45))
-        table = TABLES[int(rng.integers(len(TABLES)))]
+        table = _a_table(rng)
         return sheet_on_table(number, degrees, share, seed=int(rng.integers(1 << 30)), table=table)
 
     return _numbers(digits, labels, (1, 4), picture, "sheet", seed)
@@ -325,7 +330,7 @@ def shaded_sheets(digits: np.ndarray, labels: np.ndarray, seed: int = 0) -> list
 
     def picture(number: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
         degrees, share = float(rng.uniform(-15, 15)), float(rng.uniform(0.15, 0.45))
-        table = TABLES[int(rng.integers(len(TABLES)))]
+        table = _a_table(rng)
         return shaded_sheet(number, degrees, share, seed=int(rng.integers(1 << 30)), table=table)
 
     return _numbers(digits, labels, (1, 4), picture, "shaded_sheet", seed)
@@ -522,7 +527,7 @@ def blank_sheets(count: int = 60, seed: int = 3) -> list[Sample]:
     samples = []
     for i in range(count):
         if i % 3 == 2:
-            table = TABLES[int(rng.integers(len(TABLES)))]
+            table = _a_table(rng)
             share, angle = float(rng.uniform(0.08, 0.5)), float(rng.uniform(-30, 30))
             picture = sheet_on_table([], angle, share, seed=int(rng.integers(1 << 30)), table=table)
         else:

@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from . import contract
 from .contract import InputError
+from .contract import where as in_words
 
 #: Overrides the archive's threshold (a number; 1 or more never refuses).
 THRESHOLD_ENV = "NOT_A_DIGIT_THRESHOLD"
@@ -92,7 +92,7 @@ def check(
     first = int(refused[0])
     where = "this mark" if len(not_digit) == 1 else f"mark {first + 1} of {len(not_digit)} (left to right)"
     if boxes is not None:
-        where += f", {contract.where([tuple(boxes[first])])},"
+        where += f", {in_words([tuple(boxes[first])])},"
     raise InputError(
         "not_a_digit",
         f"not a digit: {where} looks like a letter, symbol, shape or scribble, or digits written into "
