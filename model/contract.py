@@ -115,6 +115,7 @@ STATUSES: dict[str, int] = {
     "no_digit_found": 422,
     "not_a_digit": 422,
     "several_lines": 422,
+    "low_confidence": 422,
     "internal_error": 500,
     # the HTTP API's own
     "invalid_parameter": 400,

@@ -68,12 +68,14 @@ TOP_K = 3
 @dataclass(frozen=True)
 class LoadedModel:
     """What ``model_fn`` returns: the network ready for inference (``for_inference``), the archive's
-    metadata, and the "not a digit" threshold in force (:func:`model.refusal.threshold`)."""
+    metadata, the "not a digit" threshold and the confidence floor in force (:func:`model.refusal.threshold`,
+    :func:`model.refusal.floor`)."""
 
     network: torch.nn.Module
     version: str
     metadata: dict[str, Any] = field(default_factory=dict)
     not_a_digit_threshold: float = refusal.DEFAULT_THRESHOLD
+    confidence_floor: float = refusal.DEFAULT_FLOOR
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,7 @@ class Prediction:
     model_version: str
     not_digit: np.ndarray | None = None  # (len(digits),) float32
     not_a_digit_threshold: float | np.ndarray = refusal.DEFAULT_THRESHOLD  # one, or one per digit
+    confidence_floor: float = refusal.DEFAULT_FLOOR
 
 
 # ------------------------------------------------------------------------------------------- model_fn
@@ -104,7 +107,8 @@ def model_fn(model_dir: str) -> LoadedModel:
     metadata = json.loads(metadata_path.read_text()) if metadata_path.is_file() else {}
     with torch.inference_mode():  # the first forward pass pays for lazy initialisation: not a user's request
         network(torch.zeros(1, 1, SIZE, SIZE))
-    return LoadedModel(network, str(metadata.get("version", "unknown")), metadata, refusal.threshold(metadata))
+    version = str(metadata.get("version", "unknown"))
+    return LoadedModel(network, version, metadata, refusal.threshold(metadata), refusal.floor())
 
 
 def _state_dict(path: Path) -> dict[str, torch.Tensor]:
@@ -267,7 +271,7 @@ def predict_many(items: list[list[Digit]], model: LoadedModel) -> list[Predictio
         rows = np.concatenate([p for _, p, _ in mine]) if mine else np.zeros((0, NUM_CLASSES), np.float32)
         digit_rows, not_digit = refusal.split(rows)
         limits = np.array([part if cut else whole for found, _, cut in mine for _ in found])
-        predictions.append(Prediction(chosen, digit_rows, model.version, not_digit, limits))
+        predictions.append(Prediction(chosen, digit_rows, model.version, not_digit, limits, model.confidence_floor))
     return predictions
 
 
@@ -431,8 +435,7 @@ def output_fn(prediction: Prediction, accept: str | None) -> tuple[str | bytes, 
     if response_type is None:
         raise InputError("unsupported_accept", f"cannot answer in {accept!r}; use {JSON} or {NPY}")
     if response_type == NPY:
-        if prediction.not_digit is not None:  # a refusal in every format
-            refusal.check(prediction.not_digit, prediction.not_a_digit_threshold, [d.box for d in prediction.digits])
+        refuse(prediction)  # a refusal in every format
         return write_npy(prediction.probabilities.astype(np.float32)), NPY
     return json.dumps(to_response(prediction)), JSON
 
@@ -462,10 +465,8 @@ def transform_fn(
 
 
 def to_response(prediction: Prediction) -> dict[str, Any]:
-    """The response as a dict (what ``output_fn`` serialises); ``not_a_digit`` when a mark is no digit
-    (:func:`model.refusal.check`)."""
-    if prediction.not_digit is not None:
-        refusal.check(prediction.not_digit, prediction.not_a_digit_threshold, [d.box for d in prediction.digits])
+    """The response as a dict (what ``output_fn`` serialises), unless :func:`refuse` refuses it."""
+    refuse(prediction)
     probs = prediction.probabilities.astype(np.float64)
     best = probs.argmax(axis=1)
     digits = [
@@ -489,6 +490,15 @@ def to_response(prediction: Prediction) -> dict[str, Any]:
         "model_input": model_input_png(prediction.digits),
         "model_version": prediction.model_version,
     }
+
+
+def refuse(prediction: Prediction) -> None:
+    """Raise ``not_a_digit`` when a mark is no digit (:func:`model.refusal.check`), else ``low_confidence``
+    when a digit is read under the confidence floor (:func:`model.refusal.check_confidence`)."""
+    boxes = [d.box for d in prediction.digits]
+    if prediction.not_digit is not None:
+        refusal.check(prediction.not_digit, prediction.not_a_digit_threshold, boxes)
+    refusal.check_confidence(prediction.probabilities, prediction.confidence_floor, boxes)
 
 
 def model_input_png(digits: list[Digit]) -> str:

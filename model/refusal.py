@@ -11,6 +11,11 @@ validation so that almost no real digit is refused), unless the environment vari
 higher fewer of both; 1 or more never refuses). The pieces of a mark read cut into touching digits are
 held to at least 0.5 (:func:`part_limit`). A ten-class network never refuses.
 
+A mark read as a digit is refused as ``low_confidence`` (HTTP 422) when the digit it is read as has a
+probability under the **confidence floor** (:func:`check_confidence`): the network hesitates between
+several digits, and the answer would be a guess. :data:`DEFAULT_FLOOR`, unless :data:`FLOOR_ENV` sets
+another per stage (0 answers every reading).
+
 A request is refused as a whole, ``not_a_digit`` (HTTP 422), when **any** of its marks is refused:
 a number with one non-digit mark in it ("12e", "3+4") gets no number, since leaving the mark out
 would answer a number nobody wrote. The message says which mark (position, left to right).
@@ -31,6 +36,13 @@ from .contract import where as in_words
 
 #: Overrides the archive's threshold (a number; 1 or more never refuses).
 THRESHOLD_ENV = "NOT_A_DIGIT_THRESHOLD"
+#: Overrides :data:`DEFAULT_FLOOR` (a number; 0 answers every reading).
+FLOOR_ENV = "CONFIDENCE_FLOOR"
+#: The least probability of the digit a mark is read as, given that it is one digit. On the recognition
+#: benchmark's sets (``python -m bench.recognition_bench``: the floor's trade-off table in
+#: docs/recognition.md), a floor of 0.3 refuses none of the 5,000 validation digits read right and about
+#: one in 2,000 of the other sets', and an eighth of the answers that were wrong.
+DEFAULT_FLOOR = 0.3
 #: The threshold of an archive whose metadata names none.
 DEFAULT_THRESHOLD = 0.5
 DIGITS = 10
@@ -43,13 +55,28 @@ def threshold(metadata: Mapping[str, Any], environ: Mapping[str, str] = os.envir
 
     Raises ``ValueError`` for a setting that is not a number (a misconfigured stage fails at load,
     not on every request)."""
-    configured = environ.get(THRESHOLD_ENV, "").strip()
-    if configured:
-        value = float(configured)
-        if not np.isfinite(value):
-            raise ValueError(f"{THRESHOLD_ENV}={configured!r} is not a finite number")
-        return value
+    configured = _setting(THRESHOLD_ENV, environ)
+    if configured is not None:
+        return configured
     return float((metadata.get("not_a_digit") or {}).get("threshold", DEFAULT_THRESHOLD))
+
+
+def floor(environ: Mapping[str, str] = os.environ) -> float:
+    """The confidence floor: ``$CONFIDENCE_FLOOR``, else :data:`DEFAULT_FLOOR`. Raises ``ValueError``
+    for a setting that is not a number, as :func:`threshold` does."""
+    configured = _setting(FLOOR_ENV, environ)
+    return DEFAULT_FLOOR if configured is None else configured
+
+
+def _setting(name: str, environ: Mapping[str, str]) -> float | None:
+    """The number in ``environ[name]``; None when it is unset or blank."""
+    configured = environ.get(name, "").strip()
+    if not configured:
+        return None
+    value = float(configured)
+    if not np.isfinite(value):
+        raise ValueError(f"{name}={configured!r} is not a finite number")
+    return value
 
 
 def not_one_digit(probabilities: np.ndarray) -> np.ndarray:
@@ -98,4 +125,31 @@ def check(
         f"not a digit: {where} looks like a letter, symbol, shape or scribble, or digits written into "
         f"each other (probability {float(not_digit[first]):.2f} that it is not one digit); if it is the "
         "paper, a card or a shadow rather than writing, crop the picture to the number",
+    )
+
+
+def check_confidence(
+    probabilities: np.ndarray, limit: float, boxes: Sequence[tuple[int, int, int, int]] | None = None
+) -> None:
+    """Raise ``low_confidence`` when a mark's likeliest digit has a probability under ``limit``:
+    ``probabilities`` ``(N, 10)``, each row the digits' given that the mark is one (:func:`split`). The
+    message names the mark (and where it is, from ``boxes``), the two likeliest readings and the floor,
+    so that a user sees what was hesitated over."""
+    if len(probabilities) == 0:
+        return
+    best = probabilities.max(axis=1)
+    unsure = np.flatnonzero(best < limit)
+    if unsure.size == 0:
+        return
+    first = int(unsure[0])
+    where = "the digit" if len(probabilities) == 1 else f"mark {first + 1} of {len(probabilities)} (left to right)"
+    if boxes is not None:
+        where += f", at {in_words([tuple(boxes[first])])},"
+    top, second = np.argsort(-probabilities[first], kind="stable")[:2]
+    row = probabilities[first]
+    raise InputError(
+        "low_confidence",
+        f"cannot read {where} with confidence: it reads {top} with probability {float(row[top]):.2f} or "
+        f"{second} with {float(row[second]):.2f}, under the confidence floor {limit:.2f}; write it more "
+        "clearly, or crop the picture closer to the number",
     )

@@ -139,6 +139,7 @@ def build(mnist_dir: Path = MNIST_DIR) -> list[Case]:
         "corrupt": ("corrupt_image", 422),
         "none": ("no_digit_found", 422),
         "lines": ("several_lines", 422),
+        "unsure": ("low_confidence", 422),
         "large": ("image_too_large", 413),
         "empty": ("empty_body", 400),
     }
@@ -167,6 +168,7 @@ def build(mnist_dir: Path = MNIST_DIR) -> list[Case]:
         bad("zero-size png", "zero.png", zero_size_png(), "image/png", "corrupt"),
         bad("1x1 image", "one-pixel.png", one_pixel, "image/png", "none"),
         bad("digits on two lines", "two-lines.png", images.png(two_lines), "image/png", "lines"),
+        bad("a 2 written over a 0", "overwritten.png", images.png(images.overwritten(0, 2)), "image/png", "unsure"),
         bad("20000x20000 png (decompression bomb)", "bomb.png", bomb_png(), "image/png", "large"),
         bad("10 MB file", "huge.png", good_png + b"\x00" * (10 * 1024 * 1024), "image/png", "large"),
         good("animated gif (first frame)", "animated.gif", animated, "image/gif"),

@@ -532,6 +532,12 @@ def draw_number(
     return canvas
 
 
+def overwritten(first: int = 0, second: int = 2) -> np.ndarray:
+    """One digit drawn over another on the canvas (:data:`STROKES`), as a correction is: a mark the
+    network hesitates over (the shipped one reads a 0 under a 2 as 2 with probability 0.25)."""
+    return draw_strokes(STROKES[first] + STROKES[second])
+
+
 def lines_of(*texts: str) -> np.ndarray:
     """Numbers drawn (:func:`draw_number`) one above another, left-aligned: digits on several lines."""
     drawn = [draw_number(text) for text in texts]

@@ -42,6 +42,7 @@ CASE_NAMES = [
     "zero-size png",
     "1x1 image",
     "digits on two lines",
+    "a 2 written over a 0",
     "20000x20000 png (decompression bomb)",
     "10 MB file",
     "animated gif (first frame)",

@@ -150,6 +150,7 @@ BAD_REQUESTS: dict[tuple[str, str, str], Request] = {
     ("/predict", "POST", "no_digit_found"): ("POST", "/predict", b"blank", "image/png"),
     ("/predict", "POST", "not_a_digit"): ("POST", "/predict", b"star", "image/png"),
     ("/predict", "POST", "several_lines"): ("POST", "/predict", b"two-lines", "image/png"),
+    ("/predict", "POST", "low_confidence"): ("POST", "/predict", b"overwritten", "image/png"),
     ("/predict/json", "POST", "empty_body"): ("POST", "/predict/json", b"", "application/json"),
     ("/predict/json", "POST", "malformed_json"): ("POST", "/predict/json", b"[1, 2]", "application/json"),
     ("/predict/json", "POST", "invalid_request"): ("POST", "/predict/json", _json({"image": 5}), "application/json"),
@@ -175,6 +176,7 @@ BAD_REQUESTS: dict[tuple[str, str, str], Request] = {
     ("/predict/json", "POST", "no_digit_found"): ("POST", "/predict/json", b"blank-json", "application/json"),
     ("/predict/json", "POST", "not_a_digit"): ("POST", "/predict/json", b"star-json", "application/json"),
     ("/predict/json", "POST", "several_lines"): ("POST", "/predict/json", b"two-lines-json", "application/json"),
+    ("/predict/json", "POST", "low_confidence"): ("POST", "/predict/json", b"overwritten-json", "application/json"),
     ("/predictions", "GET", "invalid_parameter"): ("GET", "/predictions?colour=red", b"", ""),
     ("/predictions", "GET", "invalid_cursor"): ("GET", "/predictions?cursor=abc", b"", ""),
     ("/predictions/{prediction_id}", "GET", "not_found"): ("GET", f"/predictions/{_UNKNOWN_ID}", b"", ""),
@@ -304,6 +306,7 @@ def bodies(mnist_dir) -> dict[bytes, bytes]:
     seven = images.png(pictures[list(labels).index(7)])
     blank = images.png(images.blank())
     two_lines = images.png(images.lines_of("12", "34"))
+    overwritten = images.png(images.overwritten(0, 2))
     return {
         b"digit": seven,
         b"digit-json": _json({"image": base64.b64encode(seven).decode()}),
@@ -313,6 +316,8 @@ def bodies(mnist_dir) -> dict[bytes, bytes]:
         b"star-json": _json({"image": base64.b64encode(images.png(images.star())).decode()}),
         b"two-lines": two_lines,
         b"two-lines-json": _json({"image": base64.b64encode(two_lines).decode()}),
+        b"overwritten": overwritten,
+        b"overwritten-json": _json({"image": base64.b64encode(overwritten).decode()}),
         b"big": images.png(images.blank((28, 28), 0)) + b"\x00" * MAX_IMAGE_BYTES,
     }
 

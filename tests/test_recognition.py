@@ -179,6 +179,16 @@ def test_a_drawing_that_is_no_digit_is_refused_with_its_own_code(kind: str, load
     assert STATUSES["not_a_digit"] == 422
 
 
+def test_a_digit_written_over_another_is_refused_as_unsure_not_guessed(loaded) -> None:
+    """A 2 written over a 0 (a correction) was answered "2" at probability 0.25, stored as a success:
+    under the confidence floor the answer is a refusal naming both readings (docs/recognition.md)."""
+    error = answer(loaded, images.png(images.overwritten(0, 2)))["error"]
+    assert error["code"] == "low_confidence" and STATUSES["low_confidence"] == 422
+    assert "it reads 2 with probability 0.2" in error["message"]
+    assert "under the confidence floor 0.30" in error["message"]
+    assert answer(loaded, images.png(images.draw_strokes(images.STROKES[2])))["number"] == "2"  # the 2 alone
+
+
 def test_percent_signs_are_refused_not_read_as_96(loaded) -> None:
     """Typed % signs (from the letters and symbols of tests/bench) were answered "96": one mark read as
     no digit, cut into pieces read as a 9 and a 6 at 0.8-0.9. Of 107 fonts installed here, a % read

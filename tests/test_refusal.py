@@ -57,10 +57,17 @@ def test_one_mark_that_is_no_digit_refuses_the_whole_request() -> None:
         refusal.check(np.array([0.1, 0.9]), 0.5, [(0, 0, 30, 60), (40, 5, 90, 60)])
 
 
-def _prediction(not_digit: list[float], threshold: float) -> Prediction:
-    digits = [Digit(np.full((28, 28), 200, np.uint8), (0, 0, 28, 28)) for _ in not_digit]
-    probabilities = np.full((len(not_digit), 10), 0.1, np.float32)
-    return Prediction(digits, probabilities, "test", np.array(not_digit, np.float32), threshold)
+def _read_as_0(sure: float, marks: int = 1) -> np.ndarray:
+    """``(marks, 10)`` probabilities of digits: 0 at ``sure``, the rest shared by the others."""
+    probabilities = np.full((marks, 10), (1 - sure) / 9, np.float32)
+    probabilities[:, 0] = sure
+    return probabilities
+
+
+def _prediction(not_digit: list[float], threshold: float, sure: float = 0.9, floor: float = 0.3) -> Prediction:
+    digits = [Digit(np.full((28, 28), 200, np.uint8), (10 * i, 0, 10 * i + 8, 28)) for i in range(len(not_digit))]
+    probabilities = _read_as_0(sure, len(not_digit))
+    return Prediction(digits, probabilities, "test", np.array(not_digit, np.float32), threshold, floor)
 
 
 def test_the_response_is_a_refusal_at_the_threshold_and_an_answer_below_it() -> None:
@@ -68,8 +75,31 @@ def test_the_response_is_a_refusal_at_the_threshold_and_an_answer_below_it() -> 
         to_response(_prediction([0.2, 0.95], 0.9))
     assert info.value.code == "not_a_digit"
     assert to_response(_prediction([0.2, 0.95], 1.0))["number"] == "00"  # a stage that never refuses
-    ten_class = Prediction(_prediction([0.0], 0.5).digits, np.full((1, 10), 0.1, np.float32), "test")
+    ten_class = Prediction(_prediction([0.0], 0.5).digits, _read_as_0(0.9), "test")
     assert to_response(ten_class)["digit"] == 0
+
+
+def test_the_confidence_floor_comes_from_the_stage_then_the_default() -> None:
+    assert refusal.floor({}) == refusal.DEFAULT_FLOOR
+    assert refusal.floor({refusal.FLOOR_ENV: "0.5"}) == 0.5 and refusal.floor({refusal.FLOOR_ENV: ""}) == 0.3
+    for bad in ("low", "nan", "-inf"):
+        with pytest.raises(ValueError):
+            refusal.floor({refusal.FLOOR_ENV: bad})
+
+
+def test_a_digit_read_under_the_confidence_floor_refuses_the_request_and_names_both_readings() -> None:
+    assert to_response(_prediction([0.1], 0.5, sure=0.3))["confidence"] == pytest.approx(0.3)  # at the floor
+    with pytest.raises(InputError) as info:
+        to_response(_prediction([0.1, 0.1, 0.1], 0.5, sure=0.29))
+    assert info.value.code == "low_confidence" and info.value.status == STATUSES["low_confidence"] == 422
+    assert info.value.message.startswith(
+        "cannot read mark 1 of 3 (left to right), at pixels 0-8 across and 0-28 down, with confidence: it reads 0 "
+        "with probability 0.29 or 1 with 0.08, under the confidence floor 0.30"
+    )
+    assert to_response(_prediction([0.1, 0.1], 0.5, sure=0.29, floor=0.0))["number"] == "00"  # a stage answering all
+    with pytest.raises(InputError) as info:  # a mark that is no digit is named first: it is the likelier reason
+        to_response(_prediction([0.1, 0.9], 0.5, sure=0.2))
+    assert info.value.code == "not_a_digit"
 
 
 def test_state_dicts_of_ten_eleven_and_twelve_outputs_load_and_others_do_not() -> None:

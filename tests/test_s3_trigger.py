@@ -113,6 +113,7 @@ def _idempotency_ids(config) -> list[str]:
         (b"\x89PNG\r\n\x1a\n broken", "corrupt_image"),
         ("blank", "no_digit_found"),
         ("star", "not_a_digit"),
+        ("overwritten", "low_confidence"),
         ("huge", "image_too_large"),
     ],
 )
@@ -121,6 +122,8 @@ def test_unreadable_objects_are_recorded_as_rejected_not_retried(chalice_client,
         body = images.png(images.blank())
     elif body == "star":
         body = images.png(images.star())
+    elif body == "overwritten":
+        body = images.png(images.overwritten(0, 2))
     elif body == "huge":
         body = images.png(images.blank((28, 28), 0)) + b"\x00" * MAX_IMAGE_BYTES
     key, event = upload(provisioned, body)

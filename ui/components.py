@@ -23,6 +23,7 @@ ERROR_HINTS: dict[str, str] = {
         " sign in a number?). Write digits 0-9 only."
     ),
     "several_lines": "The digits are on more than one line. Write one number, on one line.",
+    "low_confidence": "A digit could not be read with confidence. Write it more clearly, or crop closer to the number.",
     "unsupported_media_type": "This file is not an image we can read (PNG, JPEG, GIF, WebP, BMP, TIFF).",
     "image_too_large": "This image is too large.",
     "corrupt_image": "This image could not be decoded (damaged or truncated file?).",

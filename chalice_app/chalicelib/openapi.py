@@ -79,6 +79,10 @@ _WHEN = {
         " a minus sign); one such mark refuses the image"
     ),
     "several_lines": "digits written on more than one line (one number per picture, on one line)",
+    "low_confidence": (
+        "a digit is read with a probability under the confidence floor (the network hesitates between digits;"
+        " the message names both readings)"
+    ),
     "model_error": "the model crashed on this input",
     "endpoint_unavailable": "the model endpoint is down or not answering: retry after Retry-After",
     "endpoint_throttled": "the model endpoint is throttling: retry after Retry-After",
@@ -98,6 +102,7 @@ _IMAGE = (
     "no_digit_found",
     "not_a_digit",
     "several_lines",
+    "low_confidence",
     "model_error",
 )
 
