@@ -8,7 +8,13 @@ right one:
 - a set of digits or numbers: the share **read right** (the exact number), **refused** as not a
   digit (``not_a_digit``: a false refusal), found no digit in (``no_digit_found``), and misread;
 - a set of things that are not digits: the share **refused** (``not_a_digit``, or ``no_digit_found``
-  where the preprocessing already finds no mark), and the share named as a number anyway.
+  where the preprocessing already finds no mark, or ``low_confidence``), and the share named as a number
+  anyway.
+
+The **confidence floor** (``model.refusal``) is measured too: every set is read once with the floor at 0,
+and each answer read under the stage's floor (``$CONFIDENCE_FLOOR``, else the default) counts as
+``low_confidence``, as the handlers answer it (the floor is the handlers' last check); ``confidence_floor``
+lists, per floor, the answers read right and the wrong answers that it would refuse.
 
 ``python -m bench.recognition_bench [--model ARCHIVE]`` -> ``bench/results/recognition.json``.
 """
@@ -16,8 +22,10 @@ right one:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import io
 import json
+import os
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -27,6 +35,7 @@ from PIL import Image
 
 from bench import recognition_sets, save
 from bench.recognition_sets import Sample
+from model import refusal
 from model.contract import InputError
 from ops.archive import DEFAULT_ARCHIVE, load_archive
 from training.evaluate import load_model, validation_split
@@ -34,10 +43,21 @@ from training.evaluate import load_model, validation_split
 CHUNK = 256
 
 
-def answers(samples: list[Sample], loaded: tuple[Any, Any], content_type: str = "application/x-image") -> list[str]:
-    """Each sample's answer through the handlers: the number read, or the error code."""
+#: The answers that are refusals, not numbers.
+REFUSALS = ("not_a_digit", "no_digit_found", "low_confidence")
+#: The confidence floors whose trade-off is measured.
+FLOORS = (0.2, 0.25, 0.3, 0.35, 0.4, 0.5)
+
+Reading = tuple[str, float | None]
+
+
+def readings(
+    samples: list[Sample], loaded: tuple[Any, Any], content_type: str = "application/x-image"
+) -> list[Reading]:
+    """Each sample's answer through the handlers, ``(the number read or the error code, its confidence or
+    None)``."""
     model, handlers = loaded
-    out: list[str] = [""] * len(samples)
+    out: list[Reading] = [("", None)] * len(samples)
     for start in range(0, len(samples), CHUNK):
         accepted, data = [], []
         for i in range(start, min(start + CHUNK, len(samples))):
@@ -45,21 +65,32 @@ def answers(samples: list[Sample], loaded: tuple[Any, Any], content_type: str = 
                 data.append(handlers.input_fn(samples[i].data, content_type))
                 accepted.append(i)
             except InputError as exc:
-                out[i] = exc.code
+                out[i] = (exc.code, None)
         for i, prediction in zip(accepted, handlers.predict_many(data, model), strict=True):
             try:
-                out[i] = json.loads(handlers.output_fn(prediction, "application/json")[0])["number"]
+                answer = json.loads(handlers.output_fn(prediction, "application/json")[0])
+                out[i] = (answer["number"], answer["confidence"])
             except InputError as exc:
-                out[i] = exc.code
+                out[i] = (exc.code, None)
     return out
+
+
+def answers(samples: list[Sample], loaded: tuple[Any, Any], content_type: str = "application/x-image") -> list[str]:
+    """Each sample's answer through the handlers: the number read, or the error code."""
+    return [answer for answer, _ in readings(samples, loaded, content_type)]
+
+
+def at_floor(found: list[Reading], floor: float) -> list[str]:
+    """Answers read with the floor at 0 -> the answers at ``floor``: under it, ``low_confidence``."""
+    return ["low_confidence" if c is not None and c < floor else a for a, c in found]
 
 
 def summarise(samples: list[Sample], found: list[str]) -> dict[str, Any]:
     """The shares of answers (see the module doc) and the commonest wrong answers."""
     n = len(samples)
     if all(s.answer is None for s in samples):
-        refused = sum(a in ("not_a_digit", "no_digit_found") for a in found)
-        named = Counter(a for a in found if a not in ("not_a_digit", "no_digit_found"))
+        refused = sum(a in REFUSALS for a in found)
+        named = Counter(a for a in found if a not in REFUSALS)
         return {
             "images": n,
             "refused": refused / n,
@@ -69,14 +100,47 @@ def summarise(samples: list[Sample], found: list[str]) -> dict[str, Any]:
         }
     right = sum(a == s.answer for s, a in zip(samples, found, strict=True))
     wrong = Counter(f"{s.answer}->{a}" for s, a in zip(samples, found, strict=True) if a != s.answer)
+    refused = {code: found.count(code) / n for code in REFUSALS}
     return {
         "images": n,
         "read_right": right / n,
-        "refused_as_not_a_digit": found.count("not_a_digit") / n,
-        "no_digit_found": found.count("no_digit_found") / n,
-        "misread": (n - right) / n - (found.count("not_a_digit") + found.count("no_digit_found")) / n,
+        "refused_as_not_a_digit": refused["not_a_digit"],
+        "no_digit_found": refused["no_digit_found"],
+        "low_confidence": refused["low_confidence"],
+        "misread": (n - right) / n - sum(refused.values()),
         "commonest_errors": wrong.most_common(8),
     }
+
+
+def floor_tradeoff(sets: dict[str, tuple[list[Sample], list[Reading]]]) -> list[dict[str, Any]]:
+    """Per floor of :data:`FLOORS`: of the answers read with the floor at 0, how many read right and how
+    many wrong numbers (misread digits, non-digits named) it refuses, on the validation uploads and on
+    the other sets together."""
+    rows = []
+    for floor in FLOORS:
+        row: dict[str, Any] = {"floor": floor}
+        groups = {
+            "validation": ["mnist_validation_png"],
+            "other_sets": [name for name in sets if not name.startswith("mnist_validation")],
+        }
+        for group, names in groups.items():
+            right = wrong = right_refused = wrong_refused = 0
+            for samples, found in (sets[name] for name in names):
+                for sample, (answer, confidence) in zip(samples, found, strict=True):
+                    if confidence is None:
+                        continue
+                    ok = answer == sample.answer
+                    right, wrong = right + ok, wrong + (not ok)
+                    right_refused += ok and confidence < floor
+                    wrong_refused += (not ok) and confidence < floor
+            row[group] = {
+                "read_right": right,
+                "right_refused": right_refused,
+                "wrong": wrong,
+                "wrong_refused": wrong_refused,
+            }
+        rows.append(row)
+    return rows
 
 
 def mnist_validation(model_path: Path) -> tuple[list[Sample], list[Sample], np.ndarray, np.ndarray]:
@@ -95,20 +159,27 @@ def mnist_validation(model_path: Path) -> tuple[list[Sample], list[Sample], np.n
 
 
 def run(model_path: Path = DEFAULT_ARCHIVE) -> dict[str, Any]:
-    loaded = load_archive(model_path)
+    model, handlers = load_archive(model_path)
+    floor = refusal.floor(os.environ)
+    loaded = (dataclasses.replace(model, confidence_floor=0.0), handlers)  # the floor applied by at_floor
     tensors, uploads, images, labels = mnist_validation(model_path)
-    results: dict[str, Any] = {
-        "model_version": loaded[0].version,
-        "not_a_digit_threshold": getattr(loaded[0], "not_a_digit_threshold", None),
-        "mnist_validation_tensors": summarise(tensors, answers(tensors, loaded, "application/json")),
-        "mnist_validation_png": summarise(uploads, answers(uploads, loaded)),
-    }
     inverted = [Sample(_inverted_png(image), s.answer, s.name) for image, s in zip(images, uploads, strict=True)]
-    results["mnist_validation_png_dark_on_light"] = summarise(inverted, answers(inverted, loaded))
+    sets = {
+        "mnist_validation_tensors": (tensors, readings(tensors, loaded, "application/json")),
+        "mnist_validation_png": (uploads, readings(uploads, loaded)),
+        "mnist_validation_png_dark_on_light": (inverted, readings(inverted, loaded)),
+    }
     rng = np.random.default_rng(0)
     pick = rng.choice(len(images), 300, replace=False)
     for name, samples in recognition_sets.all_sets(images[pick], labels[pick]):
-        results[name] = summarise(samples, answers(samples, loaded))
+        sets[name] = (samples, readings(samples, loaded))
+    results: dict[str, Any] = {
+        "model_version": model.version,
+        "not_a_digit_threshold": model.not_a_digit_threshold,
+        "confidence_floor": floor,
+    }
+    results |= {name: summarise(samples, at_floor(found, floor)) for name, (samples, found) in sets.items()}
+    results["confidence_floor_tradeoff"] = floor_tradeoff(sets)
     rows = []
     for name, summary in results.items():
         if isinstance(summary, dict):
