@@ -167,6 +167,11 @@ PUNCTUATION_TOP = 0.3
 #: ... and it stands at least this share of the digit's height apart (and 2 working pixels: nearer, a
 #: broken-off end of a stroke, a 3's terminal).
 PUNCTUATION_GAP = 0.03
+#: A speck (under :data:`SPECK_AREA` of the largest mark, 3 working pixels or more) that fills this share
+#: of its box and stands wholly in the gap between two digits, below this share of their height from their
+#: top, is a decimal point or a comma written with a fine pen, not dust: refused as punctuation too.
+DOT_FILL = 0.6
+DOT_LOW = 0.6
 #: A mark off the line beside a digit (a degree sign, an exponent, a long comma) is under this share of
 #: its height ...
 OFF_LINE_HEIGHT = 0.6
@@ -1087,6 +1092,7 @@ def group_digits(components: list[_Component], image_shape: tuple[int, int], lev
     components = sorted(components, key=lambda c: c.area, reverse=True)[:MAX_COMPONENTS]
     largest = components[0].area
     parts = [c for c in components if c.area >= max(3, SPECK_AREA * largest)]
+    dots = [c for c in components if 2 <= c.area < SPECK_AREA * largest and _solid_dot(c)]
     parts = [part for part in parts if not _underline(part, parts)]
     if not parts:
         return []
@@ -1101,8 +1107,25 @@ def group_digits(components: list[_Component], image_shape: tuple[int, int], lev
         digits, marks = _grouped(parts, image_shape, punctuation=True)
         _refuse_several_lines(digits)
         _refuse_punctuation(marks, digits)
+        _refuse_punctuation([d for d in dots if _low_in_a_gap(d, digits)], digits)
         _refuse_off_line(digits)
     return digits
+
+
+def _solid_dot(c: _Component) -> bool:
+    """A component that fills its box, about as wide as tall: a pen's dot, not a hairline's piece."""
+    return c.area >= DOT_FILL * c.width * c.height and max(c.width, c.height) <= 2 * min(c.width, c.height)
+
+
+def _low_in_a_gap(dot: _Component, digits: list[_Component]) -> bool:
+    """Whether a speck stands wholly in the gap between two digits, in the lower part of their line:
+    where a decimal point or a comma is written (dropped as a speck, "3.14" was read 314)."""
+    for left, right in itertools.pairwise(digits):
+        top, foot = min(left.y0, right.y0), max(left.y1, right.y1)
+        below = foot + PUNCTUATION_REACH * (foot - top)  # a comma, or a dot a broad pen put on the line
+        if left.x1 < dot.x0 and dot.x1 < right.x0 and top + DOT_LOW * (foot - top) <= dot.y0 and dot.y0 + dot.y1 <= 2 * below:
+            return True
+    return False
 
 
 def _refuse_several_lines(digits: list[_Component]) -> None:
