@@ -167,11 +167,13 @@ PUNCTUATION_TOP = 0.3
 #: ... and it stands at least this share of the digit's height apart (and 2 working pixels: nearer, a
 #: broken-off end of a stroke, a 3's terminal).
 PUNCTUATION_GAP = 0.03
-#: A speck (under :data:`SPECK_AREA` of the largest mark, 3 working pixels or more) that fills this share
-#: of its box and stands wholly in the gap between two digits, below this share of their height from their
-#: top, is a decimal point or a comma written with a fine pen, not dust: refused as punctuation too.
+#: A speck (under :data:`SPECK_AREA` of the largest mark, 2 working pixels or more) that fills this share
+#: of its box and stands wholly in the gap between two digits, its centre below this share of their height
+#: from their top (on the line's foot, where a decimal point or a comma is written; a speck an MNIST crop
+#: carries from a neighbour sits higher, docs/model.md step 4), is a decimal point or a comma written with
+#: a fine pen, not dust: refused as punctuation too.
 DOT_FILL = 0.6
-DOT_LOW = 0.6
+DOT_LOW = 0.75
 #: A mark off the line beside a digit (a degree sign, an exponent, a long comma) is under this share of
 #: its height ...
 OFF_LINE_HEIGHT = 0.6
@@ -1123,7 +1125,8 @@ def _low_in_a_gap(dot: _Component, digits: list[_Component]) -> bool:
     for left, right in itertools.pairwise(digits):
         top, foot = min(left.y0, right.y0), max(left.y1, right.y1)
         below = foot + PUNCTUATION_REACH * (foot - top)  # a comma, or a dot a broad pen put on the line
-        if left.x1 < dot.x0 and dot.x1 < right.x0 and top + DOT_LOW * (foot - top) <= dot.y0 and dot.y0 + dot.y1 <= 2 * below:
+        centre = (dot.y0 + dot.y1) / 2
+        if left.x1 < dot.x0 and dot.x1 < right.x0 and top + DOT_LOW * (foot - top) <= centre <= below:
             return True
     return False
 
