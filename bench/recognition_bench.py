@@ -11,10 +11,10 @@ right one:
   where the preprocessing already finds no mark, or ``low_confidence``), and the share named as a number
   anyway.
 
-The **confidence floor** (``model.refusal``) is measured too: every set is read once with the floor at 0,
-and each answer read under the stage's floor (``$CONFIDENCE_FLOOR``, else the default) counts as
-``low_confidence``, as the handlers answer it (the floor is the handlers' last check); ``confidence_floor``
-lists, per floor, the answers read right and the wrong answers that it would refuse.
+The **confidence floor** (``model.refusal``) is measured too: every set is read again with the floor at 0
+(the stage's floor, ``$CONFIDENCE_FLOOR`` or the default, gives the shares above), and
+``confidence_floor_tradeoff`` lists, per floor, how many answers read right and how many wrong ones have a
+confidence under it.
 
 ``python -m bench.recognition_bench [--model ARCHIVE]`` -> ``bench/results/recognition.json``.
 """
@@ -25,7 +25,6 @@ import argparse
 import dataclasses
 import io
 import json
-import os
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -35,7 +34,6 @@ from PIL import Image
 
 from bench import recognition_sets, save
 from bench.recognition_sets import Sample
-from model import refusal
 from model.contract import InputError
 from ops.archive import DEFAULT_ARCHIVE, load_archive
 from training.evaluate import load_model, validation_split
@@ -80,11 +78,6 @@ def answers(samples: list[Sample], loaded: tuple[Any, Any], content_type: str = 
     return [answer for answer, _ in readings(samples, loaded, content_type)]
 
 
-def at_floor(found: list[Reading], floor: float) -> list[str]:
-    """Answers read with the floor at 0 -> the answers at ``floor``: under it, ``low_confidence``."""
-    return ["low_confidence" if c is not None and c < floor else a for a, c in found]
-
-
 def summarise(samples: list[Sample], found: list[str]) -> dict[str, Any]:
     """The shares of answers (see the module doc) and the commonest wrong answers."""
     n = len(samples)
@@ -113,9 +106,9 @@ def summarise(samples: list[Sample], found: list[str]) -> dict[str, Any]:
 
 
 def floor_tradeoff(sets: dict[str, tuple[list[Sample], list[Reading]]]) -> list[dict[str, Any]]:
-    """Per floor of :data:`FLOORS`: of the answers read with the floor at 0, how many read right and how
-    many wrong numbers (misread digits, non-digits named) it refuses, on the validation uploads and on
-    the other sets together."""
+    """Per floor of :data:`FLOORS`: of the answers read with the floor at 0 (``sets``: the samples and
+    their readings, by set), how many read right and how many wrong numbers (misread digits, non-digits
+    named) have a confidence under it, on the validation uploads and on the other sets together."""
     rows = []
     for floor in FLOORS:
         row: dict[str, Any] = {"floor": floor}
@@ -159,27 +152,31 @@ def mnist_validation(model_path: Path) -> tuple[list[Sample], list[Sample], np.n
 
 
 def run(model_path: Path = DEFAULT_ARCHIVE) -> dict[str, Any]:
-    model, handlers = load_archive(model_path)
-    floor = refusal.floor(os.environ)
-    loaded = (dataclasses.replace(model, confidence_floor=0.0), handlers)  # the floor applied by at_floor
+    loaded = load_archive(model_path)
+    model = loaded[0]
+    unfloored = (dataclasses.replace(model, confidence_floor=0.0), loaded[1])
     tensors, uploads, images, labels = mnist_validation(model_path)
     inverted = [Sample(_inverted_png(image), s.answer, s.name) for image, s in zip(images, uploads, strict=True)]
-    sets = {
-        "mnist_validation_tensors": (tensors, readings(tensors, loaded, "application/json")),
-        "mnist_validation_png": (uploads, readings(uploads, loaded)),
-        "mnist_validation_png_dark_on_light": (inverted, readings(inverted, loaded)),
+    sets: dict[str, list[Sample]] = {
+        "mnist_validation_tensors": tensors,
+        "mnist_validation_png": uploads,
+        "mnist_validation_png_dark_on_light": inverted,
     }
     rng = np.random.default_rng(0)
     pick = rng.choice(len(images), 300, replace=False)
-    for name, samples in recognition_sets.all_sets(images[pick], labels[pick]):
-        sets[name] = (samples, readings(samples, loaded))
+    sets |= dict(recognition_sets.all_sets(images[pick], labels[pick]))
     results: dict[str, Any] = {
         "model_version": model.version,
         "not_a_digit_threshold": model.not_a_digit_threshold,
-        "confidence_floor": floor,
+        "confidence_floor": model.confidence_floor,
     }
-    results |= {name: summarise(samples, at_floor(found, floor)) for name, (samples, found) in sets.items()}
-    results["confidence_floor_tradeoff"] = floor_tradeoff(sets)
+    without_floor = {}
+    for name, samples in sets.items():
+        content_type = "application/json" if name == "mnist_validation_tensors" else "application/x-image"
+        results[name] = summarise(samples, answers(samples, loaded, content_type))
+        if name != "mnist_validation_tensors":
+            without_floor[name] = (samples, readings(samples, unfloored))
+    results["confidence_floor_tradeoff"] = floor_tradeoff(without_floor)
     rows = []
     for name, summary in results.items():
         if isinstance(summary, dict):

@@ -24,18 +24,24 @@ exception becomes HTTP 500 with a Python traceback as plain text. Accepted input
 
 Answers are JSON, or for ``Accept: application/x-npy`` the probabilities as an ``(N, 10)`` float32 array.
 
+A photo whose reading is refused gets a second look (:class:`Digits`): read again with a shadow's
+straight edge across it divided out (:mod:`model.shadow_edge`), and answered so when that reading is not
+refused; a refusal of the first look stands otherwise.
+
 Torch 2.6 API only (the SageMaker inference containers); torch, numpy and Pillow.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import itertools
 import json
 import logging
 import os
 import pickle
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,7 +54,7 @@ from . import refusal
 from .contract import IMAGE_CONTENT_TYPES, JSON, NPY, NPZ, InputError, decode_image_field, media_type, parse_json
 from .network import CLASS_COUNTS, NUM_CLASSES, TOUCHING, DigitNet, for_inference, from_state_dict, normalize
 from .npy import read_npy, read_npz, write_npy
-from .preprocess import MAX_DIGITS, MIN_DIGIT_CONTRAST, SIZE, SPLIT_ASPECT, Digit, preprocess
+from .preprocess import MAX_DIGITS, MIN_DIGIT_CONTRAST, SIZE, SPLIT_ASPECT, Digit, NoShadowEdge, preprocess
 
 __all__ = [
     "LoadedModel",
@@ -89,6 +95,9 @@ class Prediction:
     not_digit: np.ndarray | None = None  # (len(digits),) float32
     not_a_digit_threshold: float | np.ndarray = refusal.DEFAULT_THRESHOLD  # one, or one per digit
     confidence_floor: float = refusal.DEFAULT_FLOOR
+    #: When these are a second look's digits (:class:`Digits`): the first look's refusal, which stands
+    #: if this prediction is refused too.
+    first_look: InputError | None = None
 
 
 # ------------------------------------------------------------------------------------------- model_fn
@@ -132,6 +141,40 @@ def _state_dict(path: Path) -> dict[str, torch.Tensor]:
 
 # ------------------------------------------------------------------------------------------- input_fn
 
+#: The refusals of a picture's first reading that a second look may undo: a shadow's edge read as a
+#: mark, or cutting the number short.
+SECOND_LOOK = ("not_a_digit", "several_lines", "no_digit_found", "low_confidence")
+
+
+class Digits(list[Digit]):
+    """The digits of one uploaded picture (a ``list`` of :class:`~model.preprocess.Digit`) and its
+    ``second_look``: the picture read again with a shadow's straight edge divided out (raises
+    :class:`~model.preprocess.NoShadowEdge` when it has none), which :func:`predict_many` takes when
+    the first reading is refused. Digits that are a second look's carry the first look's refusal
+    (``first_look``), which stands when they are refused too."""
+
+    second_look: Callable[[], list[Digit]] | None = None
+    first_look: InputError | None = None
+
+
+def _read_image(data: bytes) -> list[Digit]:
+    """An image file's digits (:func:`~model.preprocess.preprocess`), with their second look; a refusal
+    of the first reading (:data:`SECOND_LOOK`) is answered by the second where it finds digits."""
+    again = functools.partial(preprocess, data, shadow_edge=True)
+    try:
+        digits = Digits(preprocess(data))
+    except InputError as refused:
+        if refused.code not in SECOND_LOOK:
+            raise
+        try:
+            digits = Digits(again())
+        except (InputError, NoShadowEdge):
+            raise refused from None
+        digits.first_look = refused
+        return digits
+    digits.second_look = again
+    return digits
+
 
 def input_fn(body: bytes | bytearray | str, content_type: str | None) -> list[Digit]:
     """A request body -> the digits in it (28x28 MNIST-style each, with boxes), left to right.
@@ -152,7 +195,7 @@ def input_fn(body: bytes | bytearray | str, content_type: str | None) -> list[Di
                 body = body.encode("latin-1")
             except UnicodeEncodeError:
                 raise InputError("corrupt_image", "the image arrived as text, not bytes") from None
-        return preprocess(bytes(body))
+        return _read_image(bytes(body))
     accepted = ", ".join((*IMAGE_CONTENT_TYPES, JSON, NPY, NPZ))
     raise InputError("unsupported_media_type", f"content type {content_type!r} is not supported; use one of {accepted}")
 
@@ -166,7 +209,7 @@ def _from_json(body: bytes | bytearray | str) -> list[Digit]:
             'or "pixels" (a 28x28 array of 0-255, or a list of them)',
         )
     if "image" in payload:
-        return preprocess(decode_image_field(payload["image"]))
+        return _read_image(decode_image_field(payload["image"]))
     return _from_pixels(payload["pixels"])
 
 
@@ -227,7 +270,8 @@ def predict_many(items: list[list[Digit]], model: LoadedModel) -> list[Predictio
     than ``SURE_PARTS_OF_SURE_WHOLE`` sure is cut every way preprocessing offers; all those parts are
     classified in a second pass, and the mark read as the network is surest of (:func:`best_reading`).
     Marks side by side whose columns overlap (``Digit.joined``) are read as one mark where the network
-    reads them together as a symbol (:func:`_joined_symbols`)."""
+    reads them together as a symbol (:func:`_joined_symbols`). A request whose prediction is refused
+    and that has a second look (:class:`Digits`) is read again so, and answered so where that is not."""
     digits = [digit for request in items for digit in request]
     if not digits:
         return [Prediction([], np.zeros((0, NUM_CLASSES), np.float32), model.version) for _ in items]
@@ -271,8 +315,27 @@ def predict_many(items: list[list[Digit]], model: LoadedModel) -> list[Predictio
         rows = np.concatenate([p for _, p, _ in mine]) if mine else np.zeros((0, NUM_CLASSES), np.float32)
         digit_rows, not_digit = refusal.split(rows)
         limits = np.array([part if cut else whole for found, _, cut in mine for _ in found])
-        predictions.append(Prediction(chosen, digit_rows, model.version, not_digit, limits, model.confidence_floor))
+        first_look = getattr(request, "first_look", None)
+        floor = model.confidence_floor
+        predictions.append(Prediction(chosen, digit_rows, model.version, not_digit, limits, floor, first_look))
+    for k, request in enumerate(items):
+        if getattr(request, "second_look", None) is not None and _refused(predictions[k]):
+            try:
+                again = predict_many([request.second_look()], model)[0]
+            except (InputError, NoShadowEdge):
+                continue
+            if not _refused(again):
+                predictions[k] = again
     return predictions
+
+
+def _refused(prediction: Prediction) -> bool:
+    """Whether :func:`refuse` refuses ``prediction``."""
+    try:
+        refuse(prediction)
+    except InputError:
+        return True
+    return False
 
 
 def _joined_symbols(
@@ -494,11 +557,17 @@ def to_response(prediction: Prediction) -> dict[str, Any]:
 
 def refuse(prediction: Prediction) -> None:
     """Raise ``not_a_digit`` when a mark is no digit (:func:`model.refusal.check`), else ``low_confidence``
-    when a digit is read under the confidence floor (:func:`model.refusal.check_confidence`)."""
+    when a digit is read under the confidence floor (:func:`model.refusal.check_confidence`); a second
+    look's prediction refused so raises the first look's refusal instead (``Prediction.first_look``)."""
     boxes = [d.box for d in prediction.digits]
-    if prediction.not_digit is not None:
-        refusal.check(prediction.not_digit, prediction.not_a_digit_threshold, boxes)
-    refusal.check_confidence(prediction.probabilities, prediction.confidence_floor, boxes)
+    try:
+        if prediction.not_digit is not None:
+            refusal.check(prediction.not_digit, prediction.not_a_digit_threshold, boxes)
+        refusal.check_confidence(prediction.probabilities, prediction.confidence_floor, boxes)
+    except InputError:
+        if prediction.first_look is not None:
+            raise prediction.first_look from None
+        raise
 
 
 def model_input_png(digits: list[Digit]) -> str:

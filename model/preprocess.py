@@ -57,6 +57,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageOps, UnidentifiedImageError
 
 from .contract import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, SHRINK_HINT, InputError, sniff, too_large, where
+from .shadow_edge import without_shadow_edge
 
 #: Formats Pillow may decode (JPEG includes phones' multi-picture MPO files). Restricting them keeps
 #: exotic decoders (EPS runs Ghostscript) out of reach.
@@ -1065,6 +1066,11 @@ class _Located(InputError):
         return _Located(self.code, self.template, [move(box) for box in self.boxes])
 
 
+class NoShadowEdge(Exception):
+    """:func:`preprocess` with ``shadow_edge``: the picture is no photo, or holds no shadow's straight
+    edge across it (:func:`model.shadow_edge.without_shadow_edge`); the first look's answer stands."""
+
+
 class _Faint(Exception):
     """Faint writing in a photo (:attr:`Levels.faint`, :func:`_nearer`): ``box`` (working pixels) is the
     part of it to read again at less reduction, where thin faint lines keep more of their contrast."""
@@ -1977,7 +1983,7 @@ def _frame(component: _Component, labels: np.ndarray) -> np.ndarray | None:
     return on_lines if thin and sides and corners and on_lines.sum() >= FRAME_LINES * window.sum() else None
 
 
-def find_digits(grey: np.ndarray, photo: bool = False, sheet: bool = False) -> list[Digit]:
+def find_digits(grey: np.ndarray, photo: bool = False, sheet: bool = False, shadow_edge: bool = False) -> list[Digit]:
     """Working-size grey image -> its digits left to right, boxes in working pixels.
 
     A number on a slope (:func:`_slope`: a photo taken turned, a line written uphill) is turned level
@@ -1986,10 +1992,16 @@ def find_digits(grey: np.ndarray, photo: bool = False, sheet: bool = False) -> l
     is not ink (:func:`_table`); a small picture is a crop, where a digit's stroke cut by the edge
     looks the same. Faint writing (:attr:`Levels.faint`) small in a photo raises :class:`_Faint`:
     :func:`preprocess` reads it again from the picture, reduced less. Raises ``no_digit_found`` for
-    blank, uniform or noise-only images.
+    blank, uniform or noise-only images. With ``shadow_edge``, a photo's shadow's straight edge is
+    divided out first (:func:`model.shadow_edge.without_shadow_edge`), or :class:`NoShadowEdge` raised.
     """
     if min(grey.shape) < MIN_DIGIT_PIXELS:  # a strip a few pixels thin: no digit fits, nor a model of the paper
         raise InputError("no_digit_found", "no digit found: the picture is too thin to hold one")
+    if shadow_edge:
+        lit = without_shadow_edge(grey) if photo and not sheet else None
+        if lit is None:
+            raise NoShadowEdge
+        grey = lit
     ink, levels = ink_map(grey, photo, sheet)
     if photo and levels.faint and (closer := _nearer(ink, levels.low)) is not None:
         raise _Faint(closer)
@@ -2316,12 +2328,14 @@ def mnist_form(image: Image.Image) -> Digit | None:
     return Digit(pixels.copy(), (int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1))
 
 
-def preprocess(image: bytes | Image.Image | np.ndarray) -> list[Digit]:
+def preprocess(image: bytes | Image.Image | np.ndarray, shadow_edge: bool = False) -> list[Digit]:
     """Any image (encoded bytes, a Pillow image, or an array such as a canvas's RGBA) -> its digits,
     left to right, each as 28x28 uint8 MNIST-style pixels with its box in the input's pixels.
 
     A 28x28 picture already in MNIST's normal form is taken as it is (:func:`mnist_form`).
     Raises ``InputError`` (see :mod:`model.contract`) for anything that is not an image with a digit.
+    ``shadow_edge``: the second look at a photo whose first reading was refused, a shadow's straight edge
+    across it divided out first (:mod:`model.shadow_edge`); :class:`NoShadowEdge` when it has none.
     """
     original = image
     if isinstance(image, (bytes, bytearray, memoryview)):
@@ -2344,7 +2358,7 @@ def preprocess(image: bytes | Image.Image | np.ndarray) -> list[Digit]:
 
     try:
         # A picture reduced twice or more is a photo or a scan of a page: a table may show round the sheet.
-        return [_with_boxes(digit, to_input) for digit in find_digits(grey, photo=sx <= 0.5)]
+        return [_with_boxes(digit, to_input) for digit in find_digits(grey, sx <= 0.5, shadow_edge=shadow_edge)]
     except _Located as located:
         raise located.moved(to_input) from None
     except _TooSmall as small:

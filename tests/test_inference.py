@@ -589,6 +589,7 @@ def test_archive_ships_this_checkouts_handlers() -> None:
         "npy.py",
         "preprocess.py",
         "refusal.py",
+        "shadow_edge.py",
     ]
 
 

@@ -288,6 +288,34 @@ def test_numbers_on_a_sheet_lying_on_a_table_are_read(loaded, digits) -> None:
     assert result["misread"] <= 0.05, result
 
 
+def test_a_shadows_edge_across_a_sheet_and_the_table_is_divided_out_on_a_second_look(loaded, digits) -> None:
+    """A hand's or a wall's shadow across a sheet lying on a table and the table: the lit part was read
+    alone, or the shadow as ink, and the picture refused (37.5 % read). A refused photo is read again with
+    the shadow's straight edge divided out (model.shadow_edge; docs/model.md, step 3)."""
+    result = score("shaded_sheets", recognition_sets.shaded_sheets(*digits), loaded)
+    assert result["read_right"] >= 0.75, result
+    assert result["misread"] <= 0.2, result
+
+
+def test_a_second_look_is_taken_only_when_the_first_is_refused(loaded, digits) -> None:
+    """A picture read at the first look is answered so (the second look never runs), and a second look
+    refused too leaves the first look's refusal: a blank page stays ``no_digit_found``."""
+    model, handlers = loaded
+    body = images.png(images.invert(images.resize(digits[0][0], 280)))
+    read = handlers.input_fn(body, "image/png")
+
+    def never() -> list:
+        raise AssertionError("a second look at a picture read at the first")
+
+    read.second_look = never
+    assert handlers.predict_many([read], model)[0].digits
+    star = handlers.input_fn(images.png(images.star()), "image/png")  # as a second look's reading
+    star.first_look = handlers.InputError("no_digit_found", "no digit found (the first look)")
+    with pytest.raises(handlers.InputError, match="the first look") as refused:
+        handlers.output_fn(handlers.predict_many([star], model)[0], "application/json")
+    assert refused.value.code == "no_digit_found"
+
+
 def test_numbers_with_a_shadow_cast_across_them_are_read(loaded, digits) -> None:
     """Numbers photographed with a hand's or a pen's shadow across them (docs/model.md, step 3)."""
     result = score("shadowed", recognition_sets.shadowed_photos(*digits), loaded)
