@@ -24,9 +24,10 @@ exception becomes HTTP 500 with a Python traceback as plain text. Accepted input
 
 Answers are JSON, or for ``Accept: application/x-npy`` the probabilities as an ``(N, 10)`` float32 array.
 
-A photo whose reading is refused gets a second look (:class:`Digits`): read again with a shadow's
-straight edge across it divided out (:mod:`model.shadow_edge`), and answered so when that reading is not
-refused; a refusal of the first look stands otherwise.
+A photo whose reading is refused gets second looks (:class:`Digits`, :data:`SECOND_LOOKS`): read again
+with a shadow's straight edge across it divided out (:mod:`model.shadow_edge`), then with a sheet lying
+turned read turned level, and answered by the first of them that is not refused; a refusal of the first
+look stands otherwise.
 
 Torch 2.6 API only (the SageMaker inference containers); torch, numpy and Pillow.
 """
@@ -54,7 +55,7 @@ from . import refusal
 from .contract import IMAGE_CONTENT_TYPES, JSON, NPY, NPZ, InputError, decode_image_field, media_type, parse_json
 from .network import CLASS_COUNTS, NUM_CLASSES, TOUCHING, DigitNet, for_inference, from_state_dict, normalize
 from .npy import read_npy, read_npz, write_npy
-from .preprocess import MAX_DIGITS, MIN_DIGIT_CONTRAST, SIZE, SPLIT_ASPECT, Digit, NoShadowEdge, preprocess
+from .preprocess import MAX_DIGITS, MIN_DIGIT_CONTRAST, SIZE, SPLIT_ASPECT, Digit, NoSecondLook, preprocess
 
 __all__ = [
     "LoadedModel",
@@ -142,37 +143,41 @@ def _state_dict(path: Path) -> dict[str, torch.Tensor]:
 # ------------------------------------------------------------------------------------------- input_fn
 
 #: The refusals of a picture's first reading that a second look may undo: a shadow's edge read as a
-#: mark, or cutting the number short.
+#: mark, or cutting the number short; digits turned past what the network reads.
 SECOND_LOOK = ("not_a_digit", "several_lines", "no_digit_found", "low_confidence")
+#: The second looks, in the order tried (:func:`model.preprocess.preprocess`'s options).
+SECOND_LOOKS = ({"shadow_edge": True}, {"sheet_level": True})
 
 
 class Digits(list[Digit]):
     """The digits of one uploaded picture (a ``list`` of :class:`~model.preprocess.Digit`) and its
-    ``second_look``: the picture read again with a shadow's straight edge divided out (raises
-    :class:`~model.preprocess.NoShadowEdge` when it has none), which :func:`predict_many` takes when
-    the first reading is refused. Digits that are a second look's carry the first look's refusal
-    (``first_look``), which stands when they are refused too."""
+    ``second_looks``: the picture read again each way of :data:`SECOND_LOOKS` (each raises
+    :class:`~model.preprocess.NoSecondLook` when the picture offers none), which :func:`predict_many`
+    tries in turn when the first reading is refused. Digits that are a second look's carry the first
+    look's refusal (``first_look``), which stands when they are refused too."""
 
-    second_look: Callable[[], list[Digit]] | None = None
+    second_looks: tuple[Callable[[], list[Digit]], ...] = ()
     first_look: InputError | None = None
 
 
 def _read_image(data: bytes) -> list[Digit]:
-    """An image file's digits (:func:`~model.preprocess.preprocess`), with their second look; a refusal
-    of the first reading (:data:`SECOND_LOOK`) is answered by the second where it finds digits."""
-    again = functools.partial(preprocess, data, shadow_edge=True)
+    """An image file's digits (:func:`~model.preprocess.preprocess`), with their second looks; a refusal
+    of the first reading (:data:`SECOND_LOOK`) is answered by the first second look that finds digits."""
+    looks = tuple(functools.partial(preprocess, data, **way) for way in SECOND_LOOKS)
     try:
         digits = Digits(preprocess(data))
     except InputError as refused:
         if refused.code not in SECOND_LOOK:
             raise
-        try:
-            digits = Digits(again())
-        except (InputError, NoShadowEdge):
-            raise refused from None
-        digits.first_look = refused
-        return digits
-    digits.second_look = again
+        for look in looks:
+            try:
+                digits = Digits(look())
+            except (InputError, NoSecondLook):
+                continue
+            digits.first_look = refused
+            return digits
+        raise refused from None
+    digits.second_looks = looks
     return digits
 
 
@@ -271,7 +276,7 @@ def predict_many(items: list[list[Digit]], model: LoadedModel) -> list[Predictio
     classified in a second pass, and the mark read as the network is surest of (:func:`best_reading`).
     Marks side by side whose columns overlap (``Digit.joined``) are read as one mark where the network
     reads them together as a symbol (:func:`_joined_symbols`). A request whose prediction is refused
-    and that has a second look (:class:`Digits`) is read again so, and answered so where that is not."""
+    and that has second looks (:class:`Digits`) is answered by the first of them that is not refused."""
     digits = [digit for request in items for digit in request]
     if not digits:
         return [Prediction([], np.zeros((0, NUM_CLASSES), np.float32), model.version) for _ in items]
@@ -319,13 +324,14 @@ def predict_many(items: list[list[Digit]], model: LoadedModel) -> list[Predictio
         floor = model.confidence_floor
         predictions.append(Prediction(chosen, digit_rows, model.version, not_digit, limits, floor, first_look))
     for k, request in enumerate(items):
-        if getattr(request, "second_look", None) is not None and _refused(predictions[k]):
+        for look in getattr(request, "second_looks", ()) if _refused(predictions[k]) else ():
             try:
-                again = predict_many([request.second_look()], model)[0]
-            except (InputError, NoShadowEdge):
+                again = predict_many([look()], model)[0]
+            except (InputError, NoSecondLook):
                 continue
             if not _refused(again):
                 predictions[k] = again
+                break
     return predictions
 
 

@@ -116,6 +116,9 @@ SPECK_AREA = 0.03  # components under this fraction of the largest one are speck
 MAX_COMPONENTS = 64  # the largest components considered (noise and text produce hundreds)
 MAX_DIGITS = 16
 SHEET_ASPECT = 0.5  # a sheet of paper's shorter side is at least half its longer one
+#: A sheet lying turned by this many degrees or more is read turned level (the network learnt digits
+#: turned by up to 10; the writing lies along the paper's edges).
+SHEET_LEVEL = 12.0
 #: A sheet photographed turned fills this share of the smallest rectangle round it, at any angle.
 SHEET_RECTANGLE = 0.85
 #: ... holding under this share of its area of what lies round it (a shadow across it is no table).
@@ -1066,9 +1069,10 @@ class _Located(InputError):
         return _Located(self.code, self.template, [move(box) for box in self.boxes])
 
 
-class NoShadowEdge(Exception):
-    """:func:`preprocess` with ``shadow_edge``: the picture is no photo, or holds no shadow's straight
-    edge across it (:func:`model.shadow_edge.without_shadow_edge`); the first look's answer stands."""
+class NoSecondLook(Exception):
+    """:func:`preprocess` asked for a second look the picture does not offer: with ``shadow_edge``, no
+    photo or no shadow's straight edge across it (:func:`model.shadow_edge.without_shadow_edge`); with
+    ``sheet_level``, no sheet lying turned :data:`SHEET_LEVEL` or more. The first look's answer stands."""
 
 
 class _Faint(Exception):
@@ -1329,6 +1333,9 @@ class _Sheet(NamedTuple):
     #: Whether it may hold nothing (a solid disc: its digit may be a lighter shade of the ink, as on a
     #: coloured badge on a dark screen); if nothing is found in it, it is read as the mark it is.
     tentative: bool = False
+    #: How far a sheet lies turned (degrees counter-clockwise, as ``Image.rotate`` turns; -45 to 45): from
+    #: :data:`SHEET_LEVEL` on, it is read turned level, the writing on it with it.
+    angle: float = 0.0
 
 
 def _sheet(components: list[_Component], labels: np.ndarray, grey: np.ndarray, photo: bool = False) -> _Sheet | None:
@@ -1414,7 +1421,7 @@ def _turned_sheet(region: _Component, labels: np.ndarray, grey: np.ndarray) -> _
     for _ in range(round(0.04 * min(region.width, region.height))):
         outside = _dilate(outside)
     window = grey[region.y0 : region.y1, region.x0 : region.x1]
-    return _Sheet(region.box, outside, _paper_filled(window, own & ~outside, outside))
+    return _Sheet(region.box, outside, _paper_filled(window, own & ~outside, outside), angle=_rectangle_angle(points))
 
 
 def _paper_filled(window: np.ndarray, own: np.ndarray, outside: np.ndarray) -> np.ndarray:
@@ -1831,6 +1838,20 @@ def _convex(pixels: np.ndarray, share: float = TABLE_CONVEX, hull: list[tuple[in
     return bool(pixels.sum() >= share * (area + perimeter / 2 + 1))
 
 
+def _rectangle_angle(points: list[tuple[int, int]]) -> float:
+    """How far the smallest rectangle round a convex hull (its ``points``) is turned: degrees
+    counter-clockwise (``Image.rotate``'s sense, the picture's y axis pointing down), -45 to 45."""
+    hull = np.array(points, dtype=np.float64)
+    if len(hull) < 3:
+        return 0.0
+    along = np.roll(hull, -1, axis=0) - hull
+    along /= np.maximum(np.hypot(along[:, 0], along[:, 1]), 1e-9)[:, None]
+    across = np.stack([-along[:, 1], along[:, 0]], axis=1)
+    best = int(np.argmin(np.ptp(hull @ along.T, axis=0) * np.ptp(hull @ across.T, axis=0)))
+    degrees = -float(np.degrees(np.arctan2(along[best, 1], along[best, 0])))
+    return (degrees + 45.0) % 90.0 - 45.0
+
+
 def _rectangular(points: list[tuple[int, int]], aspect: float) -> bool:
     """Whether a mark's convex hull (:func:`_hull`, its ``points``) fills :data:`SHEET_RECTANGLE` of the
     smallest rectangle round it, at any angle (one of its sides lies along an edge of the hull), its
@@ -1983,7 +2004,9 @@ def _frame(component: _Component, labels: np.ndarray) -> np.ndarray | None:
     return on_lines if thin and sides and corners and on_lines.sum() >= FRAME_LINES * window.sum() else None
 
 
-def find_digits(grey: np.ndarray, photo: bool = False, sheet: bool = False, shadow_edge: bool = False) -> list[Digit]:
+def find_digits(
+    grey: np.ndarray, photo: bool = False, sheet: bool = False, shadow_edge: bool = False, sheet_level: bool = False
+) -> list[Digit]:
     """Working-size grey image -> its digits left to right, boxes in working pixels.
 
     A number on a slope (:func:`_slope`: a photo taken turned, a line written uphill) is turned level
@@ -1993,20 +2016,21 @@ def find_digits(grey: np.ndarray, photo: bool = False, sheet: bool = False, shad
     looks the same. Faint writing (:attr:`Levels.faint`) small in a photo raises :class:`_Faint`:
     :func:`preprocess` reads it again from the picture, reduced less. Raises ``no_digit_found`` for
     blank, uniform or noise-only images. With ``shadow_edge``, a photo's shadow's straight edge is
-    divided out first (:func:`model.shadow_edge.without_shadow_edge`), or :class:`NoShadowEdge` raised.
+    divided out first (:func:`model.shadow_edge.without_shadow_edge`); with ``sheet_level``, a sheet
+    lying turned is read turned level (:func:`_read_turned`); else :class:`NoSecondLook` is raised.
     """
     if min(grey.shape) < MIN_DIGIT_PIXELS:  # a strip a few pixels thin: no digit fits, nor a model of the paper
         raise InputError("no_digit_found", "no digit found: the picture is too thin to hold one")
     if shadow_edge:
         lit = without_shadow_edge(grey) if photo and not sheet else None
         if lit is None:
-            raise NoShadowEdge
+            raise NoSecondLook
         grey = lit
     ink, levels = ink_map(grey, photo, sheet)
     if photo and levels.faint and (closer := _nearer(ink, levels.low)) is not None:
         raise _Faint(closer)
     try:
-        return _digits_in(ink, levels, grey.shape, grey, level=True, photo=photo, sheet=sheet)
+        return _digits_in(ink, levels, grey.shape, grey, level=True, photo=photo, sheet=sheet, sheet_level=sheet_level)
     except _Sloped as sloped:
         turned = Image.fromarray(sloped.ink.astype(np.float32), mode="F").rotate(
             sloped.angle, Image.BILINEAR, expand=True
@@ -2019,6 +2043,32 @@ def find_digits(grey: np.ndarray, photo: bool = False, sheet: bool = False, shad
         if len(level) < LINE_DIGITS:  # the pieces of a broken digit, merged once level: not a number
             return _digits_in(ink, levels, grey.shape, grey, photo=photo, sheet=sheet)
         return [_with_boxes(digit, back) for digit in level]
+
+
+def _read_turned(sheet: _Sheet, inside: np.ndarray, photo: bool) -> list[Digit]:
+    """The digits on a ``sheet`` read alone (``inside``: its box, the table painted as its paper) lying
+    turned by ``sheet.angle`` degrees: turned level and cut to the sheet, an edge of its own (4 % of its
+    size) left out as when it is read unturned; boxes in the sheet's box."""
+    turned = Image.fromarray(inside.astype(np.float32), mode="F").rotate(-sheet.angle, Image.BILINEAR, expand=True)
+    paper = (~sheet.outside).astype(np.float32) if sheet.outside is not None else np.ones(inside.shape, np.float32)
+    level = np.asarray(Image.fromarray(paper, mode="F").rotate(-sheet.angle, Image.BILINEAR, expand=True)) > 0.99
+    rows, cols = np.flatnonzero(level.any(axis=1)), np.flatnonzero(level.any(axis=0))
+    margin = round(0.04 * min(len(rows), len(cols)))
+    cx0, cy0, cx1, cy1 = cols[0] + margin, rows[0] + margin, cols[-1] + 1 - margin, rows[-1] + 1 - margin
+    back = _turned_back(-sheet.angle, turned.size, inside.shape)
+
+    def to_box(box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+        return back(_moved(box, cx0, cy0))
+
+    try:
+        found = find_digits(np.asarray(turned)[cy0:cy1, cx0:cx1], photo, sheet=True)
+    except _Located as located:
+        raise located.moved(to_box) from None
+    except _TooSmall as small:
+        raise _TooSmall(to_box(small.box)) from None
+    except _Faint as faint:
+        raise _Faint(to_box(faint.box)) from None
+    return [_with_boxes(digit, to_box) for digit in found]
 
 
 def _nearer(ink: np.ndarray, low: float) -> tuple[int, int, int, int] | None:
@@ -2084,12 +2134,14 @@ def _digits_in(
     level: bool = False,
     photo: bool = False,
     sheet: bool = False,
+    sheet_level: bool = False,
 ) -> list[Digit]:
     """:func:`find_digits` on an ink map (:func:`ink_map`) of a picture of ``shape`` (the digits' least
     height is a share of its size), the sheet of paper looked for in ``grey`` (``None``: not looked for);
     with ``level``, raises :class:`_Sloped` for digits on a sloping line (:func:`group_digits`); with
     ``photo``, the table beyond a sheet is taken out (:func:`_table`; on a ``sheet`` read alone, also
-    what is left along its edge)."""
+    what is left along its edge); with ``sheet_level``, only a sheet lying turned is read, turned level
+    (else :class:`NoSecondLook`)."""
     threshold, low = levels.threshold, levels.low
     ink = without_rules(ink, low)  # the faint ink too: joins (below) would run along a line
     labels, components = _strokes(ink, threshold, low)
@@ -2113,6 +2165,10 @@ def _digits_in(
         if sheet.outside is not None:
             inside = np.where(sheet.outside, sheet.colour, inside)
         try:
+            if sheet_level:  # the writing along the sheet's edges, not upright in the picture
+                if abs(sheet.angle) < SHEET_LEVEL:
+                    raise NoSecondLook
+                return [_shifted(digit, x0, y0) for digit in _read_turned(sheet, inside, photo)]
             return [_shifted(digit, x0, y0) for digit in find_digits(inside, photo, sheet=True)]
         except _TooSmall as small:
             if not sheet.tentative:
@@ -2125,6 +2181,8 @@ def _digits_in(
         except InputError:
             if not sheet.tentative:
                 raise
+    if sheet_level:
+        raise NoSecondLook
     try:
         groups = group_digits(components, shape, level=level)
     except _Sloped as sloped:
@@ -2328,14 +2386,18 @@ def mnist_form(image: Image.Image) -> Digit | None:
     return Digit(pixels.copy(), (int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1))
 
 
-def preprocess(image: bytes | Image.Image | np.ndarray, shadow_edge: bool = False) -> list[Digit]:
+def preprocess(
+    image: bytes | Image.Image | np.ndarray, shadow_edge: bool = False, sheet_level: bool = False
+) -> list[Digit]:
     """Any image (encoded bytes, a Pillow image, or an array such as a canvas's RGBA) -> its digits,
     left to right, each as 28x28 uint8 MNIST-style pixels with its box in the input's pixels.
 
     A 28x28 picture already in MNIST's normal form is taken as it is (:func:`mnist_form`).
     Raises ``InputError`` (see :mod:`model.contract`) for anything that is not an image with a digit.
-    ``shadow_edge``: the second look at a photo whose first reading was refused, a shadow's straight edge
-    across it divided out first (:mod:`model.shadow_edge`); :class:`NoShadowEdge` when it has none.
+    Second looks at a photo whose first reading was refused (:class:`NoSecondLook` when it offers none):
+    ``shadow_edge``, a shadow's straight edge across it divided out first (:mod:`model.shadow_edge`);
+    ``sheet_level``, a sheet lying turned read turned level, the writing along its edges (the first look
+    reads it upright in the picture, as people write on a sheet lying askew before them).
     """
     original = image
     if isinstance(image, (bytes, bytearray, memoryview)):
@@ -2358,7 +2420,8 @@ def preprocess(image: bytes | Image.Image | np.ndarray, shadow_edge: bool = Fals
 
     try:
         # A picture reduced twice or more is a photo or a scan of a page: a table may show round the sheet.
-        return [_with_boxes(digit, to_input) for digit in find_digits(grey, sx <= 0.5, shadow_edge=shadow_edge)]
+        found = find_digits(grey, sx <= 0.5, shadow_edge=shadow_edge, sheet_level=sheet_level)
+        return [_with_boxes(digit, to_input) for digit in found]
     except _Located as located:
         raise located.moved(to_input) from None
     except _TooSmall as small:

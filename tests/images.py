@@ -538,11 +538,13 @@ def overwritten(first: int = 0, second: int = 2) -> np.ndarray:
     return draw_strokes(STROKES[first] + STROKES[second])
 
 
-def number_on_sheet(text: str, width: int, pen: int = 8, seed: int = 0) -> np.ndarray:
+def number_on_sheet(text: str, width: int, pen: int = 8, seed: int = 0, degrees: float = 0.0) -> np.ndarray:
     """``text`` drawn (:func:`draw_number`, a pen ``pen`` pixels wide at 200 pixels high) in dark blue
-    ink, ``width`` pixels wide, on a sheet lying on a table in an 800x600 photo (:func:`sheet_on_table`,
-    half the frame): small writing with a fine pen, its decimal point a few pixels across. RGB."""
-    photo = Image.fromarray(sheet_on_table([], 0, 0.5, seed=seed)).convert("RGB")
+    ink, ``width`` pixels wide, upright, on a sheet lying on a table turned ``degrees`` in an 800x600 photo
+    (:func:`sheet_on_table`, half the frame; turned, less): small writing with a fine pen, its decimal
+    point a few pixels across. RGB."""
+    share = 0.5 if degrees == 0 else 0.3
+    photo = Image.fromarray(sheet_on_table([], degrees, share, seed=seed)).convert("RGB")
     ink = Image.fromarray(draw_number(text, width=pen, seed=seed)[..., 3])
     ink = ink.resize((width, max(1, round(ink.height * width / ink.width))), Image.Resampling.BILINEAR)
     photo.paste((20, 20, 60), ((photo.width - ink.width) // 2, (photo.height - ink.height) // 2), ink)
