@@ -117,9 +117,7 @@ def check(
     if refused.size == 0:
         return
     first = int(refused[0])
-    where = "this mark" if len(not_digit) == 1 else f"mark {first + 1} of {len(not_digit)} (left to right)"
-    if boxes is not None:
-        where += f", {in_words([tuple(boxes[first])])},"
+    where = _naming(first, len(not_digit), boxes, "this mark")
     raise InputError(
         "not_a_digit",
         f"not a digit: {where} looks like a letter, symbol, shape or scribble, or digits written into "
@@ -142,9 +140,7 @@ def check_confidence(
     if unsure.size == 0:
         return
     first = int(unsure[0])
-    where = "the digit" if len(probabilities) == 1 else f"mark {first + 1} of {len(probabilities)} (left to right)"
-    if boxes is not None:
-        where += f", at {in_words([tuple(boxes[first])])},"
+    where = _naming(first, len(probabilities), boxes, "the digit")
     top, second = np.argsort(-probabilities[first], kind="stable")[:2]
     row = probabilities[first]
     raise InputError(
@@ -153,3 +149,10 @@ def check_confidence(
         f"{second} with {float(row[second]):.2f}, under the confidence floor {limit:.2f}; write it more "
         "clearly, or crop the picture closer to the number",
     )
+
+
+def _naming(index: int, count: int, boxes: Sequence[tuple[int, int, int, int]] | None, alone: str) -> str:
+    """How a refusal names mark ``index`` of ``count``: ``alone`` when it is the only one, else by its
+    place left to right; and where it is, when its ``boxes`` are given."""
+    where = alone if count == 1 else f"mark {index + 1} of {count} (left to right)"
+    return where if boxes is None else f"{where}, {in_words([tuple(boxes[index])])},"

@@ -93,7 +93,7 @@ def test_a_digit_read_under_the_confidence_floor_refuses_the_request_and_names_b
         to_response(_prediction([0.1, 0.1, 0.1], 0.5, sure=0.29))
     assert info.value.code == "low_confidence" and info.value.status == STATUSES["low_confidence"] == 422
     assert info.value.message.startswith(
-        "cannot read mark 1 of 3 (left to right), at pixels 0-8 across and 0-28 down, with confidence: it reads 0 "
+        "cannot read mark 1 of 3 (left to right), pixels 0-8 across and 0-28 down, with confidence: it reads 0 "
         "with probability 0.29 or 1 with 0.08, under the confidence floor 0.30"
     )
     assert to_response(_prediction([0.1, 0.1], 0.5, sure=0.29, floor=0.0))["number"] == "00"  # a stage answering all
