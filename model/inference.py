@@ -144,7 +144,7 @@ def _state_dict(path: Path) -> dict[str, torch.Tensor]:
 
 #: The refusals of a picture's first reading that a second look may undo: a shadow's edge read as a
 #: mark, or cutting the number short; digits turned past what the network reads.
-SECOND_LOOK = ("not_a_digit", "several_lines", "no_digit_found", "low_confidence")
+RETRIED_REFUSALS = ("not_a_digit", "several_lines", "no_digit_found", "low_confidence")
 #: The second looks, in the order tried (:func:`model.preprocess.preprocess`'s options).
 SECOND_LOOKS = ({"shadow_edge": True}, {"sheet_level": True})
 
@@ -162,12 +162,12 @@ class Digits(list[Digit]):
 
 def _read_image(data: bytes) -> list[Digit]:
     """An image file's digits (:func:`~model.preprocess.preprocess`), with their second looks; a refusal
-    of the first reading (:data:`SECOND_LOOK`) is answered by the first second look that finds digits."""
+    of the first reading (:data:`RETRIED_REFUSALS`) is answered by the first second look that finds digits."""
     looks = tuple(functools.partial(preprocess, data, **way) for way in SECOND_LOOKS)
     try:
         digits = Digits(preprocess(data))
     except InputError as refused:
-        if refused.code not in SECOND_LOOK:
+        if refused.code not in RETRIED_REFUSALS:
             raise
         for look in looks:
             try:

@@ -116,8 +116,8 @@ SPECK_AREA = 0.03  # components under this fraction of the largest one are speck
 MAX_COMPONENTS = 64  # the largest components considered (noise and text produce hundreds)
 MAX_DIGITS = 16
 SHEET_ASPECT = 0.5  # a sheet of paper's shorter side is at least half its longer one
-#: A sheet lying turned by this many degrees or more is read turned level (the network learnt digits
-#: turned by up to 10; the writing lies along the paper's edges).
+#: A sheet lying turned by this many degrees or more is read turned level in a second look (the network
+#: learnt digits turned by up to 10; the writing may lie along the paper's edges).
 SHEET_LEVEL = 12.0
 #: A sheet photographed turned fills this share of the smallest rectangle round it, at any angle.
 SHEET_RECTANGLE = 0.85
@@ -1844,12 +1844,20 @@ def _rectangle_angle(points: list[tuple[int, int]]) -> float:
     hull = np.array(points, dtype=np.float64)
     if len(hull) < 3:
         return 0.0
-    along = np.roll(hull, -1, axis=0) - hull
-    along /= np.maximum(np.hypot(along[:, 0], along[:, 1]), 1e-9)[:, None]
-    across = np.stack([-along[:, 1], along[:, 0]], axis=1)
-    best = int(np.argmin(np.ptp(hull @ along.T, axis=0) * np.ptp(hull @ across.T, axis=0)))
-    degrees = -float(np.degrees(np.arctan2(along[best, 1], along[best, 0])))
+    side, _, _ = _smallest_rectangle(hull)
+    degrees = -float(np.degrees(np.arctan2(side[1], side[0])))
     return (degrees + 45.0) % 90.0 - 45.0
+
+
+def _smallest_rectangle(hull: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """The smallest rectangle round a convex hull (its points, ``(n, 2)``, n >= 3; one of the rectangle's
+    sides lies along an edge of the hull): (that side's unit direction (x, y), its length, the other's)."""
+    along = np.roll(hull, -1, axis=0) - hull
+    along /= np.hypot(along[:, 0], along[:, 1])[:, None]
+    across = np.stack([-along[:, 1], along[:, 0]], axis=1)
+    lengths, widths = np.ptp(hull @ along.T, axis=0), np.ptp(hull @ across.T, axis=0)
+    best = int(np.argmin(lengths * widths))
+    return along[best], float(lengths[best]), float(widths[best])
 
 
 def _rectangular(points: list[tuple[int, int]], aspect: float) -> bool:
@@ -1862,12 +1870,7 @@ def _rectangular(points: list[tuple[int, int]], aspect: float) -> bool:
         return True
     x, y = hull[:, 0], hull[:, 1]
     area = 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
-    along = np.roll(hull, -1, axis=0) - hull
-    along /= np.hypot(along[:, 0], along[:, 1])[:, None]
-    across = np.stack([-along[:, 1], along[:, 0]], axis=1)
-    lengths, widths = np.ptp(hull @ along.T, axis=0), np.ptp(hull @ across.T, axis=0)
-    best = int(np.argmin(lengths * widths))
-    sides = sorted((float(lengths[best]), float(widths[best])))
+    sides = sorted(_smallest_rectangle(hull)[1:])
     return bool(area >= SHEET_RECTANGLE * sides[0] * sides[1] and sides[0] >= aspect * sides[1])
 
 
@@ -2053,6 +2056,8 @@ def _read_turned(sheet: _Sheet, inside: np.ndarray, photo: bool) -> list[Digit]:
     paper = (~sheet.outside).astype(np.float32) if sheet.outside is not None else np.ones(inside.shape, np.float32)
     level = np.asarray(Image.fromarray(paper, mode="F").rotate(-sheet.angle, Image.BILINEAR, expand=True)) > 0.99
     rows, cols = np.flatnonzero(level.any(axis=1)), np.flatnonzero(level.any(axis=0))
+    if rows.size == 0:  # no paper left (none the painted table does not cover)
+        raise NoSecondLook
     margin = round(0.04 * min(len(rows), len(cols)))
     cx0, cy0, cx1, cy1 = cols[0] + margin, rows[0] + margin, cols[-1] + 1 - margin, rows[-1] + 1 - margin
     back = _turned_back(-sheet.angle, turned.size, inside.shape)
