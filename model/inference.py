@@ -42,8 +42,7 @@ import json
 import logging
 import os
 import pickle
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -156,7 +155,7 @@ class Digits(list[Digit]):
     tries in turn when the first reading is refused. Digits that are a second look's carry the first
     look's refusal (``first_look``), which stands when they are refused too."""
 
-    second_looks: tuple[Callable[[], list[Digit]], ...] = ()
+    second_looks: tuple[functools.partial[list[Digit]], ...] = ()
     first_look: InputError | None = None
 
 
@@ -169,14 +168,18 @@ def _read_image(data: bytes) -> list[Digit]:
     except InputError as refused:
         if refused.code not in RETRIED_REFUSALS:
             raise
+        blank = None
         for look in looks:
             try:
                 digits = Digits(look())
-            except (InputError, NoSecondLook):
+            except NoSecondLook:
                 continue
-            digits.first_look = refused
+            except InputError as again:
+                blank = blank or _blank_but_for_shadow(look, refused, again)
+                continue
+            digits.first_look = blank or refused
             return digits
-        raise refused from None
+        raise (blank or refused) from None
     digits.second_looks = looks
     return digits
 
@@ -324,15 +327,33 @@ def predict_many(items: list[list[Digit]], model: LoadedModel) -> list[Predictio
         floor = model.confidence_floor
         predictions.append(Prediction(chosen, digit_rows, model.version, not_digit, limits, floor, first_look))
     for k, request in enumerate(items):
+        blank = None
         for look in getattr(request, "second_looks", ()) if _refused(predictions[k]) else ():
             try:
                 again = predict_many([look()], model)[0]
-            except (InputError, NoSecondLook):
+            except NoSecondLook:
+                continue
+            except InputError as error:
+                blank = blank or _blank_but_for_shadow(look, None, error)
                 continue
             if not _refused(again):
                 predictions[k] = again
                 break
+        else:
+            if blank is not None:
+                predictions[k] = replace(predictions[k], first_look=blank)
     return predictions
+
+
+def _blank_but_for_shadow(
+    look: functools.partial[list[Digit]], first: InputError | None, again: InputError
+) -> InputError | None:
+    """``again`` when it is the shadow's second look (``shadow_edge``) finding no digit where the first
+    look refused a mark (``first``: the first look's refusal, ``None`` when the network refused it): the
+    picture is blank but for the shadow, whose edge the first look took for the mark; the answer then.
+    Marks on several lines (a page of pictures) are left as they were refused."""
+    marks = first is None or first.code in ("not_a_digit", "low_confidence")
+    return again if marks and look.keywords.get("shadow_edge") and again.code == "no_digit_found" else None
 
 
 def _refused(prediction: Prediction) -> bool:

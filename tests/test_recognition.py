@@ -316,6 +316,14 @@ def test_a_second_look_is_taken_only_when_the_first_is_refused(loaded, digits) -
     assert refused.value.code == "no_digit_found"
 
 
+def test_a_blank_sheet_with_a_shadows_edge_across_it_is_blank(loaded) -> None:
+    """The edge was the mark, refused as not a digit ("looks like a letter, symbol, shape or scribble":
+    a new user's blank sheets); with the shadow taken out nothing is left: ``no_digit_found``."""
+    for seed, degrees in ((1, 0), (2, 8), (6, 0), (9, 8)):
+        photo = images.jpeg(images.shaded_sheet([], degrees, 0.4, seed=seed), 85)
+        assert answer(loaded, photo)["error"]["code"] == "no_digit_found", (seed, degrees)
+
+
 def test_a_sheet_lying_turned_far_is_read_either_way_its_number_is_written(loaded, digits) -> None:
     """A sheet lying askew on a table: people write along its edges, or upright before them. The first
     look reads the writing upright in the picture; refused, a sheet turned 12 degrees or more is read
