@@ -57,7 +57,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageOps, UnidentifiedImageError
 
 from .contract import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, SHRINK_HINT, InputError, sniff, too_large, where
-from .shadow_edge import without_shadow_edge
+from .shadow_edge import turned_back_points, without_shadow_edge
 
 #: Formats Pillow may decode (JPEG includes phones' multi-picture MPO files). Restricting them keeps
 #: exotic decoders (EPS runs Ghostscript) out of reach.
@@ -1054,6 +1054,10 @@ class _TooSmall(InputError):
         )
         self.box = box
 
+    def moved(self, move: Callable[[tuple[int, int, int, int]], tuple[int, int, int, int]]) -> _TooSmall:
+        """The same refusal, its box moved by ``move``."""
+        return _TooSmall(move(self.box))
+
 
 class _Located(InputError):
     """A refusal naming marks of the picture: ``message`` with ``{where}`` standing for where they are
@@ -1081,6 +1085,10 @@ class _Faint(Exception):
 
     def __init__(self, box: tuple[int, int, int, int]) -> None:
         self.box = box
+
+    def moved(self, move: Callable[[tuple[int, int, int, int]], tuple[int, int, int, int]]) -> _Faint:
+        """The same, its box moved by ``move``."""
+        return _Faint(move(self.box))
 
 
 class _Sloped(Exception):
@@ -1334,7 +1342,7 @@ class _Sheet(NamedTuple):
     #: coloured badge on a dark screen); if nothing is found in it, it is read as the mark it is.
     tentative: bool = False
     #: How far a sheet lies turned (degrees counter-clockwise, as ``Image.rotate`` turns; -45 to 45): from
-    #: :data:`SHEET_LEVEL` on, it is read turned level, the writing on it with it.
+    #: :data:`SHEET_LEVEL` on, a second look reads it turned level, the writing on it with it.
     angle: float = 0.0
 
 
@@ -2067,12 +2075,8 @@ def _read_turned(sheet: _Sheet, inside: np.ndarray, photo: bool) -> list[Digit]:
 
     try:
         found = find_digits(np.asarray(turned)[cy0:cy1, cx0:cx1], photo, sheet=True)
-    except _Located as located:
-        raise located.moved(to_box) from None
-    except _TooSmall as small:
-        raise _TooSmall(to_box(small.box)) from None
-    except _Faint as faint:
-        raise _Faint(to_box(faint.box)) from None
+    except (_Located, _TooSmall, _Faint) as placed:  # what names a box: in the sheet's box
+        raise placed.moved(to_box) from None
     return [_with_boxes(digit, to_box) for digit in found]
 
 
@@ -2113,14 +2117,12 @@ def _turned_back(
 ) -> Callable[[tuple[int, int, int, int]], tuple[int, int, int, int]]:
     """Box in a picture turned by ``angle`` (``Image.rotate(angle, expand=True)``, ``turned_size`` its
     (width, height)) -> the box holding it in the picture before (``shape``: its (height, width))."""
-    cos, sin = np.cos(np.radians(angle)), np.sin(np.radians(angle))
     (tw, th), (h, w) = turned_size, shape
 
     def back(box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
         x0, y0, x1, y1 = box
-        dx = np.array([x0, x1, x1, x0]) - tw / 2
-        dy = np.array([y0, y0, y1, y1]) - th / 2
-        xs, ys = w / 2 + cos * dx - sin * dy, h / 2 + sin * dx + cos * dy
+        corners = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=np.float64)
+        xs, ys = turned_back_points(corners, angle, (th, tw), shape).T
         return (
             max(0, int(np.floor(xs.min()))),
             max(0, int(np.floor(ys.min()))),
@@ -2175,14 +2177,11 @@ def _digits_in(
                     raise NoSecondLook
                 return [_shifted(digit, x0, y0) for digit in _read_turned(sheet, inside, photo)]
             return [_shifted(digit, x0, y0) for digit in find_digits(inside, photo, sheet=True)]
-        except _TooSmall as small:
-            if not sheet.tentative:
-                raise _TooSmall(_moved(small.box, x0, y0)) from None
         except _Faint as faint:
-            raise _Faint(_moved(faint.box, x0, y0)) from None
-        except _Located as located:
+            raise faint.moved(lambda box: _moved(box, x0, y0)) from None
+        except (_TooSmall, _Located) as placed:
             if not sheet.tentative:
-                raise located.moved(lambda box: _moved(box, x0, y0)) from None
+                raise placed.moved(lambda box: _moved(box, x0, y0)) from None
         except InputError:
             if not sheet.tentative:
                 raise

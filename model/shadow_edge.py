@@ -49,7 +49,7 @@ def without_shadow_edge(grey: np.ndarray) -> np.ndarray | None:
     points = _edge_points(turned, inside, column, dark_right)
     if len(points) < EDGE_RAMP:
         return None
-    normal, offset = _fit_line(_turned_back_points(points, degrees, turned.shape, logs.shape))
+    normal, offset = _fit_line(turned_back_points(points, degrees, turned.shape, logs.shape))
     degrees = float(np.degrees(np.arctan2(normal[1], normal[0])))
     turned, inside = _turn(logs, degrees)  # the line upright at x = at (continuous coordinates)
     height, width = logs.shape
@@ -179,11 +179,11 @@ def _edge_points(turned: np.ndarray, inside: np.ndarray, column: int, dark_right
     return np.stack([first + k - 1 + fraction + 0.5, rows + 0.5], axis=1)
 
 
-def _turned_back_points(
+def turned_back_points(
     points: np.ndarray, degrees: float, turned_shape: tuple[int, int], shape: tuple[int, int]
 ) -> np.ndarray:
     """(x, y) points of a picture of ``shape`` turned ``degrees`` (``Image.rotate(expand=True)``,
-    ``turned_shape``) -> the same points in the picture before."""
+    ``turned_shape``) -> the same points in the picture before (also :func:`model.preprocess`'s boxes)."""
     (turned_height, turned_width), (height, width) = turned_shape, shape
     cos, sin = np.cos(np.radians(degrees)), np.sin(np.radians(degrees))
     dx, dy = points[:, 0] - turned_width / 2, points[:, 1] - turned_height / 2
