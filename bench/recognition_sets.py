@@ -515,6 +515,24 @@ def hairline(seed: int = 0) -> list[Sample]:
     return samples
 
 
+def small_decimals(count: int = 60, seed: int = 4) -> list[Sample]:
+    """Decimals (one or two digits, a point, one or two digits) written small with a fine pen on a sheet
+    photographed on a table (:func:`tests.images.number_on_sheet`): 110-300 pixels wide in an 800x600
+    photo, a pen of 5-10 pixels at 200 high, a JPEG of quality 80-95, all to refuse (``not_a_digit``:
+    read without its point, the number would be another)."""
+    from tests.images import jpeg, number_on_sheet
+
+    rng = np.random.default_rng(seed)
+    samples = []
+    for i in range(count):
+        whole, fraction = (str(int(rng.integers(0, 10 ** int(rng.integers(1, 3))))) for _ in range(2))
+        text = f"{whole}.{fraction}"
+        width, pen = int(rng.integers(110, 301)), int(rng.integers(5, 11))
+        picture = number_on_sheet(text, width, pen, seed=int(rng.integers(1 << 30)))
+        samples.append(Sample(jpeg(picture, int(rng.integers(80, 96))), None, f"small_decimal_{i}_{text}"))
+    return samples
+
+
 def blank_sheets(count: int = 60, seed: int = 3) -> list[Sample]:
     """Sheets with nothing written on them photographed on a table, a JPEG of quality 75-95, all to refuse
     (``no_digit_found``): two in three filling the picture (:func:`tests.images.turned_sheet`), the camera
@@ -586,6 +604,7 @@ def all_sets(digits: np.ndarray, labels: np.ndarray) -> Iterator[tuple[str, list
     yield "hairline", hairline()
     yield "shapes", shapes()
     yield "blank_sheets", blank_sheets()
+    yield "small_decimals", small_decimals()
     yield "uci_handwriting", uci_handwriting()
 
 

@@ -54,7 +54,7 @@ from . import refusal
 from .contract import IMAGE_CONTENT_TYPES, JSON, NPY, NPZ, InputError, decode_image_field, media_type, parse_json
 from .network import CLASS_COUNTS, NUM_CLASSES, TOUCHING, DigitNet, for_inference, from_state_dict, normalize
 from .npy import read_npy, read_npz, write_npy
-from .preprocess import MAX_DIGITS, MIN_DIGIT_CONTRAST, SIZE, SPLIT_ASPECT, Digit, NoSecondLook, preprocess
+from .preprocess import MAX_DIGITS, MIN_DIGIT_CONTRAST, SIZE, SPLIT_ASPECT, Digit, NoSecondLook, Punctuation, preprocess
 
 __all__ = [
     "LoadedModel",
@@ -146,6 +146,10 @@ def _state_dict(path: Path) -> dict[str, torch.Tensor]:
 RETRIED_REFUSALS = ("not_a_digit", "several_lines", "no_digit_found", "low_confidence")
 #: The second looks, in the order tried (:func:`model.preprocess.preprocess`'s options).
 SECOND_LOOKS = ({"shadow_edge": True}, {"sheet_level": True})
+#: The second looks that may undo punctuation seen (:class:`~model.preprocess.Punctuation`): a shadow's
+#: edge makes short marks; a sheet read turned level has the same marks, and loses a point written
+#: small to the resampling (the number read without it would be another).
+UNDO_PUNCTUATION = ({"shadow_edge": True},)
 
 
 class Digits(list[Digit]):
@@ -168,6 +172,8 @@ def _read_image(data: bytes) -> list[Digit]:
     except InputError as refused:
         if refused.code not in RETRIED_REFUSALS:
             raise
+        if isinstance(refused, Punctuation):
+            looks = tuple(look for way, look in zip(SECOND_LOOKS, looks, strict=True) if way in UNDO_PUNCTUATION)
         blank = None
         for look in looks:
             try:

@@ -202,6 +202,12 @@ ZOOM_PIXELS = 16
 #: ... and the crop (the marks and as much again on every side) is at most this share of the picture's
 #: longer side.
 ZOOM_SHARE = 0.5
+#: A number of two digits or more found in a photo (a picture reduced to the working size), its digits
+#: this many working pixels tall or less, is looked at again in a crop of the picture around it (half
+#: their height on every side, at most :data:`ZOOM_SHARE` of the picture) for punctuation: a decimal
+#: point written with the digits' pen is under the 2 working pixels a dot needs (:data:`DOT_FILL`) once
+#: digits are that small.
+CLOSER_HEIGHT = 20
 #: The table around a sheet photographed turned (showing in the picture's corners) is not ink: a
 #: convex mark (filling this share of its convex hull) ...
 TABLE_CONVEX = 0.85
@@ -1070,7 +1076,13 @@ class _Located(InputError):
 
     def moved(self, move: Callable[[tuple[int, int, int, int]], tuple[int, int, int, int]]) -> _Located:
         """The same refusal, its boxes moved by ``move``."""
-        return _Located(self.code, self.template, [move(box) for box in self.boxes])
+        return type(self)(self.code, self.template, [move(box) for box in self.boxes])
+
+
+class Punctuation(_Located):
+    """``not_a_digit``: a short mark beside the digits of a number, a decimal point, a colon, a comma or
+    a sign (:func:`_refuse_punctuation`): a mark seen, which only the shadow's second look may undo
+    (:data:`model.inference.UNDO_PUNCTUATION`)."""
 
 
 class NoSecondLook(Exception):
@@ -1230,7 +1242,7 @@ def _refuse_punctuation(marks: list[_Component], digits: list[_Component]) -> No
                 )
             else:
                 continue
-            raise _Located(
+            raise Punctuation(
                 "not_a_digit",
                 f"not a digit: a short mark, at {{where}}, {place}; only the digits 0-9 are read, and without "
                 "it the number would be misread",
@@ -2424,8 +2436,11 @@ def preprocess(
 
     try:
         # A picture reduced twice or more is a photo or a scan of a page: a table may show round the sheet.
-        found = find_digits(grey, sx <= 0.5, shadow_edge=shadow_edge, sheet_level=sheet_level)
-        return [_with_boxes(digit, to_input) for digit in found]
+        photo = sx <= 0.5
+        found = [
+            _with_boxes(digit, to_input)
+            for digit in find_digits(grey, photo, shadow_edge=shadow_edge, sheet_level=sheet_level)
+        ]
     except _Located as located:
         raise located.moved(to_input) from None
     except _TooSmall as small:
@@ -2441,6 +2456,15 @@ def preprocess(
         crop = to_input(faint.box)
         picture, scale = _cropped(original, image, crop, (width, height))
         found = _read_crop(picture, crop, scale)
+    else:  # a number small in a photo: looked at closer, where a decimal point written small is seen
+        if photo and (crop := _closer_number(found, (width, height), sy)):
+            picture, scale = _cropped(original, image, crop, (width, height))
+            try:
+                _read_crop(picture, crop, scale)
+            except Punctuation:
+                raise
+            except InputError:
+                pass  # the digits stay as the first look read them (reading them closer: as many right as wrong)
     return found
 
 
@@ -2468,6 +2492,22 @@ def _closer(marks: tuple[int, int, int, int], size: tuple[int, int]) -> tuple[in
     if y1 - y0 < ZOOM_PIXELS or max(crop[2] - crop[0], crop[3] - crop[1]) > ZOOM_SHARE * max(size):
         return None
     return crop
+
+
+def _closer_number(digits: list[Digit], size: tuple[int, int], work: float) -> tuple[int, int, int, int] | None:
+    """The crop of a photo of ``size`` (width, height), reduced to ``work`` working pixels per pixel, in
+    which to look for the punctuation of a number of small ``digits`` (boxes in its pixels;
+    :data:`CLOSER_HEIGHT`), or ``None``."""
+    if len(digits) < 2:
+        return None
+    x0, y0 = min(d.box[0] for d in digits), min(d.box[1] for d in digits)
+    x1, y1 = max(d.box[2] for d in digits), max(d.box[3] for d in digits)
+    tallest = max(d.box[3] - d.box[1] for d in digits)
+    if tallest * work > CLOSER_HEIGHT:
+        return None
+    margin = tallest // 2
+    crop = max(0, x0 - margin), max(0, y0 - margin), min(size[0], x1 + margin), min(size[1], y1 + margin)
+    return crop if max(crop[2] - crop[0], crop[3] - crop[1]) <= ZOOM_SHARE * max(size) else None
 
 
 def _cropped(
