@@ -2465,7 +2465,22 @@ def preprocess(
                 raise
             except InputError:
                 pass  # the digits stay as the first look read them (reading them closer: as many right as wrong)
+    if photo and len(found) == 1 and not shadow_edge and (blank := _only_a_shadow(grey)):
+        raise blank
     return found
+
+
+def _only_a_shadow(grey: np.ndarray) -> InputError | None:
+    """``no_digit_found`` when a photo's working grey image holds no mark once a shadow's straight edge
+    across it is divided out (:func:`model.shadow_edge.without_shadow_edge`): its lone mark, read as a
+    1, was the edge across a blank sheet. Else ``None``."""
+    try:
+        find_digits(grey, photo=True, shadow_edge=True)
+    except InputError as again:
+        return again if again.code == "no_digit_found" and not isinstance(again, _TooSmall) else None
+    except (NoSecondLook, _Faint):
+        return None
+    return None
 
 
 def _read_crop(picture: Image.Image | np.ndarray, crop: tuple[int, int, int, int], scale: float) -> list[Digit]:
