@@ -2417,6 +2417,8 @@ def preprocess(
     """
     original = image
     if isinstance(image, (bytes, bytearray, memoryview)):
+        if (shadow_edge or sheet_level) and _work_factor(*Image.open(io.BytesIO(image)).size, WORK_SIZE) < 2:
+            raise NoSecondLook  # no photo (a picture reduced twice or more): known from its header alone
         image, (width, height) = _decode(bytes(image), WORK_SIZE)
     elif isinstance(image, np.ndarray):
         height, width = image.shape[:2]

@@ -310,15 +310,16 @@ def test_numbers_on_a_sheet_lying_on_a_table_are_read(loaded, digits) -> None:
 def test_a_shadows_edge_across_a_sheet_and_the_table_is_divided_out_on_a_second_look(loaded, digits) -> None:
     """A hand's or a wall's shadow across a sheet lying on a table and the table: the lit part was read
     alone, or the shadow as ink, and the picture refused (37.5 % read). A refused photo is read again with
-    the shadow's straight edge divided out (model.shadow_edge; docs/model.md, step 3)."""
+    the shadow's straight edge divided out (model.shadow_edge; docs/model.md, step 3), and so is one read
+    unsure (the edge read as a stroke: 13.5 % of these misread without that, 8.1 % with it)."""
     result = score("shaded_sheets", recognition_sets.shaded_sheets(*digits), loaded)
-    assert result["read_right"] >= 0.75, result
-    assert result["misread"] <= 0.2, result
+    assert result["read_right"] >= 0.85, result
+    assert result["misread"] <= 0.1, result
 
 
-def test_a_second_look_is_taken_only_when_the_first_is_refused(loaded, digits) -> None:
-    """A picture read at the first look is answered so (the second look never runs), and a second look
-    refused too leaves the first look's refusal: a blank page stays ``no_digit_found``."""
+def test_a_second_look_is_taken_only_when_the_first_is_refused_or_unsure(loaded, digits) -> None:
+    """A picture read surely at the first look is answered so (the second look never runs), and a second
+    look refused too leaves the first look's refusal: a blank page stays ``no_digit_found``."""
     model, handlers = loaded
     body = images.png(images.invert(images.resize(digits[0][0], 280)))
     read = handlers.input_fn(body, "image/png")
