@@ -27,7 +27,7 @@ Answers are JSON, or for ``Accept: application/x-npy`` the probabilities as an `
 A photo whose reading is refused gets second looks (:class:`Digits`, :data:`SECOND_LOOKS`): read again
 with a shadow's straight edge across it divided out (:mod:`model.shadow_edge`), then with a sheet lying
 turned read turned level, and answered by the first of them that is not refused; a refusal of the first
-look stands otherwise. A reading under :data:`UNSURE` gets the shadow's look, answered when surer.
+look stands otherwise. A reading under :data:`UNSURE` gets them too, answered by a surer one.
 
 Torch 2.6 API only (the SageMaker inference containers); torch, numpy and Pillow.
 """
@@ -146,9 +146,10 @@ def _state_dict(path: Path) -> dict[str, torch.Tensor]:
 RETRIED_REFUSALS = ("not_a_digit", "several_lines", "no_digit_found", "low_confidence")
 #: The second looks, in the order tried (:func:`model.preprocess.preprocess`'s options).
 SECOND_LOOKS = ({"shadow_edge": True}, {"sheet_level": True})
-#: A picture read with a confidence under this (its least sure digit's probability) gets the shadow's
-#: second look too, and the surer reading is the answer: a shadow's edge across the number, read as a
-#: stroke or cutting one short, leaves the first look unsure (0.8: docs/model.md, step 3).
+#: A picture read with a confidence under this (its least sure digit's probability) gets the second
+#: looks too, and the surest reading is the answer: a shadow's edge across the number, read as a stroke
+#: or cutting one short, or writing along a sheet lying turned leave the first look unsure (0.8:
+#: docs/model.md, step 3).
 UNSURE = 0.8
 #: The second looks that may undo punctuation seen (:class:`~model.preprocess.Punctuation`): a shadow's
 #: edge makes short marks; a sheet read turned level has the same marks, and loses a point written
@@ -160,8 +161,8 @@ class Digits(list[Digit]):
     """The digits of one uploaded picture (a ``list`` of :class:`~model.preprocess.Digit`) and its
     ``second_looks``: the picture read again each way of :data:`SECOND_LOOKS` (each raises
     :class:`~model.preprocess.NoSecondLook` when the picture offers none), which :func:`predict_many`
-    tries in turn when the first reading is refused (the shadow's alone when it is unsure, :data:`UNSURE`,
-    answered when surer). Digits that are a second look's carry the first
+    tries in turn when the first reading is refused, or unsure (:data:`UNSURE`: then answered by the
+    first surer reading). Digits that are a second look's carry the first
     look's refusal (``first_look``), which stands when they are refused too."""
 
     second_looks: tuple[functools.partial[list[Digit]], ...] = ()
@@ -341,9 +342,8 @@ def predict_many(items: list[list[Digit]], model: LoadedModel) -> list[Predictio
         blank = None
         refused = _refused(predictions[k])
         looks = getattr(request, "second_looks", ())
-        if not refused:  # an unsure reading: the shadow's look, answered when surer
-            unsure = _confidence(predictions[k]) < UNSURE
-            looks = [look for look in looks if unsure and look.keywords.get("shadow_edge")]
+        if not refused and _confidence(predictions[k]) >= UNSURE:
+            looks = ()
         for look in looks:
             try:
                 again = predict_many([look()], model)[0]
