@@ -147,9 +147,9 @@ RETRIED_REFUSALS = ("not_a_digit", "several_lines", "no_digit_found", "low_confi
 #: The second looks, in the order tried (:func:`model.preprocess.preprocess`'s options).
 SECOND_LOOKS = ({"shadow_edge": True}, {"sheet_level": True})
 #: A picture read with a confidence under this (its least sure digit's probability) gets the second
-#: looks too, and the surest reading is the answer: a shadow's edge across the number, read as a stroke
-#: or cutting one short, or writing along a sheet lying turned leave the first look unsure (0.8:
-#: docs/model.md, step 3).
+#: looks too, in turn, and the first surer reading is the answer: a shadow's edge across the number,
+#: read as a stroke or cutting one short, or writing along a sheet lying turned leave the first look
+#: unsure (0.8: docs/model.md, step 3).
 UNSURE = 0.8
 #: The second looks that may undo punctuation seen (:class:`~model.preprocess.Punctuation`): a shadow's
 #: edge makes short marks; a sheet read turned level has the same marks, and loses a point written
@@ -162,8 +162,8 @@ class Digits(list[Digit]):
     ``second_looks``: the picture read again each way of :data:`SECOND_LOOKS` (each raises
     :class:`~model.preprocess.NoSecondLook` when the picture offers none), which :func:`predict_many`
     tries in turn when the first reading is refused, or unsure (:data:`UNSURE`: then answered by the
-    first surer reading). Digits that are a second look's carry the first
-    look's refusal (``first_look``), which stands when they are refused too."""
+    first surer reading). Digits that are a second look's carry the first look's refusal
+    (``first_look``), which stands when they are refused too."""
 
     second_looks: tuple[functools.partial[list[Digit]], ...] = ()
     first_look: InputError | None = None

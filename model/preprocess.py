@@ -2480,8 +2480,8 @@ def _only_a_shadow(grey: np.ndarray) -> InputError | None:
         find_digits(grey, photo=True, shadow_edge=True)
     except InputError as again:
         return again if again.code == "no_digit_found" and not isinstance(again, _TooSmall) else None
-    except (NoSecondLook, _Faint):
-        return None
+    except (NoSecondLook, _Faint):  # no shadow's edge; faint writing, left as the first look read it
+        pass
     return None
 
 
