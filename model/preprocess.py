@@ -116,6 +116,9 @@ SPECK_AREA = 0.03  # components under this fraction of the largest one are speck
 MAX_COMPONENTS = 64  # the largest components considered (noise and text produce hundreds)
 MAX_DIGITS = 16
 SHEET_ASPECT = 0.5  # a sheet of paper's shorter side is at least half its longer one
+#: ... so a sheet lying turned any way fills at least this share of its box (0.44 when twice as long as
+#: wide and turned 45 degrees; A4, 0.49): from 0.5, sheets turned 38-52 degrees were one mark, refused.
+SHEET_FILL = 0.44
 #: A sheet lying turned by this many degrees or more is read turned level in a second look (the network
 #: learnt digits turned by up to 10; the writing may lie along the paper's edges).
 SHEET_LEVEL = 12.0
@@ -1381,9 +1384,9 @@ def _sheet(components: list[_Component], labels: np.ndarray, grey: np.ndarray, p
     if turned:  # a badge is the largest mark, whatever its share of a screenshot
         if _beside(largest, components):
             return None
-        # a sheet turned up to 35 degrees fills half its box or more; strokes fill less. Tried before a
+        # a sheet turned any way fills SHEET_FILL of its box or more; strokes fill less. Tried before a
         # badge: a turned rectangle's empty corners are a disc's too, and a blank sheet holds nothing
-        if photo and box_area >= SHEET_SHARE * labels.size and largest.area >= 0.5 * box_area:
+        if photo and box_area >= SHEET_SHARE * labels.size and largest.area >= SHEET_FILL * box_area:
             sheet = _turned_sheet(largest, labels, grey)
             if sheet is not None:
                 return sheet
