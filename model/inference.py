@@ -99,6 +99,11 @@ class Prediction:
     #: if this prediction is refused too.
     first_look: InputError | None = None
 
+    @property
+    def confidence(self) -> float:
+        """The answer's confidence: the least of its digits' probabilities (0.0 with no digits)."""
+        return float(self.probabilities.max(axis=1).min()) if len(self.digits) else 0.0
+
 
 # ------------------------------------------------------------------------------------------- model_fn
 
@@ -179,7 +184,7 @@ def _read_image(data: bytes) -> list[Digit]:
         if refused.code not in RETRIED_REFUSALS:
             raise
         if isinstance(refused, Punctuation):
-            looks = tuple(look for way, look in zip(SECOND_LOOKS, looks, strict=True) if way in UNDO_PUNCTUATION)
+            looks = tuple(look for look in looks if look.keywords in UNDO_PUNCTUATION)
         blank = None
         for look in looks:
             try:
@@ -341,10 +346,8 @@ def predict_many(items: list[list[Digit]], model: LoadedModel) -> list[Predictio
     for k, request in enumerate(items):
         blank = None
         refused = _refused(predictions[k])
-        looks = getattr(request, "second_looks", ())
-        if not refused and _confidence(predictions[k]) >= UNSURE:
-            looks = ()
-        for look in looks:
+        unsure = predictions[k].confidence < UNSURE
+        for look in getattr(request, "second_looks", ()) if refused or unsure else ():
             try:
                 again = predict_many([look()], model)[0]
             except NoSecondLook:
@@ -353,7 +356,7 @@ def predict_many(items: list[list[Digit]], model: LoadedModel) -> list[Predictio
                 if refused:
                     blank = blank or _blank_but_for_shadow(look, None, error)
                 continue
-            if not _refused(again) and (refused or _confidence(again) > _confidence(predictions[k])):
+            if not _refused(again) and (refused or again.confidence > predictions[k].confidence):
                 predictions[k] = again
                 break
         else:
@@ -371,11 +374,6 @@ def _blank_but_for_shadow(
     Marks on several lines (a page of pictures) are left as they were refused."""
     marks = first is None or first.code in ("not_a_digit", "low_confidence")
     return again if marks and look.keywords.get("shadow_edge") and again.code == "no_digit_found" else None
-
-
-def _confidence(prediction: Prediction) -> float:
-    """The least of a prediction's digits' probabilities (the answer's ``confidence``)."""
-    return float(prediction.probabilities.max(axis=1).min()) if len(prediction.digits) else 0.0
 
 
 def _refused(prediction: Prediction) -> bool:
@@ -595,7 +593,7 @@ def to_response(prediction: Prediction) -> dict[str, Any]:
     return {
         "digit": digits[0]["digit"] if len(digits) == 1 else None,
         "number": "".join(str(d["digit"]) for d in digits),
-        "confidence": min(d["confidence"] for d in digits),
+        "confidence": round(prediction.confidence, 6),
         "probabilities": digits[0]["probabilities"],
         "top_k": [{"digit": int(k), "probability": round(float(first[k]), 6)} for k in ranked],
         "digits": digits,
