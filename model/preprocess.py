@@ -1712,8 +1712,9 @@ def _table(components: list[_Component], labels: np.ndarray, sheet: bool = False
     phone's shadow); and slivers from a corner along a side (:data:`TABLE_SLIVER`: a sheet turned a degree
     or two); in a picture that also holds a mark clear of its edges, at least :data:`TABLE_INSIDE` of its
     shorter side tall (the writing on the sheet), or else keeping to its margins (:func:`_in_middle`: a
-    blank sheet's table; a sliver then need reach no corner, cut off it by the table taken out before,
-    nor run along :data:`TABLE_EDGE` of a side: a small sheet's corner left in its box; on a ``sheet`` read
+    blank sheet's table, any mark along :data:`TABLE_EDGE` of a side, whatever its shape; a sliver then need
+    reach no corner, cut off it by the table taken out before, nor run along :data:`TABLE_EDGE` of a side: a
+    small sheet's corner left in its box; on a ``sheet`` read
     alone, neither need it reach a corner: the edge of what lies over the sheet's edge, a phone, is left in
     its box, and the writing keeps clear of the sheet's edge, cut off it). A
     digit touching the edge is strokes crossing it, not a convex mark; a straight bar flush with the edge (a
@@ -1747,8 +1748,14 @@ def _table(components: list[_Component], labels: np.ndarray, sheet: bool = False
         # of a picture cropped close reaches no corner; on a blank sheet, a sliver cut off its corner
         # by the table taken out before need not, nor on a sheet read alone one left of a phone over its edge).
         sliver = _sliver(mark, labels.shape) and (_in_corner(mark, labels.shape) or not written or sheet)
-        shaped = corner or any(share >= TABLE_BAND or (share >= TABLE_EDGE and narrows) for share, narrows in along)
-        beyond = shaped and (_convex(pixels) or _in_from_sides(pixels, [side is not None for side in sides]))
+        # With nothing written, a mark along a side keeping to the margins is table, whatever its shape: the
+        # band beside a blank sheet moved off centre broken by the JPEG's noise, the sheet's edge joined to it.
+        shaped = corner or any(
+            share >= TABLE_BAND or (share >= TABLE_EDGE and (narrows or not written)) for share, narrows in along
+        )
+        beyond = shaped and (
+            not written or _convex(pixels) or _in_from_sides(pixels, [side is not None for side in sides])
+        )
         long = any(share >= TABLE_EDGE for share, _ in along) or not written  # a blank sheet's corner: any
         if (sliver and long) or beyond:
             table = np.zeros(labels.shape, dtype=bool) if table is None else table
