@@ -54,7 +54,17 @@ from . import refusal
 from .contract import IMAGE_CONTENT_TYPES, JSON, NPY, NPZ, InputError, decode_image_field, media_type, parse_json
 from .network import CLASS_COUNTS, NUM_CLASSES, TOUCHING, DigitNet, for_inference, from_state_dict, normalize
 from .npy import read_npy, read_npz, write_npy
-from .preprocess import MAX_DIGITS, MIN_DIGIT_CONTRAST, SIZE, SPLIT_ASPECT, Digit, NoSecondLook, Punctuation, preprocess
+from .preprocess import (
+    MAX_DIGITS,
+    MIN_DIGIT_CONTRAST,
+    SIZE,
+    SPLIT_ASPECT,
+    Digit,
+    NoSecondLook,
+    Punctuation,
+    ShadowOnly,
+    preprocess,
+)
 
 __all__ = [
     "LoadedModel",
@@ -185,6 +195,8 @@ def _read_image(data: bytes) -> list[Digit]:
             raise
         if isinstance(refused, Punctuation):
             looks = tuple(look for look in looks if look.keywords in UNDO_PUNCTUATION)
+        elif isinstance(refused, ShadowOnly):  # the shadow's look taken already
+            looks = tuple(look for look in looks if not look.keywords.get("shadow_edge"))
         blank = None
         for look in looks:
             try:

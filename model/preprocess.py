@@ -85,6 +85,10 @@ SHADOW_EDGE = 0.05
 #: comes from beyond the picture; a sheet lying on a table touches it, if at all, where the table's
 #: grain is as light).
 SHADOW_LIT_SIDE = 0.35
+#: A lone mark left once a shadow's edge is divided out (:func:`_past_a_shadow`), the first look's lone
+#: mark gone, whose box is this many times as long as it is wide or more is a line the division left of
+#: the edge (a digit's box is at most about twice as tall as wide, but a 1's).
+EDGE_LINE = 4
 
 #: Alpha (of 255) below which even the most opaque pixel of a picture is invisible: a blank canvas.
 MIN_OPACITY = 16
@@ -384,18 +388,24 @@ def _decode(data: bytes, work_size: int) -> tuple[Image.Image, tuple[int, int]]:
 def _bands(image: Image.Image) -> tuple[Image.Image, Image.Image | None]:
     """Any Pillow mode -> (grey as ``L``, or ``F`` (32-bit float, 0-255) for deep images; alpha or ``None``)."""
     mode = image.mode
+    if _transparent(image):
+        image = image if mode in ("LA", "RGBA") else image.convert("RGBA")
+        return image.convert("L"), image.getchannel("A")
     if mode == "L":
         return image, None
-    if mode in ("RGBa", "La", "PA") or (mode == "P" and "transparency" in image.info):
-        image, mode = image.convert("RGBA"), "RGBA"
-    if mode in ("LA", "RGBA"):
-        return image.convert("L"), image.getchannel("A")
     if mode.startswith("I") or mode == "F":
         return Image.fromarray(_scale_to_8bit(np.asarray(image), mode)), None
     try:
         return image.convert("L"), None  # 1, P, RGB, CMYK, YCbCr, ...
     except ValueError:
         return image.convert("RGB").convert("L"), None
+
+
+def _transparent(image: Image.Image | np.ndarray) -> bool:
+    """Whether a picture (a Pillow image, or an array such as a canvas's RGBA) has an alpha channel."""
+    if isinstance(image, np.ndarray):
+        return image.ndim == 3 and image.shape[2] == 4
+    return image.mode in ("LA", "RGBA", "RGBa", "La", "PA") or (image.mode == "P" and "transparency" in image.info)
 
 
 def _scale_to_8bit(values: np.ndarray, mode: str) -> np.ndarray:
@@ -1086,6 +1096,15 @@ class Punctuation(_Located):
     """``not_a_digit``: a short mark beside the digits of a number, a decimal point, a colon, a comma or
     a sign (:func:`_refuse_punctuation`): a mark seen, which only the shadow's second look may undo
     (:data:`model.inference.UNDO_PUNCTUATION`)."""
+
+
+class ShadowOnly(InputError):
+    """``no_digit_found``: a photo blank but for a shadow's edge, which its first look read as a mark; found
+    by the shadow's second look itself (:func:`_past_a_shadow`), which is not taken again
+    (the second looks of :mod:`model.inference`)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("no_digit_found", message)
 
 
 class NoSecondLook(Exception):
@@ -2446,6 +2465,20 @@ def preprocess(
         x0, y0, x1, y1 = box
         return int(x0 / sx), int(y0 / sy), min(width, ceil(x1 / sx)), min(height, ceil(y1 / sy))
 
+    def closer(refused: _TooSmall | _Faint) -> list[Digit]:
+        """What a closer look finds: at faint writing, where its lines keep more of their contrast (what it
+        finds, or not, is the answer); at marks too small, refused as they were when it finds no digit."""
+        crop = to_input(refused.box) if isinstance(refused, _Faint) else _closer(to_input(refused.box), (width, height))
+        if crop is None:
+            raise refused
+        picture, scale = _cropped(original, image, crop, (width, height))
+        try:
+            return _read_crop(picture, crop, scale)
+        except _TooSmall:
+            if isinstance(refused, _Faint):
+                raise
+            raise refused from None
+
     try:
         # A picture reduced twice or more is a photo or a scan of a page: a table may show round the sheet.
         photo = sx <= 0.5
@@ -2455,19 +2488,8 @@ def preprocess(
         ]
     except _Located as located:
         raise located.moved(to_input) from None
-    except _TooSmall as small:
-        crop = _closer(to_input(small.box), (width, height))
-        if crop is None:
-            raise
-        picture, scale = _cropped(original, image, crop, (width, height))
-        try:
-            found = _read_crop(picture, crop, scale)
-        except _TooSmall:
-            raise small from None
-    except _Faint as faint:  # what a closer look finds, or not, is the answer: it sees the lines better
-        crop = to_input(faint.box)
-        picture, scale = _cropped(original, image, crop, (width, height))
-        found = _read_crop(picture, crop, scale)
+    except (_TooSmall, _Faint) as refused:
+        found = closer(refused)
     else:  # a number small in a photo: looked at closer, where a decimal point written small is seen
         if photo and (crop := _closer_number(found, (width, height), sy)):
             picture, scale = _cropped(original, image, crop, (width, height))
@@ -2477,22 +2499,45 @@ def preprocess(
                 raise
             except InputError:
                 pass  # the digits stay as the first look read them (reading them closer: as many right as wrong)
-    if photo and len(found) == 1 and not shadow_edge and (blank := _only_a_shadow(grey)):
-        raise blank
+    if photo and len(found) == 1 and not shadow_edge and not _transparent(image):  # no shadow falls on a drawing
+        lit = _past_a_shadow(grey, found[0].box, to_input, closer)
+        if isinstance(lit, InputError):
+            raise lit
+        found = lit or found
     return found
 
 
-def _only_a_shadow(grey: np.ndarray) -> InputError | None:
-    """``no_digit_found`` when a photo's working grey image holds no mark once a shadow's straight edge
-    across it is divided out (:func:`model.shadow_edge.without_shadow_edge`): its lone mark, read as a
-    1, was the edge across a blank sheet. Else ``None``."""
+def _past_a_shadow(
+    grey: np.ndarray,
+    mark: tuple[int, int, int, int],
+    to_input: Callable[[tuple[int, int, int, int]], tuple[int, int, int, int]],
+    closer: Callable[[_TooSmall | _Faint], list[Digit]],
+) -> list[Digit] | InputError | None:
+    """A photo whose first look found one ``mark`` (its box in the picture's pixels), read again once a
+    shadow's straight edge across it is divided out (:func:`model.shadow_edge.without_shadow_edge`; marks too
+    small or faint read by ``closer``, :func:`preprocess`'s closer look; ``to_input``: working pixels to the
+    picture's), when that mark was the shadow: :class:`ShadowOnly` when no mark is left (the edge across a
+    blank sheet, read as a 1), or one line the first look did not see, its long side :data:`EDGE_LINE`
+    times its short side or more (what the division left of a hard edge, or where it crosses the sheet's
+    edge); the digits read when one other mark is left (writing the first look lost beside the shadow it
+    read). Else ``None``: the first look stands."""
     try:
-        find_digits(grey, photo=True, shadow_edge=True)
+        try:
+            lit = [_with_boxes(digit, to_input) for digit in find_digits(grey, photo=True, shadow_edge=True)]
+        except (_TooSmall, _Faint) as refused:
+            lit = closer(refused)
     except InputError as again:
-        return again if again.code == "no_digit_found" and not isinstance(again, _TooSmall) else None
-    except (NoSecondLook, _Faint):  # no shadow's edge; faint writing, left as the first look read it
-        pass
-    return None
+        return ShadowOnly(again.message) if again.code == "no_digit_found" else None
+    except NoSecondLook:  # no shadow's edge
+        return None
+    if len(lit) != 1 or (
+        _overlap(mark[0], mark[2], *lit[0].box[0::2]) and _overlap(mark[1], mark[3], *lit[0].box[1::2])
+    ):
+        return None
+    x0, y0, x1, y1 = lit[0].box
+    if max(x1 - x0, y1 - y0) >= EDGE_LINE * min(x1 - x0, y1 - y0):
+        return ShadowOnly("no digit found: the only mark is the edge of a shadow across the paper")
+    return lit
 
 
 def _read_crop(picture: Image.Image | np.ndarray, crop: tuple[int, int, int, int], scale: float) -> list[Digit]:
