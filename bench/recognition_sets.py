@@ -336,6 +336,34 @@ def shaded_sheets(digits: np.ndarray, labels: np.ndarray, seed: int = 0) -> list
     return _numbers(digits, labels, (1, 4), picture, "shaded_sheet", seed)
 
 
+def sunlit_sheets(digits: np.ndarray, labels: np.ndarray, seed: int = 0) -> list[Sample]:
+    """Numbers of 1-3 validation digits on a sheet in direct sunlight: a shadow's edge sharp to 0.5-1.5 px
+    across the photo (:func:`tests.images.sunlit_sheet`), the sheet filling the frame or (every other
+    one) lying on a table, a JPEG of quality 75-95: one picture per 2 digits given."""
+    from tests.images import sunlit_sheet
+
+    def picture(number: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
+        return sunlit_sheet(number, seed=int(rng.integers(1 << 30)), lying=bool(rng.integers(2)))
+
+    return _numbers(digits, labels, (1, 3), picture, "sunlit_sheet", seed)
+
+
+def sunlit_blank_sheets(count: int = 60, seed: int = 5) -> list[Sample]:
+    """Sheets with nothing written on them in direct sunlight (:func:`tests.images.sunlit_sheet`), half
+    filling the frame, half lying on a table, a JPEG of quality 75-95, all to refuse (``no_digit_found``)."""
+    from tests.images import jpeg, sunlit_sheet
+
+    rng = np.random.default_rng(seed)
+    return [
+        Sample(
+            jpeg(sunlit_sheet([], int(rng.integers(1 << 30)), lying=i % 2 == 1), int(rng.integers(75, 96))),
+            None,
+            f"sunlit_blank_{i}",
+        )
+        for i in range(count)
+    ]
+
+
 def shadowed_photos(digits: np.ndarray, labels: np.ndarray, seed: int = 0) -> list[Sample]:
     """Numbers of 1-4 validation digits photographed with a shadow cast across them, a hand's (a
     half-plane) or a pen's (a band) (:func:`tests.images.shadowed`), a JPEG of quality 75-95: one
@@ -598,12 +626,14 @@ def all_sets(digits: np.ndarray, labels: np.ndarray) -> Iterator[tuple[str, list
     yield "pencil_numbers", pencil_numbers()
     yield "lined_pencil", pencil_numbers(seed=1, lined=True)
     yield "shadowed_photos", shadowed_photos(digits, labels)
+    yield "sunlit_sheets", sunlit_sheets(digits, labels)
     yield "phone_shadows", phone_shadows(digits, labels)
     yield "badges", badges()
     yield "multi_stroke", multi_stroke()
     yield "hairline", hairline()
     yield "shapes", shapes()
     yield "blank_sheets", blank_sheets()
+    yield "sunlit_blank_sheets", sunlit_blank_sheets()
     yield "small_decimals", small_decimals()
     yield "uci_handwriting", uci_handwriting()
 

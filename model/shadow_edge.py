@@ -85,12 +85,14 @@ def _edge_line(logs: np.ndarray) -> tuple[float, int, bool] | None:
     """A shadow's edge in log grey levels ``logs``: (the turn that makes it upright, in degrees; its
     column in the picture so turned; whether the shadow lies right of it), or ``None``. Looked for on the
     picture reduced to a quarter, column by column of it turned every :data:`EDGE_ANGLES` degrees: the
-    line along which most rows step down."""
+    line along which most rows step down, with a sheet and the table on both sides of it
+    (:func:`_two_surfaces`); else, with one surface on each (:func:`_paper_alone`: paper filling the
+    picture; a sheet's edge against an even table is one too, and would be taken before a shadow's)."""
     height, width = logs.shape
     small = logs[: height // 4 * 4, : width // 4 * 4].reshape(height // 4, 4, width // 4, 4).mean(axis=(1, 3))
     reach = 2 * EDGE_REACH
     paper = float(np.percentile(small, 95))
-    best = None
+    best: dict[bool, tuple[float, int, int, bool]] = {}  # by whether two surfaces are on the lit side
     for degrees in range(0, 180, EDGE_ANGLES):
         turned, inside = _turn(small, degrees)
         left, right = turned[:, :-reach], turned[:, reach:]
@@ -100,17 +102,19 @@ def _edge_line(logs: np.ndarray) -> tuple[float, int, bool] | None:
             steps = valid & ((left - right if dark_right else right - left) > EDGE_STEP)
             share = steps.sum(axis=0) / np.maximum(counted, 1)
             share[counted < 0.75 * counted.max()] = 0  # a line across a corner: too short to tell
-            for column in np.nonzero(share >= max(EDGE_ALONG, best[0] if best else 0))[0]:
+            # a two-surface edge found outranks every line stepping down in fewer rows
+            for column in np.nonzero(share >= max(EDGE_ALONG, best[True][0] if True in best else 0))[0]:
                 lit, dark = (left, right) if dark_right else (right, left)
                 rows = steps[:, column]
-                if (
-                    (best is None or share[column] > best[0])
-                    and _edge_across(rows, valid[:, column])
-                    and _two_surfaces(lit[:, column], dark[:, column], rows, paper)
-                    and _even_step(lit[rows, column] - dark[rows, column])
+                if not (_edge_across(rows, valid[:, column]) and _even_step(lit[rows, column] - dark[rows, column])):
+                    continue
+                two = _two_surfaces(lit[:, column], dark[:, column], rows, paper)
+                if (two or _paper_alone(lit[:, column], dark[:, column], rows)) and (
+                    two not in best or share[column] > best[two][0]
                 ):
-                    best = (share[column], degrees, 4 * (column + EDGE_REACH) + 2, dark_right)
-    return None if best is None else best[1:]
+                    best[two] = (float(share[column]), degrees, 4 * (column + EDGE_REACH) + 2, dark_right)
+    found = best.get(True) or best.get(False)
+    return None if found is None else found[1:]
 
 
 def _two_surfaces(lit: np.ndarray, dark: np.ndarray, steps: np.ndarray, paper: float) -> bool:
@@ -126,6 +130,13 @@ def _two_surfaces(lit: np.ndarray, dark: np.ndarray, steps: np.ndarray, paper: f
         and _longest_run(steps & (lit <= paper - EDGE_SPREAD)) >= least
         and np.percentile(dark[steps], 90) - np.percentile(dark[steps], 10) >= EDGE_SPREAD
     )
+
+
+def _paper_alone(lit: np.ndarray, dark: np.ndarray, steps: np.ndarray) -> bool:
+    """Whether both sides of a shadow's edge hold one surface each (log grey levels ``lit`` and ``dark``
+    along it; ``steps``: the rows where it steps down): paper filling the picture, lit and shaded, each
+    within :data:`EDGE_SPREAD` along the edge (its middle 80 %)."""
+    return all(np.percentile(side[steps], 90) - np.percentile(side[steps], 10) < EDGE_SPREAD for side in (lit, dark))
 
 
 def _longest_run(flags: np.ndarray) -> int:

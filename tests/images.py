@@ -346,6 +346,26 @@ def shaded_sheet(
     return _cast(photo, across > 0, rng, 20.0)
 
 
+def sunlit_sheet(digits: Sequence[np.ndarray], seed: int = 0, lying: bool = False) -> np.ndarray:
+    """A sheet with a number of MNIST digits written on it, photographed in direct sunlight: a shadow's
+    edge (a half-plane, 30-60 % darker) sharp to 0.5-1.5 px across the whole photo at any angle, within
+    30 % of the picture's size of its middle; the sheet filling the frame, the camera turned up to 4
+    degrees (:func:`turned_sheet`), or ``lying`` on a table of one of three colours, turned up to 15
+    degrees, 15-45 % of the frame (:func:`sheet_on_table`). RGB."""
+    rng = np.random.default_rng(seed)
+    if lying:
+        table = [(90, 62, 40), (105, 105, 110), (35, 33, 38)][int(rng.integers(3))]
+        photo = sheet_on_table(digits, rng.uniform(-15, 15), rng.uniform(0.15, 0.45), seed, table=table)
+    else:
+        photo = turned_sheet(digits, rng.uniform(-4, 4), seed)
+    height, width = photo.shape[:2]
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    angle = rng.uniform(0, np.pi)
+    centre = width * (0.5 + rng.uniform(-0.3, 0.3)), height * (0.5 + rng.uniform(-0.3, 0.3))
+    across = (xx - centre[0]) * np.cos(angle) + (yy - centre[1]) * np.sin(angle)
+    return _cast(photo.astype(np.float32), across > 0, rng, 1.5)
+
+
 def _cast(photo: np.ndarray, inside: np.ndarray, rng: np.random.Generator, blur: float) -> np.ndarray:
     """``photo`` (float RGB) with a shadow over ``inside``, its edge blurred 0.5-``blur`` px, 30-60 %
     darker; uint8."""

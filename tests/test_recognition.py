@@ -317,6 +317,19 @@ def test_a_shadows_edge_across_a_sheet_and_the_table_is_divided_out_on_a_second_
     assert result["misread"] <= 0.1, result
 
 
+def test_a_sharp_shadow_across_paper_filling_the_photo_is_divided_out(loaded, digits) -> None:
+    """Direct sunlight: a shadow's edge sharp to a pixel or so across the photo (the bench's ``sunlit_*``
+    sets). Across paper filling the picture the shadow's look found no edge (it wanted the sheet and the
+    table on its lit side), and the shaded part, the first look's lone mark, was read as a 1 or a 7 (12 of
+    60 blank sheets; 6 of the first 30 here). An edge with one even surface on each side is taken when no
+    edge with two is found (model.shadow_edge._paper_alone; docs/model.md, step 3)."""
+    blank = score("sunlit_blank_sheets", recognition_sets.sunlit_blank_sheets(count=30), loaded)
+    assert blank["refused"] >= 0.9, blank
+    result = score("sunlit_sheets", recognition_sets.sunlit_sheets(*digits), loaded)
+    assert result["read_right"] >= 0.75, result
+    assert result["misread"] <= 0.12, result
+
+
 def test_a_second_look_is_taken_only_when_the_first_is_refused_or_unsure(loaded, digits) -> None:
     """A picture read surely at the first look is answered so (the second look never runs), and a second
     look refused too leaves the first look's refusal: a blank page stays ``no_digit_found``."""
