@@ -338,8 +338,8 @@ def shaded_sheets(digits: np.ndarray, labels: np.ndarray, seed: int = 0) -> list
 
 def sunlit_sheets(digits: np.ndarray, labels: np.ndarray, seed: int = 0) -> list[Sample]:
     """Numbers of 1-3 validation digits on a sheet in direct sunlight: a shadow's edge sharp to 0.5-1.5 px
-    across the photo (:func:`tests.images.sunlit_sheet`), the sheet filling the frame or (every other
-    one) lying on a table, a JPEG of quality 75-95: one picture per 2 digits given."""
+    across the photo (:func:`tests.images.sunlit_sheet`), the sheet filling the frame or (about half, at
+    random) lying on a table, a JPEG of quality 75-95: one picture per 2 digits given."""
     from tests.images import sunlit_sheet
 
     def picture(number: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
