@@ -9,9 +9,10 @@ measures the step's profile (soft or sharp) and subtracts it, leaving the sheet 
 beyond the shadow.
 
 It is a second look only (:func:`model.preprocess.preprocess` with ``shadow_edge=True``), taken when the
-first is refused: applied to every photo it read the shadowed sets far better, but a stroke's or another
-shadow's edge on paper was now and then taken for one, and the correction left a hairline that changed
-answers the first look had right (docs/model.md, step 3). Numpy and Pillow only.
+first is refused or unsure, or finds one mark (which may be the shadow): applied to every photo it read
+the shadowed sets far better, but a stroke's or another shadow's edge on paper was now and then taken
+for one, and the correction left a hairline that changed answers the first look had right
+(docs/model.md, step 3). Numpy and Pillow only.
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ from PIL import Image
 #: level drops by EDGE_STEP or more (11 % darker) across 2 * EDGE_REACH of its pixels along EDGE_ALONG of
 #: the line's length, and the lit side holds two surfaces (:func:`_two_surfaces`: the sheet and the
 #: table, EDGE_SPREAD apart in log grey level, darkened alike; one surface's edge, a sheet's against the
-#: table or the table's grain, is no shadow's). Its profile is measured EDGE_RAMP working pixels either
-#: side of it (a soft edge's).
+#: table or the table's grain, is no shadow's); failing any such line, each side one surface within
+#: EDGE_SPREAD (:func:`_paper_alone`: paper filling the picture, where a sharp shadow's shaded part was
+#: the first look's lone mark). Its profile is measured EDGE_RAMP working pixels either side of it (a soft
+#: edge's).
 EDGE_ANGLES = 4
 EDGE_STEP = 0.12
 EDGE_REACH = 2
