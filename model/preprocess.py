@@ -120,6 +120,7 @@ SPECK_AREA = 0.03  # components under this fraction of the largest one are speck
 MAX_COMPONENTS = 64  # the largest components considered (noise and text produce hundreds)
 MAX_DIGITS = 16
 SHEET_ASPECT = 0.5  # a sheet of paper's shorter side is at least half its longer one
+CARD_ASPECT = 0.25  # ... a card with writing on it, a quarter (a long one: a thick 1 is a bar, holding none)
 #: ... so a sheet lying turned any way fills at least this share of its box (0.44 when twice as long as
 #: wide and turned 45 degrees; A4, 0.49): from 0.5, sheets turned 38-52 degrees were one mark, refused.
 SHEET_FILL = 0.44
@@ -135,6 +136,9 @@ SHEET_SHARE = 0.05
 #: ... and a sheet (far away, or turned) encloses no more than this share of its box (its writing's
 #: strokes; a thick 0's hole is more).
 SHEET_WRITING = 0.15
+#: ... a rectangular one up to this share: a card a number is written large on (its strokes 14-22 % of
+#: it in a new user's trial, refused as one mark), where a thick 0 is no rectangle.
+SHEET_WRITTEN = 0.3
 #: The lit part of a sheet grows by this factor or more, its part in a shadow joining it, taken down to
 #: the low ink level (hysteresis): a sheet's edge and a digit's soft edge grow less.
 SHEET_SHADED = 1.25
@@ -1442,19 +1446,24 @@ def _shaded_sheet(
 
 def _turned_sheet(region: _Component, labels: np.ndarray, grey: np.ndarray) -> _Sheet | None:
     """A sheet of paper photographed turned, lying wholly inside the picture (``None``: ``region`` is not one):
-    convex (:func:`_convex`) and a rectangle at some angle (:func:`_rectangular`; the lit part of a sheet
-    cut by a shadow's slanting edge is not), no longer than a sheet (:data:`SHEET_ASPECT`: a thick 1
-    slanting is a bar), enclosing little (:func:`_holes`: a thick 0's hole is much), the table in its box's
-    corners outside its hull (:data:`SHEET_INSIDE`). The corners and the sheet's edge (4 % of its size) are
-    painted as its paper (:func:`_paper_filled`)."""
+    with the writing it encloses filled in, convex (:func:`_convex`) and a rectangle at some angle
+    (:func:`_rectangular`; the lit part of a sheet cut by a shadow's slanting edge is not, nor a thick 0),
+    no longer than a sheet (:data:`SHEET_ASPECT`: a thick 1 slanting is a bar) or, holding writing
+    (:func:`_holds_writing`), than a card (:data:`CARD_ASPECT`), enclosing at most :data:`SHEET_WRITTEN`
+    of its box (:func:`_holes`: a number written large on a card; a card unturned, its writing's holes
+    leaving it under 85 % of its box, is read here too), the table in its box's corners outside its hull
+    (:data:`SHEET_INSIDE`). The corners and the sheet's edge (4 % of its size) are painted as its paper
+    (:func:`_paper_filled`)."""
     own = _pixels(region, labels)
     points = _hull(own)
-    if not (_convex(own, hull=points) and _rectangular(points, SHEET_ASPECT)):
-        return None
     parts_labels, parts, around = _enclosed(region, labels)
-    if _holes(region, parts, around) > SHEET_WRITING:
-        return None
     outside = np.concatenate([[False], around])[parts_labels]
+    solid = ~outside  # the writing it encloses filled in
+    aspect = CARD_ASPECT if _holds_writing(region, labels) else SHEET_ASPECT  # a bar holds none
+    if not (_convex(solid, hull=points) and _rectangular(points, aspect)):
+        return None
+    if _holes(region, parts, around) > SHEET_WRITTEN:
+        return None
     hull = Image.new("1", (region.width, region.height))
     ImageDraw.Draw(hull).polygon(points, fill=1)
     within = ~_dilate(~np.asarray(hull)) & outside  # a pixel in from the hull's edge

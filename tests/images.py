@@ -571,6 +571,26 @@ def number_on_sheet(text: str, width: int, pen: int = 8, seed: int = 0, degrees:
     return np.asarray(photo)
 
 
+def card_on_table(text: str, degrees: float = 0.0, seed: int = 0, pen: int = 20) -> np.ndarray:
+    """A card with ``text`` written large on it (:func:`draw_number`, a pen ``pen`` pixels wide at 200
+    pixels high, black), a margin of a sixth of the number's height round it, lying on a wood table turned
+    ``degrees`` in an 800x600 photo, 55 % of its width: the writing a fifth of the card or so, as a new
+    user's cards (its strokes enclosed by the card, 14-22 % of its box). RGB."""
+    rng = np.random.default_rng(seed)
+    ink = draw_number(text, width=pen, seed=seed)[..., 3].astype(np.float32) / 255.0
+    margin = ink.shape[0] // 6
+    ink = np.pad(ink, margin)
+    card = np.array((242, 240, 230), np.float32) * (1 - 0.9 * ink[..., None])
+    picture = Image.fromarray(card.astype(np.uint8)).convert("RGBA")
+    width = 440
+    picture = picture.resize((width, round(picture.height * width / picture.width)), Image.Resampling.LANCZOS)
+    picture = picture.rotate(degrees, resample=Image.Resampling.BICUBIC, expand=True)
+    table = np.clip(np.array((95, 75, 60), np.float32) + rng.normal(0, 5, (600, 800, 3)), 0, 255).astype(np.uint8)
+    photo = Image.fromarray(table)
+    photo.paste(picture, ((800 - picture.width) // 2, (600 - picture.height) // 2), picture)
+    return np.asarray(photo)
+
+
 def lines_of(*texts: str) -> np.ndarray:
     """Numbers drawn (:func:`draw_number`) one above another, left-aligned: digits on several lines."""
     drawn = [draw_number(text) for text in texts]
