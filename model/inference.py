@@ -441,7 +441,7 @@ def _classify(pixels: list[np.ndarray], model: LoadedModel) -> np.ndarray:
 #: network gives it at least this probability of being digits that touch.
 TOUCHING_NARROW = 0.5
 #: A mark read as one digit at least this sure is never cut into 1s only (a wide 0's two sides).
-UNSURE = 0.8
+SURE_NOT_ONES = 0.8
 #: Where SPLIT_GAIN would ask for more, a cut is taken when its parts read at least this sure and surer
 #: than the whole (the network, trained with label smoothing, is rarely above 0.95): two digits joined
 #: so that the network still reads one (two 4s whose bars run into each other, read as a 4 at
@@ -477,7 +477,7 @@ def best_reading(options: list[np.ndarray], spans: list[list[tuple[int, int]]] |
     symbols and scribbles, whose pieces read as digits too: a mark more likely no digit than a digit
     is cut only into parts ``SURE_PARTS_OF_NO_DIGIT`` sure, and never into 1s only (the strokes of a
     letter, m n H W, each read as a 1; 1s, single strokes, seldom run into each other); nor is a mark
-    read as one digit ``UNSURE`` sure or more (a wide 0's two sides).
+    read as one digit :data:`SURE_NOT_ONES` sure or more (a wide 0's two sides).
     With a twelfth output, "digits that touch", a symbol (:func:`_symbol`: a % cut at its slash is a
     9 and a 6) is not cut: neither the whole mark, nor a part of another cut (:func:`_splits_a_symbol`:
     a 0 run into the % after it is read as "096" only by a cut through the %)."""
@@ -494,7 +494,7 @@ def best_reading(options: list[np.ndarray], spans: list[list[tuple[int, int]]] |
         ones_only = (digits.argmax(axis=1) == 1).all()
         if (
             sureness >= surest
-            and not ((no_digit or whole >= UNSURE) and ones_only)
+            and not ((no_digit or whole >= SURE_NOT_ONES) and ones_only)
             and not (symbols and _splits_a_symbol(spans[k], symbols))
         ):
             best, surest = k, sureness
