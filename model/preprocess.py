@@ -87,7 +87,8 @@ SHADOW_EDGE = 0.05
 SHADOW_LIT_SIDE = 0.35
 #: A lone mark left once a shadow's edge is divided out (:func:`_past_a_shadow`), the first look's lone
 #: mark gone, whose box is this many times as long as it is wide or more is a line the division left of
-#: the edge (a digit's box is at most about twice as tall as wide, but a 1's).
+#: the edge; the first look's, so long, was the edge itself (a digit's box is at most about twice as
+#: tall as wide, but a 1's).
 EDGE_LINE = 4
 
 #: Alpha (of 255) below which even the most opaque pixel of a picture is invisible: a blank canvas.
@@ -120,7 +121,6 @@ SPECK_AREA = 0.03  # components under this fraction of the largest one are speck
 MAX_COMPONENTS = 64  # the largest components considered (noise and text produce hundreds)
 MAX_DIGITS = 16
 SHEET_ASPECT = 0.5  # a sheet of paper's shorter side is at least half its longer one
-CARD_ASPECT = 0.25  # ... a card with writing on it, a quarter (a long one: a thick 1 is a bar, holding none)
 #: ... so a sheet lying turned any way fills at least this share of its box (0.44 when twice as long as
 #: wide and turned 45 degrees; A4, 0.49): from 0.5, sheets turned 38-52 degrees were one mark, refused.
 SHEET_FILL = 0.44
@@ -1395,9 +1395,10 @@ def _sheet(components: list[_Component], labels: np.ndarray, grey: np.ndarray, p
     shadow left out). A largest mark filling less of its box, or a long one holding nothing, may be a
     badge or a round button (:func:`_badge`), read with the screen round it painted in its colour. In
     a ``photo`` (a picture reduced to the working size), a sheet far away, from :data:`SHEET_SHARE` of
-    the picture, and one photographed turned (:func:`_turned_sheet`, tried before a badge: a turned
-    rectangle's empty corners are a disc's too) are read alone too, enclosing little
-    (:func:`_holes`): in an upload the size of a digit, a thick 1 or 0 drawn light on dark is as solid.
+    the picture, and one photographed turned or crossing the picture (:func:`_turned_sheet`, tried before
+    a badge: a turned rectangle's empty corners are a disc's too; a strip of paper fills little of its
+    box) are read alone too, enclosing little (:func:`_holes`): in an upload the size of a digit, a thick
+    1 or 0 drawn light on dark is as solid.
     """
     if not components:
         return None
@@ -1409,7 +1410,9 @@ def _sheet(components: list[_Component], labels: np.ndarray, grey: np.ndarray, p
             return None
         # a sheet turned any way fills SHEET_FILL of its box or more; strokes fill less. Tried before a
         # badge: a turned rectangle's empty corners are a disc's too, and a blank sheet holds nothing
-        if photo and box_area >= SHEET_SHARE * labels.size and largest.area >= SHEET_FILL * box_area:
+        # ... or it crosses the picture: a strip of paper, a receipt, from edge to edge at a slant
+        fills = largest.area >= SHEET_FILL * box_area or _crosses(largest, labels.shape)
+        if photo and box_area >= SHEET_SHARE * labels.size and fills:
             sheet = _turned_sheet(largest, labels, grey)
             if sheet is not None:
                 return sheet
@@ -1445,21 +1448,21 @@ def _shaded_sheet(
 
 
 def _turned_sheet(region: _Component, labels: np.ndarray, grey: np.ndarray) -> _Sheet | None:
-    """A sheet of paper photographed turned, lying wholly inside the picture (``None``: ``region`` is not one):
-    with the writing it encloses filled in, convex (:func:`_convex`) and a rectangle at some angle
-    (:func:`_rectangular`; the lit part of a sheet cut by a shadow's slanting edge is not, nor a thick 0),
-    no longer than a sheet (:data:`SHEET_ASPECT`: a thick 1 slanting is a bar) or, holding writing
-    (:func:`_holds_writing`), than a card (:data:`CARD_ASPECT`), enclosing at most :data:`SHEET_WRITTEN`
-    of its box (:func:`_holes`: a number written large on a card; a card unturned, its writing's holes
-    leaving it under 85 % of its box, is read here too), the table in its box's corners outside its hull
-    (:data:`SHEET_INSIDE`). The corners and the sheet's edge (4 % of its size) are painted as its paper
-    (:func:`_paper_filled`)."""
+    """A sheet of paper photographed turned, lying wholly inside the picture or crossing it (``None``:
+    ``region`` is not one): with the writing it encloses filled in, convex (:func:`_convex`) and a
+    rectangle at some angle (:func:`_rectangular`; the lit part of a sheet cut by a shadow's slanting edge
+    is not, nor a thick 0), no longer than a sheet (:data:`SHEET_ASPECT`: a thick 1 slanting is a bar)
+    unless it holds writing (:func:`_writing_across`: a card, a strip of paper), enclosing at most
+    :data:`SHEET_WRITTEN` of its box (:func:`_holes`: a number written large on a card; a card unturned,
+    its writing's holes leaving it under 85 % of its box, is read here too), the table in its box's
+    corners outside its hull (:data:`SHEET_INSIDE`). The corners and the sheet's edge (4 % of its size)
+    are painted as its paper (:func:`_paper_filled`)."""
     own = _pixels(region, labels)
     points = _hull(own)
     parts_labels, parts, around = _enclosed(region, labels)
     outside = np.concatenate([[False], around])[parts_labels]
     solid = ~outside  # the writing it encloses filled in
-    aspect = CARD_ASPECT if _holds_writing(region, labels) else SHEET_ASPECT  # a bar holds none
+    aspect = 0.0 if _writing_across(points, parts, around) else SHEET_ASPECT  # a bar holds none
     if not (_convex(solid, hull=points) and _rectangular(points, aspect)):
         return None
     if _holes(region, parts, around) > SHEET_WRITTEN:
@@ -1497,6 +1500,11 @@ def _paper_filled(window: np.ndarray, own: np.ndarray, outside: np.ndarray) -> n
     return np.where(outside, surface, window).astype(np.float32)
 
 
+def _crosses(region: _Component, shape: tuple[int, int]) -> bool:
+    """Whether ``region`` reaches two opposite sides of a picture of ``shape``."""
+    return (region.x0 == 0 and region.x1 == shape[1]) or (region.y0 == 0 and region.y1 == shape[0])
+
+
 def _beside(region: _Component, components: list[_Component]) -> bool:
     """Whether a mark half as tall as ``region`` or taller stands outside its box (a row of badges, a
     badge beside a number: which one is the answer is not the badge's to say)."""
@@ -1516,11 +1524,25 @@ def _enclosed(region: _Component, labels: np.ndarray) -> tuple[np.ndarray, list[
     return parts_labels, parts, np.array([not _clear_of_edge(part, window.shape) for part in parts], dtype=bool)
 
 
+def _writing_across(points: list[tuple[int, int]], parts: list[_Component], edge: np.ndarray) -> bool:
+    """Whether a region (its hull's ``points``; what its box holds besides it, ``parts`` and which of them
+    touch the box's ``edge``: :func:`_enclosed`) encloses marks as long as a quarter of its width (the
+    shorter side of the smallest rectangle round it) or longer: a card or a strip of paper with writing
+    on it, however long; a thick 1 holds none."""
+    hull = np.array(points, dtype=np.float64)
+    if len(hull) < 3:
+        return False
+    width = min(_smallest_rectangle(hull)[1:])
+    return any(not out and max(part.width, part.height) >= 0.25 * width for part, out in zip(parts, edge, strict=True))
+
+
 def _holds_writing(region: _Component, labels: np.ndarray) -> bool:
-    """Whether a solid ``region`` encloses marks (not its ink, none touching its box's edge) a quarter
-    of its height or taller: the digits of a card or a button, light on its colour."""
+    """Whether a solid ``region`` encloses marks (not its ink, none touching its box's edge) as long as
+    a quarter of its shorter side or longer: the digits of a card or a button, light on its colour, or
+    written across a strip of paper (a receipt from edge to edge of the photo)."""
     _, parts, edge = _enclosed(region, labels)
-    return any(not out and part.height >= 0.25 * region.height for part, out in zip(parts, edge, strict=True))
+    least = 0.25 * min(region.width, region.height)
+    return any(not out and max(part.width, part.height) >= least for part, out in zip(parts, edge, strict=True))
 
 
 def _holes(region: _Component, parts: list[_Component], edge: np.ndarray) -> float:
@@ -2528,8 +2550,9 @@ def _past_a_shadow(
     picture's), when that mark was the shadow: :class:`ShadowOnly` when no mark is left (the edge across a
     blank sheet, read as a 1), or one line the first look did not see, its long side :data:`EDGE_LINE`
     times its short side or more (what the division left of a hard edge, or where it crosses the sheet's
-    edge); the digits read when one other mark is left (writing the first look lost beside the shadow it
-    read). Else ``None``: the first look stands."""
+    edge); when one other mark is left, the digits it reads if the first look's mark was a line too (the
+    edge, read as a 1: a 9 beside it; a 4 on a strip of paper whose edge was taken for a shadow's stays).
+    Else ``None``: the first look stands."""
     try:
         try:
             lit = [_with_boxes(digit, to_input) for digit in find_digits(grey, photo=True, shadow_edge=True)]
@@ -2543,10 +2566,15 @@ def _past_a_shadow(
         _overlap(mark[0], mark[2], *lit[0].box[0::2]) and _overlap(mark[1], mark[3], *lit[0].box[1::2])
     ):
         return None
-    x0, y0, x1, y1 = lit[0].box
-    if max(x1 - x0, y1 - y0) >= EDGE_LINE * min(x1 - x0, y1 - y0):
+    if _line(lit[0].box):
         return ShadowOnly("no digit found: the only mark is the edge of a shadow across the paper")
-    return lit
+    return lit if _line(mark) else None
+
+
+def _line(box: tuple[int, int, int, int]) -> bool:
+    """Whether a mark's ``box`` is :data:`EDGE_LINE` times as long as it is wide or more."""
+    x0, y0, x1, y1 = box
+    return max(x1 - x0, y1 - y0) >= EDGE_LINE * min(x1 - x0, y1 - y0)
 
 
 def _read_crop(picture: Image.Image | np.ndarray, crop: tuple[int, int, int, int], scale: float) -> list[Digit]:

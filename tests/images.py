@@ -591,6 +591,26 @@ def card_on_table(text: str, degrees: float = 0.0, seed: int = 0, pen: int = 20)
     return np.asarray(photo)
 
 
+def strip_on_table(text: str, degrees: float = 0.0, seed: int = 0, upright: bool = False) -> np.ndarray:
+    """A strip of paper (a receipt, a ticket) 130 pixels wide with ``text`` written on it, upright
+    (:func:`draw_number`, 50 pixels high or less, to fit across: a pen 14 pixels wide at 200), running
+    from edge to edge of a photo of a dark table: 800x600 across it, or ``upright`` 600x800 from top to
+    bottom, turned ``degrees``. RGB."""
+    rng = np.random.default_rng(seed)
+    size = (600, 800) if upright else (800, 600)
+    length = 2 * max(size)
+    ink = Image.fromarray(draw_number(text, width=14, seed=seed)[..., 3])
+    scale = min(50 / ink.height, (100 if upright else length) / ink.width)
+    ink = ink.resize((max(1, round(ink.width * scale)), max(1, round(ink.height * scale))), Image.Resampling.LANCZOS)
+    strip = Image.new("RGB", (130, length) if upright else (length, 130), (242, 240, 230))
+    strip.paste((25, 25, 45), ((strip.width - ink.width) // 2, (strip.height - ink.height) // 2), ink)
+    strip = strip.convert("RGBA").rotate(degrees, Image.Resampling.BICUBIC, expand=True)
+    table = np.clip(rng.uniform(30, 100) + rng.normal(0, 5, (size[1], size[0], 3)), 0, 255).astype(np.uint8)
+    photo = Image.fromarray(table)
+    photo.paste(strip, ((size[0] - strip.width) // 2, (size[1] - strip.height) // 2), strip)
+    return np.asarray(photo)
+
+
 def lines_of(*texts: str) -> np.ndarray:
     """Numbers drawn (:func:`draw_number`) one above another, left-aligned: digits on several lines."""
     drawn = [draw_number(text) for text in texts]
