@@ -139,6 +139,9 @@ SHEET_WRITING = 0.15
 #: ... a rectangular one up to this share: a card a number is written large on (its strokes 14-22 % of
 #: it in a new user's trial, refused as one mark), where a thick 0 is no rectangle.
 SHEET_WRITTEN = 0.3
+#: A card's, a button's or a strip's writing: marks it encloses as long as this share of its shorter
+#: side or longer (a speck of the JPEG's noise is not).
+HELD_WRITING = 0.25
 #: The lit part of a sheet grows by this factor or more, its part in a shadow joining it, taken down to
 #: the low ink level (hysteresis): a sheet's edge and a digit's soft edge grow less.
 SHEET_SHADED = 1.25
@@ -1526,22 +1529,23 @@ def _enclosed(region: _Component, labels: np.ndarray) -> tuple[np.ndarray, list[
 
 def _writing_across(points: list[tuple[int, int]], parts: list[_Component], edge: np.ndarray) -> bool:
     """Whether a region (its hull's ``points``; what its box holds besides it, ``parts`` and which of them
-    touch the box's ``edge``: :func:`_enclosed`) encloses marks as long as a quarter of its width (the
-    shorter side of the smallest rectangle round it) or longer: a card or a strip of paper with writing
+    touch the box's ``edge``: :func:`_enclosed`) encloses marks as long as :data:`HELD_WRITING` of its
+    width (the shorter side of the smallest rectangle round it) or longer: a card or a strip of paper with writing
     on it, however long; a thick 1 holds none."""
     hull = np.array(points, dtype=np.float64)
     if len(hull) < 3:
         return False
     width = min(_smallest_rectangle(hull)[1:])
-    return any(not out and max(part.width, part.height) >= 0.25 * width for part, out in zip(parts, edge, strict=True))
+    least = HELD_WRITING * width
+    return any(not out and max(part.width, part.height) >= least for part, out in zip(parts, edge, strict=True))
 
 
 def _holds_writing(region: _Component, labels: np.ndarray) -> bool:
     """Whether a solid ``region`` encloses marks (not its ink, none touching its box's edge) as long as
-    a quarter of its shorter side or longer: the digits of a card or a button, light on its colour, or
+    :data:`HELD_WRITING` of its shorter side or longer: the digits of a card or a button, light on its colour, or
     written across a strip of paper (a receipt from edge to edge of the photo)."""
     _, parts, edge = _enclosed(region, labels)
-    least = 0.25 * min(region.width, region.height)
+    least = HELD_WRITING * min(region.width, region.height)
     return any(not out and max(part.width, part.height) >= least for part, out in zip(parts, edge, strict=True))
 
 
