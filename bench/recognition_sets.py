@@ -298,13 +298,11 @@ def _towards_a_side(rng: np.random.Generator, shares: tuple[float, float]) -> tu
     return [(distance, 0), (-distance, 0), (0, distance), (0, -distance)][int(rng.integers(4))]
 
 
-#: Tables a sheet lies on in the photos (RGB): wood, grey, near black.
-TABLES = ((90, 62, 40), (105, 105, 110), (35, 33, 38))
-
-
 def _a_table(rng: np.random.Generator) -> tuple[int, int, int]:
-    """One of :data:`TABLES`, drawn from ``rng``."""
-    return TABLES[int(rng.integers(len(TABLES)))]
+    """One of the tables a sheet lies on in the photos (:data:`tests.images.TABLES`), drawn from ``rng``."""
+    from tests.images import a_table
+
+    return a_table(rng)
 
 
 def sheets_on_table(digits: np.ndarray, labels: np.ndarray, seed: int = 0) -> list[Sample]:
@@ -323,7 +321,7 @@ def sheets_on_table(digits: np.ndarray, labels: np.ndarray, seed: int = 0) -> li
 
 def shaded_sheets(digits: np.ndarray, labels: np.ndarray, seed: int = 0) -> list[Sample]:
     """Numbers of 1-4 validation digits on a sheet lying wholly inside the photo on a darker table of
-    :data:`TABLES`, turned up to 15 degrees either way, 15-45 % of the frame, a shadow's edge across
+    :data:`tests.images.TABLES`, turned up to 15 degrees either way, 15-45 % of the frame, a shadow's edge across
     the photo near its middle (:func:`tests.images.shaded_sheet`), a JPEG of quality 75-95: one picture
     per 2.5 digits given."""
     from tests.images import shaded_sheet
@@ -566,7 +564,7 @@ def blank_sheets(count: int = 60, seed: int = 3) -> list[Sample]:
     (``no_digit_found``): two in three filling the picture (:func:`tests.images.turned_sheet`), the camera
     turned 0.5-4 degrees (half of them) or 5-20 either way, the sheet moved 0-6 % of the picture's width
     towards a side; one in three lying wholly inside it (:func:`tests.images.sheet_on_table`), 8-50 % of
-    it, turned up to 30 degrees either way, on a table of one of :data:`TABLES`."""
+    it, turned up to 30 degrees either way, on a table of one of :data:`tests.images.TABLES`."""
     from tests.images import jpeg, sheet_on_table, turned_sheet
 
     rng = np.random.default_rng(seed)

@@ -1529,23 +1529,25 @@ def _enclosed(region: _Component, labels: np.ndarray) -> tuple[np.ndarray, list[
 
 def _writing_across(points: list[tuple[int, int]], parts: list[_Component], edge: np.ndarray) -> bool:
     """Whether a region (its hull's ``points``; what its box holds besides it, ``parts`` and which of them
-    touch the box's ``edge``: :func:`_enclosed`) encloses marks as long as :data:`HELD_WRITING` of its
-    width (the shorter side of the smallest rectangle round it) or longer: a card or a strip of paper with writing
-    on it, however long; a thick 1 holds none."""
+    touch the box's ``edge``: :func:`_enclosed`) holds writing (:func:`_writing`) across its width, the
+    shorter side of the smallest rectangle round it: a card or a strip of paper, however long and turned;
+    a thick 1 holds none."""
     hull = np.array(points, dtype=np.float64)
-    if len(hull) < 3:
-        return False
-    width = min(_smallest_rectangle(hull)[1:])
-    least = HELD_WRITING * width
-    return any(not out and max(part.width, part.height) >= least for part, out in zip(parts, edge, strict=True))
+    return len(hull) >= 3 and _writing(parts, edge, min(_smallest_rectangle(hull)[1:]))
 
 
 def _holds_writing(region: _Component, labels: np.ndarray) -> bool:
-    """Whether a solid ``region`` encloses marks (not its ink, none touching its box's edge) as long as
-    :data:`HELD_WRITING` of its shorter side or longer: the digits of a card or a button, light on its colour, or
-    written across a strip of paper (a receipt from edge to edge of the photo)."""
+    """Whether a solid ``region`` holds writing (:func:`_writing`) across its shorter side: the digits of a
+    card or a button, light on its colour, or written across a strip of paper (a receipt from edge to edge
+    of the photo)."""
     _, parts, edge = _enclosed(region, labels)
-    least = HELD_WRITING * min(region.width, region.height)
+    return _writing(parts, edge, min(region.width, region.height))
+
+
+def _writing(parts: list[_Component], edge: np.ndarray, width: float) -> bool:
+    """Whether of the ``parts`` a region encloses (``edge``: which touch its box's edge, :func:`_enclosed`)
+    one is as long as :data:`HELD_WRITING` of its ``width`` or longer."""
+    least = HELD_WRITING * width
     return any(not out and max(part.width, part.height) >= least for part, out in zip(parts, edge, strict=True))
 
 

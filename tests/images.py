@@ -320,10 +320,19 @@ def sheet_on_table(
     side = round((share * width * height / 12) ** 0.5)
     paper = Image.fromarray(_photograph(_written_number(digits, (4 * side, 3 * side), 0.3), seed, (1.0, 0.97, 0.9)))
     turned = paper.convert("RGBA").rotate(degrees, resample=Image.Resampling.BICUBIC, expand=True)
-    photo = np.clip(np.array(table, np.float32) + rng.normal(0, 5, (height, width, 3)), 0, 255).astype(np.uint8)
-    picture = Image.fromarray(photo)
-    picture.paste(turned, ((width - turned.width) // 2, (height - turned.height) // 2), turned)
-    return np.asarray(picture)
+    return _on_table(turned, size, table, rng)
+
+
+def _on_table(
+    picture: Image.Image, size: tuple[int, int], colour: float | tuple[int, int, int], rng: np.random.Generator
+) -> np.ndarray:
+    """``picture`` (RGBA, transparent round what it shows) in the middle of a photo of ``size`` (width,
+    height) of a table of ``colour`` with a grain of 5 grey levels. RGB."""
+    width, height = size
+    table = np.clip(np.asarray(colour, np.float64) + rng.normal(0, 5, (height, width, 3)), 0, 255).astype(np.uint8)
+    photo = Image.fromarray(table)
+    photo.paste(picture, ((width - picture.width) // 2, (height - picture.height) // 2), picture)
+    return np.asarray(photo)
 
 
 def shaded_sheet(
@@ -337,13 +346,7 @@ def shaded_sheet(
     hand's, a wall's: a half-plane), at any angle within 15 % of the picture's size of its middle (through
     the number, or beside it), 30-60 % darker, its edge blurred 0.5-20 px. RGB."""
     rng = np.random.default_rng(seed)
-    photo = sheet_on_table(digits, degrees, share, seed, table=table).astype(np.float32)
-    height, width = photo.shape[:2]
-    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
-    angle = rng.uniform(0, np.pi)
-    centre = width * (0.5 + rng.uniform(-0.15, 0.15)), height * (0.5 + rng.uniform(-0.15, 0.15))
-    across = (xx - centre[0]) * np.cos(angle) + (yy - centre[1]) * np.sin(angle)
-    return _cast(photo, across > 0, rng, 20.0)
+    return _half_plane_shadow(sheet_on_table(digits, degrees, share, seed, table=table), rng, 0.15, 20.0)
 
 
 def sunlit_sheet(digits: Sequence[np.ndarray], seed: int = 0, lying: bool = False) -> np.ndarray:
@@ -354,16 +357,31 @@ def sunlit_sheet(digits: Sequence[np.ndarray], seed: int = 0, lying: bool = Fals
     degrees, 15-45 % of the frame (:func:`sheet_on_table`). RGB."""
     rng = np.random.default_rng(seed)
     if lying:
-        table = [(90, 62, 40), (105, 105, 110), (35, 33, 38)][int(rng.integers(3))]
+        table = a_table(rng)
         photo = sheet_on_table(digits, rng.uniform(-15, 15), rng.uniform(0.15, 0.45), seed, table=table)
     else:
         photo = turned_sheet(digits, rng.uniform(-4, 4), seed)
+    return _half_plane_shadow(photo, rng, 0.3, 1.5)
+
+
+#: Tables a sheet lies on in the photos (RGB): wood, grey, near black.
+TABLES = ((90, 62, 40), (105, 105, 110), (35, 33, 38))
+
+
+def a_table(rng: np.random.Generator) -> tuple[int, int, int]:
+    """One of :data:`TABLES`, drawn from ``rng``."""
+    return TABLES[int(rng.integers(len(TABLES)))]
+
+
+def _half_plane_shadow(photo: np.ndarray, rng: np.random.Generator, off_centre: float, blur: float) -> np.ndarray:
+    """``photo`` (RGB) with a shadow over a half-plane (:func:`_cast`, its edge blurred 0.5-``blur`` px) at
+    any angle, its edge within ``off_centre`` of the picture's size of its middle; uint8."""
     height, width = photo.shape[:2]
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
     angle = rng.uniform(0, np.pi)
-    centre = width * (0.5 + rng.uniform(-0.3, 0.3)), height * (0.5 + rng.uniform(-0.3, 0.3))
+    centre = width * (0.5 + rng.uniform(-off_centre, off_centre)), height * (0.5 + rng.uniform(-off_centre, off_centre))
     across = (xx - centre[0]) * np.cos(angle) + (yy - centre[1]) * np.sin(angle)
-    return _cast(photo.astype(np.float32), across > 0, rng, 1.5)
+    return _cast(photo.astype(np.float32), across > 0, rng, blur)
 
 
 def _cast(photo: np.ndarray, inside: np.ndarray, rng: np.random.Generator, blur: float) -> np.ndarray:
@@ -585,10 +603,7 @@ def card_on_table(text: str, degrees: float = 0.0, seed: int = 0, pen: int = 20)
     width = 440
     picture = picture.resize((width, round(picture.height * width / picture.width)), Image.Resampling.LANCZOS)
     picture = picture.rotate(degrees, resample=Image.Resampling.BICUBIC, expand=True)
-    table = np.clip(np.array((95, 75, 60), np.float32) + rng.normal(0, 5, (600, 800, 3)), 0, 255).astype(np.uint8)
-    photo = Image.fromarray(table)
-    photo.paste(picture, ((800 - picture.width) // 2, (600 - picture.height) // 2), picture)
-    return np.asarray(photo)
+    return _on_table(picture, (800, 600), (95, 75, 60), rng)
 
 
 def strip_on_table(text: str, degrees: float = 0.0, seed: int = 0, upright: bool = False) -> np.ndarray:
@@ -605,10 +620,7 @@ def strip_on_table(text: str, degrees: float = 0.0, seed: int = 0, upright: bool
     strip = Image.new("RGB", (130, length) if upright else (length, 130), (242, 240, 230))
     strip.paste((25, 25, 45), ((strip.width - ink.width) // 2, (strip.height - ink.height) // 2), ink)
     strip = strip.convert("RGBA").rotate(degrees, Image.Resampling.BICUBIC, expand=True)
-    table = np.clip(rng.uniform(30, 100) + rng.normal(0, 5, (size[1], size[0], 3)), 0, 255).astype(np.uint8)
-    photo = Image.fromarray(table)
-    photo.paste(strip, ((size[0] - strip.width) // 2, (size[1] - strip.height) // 2), strip)
-    return np.asarray(photo)
+    return _on_table(strip, size, rng.uniform(30, 100), rng)
 
 
 def lines_of(*texts: str) -> np.ndarray:

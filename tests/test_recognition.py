@@ -377,11 +377,9 @@ def test_a_blank_sheet_on_a_dark_table_whose_shadow_reads_as_a_1_is_blank(loaded
     closer, or a line along the edge, or where it crosses the sheet's edge (4 of 120 read 1; a hard edge
     leaves a line: docs/model.md, step 3). The lone mark gone, nothing left, or one line the first look
     did not see, is ``no_digit_found``; the shadow's look is not taken again."""
-    from bench.recognition_sets import TABLES
-
     rng = np.random.default_rng(21)
     for k in range(30):
-        table = TABLES[int(rng.integers(len(TABLES)))]
+        table = images.a_table(rng)
         degrees, share = float(rng.uniform(-15, 15)), float(rng.uniform(0.15, 0.45))
         sheet = images.shaded_sheet([], degrees, share, seed=int(rng.integers(1 << 30)), table=table)
         photo = images.jpeg(sheet, int(rng.integers(75, 96)))
