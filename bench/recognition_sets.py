@@ -291,6 +291,34 @@ def turned_photos(
     return _numbers(digits, labels, (1, 4), picture, name, seed)
 
 
+def notebook_photos(digits: np.ndarray, labels: np.ndarray, seed: int = 0) -> list[Sample]:
+    """Numbers of 1-4 validation digits on a ruled notebook page photographed at an angle, running off the
+    frame, a table showing along one side (:func:`tests.images.notebook_photo`), a JPEG of quality 75-95:
+    one picture per 2.5 digits given."""
+    from tests.images import notebook_photo
+
+    def picture(number: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
+        return notebook_photo(number, seed=int(rng.integers(1 << 30)))
+
+    return _numbers(digits, labels, (1, 4), picture, "notebook_photo", seed)
+
+
+def blank_notebook_photos(count: int = 60, seed: int = 9) -> list[Sample]:
+    """Blank ruled notebook pages photographed at an angle (:func:`tests.images.notebook_photo`), a JPEG
+    of quality 75-95, all to refuse (``no_digit_found``): the margin line and the table's edge are no 1."""
+    from tests.images import jpeg, notebook_photo
+
+    rng = np.random.default_rng(seed)
+    return [
+        Sample(
+            jpeg(notebook_photo([], seed=int(rng.integers(1 << 30))), int(rng.integers(75, 96))),
+            None,
+            f"blank_notebook_{i}",
+        )
+        for i in range(count)
+    ]
+
+
 def _towards_a_side(rng: np.random.Generator, shares: tuple[float, float]) -> tuple[int, int]:
     """An offset (right, down) in pixels moving :func:`tests.images.turned_sheet`'s sheet (800 px wide)
     ``shares`` (least, most) of the width towards one of the four sides, drawn from ``rng``."""
@@ -620,6 +648,7 @@ def all_sets(digits: np.ndarray, labels: np.ndarray) -> Iterator[tuple[str, list
     yield "crooked_photos", turned_photos(digits, labels, seed=1, degrees=(0.5, 4))
     yield "off_centre_photos", turned_photos(digits, labels, seed=2, degrees=(0.5, 4), moved=(0.01, 0.06))
     yield "sheets_on_table", sheets_on_table(digits, labels)
+    yield "notebook_photos", notebook_photos(digits, labels)
     yield "shaded_sheets", shaded_sheets(digits, labels)
     yield "pencil_numbers", pencil_numbers()
     yield "lined_pencil", pencil_numbers(seed=1, lined=True)
@@ -631,6 +660,7 @@ def all_sets(digits: np.ndarray, labels: np.ndarray) -> Iterator[tuple[str, list
     yield "hairline", hairline()
     yield "shapes", shapes()
     yield "blank_sheets", blank_sheets()
+    yield "blank_notebook_photos", blank_notebook_photos()
     yield "sunlit_blank_sheets", sunlit_blank_sheets()
     yield "small_decimals", small_decimals()
     yield "uci_handwriting", uci_handwriting()

@@ -170,6 +170,11 @@ RULE_THICKNESS = 0.03
 RULE_SLOPES = (0.0, 0.01, -0.01, 0.02, -0.02, 0.03, -0.03, 0.04, -0.04)
 #: ... and at least this many side by side: a digit filling the picture has two sides from edge to edge.
 RULE_COUNT = 3
+#: A notebook's margin line photographed at an angle slants up to this many columns per row.
+MARGIN_SLANT = 0.15
+#: A printed line is no wider on average than this share of the picture's width: a pen's 1 cropped close
+#: to its ends is several times wider.
+PRINTED_LINE = 0.01
 #: Punctuation in a number (a mark too short to be a digit: a dot, a comma, a colon, a dash) refuses the
 #: picture where it stands (read without it, "3.14" would be 314): in the gap between two digits, its
 #: centre within this share of their height of the gap's sides, and on the line (from the digits' top
@@ -636,7 +641,8 @@ def ink_map(grey: np.ndarray, photo: bool = False, sheet: bool = False) -> tuple
     :class:`Levels`. The threshold is Otsu's, but never within the paper's noise or ``MIN_CONTRAST``.
 
     In a ``photo``, a shadow cast across the paper is taken out (:func:`_without_shadow`; on a ``sheet``
-    read alone, the table round it cut away, also where only writing crossing its edge lies in it).
+    read alone, the table round it cut away, also where only writing crossing its edge lies in it), and
+    so is a table the surface was fitted to, the paper running off the picture light "ink" beside it.
 
     Writing whose Otsu split lies under ``MIN_CONTRAST`` (a pencil pressed lightly; a thin line keeps
     a fraction of its contrast once a photo is reduced to the working size) is faint: its strokes
@@ -654,9 +660,12 @@ def ink_map(grey: np.ndarray, photo: bool = False, sheet: bool = False) -> tuple
     # stands out from its noise, or with a shadow's darkness as ink.
     beyond = ink > floor
     broad = beyond.mean() > SHADOW_SHARE and _edge_share(beyond) > SHADOW_EDGE
-    missed = photo and (broad or (sigma > SHADOW_SIGMAS and sigma > SHADOW_SIGMAS * _grain(grey)))
-    if missed and (dark or not beyond.any() or _lit_region(beyond)):  # a shadow?
-        ink, floor, sigma = _without_shadow(grey, surface, (ink, floor, sigma), sheet)
+    light = not dark and beyond.mean() > SHADOW_SHARE  # no writing: paper, beside a table fitted as the paper?
+    missed = photo and (broad or light or (sigma > SHADOW_SIGMAS and sigma > SHADOW_SIGMAS * _grain(grey)))
+    if missed and (dark or not beyond.any() or _lit_region(beyond)):  # a shadow? a table?
+        ink, floor, sigma = _without_shadow(grey, surface, (ink, floor, sigma), sheet, paper_as_ink=not dark)
+    elif missed and light:  # light strokes on dark paper, or paper beside a table fitted as the paper
+        ink, floor, sigma = _without_shadow(grey, surface, (ink, floor, sigma), sheet, paper_as_ink=True, shadow=False)
     split = _otsu(ink)
     threshold = max(floor, split)
     if split >= MIN_CONTRAST:
@@ -770,7 +779,12 @@ def _along_edge(part: _Component, labels: np.ndarray) -> float:
 
 
 def _without_shadow(
-    grey: np.ndarray, surface: np.ndarray, fitted: tuple[np.ndarray, float, float], sheet: bool = False
+    grey: np.ndarray,
+    surface: np.ndarray,
+    fitted: tuple[np.ndarray, float, float],
+    sheet: bool = False,
+    paper_as_ink: bool = False,
+    shadow: bool = True,
 ) -> tuple[np.ndarray, float, float]:
     """(ink, floor, sigma) with a shadow cast across the writing taken out; ``fitted`` as they are when
     there is none.
@@ -786,7 +800,14 @@ def _without_shadow(
     not touching the edge (a table beyond a sheet holds none), or lies across the paper (:func:`_across`:
     a pen's shadow beside the number), or, on a ``sheet`` read alone (no table left in it: the spirals of
     a notebook and a hand's fingers cross a table's or a shadow's edge too), has writing crossing its edge
-    (:func:`_crossed`: the top of a 7 in the shadow, its stem in the light).
+    (:func:`_crossed`: the top of a 7 in the shadow, its stem in the light); not with ``shadow`` false.
+
+    With nothing written in the darker part, it is a table: left to :func:`_table` as ``fitted`` reads
+    it, unless ``paper_as_ink`` (the surface was fitted to the table, the paper light "ink" beside it) and
+    the lighter part, paper, covers :data:`SHADOW_LIT` of the picture and runs off it (a notebook page
+    photographed at an angle, the table along its far side and down the others: its writing was lost in
+    the paper's "ink"); then the ink is the writing's darkness relative to the paper, none in the table
+    nor in its tips along the picture's edge, narrower than the window (the closing filled them as paper).
     """
     size = _shadow_window(grey.shape)
     background = _closing(grey, size)
@@ -810,8 +831,17 @@ def _without_shadow(
     _, marks = label_components(inside)
     least = _least_height(grey.shape)
     held = any(mark.height >= least and _clear_of_edge(mark, grey.shape) for mark in marks)
-    if not held and not _across(region) and not (sheet and _crossed(ink > floor, region, least)):
-        return fitted  # nothing written in the darker part: a table, not a shadow
+    if held or _across(region) or (sheet and _crossed(ink > floor, region, least)):
+        if not shadow:
+            return fitted
+    else:  # nothing written in the darker part: a table, not a shadow
+        if not paper_as_ink or (~region).mean() < SHADOW_LIT or _edge_share(~region) < SHADOW_EDGE:
+            return fitted  # the surface fitted to the paper, or a sheet lying in the photo: read as it is
+        table = _rank(region.astype(np.uint8), 3, np.maximum).astype(bool)
+        labels, marks = label_components((ink > floor) & ~table)
+        joined = np.unique(labels[_rank(table.astype(np.uint8), 3, np.maximum).astype(bool)])
+        tips = [label for mark in marks if not _clear_of_edge(mark, ink.shape) for label in mark.labels]
+        ink[table | np.isin(labels, np.intersect1d(joined[joined > 0], tips))] = 0.0
     return ink * (lit / np.maximum(background, 1.0)), floor, sigma
 
 
@@ -1812,7 +1842,8 @@ def _table(components: list[_Component], labels: np.ndarray, sheet: bool = False
         beyond = shaped and (
             not written or _convex(pixels) or _in_from_sides(pixels, [side is not None for side in sides])
         )
-        long = any(share >= TABLE_EDGE for share, _ in along) or not written  # a blank sheet's corner: any
+        # A blank sheet's corner: any; the table beyond a page's corner running off the frame: any too.
+        long = any(share >= TABLE_EDGE for share, _ in along) or not written or _in_corner(mark, labels.shape)
         if (sliver and long) or beyond:
             table = np.zeros(labels.shape, dtype=bool) if table is None else table
             table[mark.y0 : mark.y1, mark.x0 : mark.x1] |= pixels
@@ -1960,35 +1991,74 @@ def _rectangular(points: list[tuple[int, int]], aspect: float) -> bool:
     return bool(area >= SHEET_RECTANGLE * sides[0] * sides[1] and sides[0] >= aspect * sides[1])
 
 
-def _margin(components: list[_Component], labels: np.ndarray, shape: tuple[int, int], photo: bool = False) -> list[int]:
+def _margin(
+    components: list[_Component],
+    labels: np.ndarray,
+    shape: tuple[int, int],
+    photo: bool = False,
+    table: np.ndarray | None = None,
+) -> list[int]:
     """The labels of a notebook's margin line, if one stands beside digits (else none): thin pieces (no
-    wider than :data:`RULE_THICKNESS`) in one column from the top of the picture (``labels``: the ink's)
-    to its bottom (within :data:`RULE_EDGE`), along :data:`RULE_SPAN` of it, beside marks as tall as a
-    digit (in a picture of ``shape``) and at most half as tall as the line. With the page's rules too
-    faint to count (:func:`without_rules`), the line was the tallest mark, the digits too short beside
-    it, and it was read as a 1: a 1 is about as tall as the digits beside it. In a ``photo``, one bar
-    from the top to the bottom as wide as :data:`TABLE_MARGIN` of it is one too: the table beside a
-    sheet photographed off centre, only partly ink where the lighting fades it, was read as a 1 at 0.9
-    with the number beside it too short to count (a new user's trial: 23 of 108 photos)."""
+    wider than :data:`RULE_THICKNESS`) along one straight line (upright, or slanting up to
+    :data:`MARGIN_SLANT` columns per row: a page photographed at an angle) from the top of the picture
+    (``labels``: the ink's) to its bottom (within :data:`RULE_EDGE`, or to the ``table`` taken out beyond
+    the page), along :data:`RULE_SPAN` of it, beside marks as tall as a digit (in a picture of ``shape``)
+    and at most half as tall as the line. With the page's rules too faint to count
+    (:func:`without_rules`), the line was the tallest mark, the digits too short beside it, and it was
+    read as a 1: a 1 is about as tall as the digits beside it. In a ``photo``, a line with no mark beside
+    it, over half the picture's height and running off the page at an end at least, is one too where it is
+    a printed line's width (:data:`PRINTED_LINE`) or lies outside the picture's middle third (a blank
+    page's margin line, in pieces between the rules, was read as a 1 at 0.9; a pen's 1 cropped close is
+    wider, and stands in the middle), and so is one bar from the top to the bottom as wide as
+    :data:`TABLE_MARGIN` of it: the table beside a sheet photographed off centre, only partly ink where the
+    lighting fades it, was read as a 1 at 0.9 with the number beside it too short to count (a new user's
+    trial: 23 of 108 photos)."""
     height, width = labels.shape
     edge, thickness = RULE_EDGE * height, RULE_THICKNESS * max(height, width)
     least = _least_height(shape)
-    thin = [c for c in components if c.width <= thickness]
+    beyond = np.zeros(labels.shape, dtype=bool) if table is None else table
+    thin = [c for c in components if c.width <= thickness or c.area <= thickness * c.height]
     # In a photo, one bar from the top to the bottom up to TABLE_MARGIN of it wide: the table's edge.
     bars = [
         c
         for c in components
         if photo and c.width <= TABLE_MARGIN * width and c.height >= height - 2 * edge and _even(_pixels(c, labels))
     ]
+
+    def reaches(row: int, part: _Component) -> bool:  # the edge, or the table beyond the page
+        return bool(beyond[min(max(row, 0), height - 1), part.x0 : part.x1].any())
+
     for line in (c for c in thin + bars if c.height >= least):
-        pieces = [line] if line.width > thickness else [c for c in thin if _overlap(c.x0, c.x1, line.x0, line.x1) > 0]
+        pieces = [line] if line in bars else _along_line(line, thin)
         rows = sum(c.height for c in pieces)
-        if min(c.y0 for c in pieces) > edge or max(c.y1 for c in pieces) < height - edge or rows < RULE_SPAN * height:
-            continue
+        top, foot = min(pieces, key=lambda c: c.y0), max(pieces, key=lambda c: c.y1)
+        ends = (top.y0 <= edge or reaches(top.y0 - 2, top), foot.y1 >= height - edge or reaches(foot.y1 + 1, foot))
+        extent = foot.y1 - top.y0  # the page's height there, the table showing beyond it
         beside = [c.height for c in components if c not in pieces and c.height >= least]
-        if beside and max(beside) <= 0.5 * rows:
+        if beside:
+            found = all(ends) and rows >= RULE_SPAN * extent and extent >= 0.5 * height and max(beside) <= 0.5 * rows
+        else:  # a faint line, in pieces, the rules crossing it, running off the page at one end at least
+            printed = sum(c.area for c in pieces) <= PRINTED_LINE * width * rows
+            aside = printed or abs((line.x0 + line.x1) / 2 - width / 2) > width / 6
+            found = photo and aside and any(ends) and rows >= 0.5 * extent and extent >= 0.5 * height
+        if found:
             return [label for c in pieces for label in c.labels]
     return []
+
+
+def _along_line(line: _Component, thin: list[_Component]) -> list[_Component]:
+    """The ``thin`` pieces (``line`` among them) along one straight line through ``line``: upright or
+    slanting up to :data:`MARGIN_SLANT` columns per row, the slant that gathers the most rows."""
+    best: list[_Component] = [line]
+
+    def centre(c: _Component, slant: float) -> float:  # the piece's centre column, the slant sheared out
+        return (c.x0 + c.x1) / 2 - slant * (c.y0 + c.y1) / 2
+
+    for slant in np.linspace(-MARGIN_SLANT, MARGIN_SLANT, 13):
+        near = [c for c in thin if abs(centre(c, slant) - centre(line, slant)) <= max(2.0, 0.5 * line.width)]
+        if sum(c.height for c in near) > sum(c.height for c in best):
+            best = near
+    return best
 
 
 def _even(pixels: np.ndarray) -> bool:
@@ -2230,15 +2300,17 @@ def _digits_in(
     threshold, low = levels.threshold, levels.low
     ink = without_rules(ink, low)  # the faint ink too: joins (below) would run along a line
     labels, components = _strokes(ink, threshold, low)
+    taken = None
     for _ in range(2 if photo else 0):  # the table in a photo's corners: not ink (fainter parts show once it is out)
         if (table := _table(components, labels, sheet)) is None:
             break
+        taken = table if taken is None else taken | table
         ink = np.where(table, 0.0, ink)
         labels, components = _strokes(ink, threshold, low)
     if (lines := _frame_lines(components, labels)) is not None:  # a form's printed boxes: not ink
         ink = np.where(lines, 0.0, ink)
         labels, components = _strokes(ink, threshold, low)
-    if margin := _margin(components, labels, shape, photo):  # a notebook's margin line: not ink
+    if margin := _margin(components, labels, shape, photo, taken):  # a notebook's margin line: not ink
         ink = np.where(np.isin(labels, margin), 0.0, ink)
         labels, components = _strokes(ink, threshold, low)
     sheet = _shaded_sheet(components, labels, ink, low, grey) if photo and grey is not None else None

@@ -373,6 +373,66 @@ def a_table(rng: np.random.Generator) -> tuple[int, int, int]:
     return TABLES[int(rng.integers(len(TABLES)))]
 
 
+def notebook_photo(digits: Sequence[np.ndarray], seed: int = 0, size: tuple[int, int] = (800, 600)) -> np.ndarray:
+    """A phone photo of a ruled notebook page with a number of MNIST digits written on it (none: a blank
+    page) taken at an angle (:func:`_photograph`; light blue rules 28-39 px apart, a red margin line an
+    eighth of the way across): the page in perspective, its far side 16-50 % narrower, turned up to 8
+    degrees, running off the frame on three sides; on the fourth, one of :data:`TABLES` shows beyond it,
+    a band 5-20 % of the frame deep, uneven along the side. RGB."""
+    rng = np.random.default_rng(seed)
+    width, height = size
+    page_size = (1000, 750)
+    page = _photograph(_written_number(digits, page_size, 0.3), seed, (1.0, 0.98, 0.94)).astype(np.float32)
+    spacing = int(rng.integers(28, 40))
+    page[int(rng.integers(0, spacing)) :: spacing] *= (0.75, 0.85, 0.97)
+    page[:, page_size[0] // 8 : page_size[0] // 8 + 2] *= (1.0, 0.65, 0.65)
+    # Where the page's corners land in the frame (top-left, top-right, bottom-right, bottom-left).
+    squeeze = rng.uniform(0.08, 0.25) * width
+    left, top, right, bottom = rng.uniform(0.05, 0.2, 4) * (width, height, width, height)
+    corners = np.array(
+        [
+            (squeeze - left, -top),
+            (width + right - squeeze, -top),
+            (width + right, height + bottom),
+            (-left, height + bottom),
+        ]
+    )
+    side = int(rng.integers(4))  # where the table shows: the page's side moved into the frame
+    moved, axis, overhang, inward = [
+        ((0, 3), 0, left, 1),
+        ((1, 2), 0, right, -1),
+        ((0, 1), 1, top, 1),
+        ((2, 3), 1, bottom, -1),
+    ][side]
+    extent = size[axis]
+    depth = rng.uniform(0.05, 0.2) * extent + overhang
+    corners[list(moved), axis] += inward * (depth + rng.uniform(-0.05, 0.05, 2) * extent)
+    turn = np.deg2rad(rng.uniform(-8, 8))
+    centre = np.array([width / 2, height / 2])
+    corners = (corners - centre) @ np.array([[np.cos(turn), np.sin(turn)], [-np.sin(turn), np.cos(turn)]]) + centre
+    coefficients = _perspective([tuple(corner) for corner in corners], page_size)
+    seen = Image.fromarray(page.clip(0, 255).astype(np.uint8)).transform(
+        size, Image.Transform.PERSPECTIVE, coefficients, Image.Resampling.BICUBIC
+    )
+    # The page's share of each pixel, so its edge is blended with the table, not with black.
+    inside = Image.new("L", page_size, 255).transform(size, Image.Transform.PERSPECTIVE, coefficients, Image.BILINEAR)
+    share = np.asarray(inside, np.float32)[..., None] / 255.0
+    table = np.clip(np.asarray(a_table(rng), np.float64) + rng.normal(0, 5, (height, width, 3)), 0, 255)
+    page_seen = np.asarray(seen, np.float32) / np.maximum(share, 1.0 / 255.0)  # undo the blend with black
+    return np.clip(share * page_seen + (1.0 - share) * table, 0, 255).astype(np.uint8)
+
+
+def _perspective(quad: Sequence[tuple[float, float]], size: tuple[int, int]) -> np.ndarray:
+    """Pillow's ``PERSPECTIVE`` coefficients mapping the frame's points ``quad`` (where a picture's
+    corners land: top-left, top-right, bottom-right, bottom-left) back to a picture of ``size``."""
+    width, height = size
+    rows, values = [], []
+    for (x, y), (u, v) in zip(quad, [(0, 0), (width, 0), (width, height), (0, height)], strict=True):
+        rows += [[x, y, 1, 0, 0, 0, -u * x, -u * y], [0, 0, 0, x, y, 1, -v * x, -v * y]]
+        values += [u, v]
+    return np.linalg.solve(np.array(rows, np.float64), np.array(values, np.float64))
+
+
 def _half_plane_shadow(photo: np.ndarray, rng: np.random.Generator, off_centre: float, blur: float) -> np.ndarray:
     """``photo`` (RGB) with a shadow over a half-plane (:func:`_cast`, its edge blurred 0.5-``blur`` px) at
     any angle, its edge within ``off_centre`` of the picture's size of its middle; uint8."""
