@@ -63,6 +63,7 @@ from .preprocess import (
     NoSecondLook,
     Punctuation,
     ShadowOnly,
+    is_line,
     preprocess,
 )
 
@@ -206,6 +207,8 @@ def _read_image(data: bytes) -> list[Digit]:
             except InputError as again:
                 blank = blank or _blank_but_for_shadow(look, refused, again)
                 continue
+            if refused.code == "no_digit_found" and len(digits) == 1 and is_line(digits[0].box):
+                continue  # a lone line on a blank picture: an edge, a printed line the first look left out
             digits.first_look = blank or refused
             return digits
         raise (blank or refused) from None

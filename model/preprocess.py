@@ -170,8 +170,9 @@ RULE_THICKNESS = 0.03
 RULE_SLOPES = (0.0, 0.01, -0.01, 0.02, -0.02, 0.03, -0.03, 0.04, -0.04)
 #: ... and at least this many side by side: a digit filling the picture has two sides from edge to edge.
 RULE_COUNT = 3
-#: A notebook's margin line photographed at an angle slants up to this many columns per row.
-MARGIN_SLANT = 0.15
+#: A notebook's margin line photographed at an angle slants up to this many columns per row (its page in
+#: perspective, the camera turned).
+MARGIN_SLANT = 0.4
 #: A printed line is no wider on average than this share of the picture's width: a pen's 1 cropped close
 #: to its ends is several times wider.
 PRINTED_LINE = 0.01
@@ -2002,17 +2003,17 @@ def _margin(
     wider than :data:`RULE_THICKNESS`) along one straight line (upright, or slanting up to
     :data:`MARGIN_SLANT` columns per row: a page photographed at an angle) from the top of the picture
     (``labels``: the ink's) to its bottom (within :data:`RULE_EDGE`, or to the ``table`` taken out beyond
-    the page), along :data:`RULE_SPAN` of it, beside marks as tall as a digit (in a picture of ``shape``)
-    and at most half as tall as the line. With the page's rules too faint to count
+    the page, or out by a side), along :data:`RULE_SPAN` of it, beside marks as tall as a digit (in a
+    picture of ``shape``) and at most half as tall as the line. With the page's rules too faint to count
     (:func:`without_rules`), the line was the tallest mark, the digits too short beside it, and it was
     read as a 1: a 1 is about as tall as the digits beside it. In a ``photo``, a line with no mark beside
-    it, over half the picture's height and running off the page at an end at least, is one too where it is
-    a printed line's width (:data:`PRINTED_LINE`) or lies outside the picture's middle third (a blank
-    page's margin line, in pieces between the rules, was read as a 1 at 0.9; a pen's 1 cropped close is
-    wider, and stands in the middle), and so is one bar from the top to the bottom as wide as
-    :data:`TABLE_MARGIN` of it: the table beside a sheet photographed off centre, only partly ink where the
-    lighting fades it, was read as a 1 at 0.9 with the number beside it too short to count (a new user's
-    trial: 23 of 108 photos)."""
+    it, over half the picture's height and running off the page at an end at least (or across a corner
+    of it, leaving by a side), is one too where it is a printed line's width (:data:`PRINTED_LINE`) or
+    lies outside the picture's middle third (a blank page's margin line, in pieces between the rules, was
+    read as a 1 at 0.9; a pen's 1 cropped close is wider, and stands in the middle), and so is one bar
+    from the top to the bottom as wide as :data:`TABLE_MARGIN` of it: the table beside a sheet
+    photographed off centre, only partly ink where the lighting fades it, was read as a 1 at 0.9 with the
+    number beside it too short to count (a new user's trial: 23 of 108 photos)."""
     height, width = labels.shape
     edge, thickness = RULE_EDGE * height, RULE_THICKNESS * max(height, width)
     least = _least_height(shape)
@@ -2032,7 +2033,11 @@ def _margin(
         pieces = [line] if line in bars else _along_line(line, thin)
         rows = sum(c.height for c in pieces)
         top, foot = min(pieces, key=lambda c: c.y0), max(pieces, key=lambda c: c.y1)
-        ends = (top.y0 <= edge or reaches(top.y0 - 2, top), foot.y1 >= height - edge or reaches(foot.y1 + 1, foot))
+        sides = (top.x0 == 0 or top.x1 == width, foot.x0 == 0 or foot.x1 == width)  # a slant leaves by a side
+        ends = (
+            top.y0 <= edge or sides[0] or reaches(top.y0 - 2, top),
+            foot.y1 >= height - edge or sides[1] or reaches(foot.y1 + 1, foot),
+        )
         extent = foot.y1 - top.y0  # the page's height there, the table showing beyond it
         beside = [c.height for c in components if c not in pieces and c.height >= least]
         if beside:
@@ -2040,7 +2045,8 @@ def _margin(
         else:  # a faint line, in pieces, the rules crossing it, running off the page at one end at least
             printed = sum(c.area for c in pieces) <= PRINTED_LINE * width * rows
             aside = printed or abs((line.x0 + line.x1) / 2 - width / 2) > width / 6
-            found = photo and aside and any(ends) and rows >= 0.5 * extent and extent >= 0.5 * height
+            across = all(ends) and extent >= 0.25 * height  # from edge to edge, across a corner of the page
+            found = photo and aside and rows >= 0.5 * extent and (across or (any(ends) and extent >= 0.5 * height))
         if found:
             return [label for c in pieces for label in c.labels]
     return []
@@ -2054,7 +2060,7 @@ def _along_line(line: _Component, thin: list[_Component]) -> list[_Component]:
     def centre(c: _Component, slant: float) -> float:  # the piece's centre column, the slant sheared out
         return (c.x0 + c.x1) / 2 - slant * (c.y0 + c.y1) / 2
 
-    for slant in np.linspace(-MARGIN_SLANT, MARGIN_SLANT, 13):
+    for slant in np.linspace(-MARGIN_SLANT, MARGIN_SLANT, 33):
         near = [c for c in thin if abs(centre(c, slant) - centre(line, slant)) <= max(2.0, 0.5 * line.width)]
         if sum(c.height for c in near) > sum(c.height for c in best):
             best = near
@@ -2644,12 +2650,12 @@ def _past_a_shadow(
         _overlap(mark[0], mark[2], *lit[0].box[0::2]) and _overlap(mark[1], mark[3], *lit[0].box[1::2])
     ):
         return None
-    if _line(lit[0].box):
+    if is_line(lit[0].box):
         return ShadowOnly("no digit found: the only mark is the edge of a shadow across the paper")
-    return lit if _line(mark) else None
+    return lit if is_line(mark) else None
 
 
-def _line(box: tuple[int, int, int, int]) -> bool:
+def is_line(box: tuple[int, int, int, int]) -> bool:
     """Whether a mark's ``box`` is :data:`EDGE_LINE` times as long as it is wide or more."""
     x0, y0, x1, y1 = box
     return max(x1 - x0, y1 - y0) >= EDGE_LINE * min(x1 - x0, y1 - y0)

@@ -20,6 +20,7 @@ from PIL import Image, ImageDraw
 from bench import recognition_sets
 from bench.recognition_bench import answers, summarise
 from model.contract import STATUSES
+from model.preprocess import Digit
 from ops.archive import DEFAULT_ARCHIVE, load_archive
 from tests import images
 
@@ -360,6 +361,27 @@ def test_a_second_look_is_taken_only_when_the_first_is_refused_or_unsure(loaded,
     with pytest.raises(handlers.InputError, match="the first look") as refused:
         handlers.output_fn(handlers.predict_many([star], model)[0], "application/json")
     assert refused.value.code == "no_digit_found"
+
+
+def test_a_lone_line_a_second_look_finds_on_a_blank_picture_is_no_digit(loaded, monkeypatch) -> None:
+    """A blank page's edge or printed line that the first look left out (``no_digit_found``), found by the
+    shadow's second look as one line-shaped mark, was answered as a 1 (2 of 40 blank notebook pages
+    photographed at an angle, a dark rim along the page's edge): the first look's answer stands."""
+    handlers = loaded[1]
+    found = {"shadow_edge": [Digit(np.zeros((28, 28), np.uint8), (100, 0, 112, 300))]}
+
+    def looks(data: bytes, shadow_edge: bool = False, sheet_level: bool = False) -> list:
+        if sheet_level:
+            raise handlers.NoSecondLook
+        if shadow_edge:
+            return found["shadow_edge"]
+        raise handlers.InputError("no_digit_found", "no digit found (the first look)")
+
+    monkeypatch.setattr(handlers, "preprocess", looks)
+    with pytest.raises(handlers.InputError, match="the first look"):
+        handlers.input_fn(images.png(images.blank()), "image/png")
+    found["shadow_edge"] = [Digit(np.zeros((28, 28), np.uint8), (100, 0, 300, 300))]  # no line: read
+    assert len(handlers.input_fn(images.png(images.blank()), "image/png")) == 1
 
 
 def test_a_blank_sheet_with_a_shadows_edge_across_it_is_blank(loaded) -> None:
