@@ -1189,6 +1189,7 @@ def group_digits(components: list[_Component], image_shape: tuple[int, int], lev
     if not parts:
         return []
     digits, _ = _grouped(parts, image_shape, punctuation=False)
+    _refuse_several_lines(digits)  # before a slope is looked for: "123" over "4" was turned and read 4123
     if level and len(digits) >= LINE_DIGITS:
         # The line through the marks of a digit's height: a degree sign or an exponent stands off it.
         tallest = max(d.height for d in digits)

@@ -941,9 +941,11 @@ def test_specks_off_the_line_and_marks_beside_one_digit_are_not_punctuation() ->
     assert len(preprocess(images.png(images.draw_number("-7")))) == 1
 
 
-@pytest.mark.parametrize(("top", "bottom"), [("12", "34"), ("42", "7"), ("7", "5")])
+@pytest.mark.parametrize(("top", "bottom"), [("12", "34"), ("42", "7"), ("7", "5"), ("123", "4"), ("2024", "15")])
 def test_digits_on_several_lines_are_refused(top: str, bottom: str) -> None:
-    """Read left to right, two lines of digits came out interleaved ("12" over "34" answered 3142)."""
+    """Read left to right, two lines of digits came out interleaved ("12" over "34" answered 3142); three
+    digits or more over a short line were taken for a number on a slope, turned level and read as one
+    ("123" over "4" answered 4123): two lines are refused before a slope is looked for."""
     assert error_code(images.png(images.lines_of(top, bottom))) == "several_lines"
 
 
