@@ -661,8 +661,11 @@ def ink_map(grey: np.ndarray, photo: bool = False, sheet: bool = False) -> tuple
     # stands out from its noise, or with a shadow's darkness as ink.
     beyond = ink > floor
     broad = beyond.mean() > SHADOW_SHARE and _edge_share(beyond) > SHADOW_EDGE
-    light = not dark and beyond.mean() > SHADOW_SHARE  # no writing: paper, beside a table fitted as the paper?
-    missed = photo and (broad or light or (sigma > SHADOW_SIGMAS and sigma > SHADOW_SIGMAS * _grain(grey)))
+    fit = sigma <= SHADOW_SIGMAS or sigma <= SHADOW_SIGMAS * _grain(grey)
+    # No writing covers so much light "ink": paper running off the picture beside a table the surface was
+    # fitted to? (A sheet lying wholly in the photo, the table fitted well, is read alone: :func:`_sheet`.)
+    light = not dark and beyond.mean() > SHADOW_SHARE and (_touches_edge(beyond) or not fit)
+    missed = photo and (broad or light or not fit)
     if missed and (dark or not beyond.any() or _lit_region(beyond)):  # a shadow? a table?
         ink, floor, sigma = _without_shadow(grey, surface, (ink, floor, sigma), sheet, paper_as_ink=not dark)
     elif missed and light:  # light strokes on dark paper, or paper beside a table fitted as the paper
