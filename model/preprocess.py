@@ -661,7 +661,7 @@ def ink_map(grey: np.ndarray, photo: bool = False, sheet: bool = False) -> tuple
     # stands out from its noise, or with a shadow's darkness as ink.
     beyond = ink > floor
     broad = beyond.mean() > SHADOW_SHARE and _edge_share(beyond) > SHADOW_EDGE
-    fit = sigma <= SHADOW_SIGMAS or sigma <= SHADOW_SIGMAS * _grain(grey)
+    fit = not photo or sigma <= SHADOW_SIGMAS or sigma <= SHADOW_SIGMAS * _grain(grey)  # the surface's noise
     # No writing covers so much light "ink": paper running off the picture beside a table the surface was
     # fitted to? (A sheet lying wholly in the photo, the table fitted well, is read alone: :func:`_sheet`.)
     light = not dark and beyond.mean() > SHADOW_SHARE and (_touches_edge(beyond) or not fit)
@@ -841,9 +841,9 @@ def _without_shadow(
     else:  # nothing written in the darker part: a table, not a shadow
         if not paper_as_ink or (~region).mean() < SHADOW_LIT or _edge_share(~region) < SHADOW_EDGE:
             return fitted  # the surface fitted to the paper, or a sheet lying in the photo: read as it is
-        table = _rank(region.astype(np.uint8), 3, np.maximum).astype(bool)
+        table = _dilate(region.astype(np.uint8)).astype(bool)  # and the page's edge along it
         labels, marks = label_components((ink > floor) & ~table)
-        joined = np.unique(labels[_rank(table.astype(np.uint8), 3, np.maximum).astype(bool)])
+        joined = np.unique(labels[_dilate(table.astype(np.uint8)).astype(bool)])  # the marks touching it
         tips = [label for mark in marks if not _clear_of_edge(mark, ink.shape) for label in mark.labels]
         ink[table | np.isin(labels, np.intersect1d(joined[joined > 0], tips))] = 0.0
     return ink * (lit / np.maximum(background, 1.0)), floor, sigma
