@@ -2021,7 +2021,6 @@ def _margin(
     height, width = labels.shape
     edge, thickness = RULE_EDGE * height, RULE_THICKNESS * max(height, width)
     least = _least_height(shape)
-    beyond = np.zeros(labels.shape, dtype=bool) if table is None else table
     thin = [c for c in components if c.width <= thickness or c.area <= thickness * c.height]
     # In a photo, one bar from the top to the bottom up to TABLE_MARGIN of it wide: the table's edge.
     bars = [
@@ -2030,8 +2029,8 @@ def _margin(
         if photo and c.width <= TABLE_MARGIN * width and c.height >= height - 2 * edge and _even(_pixels(c, labels))
     ]
 
-    def reaches(row: int, part: _Component) -> bool:  # the edge, or the table beyond the page
-        return bool(beyond[min(max(row, 0), height - 1), part.x0 : part.x1].any())
+    def reaches(row: int, part: _Component) -> bool:  # the table beyond the page
+        return table is not None and bool(table[min(max(row, 0), height - 1), part.x0 : part.x1].any())
 
     for line in (c for c in thin + bars if c.height >= least):
         pieces = [line] if line in bars else _along_line(line, thin)

@@ -329,10 +329,15 @@ def _on_table(
     """``picture`` (RGBA, transparent round what it shows) in the middle of a photo of ``size`` (width,
     height) of a table of ``colour`` with a grain of 5 grey levels. RGB."""
     width, height = size
-    table = np.clip(np.asarray(colour, np.float64) + rng.normal(0, 5, (height, width, 3)), 0, 255).astype(np.uint8)
-    photo = Image.fromarray(table)
+    photo = Image.fromarray(_table(size, colour, rng))
     photo.paste(picture, ((width - picture.width) // 2, (height - picture.height) // 2), picture)
     return np.asarray(photo)
+
+
+def _table(size: tuple[int, int], colour: float | tuple[int, int, int], rng: np.random.Generator) -> np.ndarray:
+    """A photo of ``size`` (width, height) of a table of ``colour`` with a grain of 5 grey levels. RGB."""
+    width, height = size
+    return np.clip(np.asarray(colour, np.float64) + rng.normal(0, 5, (height, width, 3)), 0, 255).astype(np.uint8)
 
 
 def shaded_sheet(
@@ -417,7 +422,7 @@ def notebook_photo(digits: Sequence[np.ndarray], seed: int = 0, size: tuple[int,
     # The page's share of each pixel, so its edge is blended with the table, not with black.
     inside = Image.new("L", page_size, 255).transform(size, Image.Transform.PERSPECTIVE, coefficients, Image.BILINEAR)
     share = np.asarray(inside, np.float32)[..., None] / 255.0
-    table = np.clip(np.asarray(a_table(rng), np.float64) + rng.normal(0, 5, (height, width, 3)), 0, 255)
+    table = _table(size, a_table(rng), rng)
     page_seen = np.asarray(seen, np.float32) / np.maximum(share, 1.0 / 255.0)  # undo the blend with black
     return np.clip(share * page_seen + (1.0 - share) * table, 0, 255).astype(np.uint8)
 
