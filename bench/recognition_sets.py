@@ -319,6 +319,34 @@ def blank_notebook_photos(count: int = 60, seed: int = 9) -> list[Sample]:
     ]
 
 
+def squared_photos(digits: np.ndarray, labels: np.ndarray, seed: int = 0) -> list[Sample]:
+    """Numbers of 1-4 validation digits on squared paper photographed (:func:`tests.images.squared_photo`:
+    grids of four colours, lines 1-4 px wide 14-41 px apart), a JPEG of quality 75-95: one picture per
+    2.5 digits given."""
+    from tests.images import squared_photo
+
+    def picture(number: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
+        return squared_photo(number, seed=int(rng.integers(1 << 30)))
+
+    return _numbers(digits, labels, (1, 4), picture, "squared_photo", seed)
+
+
+def blank_squared_photos(count: int = 60, seed: int = 12) -> list[Sample]:
+    """Blank squared paper photographed (:func:`tests.images.squared_photo`), a JPEG of quality 75-95, all
+    to refuse (``no_digit_found``): the grid is no digit."""
+    from tests.images import jpeg, squared_photo
+
+    rng = np.random.default_rng(seed)
+    return [
+        Sample(
+            jpeg(squared_photo([], seed=int(rng.integers(1 << 30))), int(rng.integers(75, 96))),
+            None,
+            f"blank_squared_{i}",
+        )
+        for i in range(count)
+    ]
+
+
 def _towards_a_side(rng: np.random.Generator, shares: tuple[float, float]) -> tuple[int, int]:
     """An offset (right, down) in pixels moving :func:`tests.images.turned_sheet`'s sheet (800 px wide)
     ``shares`` (least, most) of the width towards one of the four sides, drawn from ``rng``."""
@@ -649,6 +677,7 @@ def all_sets(digits: np.ndarray, labels: np.ndarray) -> Iterator[tuple[str, list
     yield "off_centre_photos", turned_photos(digits, labels, seed=2, degrees=(0.5, 4), moved=(0.01, 0.06))
     yield "sheets_on_table", sheets_on_table(digits, labels)
     yield "notebook_photos", notebook_photos(digits, labels)
+    yield "squared_photos", squared_photos(digits, labels)
     yield "shaded_sheets", shaded_sheets(digits, labels)
     yield "pencil_numbers", pencil_numbers()
     yield "lined_pencil", pencil_numbers(seed=1, lined=True)
@@ -661,6 +690,7 @@ def all_sets(digits: np.ndarray, labels: np.ndarray) -> Iterator[tuple[str, list
     yield "shapes", shapes()
     yield "blank_sheets", blank_sheets()
     yield "blank_notebook_photos", blank_notebook_photos()
+    yield "blank_squared_photos", blank_squared_photos()
     yield "sunlit_blank_sheets", sunlit_blank_sheets()
     yield "small_decimals", small_decimals()
     yield "uci_handwriting", uci_handwriting()

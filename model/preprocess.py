@@ -9,10 +9,12 @@ Every path (endpoint, CLI, UI) goes through :func:`preprocess`. The steps:
    images are scaled to 8 bits; transparency is composited so that transparent pixels are background,
    whether the picture is in the colours (transparent padding) or only in the alpha channel (a canvas
    stroke). Images are brought to a working size of about :data:`WORK_SIZE` squared pixels.
-3. **Ink** (:func:`ink_map`): the paper (or canvas) is modelled as a smooth quadratic surface fitted
-   robustly to the background pixels and subtracted, which removes uneven lighting and shadows; the
-   ink's polarity (dark on light or light on dark) is read from which side of the paper its pixels
-   lie; paper grain below a noise threshold (4 sigma of the background, estimated by the MAD) goes to 0.
+3. **Ink** (:func:`ink_map`): the printed lines of ruled or squared paper are divided out of the
+   picture first (:func:`without_printed_lines`), the ink over them kept; the paper (or canvas) is
+   modelled as a smooth quadratic surface fitted robustly to the background pixels and subtracted,
+   which removes uneven lighting and shadows; the ink's polarity (dark on light or light on dark) is
+   read from which side of the paper its pixels lie; paper grain below a noise threshold (4 sigma of
+   the background, estimated by the MAD) goes to 0.
    Faint writing (a pencil, a fine line in a large photo) is followed down to that noise, and read
    again from a closer crop where it is small in a photo. A shadow cast across a photo's writing,
    whose sharp edge the surface cannot follow, is taken out with the paper's morphological closing.
@@ -22,8 +24,8 @@ Every path (endpoint, CLI, UI) goes through :func:`preprocess`. The steps:
    comma, a colon, a dash, a minus sign), which is refused (``not_a_digit``: without it, the number
    would be another); the rest are digits, left to right, on one line (digits on several lines, one
    above another, are refused: ``several_lines``). The lines of a form's printed boxes, a ring drawn
-   round a digit and a notebook's margin line are not ink. A number of three digits or more on a
-   sloping line is turned level and read again.
+   round a digit and a notebook's margin line (where the page's lines are too faint to be found) are
+   not ink. A number of three digits or more on a sloping line is turned level and read again.
    A mark at least as wide as tall may be digits that touch: it also offers ways to cut it into
    digits (:attr:`Digit.cuts`), and the classifier reads it cut if it is much surer of the parts.
    A blank, uniform or noise-only image has none: ``no_digit_found``, never a guessed digit. A sheet of
@@ -158,8 +160,12 @@ NARROW_SPLIT_ASPECT = 0.7
 JOIN_ASPECT = 1.5
 #: ... and the shortest of them at most this share of the tallest (a %'s rings against its slash).
 JOIN_HEIGHTS = 0.75
-#: The lines of ruled or squared paper: ink along at least this share of the image's width (or height) ...
-RULE_SPAN = 0.7
+#: The printed lines of ruled or squared paper (:func:`without_printed_lines`): a thin valley darker than
+#: the paper either side of it by more than this many grey levels (fainter lines never become ink) ...
+RULE_DEPTH = 6.0
+#: ... along at least this share of the picture's width (or height; writing along a line hides it there:
+#: a digit half the page wide) ...
+LINE_SPAN = 0.5
 #: ... reaching to within this share of the width from either edge (a page photographed a little turned
 #: has its corners cut) ...
 RULE_EDGE = 0.05
@@ -170,6 +176,9 @@ RULE_THICKNESS = 0.03
 RULE_SLOPES = (0.0, 0.01, -0.01, 0.02, -0.02, 0.03, -0.03, 0.04, -0.04)
 #: ... and at least this many side by side: a digit filling the picture has two sides from edge to edge.
 RULE_COUNT = 3
+#: A notebook's margin line and a printed box's sides: ink along at least this share of the picture's
+#: height (of the box's sides).
+RULE_SPAN = 0.7
 #: A notebook's margin line photographed at an angle slants up to this many columns per row (its page in
 #: perspective, the camera turned).
 MARGIN_SLANT = 0.4
@@ -1669,7 +1678,7 @@ def _lines(mask: np.ndarray) -> tuple[float, list[tuple[int, int]]]:
     (in rows per column) and their bands of rows ``(r0, r1)`` in ``mask`` sheared to it (:func:`_shear`),
     ``r1`` exclusive; no bands where there are none.
 
-    A band is rows holding ink over :data:`RULE_SPAN` of the width, a row counting the ink of the rows
+    A band is rows holding ink over :data:`LINE_SPAN` of the width, a row counting the ink of the rows
     next to it (for a line between two slopes tried), no thicker than :data:`RULE_THICKNESS`. Along its
     own slope a line fills one row; at other slopes it is a band too, spread over its rows: the slope
     whose bands' fullest rows hold the most ink is the lines'. Row counts come from
@@ -1678,8 +1687,8 @@ def _lines(mask: np.ndarray) -> tuple[float, list[tuple[int, int]]]:
     spreads = _sheared_row_counts(_near_rows(mask, 1))
     ink: np.ndarray | None = None
     best: tuple[float, list[tuple[int, int]], float] = (0.0, [], 0.0)
-    for k in np.flatnonzero((spreads >= RULE_SPAN * width).any(axis=1)):
-        full = np.flatnonzero(spreads[k] >= RULE_SPAN * width)
+    for k in np.flatnonzero((spreads >= LINE_SPAN * width).any(axis=1)):
+        full = np.flatnonzero(spreads[k] >= LINE_SPAN * width)
         bands = [
             (int(run[0]), int(run[-1]) + 1)
             for run in np.split(full, np.flatnonzero(np.diff(full) > 1) + 1)
@@ -1747,37 +1756,52 @@ def _shear(image: np.ndarray, slope: float) -> tuple[np.ndarray, np.ndarray]:
     return np.take_along_axis(image, index, axis=0), index
 
 
-def without_rules(ink: np.ndarray, threshold: float) -> np.ndarray:
-    """``ink`` with the lines of ruled or squared paper taken out: thin straight lines from edge to edge,
-    a little tilted or not (:data:`RULE_SLOPES`), of ink above ``threshold`` (:func:`_lines`),
-    where at least :data:`RULE_COUNT` run side by side (a ruled page; its margin line too). A digit's
-    own strokes make two such lines at most (the sides of an 8 filling the picture), and are left as
-    they are, as is paper with one line under the digit. Where a stroke crosses or runs along a line
-    (ink beyond it on either side), the line's pixels are kept: the stroke stays whole. Paper with no
-    ink near two opposite edges costs two slices."""
-    mask = ink > threshold
+def without_printed_lines(grey: np.ndarray) -> np.ndarray:
+    """``grey`` (working size) with the printed lines of ruled or squared paper divided out: thin lines
+    from edge to edge darker than the rows either side of them (:func:`_lines` on their valleys, a
+    little tilted or not), where at least :data:`RULE_COUNT` run side by side (and then a ruled page's
+    margin line across them too). A printed line darkens the paper by a share of its light, and so does
+    the ink crossing it: each of the line's rows is divided by the share it keeps (the median along it
+    of its light against the paper's either side), so the paper under it is paper again and a stroke
+    along it or across it as dark as elsewhere. Rows, then columns (a grid's crossings are divided
+    twice). Unchanged where there are no such lines."""
     found = []
-    for along in (False, True):  # lines across (rows), then along (columns)
-        view = mask.T if along else mask
-        edge = max(2, round(RULE_EDGE * view.shape[1]))
-        if not (view[:, :edge].any() and view[:, -edge:].any()):  # no ink near both ends: no line across
-            continue
-        slope, bands = _lines(view)
-        if bands:
-            found.append((along, slope, bands))
+    for along in (False, True):
+        if (valleys := _valleys(grey.T if along else grey)) is not None:
+            slope, bands = _lines(valleys)
+            if bands:
+                found.append((along, slope, bands))
     if not any(len(bands) >= RULE_COUNT for _, _, bands in found):
-        return ink
-    ink = ink.copy()
+        return grey
+    out = grey.astype(np.float32, copy=True)
     for along, slope, bands in found:
-        view = ink.T if along else ink
+        view = out.T if along else out
         sheared, index = _shear(view, slope)
-        strong = sheared > threshold
-        for r0, r1 in bands:
-            above = strong[max(0, r0 - 2) : r0].any(axis=0) if r0 > 0 else np.zeros(view.shape[1], bool)
-            below = strong[r1 : r1 + 2].any(axis=0) if r1 < view.shape[0] else np.zeros(view.shape[1], bool)
-            sheared[r0:r1, ~(above | below)] = 0.0
+        starts, ends = np.array(bands).T
+        rows = np.concatenate([np.arange(r0, r1) for r0, r1 in bands])
+        paper = np.maximum(sheared[np.maximum(starts - 1, 0)], sheared[np.minimum(ends, len(sheared) - 1)])
+        paper = np.maximum(paper[np.repeat(np.arange(len(bands)), ends - starts)], 1.0)
+        kept = np.median(sheared[rows] / paper, axis=1, keepdims=True)
+        # ... and no lighter than the paper either side (where a grid's lines cross: divided twice)
+        sheared[rows] = np.minimum(sheared[rows] / np.clip(kept, 0.2, 1.0), paper)
         np.put_along_axis(view, index, sheared, axis=0)
-    return ink
+    return out
+
+
+def _valleys(grey: np.ndarray) -> np.ndarray | None:
+    """The darkest pixel across each thin dark line along the rows: darker than the pixels next to it
+    above and below, and by over :data:`RULE_DEPTH` than those one row away or two (a line two pixels
+    thick); ``None`` where none is near both ends of the rows. One row per line keeps the lines of a
+    dense grid apart."""
+    mask = np.zeros(grey.shape, dtype=bool)
+    for reach in (1, 2):
+        depth = np.minimum(grey[: -2 * reach], grey[2 * reach :]) - grey[reach:-reach]
+        mask[reach:-reach] |= depth > RULE_DEPTH
+    mask[1:-1] &= (grey[1:-1] < grey[:-2]) & (grey[1:-1] <= grey[2:])
+    edge = max(2, round(RULE_EDGE * mask.shape[1]))
+    if not (mask[:, :edge].any() and mask[:, -edge:].any()):
+        return None
+    return mask
 
 
 def _strokes(ink: np.ndarray, threshold: float, low: float) -> tuple[np.ndarray, list[_Component]]:
@@ -2009,7 +2033,7 @@ def _margin(
     (``labels``: the ink's) to its bottom (within :data:`RULE_EDGE`, or to the ``table`` taken out beyond
     the page, or out by a side), along :data:`RULE_SPAN` of it, beside marks as tall as a digit (in a
     picture of ``shape``) and at most half as tall as the line. With the page's rules too faint to count
-    (:func:`without_rules`), the line was the tallest mark, the digits too short beside it, and it was
+    (:func:`without_printed_lines`), the line was the tallest mark, the digits too short beside it, and it was
     read as a 1: a 1 is about as tall as the digits beside it. In a ``photo``, a line with no mark beside
     it, over half the picture's height and running off the page at an end at least (or across a corner
     of it, leaving by a side), is one too where it is a printed line's width (:data:`PRINTED_LINE`) or
@@ -2194,6 +2218,7 @@ def find_digits(
         if lit is None:
             raise NoSecondLook
         grey = lit
+    grey = without_printed_lines(grey)
     ink, levels = ink_map(grey, photo, sheet)
     if photo and levels.faint and (closer := _nearer(ink, levels.low)) is not None:
         raise _Faint(closer)
@@ -2307,7 +2332,6 @@ def _digits_in(
     what is left along its edge); with ``sheet_level``, only a sheet lying turned is read, turned level
     (else :class:`NoSecondLook`)."""
     threshold, low = levels.threshold, levels.low
-    ink = without_rules(ink, low)  # the faint ink too: joins (below) would run along a line
     labels, components = _strokes(ink, threshold, low)
     taken = None
     for _ in range(2 if photo else 0):  # the table in a photo's corners: not ink (fainter parts show once it is out)

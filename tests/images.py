@@ -427,6 +427,38 @@ def notebook_photo(digits: Sequence[np.ndarray], seed: int = 0, size: tuple[int,
     return np.clip(share * page_seen + (1.0 - share) * table, 0, 255).astype(np.uint8)
 
 
+#: Printed grids of squared paper (RGB shares of the light their lines keep): light blue, grey, green,
+#: blue.
+GRIDS = ((0.75, 0.85, 0.97), (0.8, 0.8, 0.8), (0.85, 0.95, 0.85), (0.6, 0.75, 0.95))
+
+
+def squared_photo(digits: Sequence[np.ndarray], seed: int = 0, size: tuple[int, int] = (800, 600)) -> np.ndarray:
+    """A phone photo of squared (graph) paper filling the frame with a number of MNIST digits written on it
+    (none: a blank page; :func:`_photograph`): a grid of :data:`GRIDS` 14-41 px apart, its lines 1-4 px
+    wide (a close-up of a 5 mm grid), the digits 15-35 % of the frame tall; a third of the photos turned
+    up to 4 degrees, one of :data:`TABLES` in the corners. RGB."""
+    rng = np.random.default_rng(seed)
+    photo = _photograph(_written_number(digits, size, float(rng.uniform(0.15, 0.35))), seed, (1.0, 0.98, 0.94))
+    spacing, line = int(rng.integers(14, 42)), int(rng.integers(1, 5))
+    grid = squared(photo, spacing, line, int(rng.integers(0, spacing)), GRIDS[int(rng.integers(len(GRIDS)))])
+    picture = Image.fromarray(grid)
+    if rng.random() < 1 / 3:
+        picture = picture.rotate(float(rng.uniform(-4, 4)), Image.Resampling.BICUBIC, fillcolor=a_table(rng))
+    return np.asarray(picture)
+
+
+def squared(photo: np.ndarray, spacing: int, line: int, start: int, colour: tuple[float, float, float]) -> np.ndarray:
+    """``photo`` (RGB) of paper printed with a grid under its ink: lines ``line`` pixels wide ``spacing``
+    apart from ``start``, each keeping ``colour`` of the light (darkened by the ink as the paper is). RGB."""
+    grid = np.zeros(photo.shape[:2], dtype=bool)
+    for offset in range(start, start + line):
+        grid[offset::spacing] = True
+        grid[:, offset::spacing] = True
+    lined = photo.astype(np.float32)
+    lined[grid] *= colour
+    return lined.astype(np.uint8)
+
+
 def _perspective(quad: Sequence[tuple[float, float]], size: tuple[int, int]) -> np.ndarray:
     """Pillow's ``PERSPECTIVE`` coefficients mapping the frame's points ``quad`` (where a picture's
     corners land: top-left, top-right, bottom-right, bottom-left) back to a picture of ``size``."""

@@ -534,16 +534,54 @@ def test_the_lines_of_a_notebook_page_are_not_ink(paper: str, tilt: float, digit
 
 def test_one_line_or_a_long_stroke_is_not_taken_for_a_ruled_page() -> None:
     """A digit's own long stroke (a 7 cropped so that its bar runs from edge to edge) or a single line
-    under it is left as it is: a ruled page has two lines or more."""
-    from model.preprocess import ink_map, without_rules
+    under it is left as it is: a ruled page has three lines or more."""
+    from model.preprocess import without_printed_lines
 
     seven, underlined = Image.new("L", (160, 160), 255), Image.new("L", (160, 160), 255)
     ImageDraw.Draw(seven).line([(0, 10), (159, 10), (70, 159)], fill=0, width=6)
     ImageDraw.Draw(underlined).line([(60, 20), (60, 120)], fill=0, width=8)  # a 1 ...
     ImageDraw.Draw(underlined).line([(0, 140), (159, 140)], fill=0, width=2)  # ... on a line
     for picture in (seven, underlined):
-        ink, levels = ink_map(np.asarray(picture, dtype=np.float32))
-        assert np.array_equal(without_rules(ink, levels.threshold), ink)
+        grey = np.asarray(picture, dtype=np.float32)
+        assert without_printed_lines(grey) is grey
+
+
+@pytest.mark.parametrize("seed", [0, 4, 7, 15])
+def test_a_number_on_squared_paper_photographed_is_read(seed: int, digits) -> None:
+    """Squared paper photographed close (the bench's ``squared_photos``: lines 1-4 px wide, 14-41 px
+    apart, of four colours): the grid's lines, lit as the paper is, stood out from a threshold chosen
+    with them on it where the light was brightest, and its dense crossings were left as hundreds of
+    specks; a stroke running along a line was taken out with it (a 1 lost, a 0 in pieces). The lines
+    are now divided out of the picture before its ink is looked for (model.preprocess.
+    without_printed_lines): each of the number's digits is found, in its place."""
+    three = [digits[0][3], digits[0][14], digits[0][25]]
+    found = preprocess(images.jpeg(images.squared_photo(three, seed=seed), 85))
+    assert len(found) == 3, [digit.box for digit in found]
+    assert all(left.box[2] <= right.box[0] for left, right in itertools.pairwise(found))
+
+
+@pytest.mark.parametrize("seed", [6, 10, 16, 23])
+def test_blank_squared_paper_photographed_is_blank(seed: int) -> None:
+    """Blank squared paper photographed, dense grids and heavy ones too: the grid is no digit."""
+    assert error_code(images.jpeg(images.squared_photo([], seed=seed), 85)) == "no_digit_found"
+
+
+def test_a_stroke_along_a_printed_line_is_kept() -> None:
+    """A photo of a 0 whose sides run along two of a grid's lines and two 1s written right along lines:
+    the grid, lit as the paper is, stood out of the picture's ink threshold only where the light was
+    brightest, and the strokes along its lines were taken out with them (a 1 lost, the 0 in pieces:
+    "011" refused as not a digit). The line is divided out of the paper, not out of the ink over it (a pen
+    darker than the print), so the strokes stay whole: three digits, the 1s as tall as the 0."""
+    ink = Image.new("L", (800, 600), 0)
+    pen = ImageDraw.Draw(ink)
+    pen.ellipse([(182, 250), (250, 420)], outline=255, width=6)  # sides along the lines at x = 182 and 250
+    for x in (352, 454):  # along lines
+        pen.line([(x, 250), (x, 420)], fill=255, width=6)
+    photo = images._photograph(np.asarray(ink, np.float32) / 255.0, 0, (1.0, 0.98, 0.94))
+    found = preprocess(images.jpeg(images.squared(photo, 34, 4, 182 - 34 * 5 - 1, images.GRIDS[3]), 85))
+    assert len(found) == 3, [digit.box for digit in found]
+    heights = [digit.box[3] - digit.box[1] for digit in found]
+    assert min(heights) > 0.9 * max(heights), heights
 
 
 def test_a_printed_box_is_not_ink_but_a_zero_with_a_slash_is_a_digit() -> None:
