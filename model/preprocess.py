@@ -1868,9 +1868,9 @@ def _table(components: list[_Component], labels: np.ndarray, sheet: bool = False
         shaped = corner or any(
             share >= TABLE_BAND or (share >= TABLE_EDGE and (narrows or not written)) for share, narrows in along
         )
-        beyond = shaped and (
-            not written or _convex(pixels) or _in_from_sides(pixels, [side is not None for side in sides])
-        )
+        touching = [side is not None for side in sides]
+        beyond = shaped and (not written or _convex(pixels) or _in_from_sides(pixels, touching))
+        beyond = beyond or _across_corner(pixels, touching, labels.shape)
         # A blank sheet's corner: any; the table beyond a page's corner running off the frame: any too.
         long = any(share >= TABLE_EDGE for share, _ in along) or not written or _in_corner(mark, labels.shape)
         if (sliver and long) or beyond:
@@ -1914,6 +1914,25 @@ def _in_from_sides(pixels: np.ndarray, touching: list[bool]) -> bool:
         depth = np.where(mark.all(axis=0), mark.shape[0], mark.argmin(axis=0))[places]
         runs[:, places] |= np.arange(mark.shape[0])[:, None] < depth[None, :]
     return bool((pixels & ~held).sum() <= TABLE_ASIDE * pixels.sum())
+
+
+def _across_corner(pixels: np.ndarray, touching: list[bool], shape: tuple[int, int]) -> bool:
+    """Whether a mark (its pixels in its box) touching two sides of a picture of ``shape`` that meet
+    (``touching``: top, bottom, left, right) is a band across their corner: what lies between it and the
+    corner, with it, a triangle (:func:`_convex`) along :data:`TABLE_EDGE` of both sides or more. The
+    table beyond a turned sheet's edge, its far corner fitted as paper (the surface bends into it)."""
+    vertical = [i for i in (0, 1) if touching[i]]
+    horizontal = [i for i in (2, 3) if touching[i]]
+    if len(vertical) != 1 or len(horizontal) != 1:
+        return False
+    view = pixels[::-1] if vertical[0] == 0 else pixels  # the corner at the bottom ...
+    view = view[:, ::-1] if horizontal[0] == 3 else view  # ... left
+    towards_side = np.maximum.accumulate(view[:, ::-1], axis=1)[:, ::-1]  # left of a pixel in its row
+    towards_bottom = np.maximum.accumulate(view, axis=0)  # below a pixel in its column
+    corner = towards_side & towards_bottom
+    height, width = shape
+    legs = corner[-1].sum() >= TABLE_EDGE * width and corner[:, 0].sum() >= TABLE_EDGE * height
+    return bool(legs) and _convex(corner)
 
 
 def _sliver(mark: _Component, shape: tuple[int, int]) -> bool:

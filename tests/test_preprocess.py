@@ -331,6 +331,15 @@ def test_a_one_from_edge_to_edge_is_still_a_digit() -> None:
     assert one_digit(images.jpeg(photo, 90)).box[1:4:2] == (0, 900)
 
 
+def test_a_band_of_table_across_a_corner_is_not_ink(digits) -> None:
+    """A sheet photographed turned 25 degrees: the paper's surface bends into the table's far corner, so
+    only a band of the table along the sheet's edge is ink, across the corner from one side to the next,
+    neither convex nor in runs from a side: it was a second mark. With what lies between it and the
+    corner, it is the corner's triangle: table."""
+    found = preprocess(images.jpeg(images.turned_sheet([digits[0][26]], -25.0, seed=56), 85))
+    assert len(found) == 1, [digit.box for digit in found]
+
+
 @pytest.mark.parametrize("seed", [8, 18, 19, 25])
 def test_a_notebook_page_photographed_at_an_angle_is_read(seed: int, digits) -> None:
     """A ruled page photographed at an angle, running off the frame, the table a band along one side
