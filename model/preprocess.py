@@ -247,6 +247,8 @@ TABLE_BAND = 0.8
 #: ... in a picture also holding a mark clear of its edges at least this share of its shorter side
 #: tall (the digits on the sheet).
 TABLE_INSIDE = 0.1
+#: ... and a convex mark at the edge this many times as thick as the writing's strokes (a thumb).
+TABLE_BLOB = 2.0
 #: A mark along TABLE_EDGE of a side or more, no thicker than this share of the picture's shorter side
 #: (or 2 pixels), is a sliver of table (a sheet turned a degree or two), whatever its ragged pixels' shape.
 TABLE_SLIVER = 0.04
@@ -1818,26 +1820,27 @@ def _strokes(ink: np.ndarray, threshold: float, low: float) -> tuple[np.ndarray,
 
 
 def _table(components: list[_Component], labels: np.ndarray, sheet: bool = False) -> np.ndarray | None:
-    """The pixels of the table around a sheet of paper photographed turned or off centre (``None``: there is
-    none), and 2 pixels round them (the sheet's shaded edge): convex marks (:func:`_convex`), or marks in
-    runs going in from the sides they touch (:func:`_in_from_sides`: a band along a side joined to slivers
-    along the next), along the picture's edge, over :data:`TABLE_EDGE` of a side and narrowing along it (the
-    table beyond a turned sheet's edge is a triangle: :func:`_narrowing`) or over :data:`TABLE_BAND` of it
-    (a band beside the sheet), or along two sides that meet and filling its box (a block in a corner: a
-    phone's shadow); and slivers from a corner along a side (:data:`TABLE_SLIVER`: a sheet turned a degree
-    or two); in a picture that also holds a mark clear of its edges, at least :data:`TABLE_INSIDE` of its
-    shorter side tall (the writing on the sheet), or else keeping to its margins (:func:`_in_middle`: a
-    blank sheet's table, any mark along :data:`TABLE_EDGE` of a side, whatever its shape; a sliver then need
-    reach no corner, cut off it by the table taken out before, nor run along :data:`TABLE_EDGE` of a side: a
-    small sheet's corner left in its box; on a ``sheet`` read
-    alone, neither need it reach a corner: the edge of what lies over the sheet's edge, a phone, is left in
-    its box, and the writing keeps clear of the sheet's edge, cut off it). A
-    digit touching the edge is strokes crossing it, not a convex mark; a straight bar flush with the edge (a
-    1 cropped close) is as wide all along and reaches no corner; a picture that is one digit cropped close
-    has nothing inside, and the digit crosses its middle."""
+    """The pixels of the table around a sheet of paper photographed turned or off centre (``None``: there is none), and
+    2 pixels round them (the sheet's shaded edge): convex marks (:func:`_convex`), or marks in runs going in from
+    the sides they touch (:func:`_in_from_sides`: a band along a side joined to slivers along the next; a band
+    across a corner: :func:`_across_corner`; or a blob :data:`TABLE_BLOB` times as thick as the writing's strokes: a
+    thumb), along the picture's edge, over :data:`TABLE_EDGE` of a side and narrowing along it (the table beyond a
+    turned sheet's edge is a triangle: :func:`_narrowing`) or over :data:`TABLE_BAND` of it (a band beside the
+    sheet), or along two sides that meet and filling its box (a block in a corner: a phone's shadow); and slivers
+    from a corner along a side (:data:`TABLE_SLIVER`: a sheet turned a degree or two); in a picture that also holds
+    a mark clear of its edges, at least :data:`TABLE_INSIDE` of its shorter side tall (the writing on the sheet), or
+    else keeping to its margins (:func:`_in_middle`: a blank sheet's table, any mark along :data:`TABLE_EDGE` of a
+    side, whatever its shape; a sliver then need reach no corner, cut off it by the table taken out before, nor run
+    along :data:`TABLE_EDGE` of a side: a small sheet's corner left in its box; on a ``sheet`` read alone, neither
+    need it reach a corner: the edge of what lies over the sheet's edge, a phone, is left in its box, and the
+    writing keeps clear of the sheet's edge, cut off it). A digit touching the edge is strokes crossing it, not a
+    convex mark; a straight bar flush with the edge (a 1 cropped close) is as wide all along and reaches no corner;
+    a picture that is one digit cropped close has nothing inside, and the digit crosses its middle."""
     height, width = labels.shape
     inside = [c for c in components if c.x0 > 0 and c.y0 > 0 and c.x1 < width and c.y1 < height]
-    written = any(c.height >= TABLE_INSIDE * min(height, width) for c in inside)
+    writing = [c for c in inside if c.height >= TABLE_INSIDE * min(height, width)]
+    written = bool(writing)
+    pen = max((stroke_width(_pixels(c, labels)) for c in writing), default=0.0)
     table = None
     for mark in sorted(components, key=lambda c: c.area, reverse=True)[:FRAME_CANDIDATES]:
         if mark in inside:
@@ -1871,6 +1874,9 @@ def _table(components: list[_Component], labels: np.ndarray, sheet: bool = False
         touching = [side is not None for side in sides]
         beyond = shaped and (not written or _convex(pixels) or _in_from_sides(pixels, touching))
         beyond = beyond or _across_corner(pixels, touching, labels.shape)
+        # A solid round blob coming in over the edge, far thicker than the writing's strokes: a thumb
+        # holding the sheet, an object at the frame's edge.
+        beyond = beyond or (written and stroke_width(pixels) >= TABLE_BLOB * pen and _convex(pixels))
         # A blank sheet's corner: any; the table beyond a page's corner running off the frame: any too.
         long = any(share >= TABLE_EDGE for share, _ in along) or not written or _in_corner(mark, labels.shape)
         if (sliver and long) or beyond:

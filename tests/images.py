@@ -304,6 +304,30 @@ def turned_sheet(
     return np.where(inside[..., None], turned, table).astype(np.uint8)
 
 
+def held_sheet(digits: Sequence[np.ndarray], side: int = 2, seed: int = 0) -> np.ndarray:
+    """A phone photo of a sheet held in a hand (:func:`turned_sheet`, turned up to 2 degrees): a thumb,
+    an ellipse of skin 12-20 % of the width across, shaded round, comes in over the frame's edge on
+    ``side`` (0 top, 1 bottom, 2 left, 3 right) beside the number. RGB."""
+    rng = np.random.default_rng(seed)
+    photo = turned_sheet(digits, float(rng.uniform(-2, 2)), seed=seed)
+    height, width = photo.shape[:2]
+    across, along = rng.uniform(0.12, 0.2) * width, rng.uniform(0.25, 0.4) * height
+    x, y = rng.uniform(0.1, 0.7) * width, rng.uniform(0.1, 0.5) * height
+    box = [  # the thumb's ellipse: half of it or more in the frame
+        (x, -0.5 * along, x + across, 0.6 * along),
+        (x, height - 0.7 * along, x + across, height + 0.5 * along),
+        (-0.4 * across, y, 0.8 * across, y + 0.7 * along),
+        (width - 0.8 * across, y, width + 0.4 * across, y + 0.7 * along),
+    ][side]
+    mask = Image.new("L", (width, height), 0)
+    ImageDraw.Draw(mask).ellipse(box, fill=255)
+    cover = np.asarray(mask.filter(ImageFilter.GaussianBlur(3)), np.float32)[..., None] / 255.0
+    skin = np.array([rng.uniform(150, 230), rng.uniform(100, 170), rng.uniform(80, 140)], np.float32)
+    xx = np.arange(width, dtype=np.float32)
+    shade = (0.75 + 0.25 * np.cos((xx - (box[0] + box[2]) / 2) / (box[2] - box[0]) * 3))[None, :, None]
+    return (photo * (1 - cover) + skin * shade * cover).clip(0, 255).astype(np.uint8)
+
+
 def sheet_on_table(
     digits: Sequence[np.ndarray],
     degrees: float,

@@ -575,6 +575,15 @@ def test_blank_squared_paper_photographed_is_blank(seed: int) -> None:
     assert error_code(images.jpeg(images.squared_photo([], seed=seed), 85)) == "no_digit_found"
 
 
+def test_a_thumb_over_the_edge_is_not_a_mark(digits) -> None:
+    """A sheet held in a hand: a thumb comes in over the frame's edge beside the number, a solid round
+    blob far thicker than the writing's strokes, was a mark of the number (refused as not a digit). An
+    object at the edge, like the table: the number is read."""
+    three = [digits[0][3], digits[0][14], digits[0][25]]
+    found = preprocess(images.jpeg(images.held_sheet(three, side=2, seed=5), 85))
+    assert len(found) == 3, [digit.box for digit in found]
+
+
 def test_a_stroke_along_a_printed_line_is_kept() -> None:
     """A photo of a 0 whose sides run along two of a grid's lines and two 1s written right along lines:
     the grid, lit as the paper is, stood out of the picture's ink threshold only where the light was
