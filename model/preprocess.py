@@ -50,6 +50,7 @@ import contextlib
 import functools
 import io
 import itertools
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from math import ceil
@@ -361,6 +362,13 @@ def _too_many_pixels(size: str) -> InputError:
     )
 
 
+def _bomb_size(bomb: Exception) -> str:
+    """The image's size as Pillow's bomb check names it ("Image size (N pixels) exceeds limit ..."), raised
+    from the header before our own check could read it; else "more than that"."""
+    found = re.search(r"\((\d+) pixels\)", str(bomb))
+    return f"{int(found[1]):,} pixels" if found else "more than that"
+
+
 def _decode(data: bytes, work_size: int) -> tuple[Image.Image, tuple[int, int]]:
     """:func:`decode`, plus the upright image's full size: JPEGs larger than ``work_size`` are decoded
     at 1/2, 1/4 or 1/8 scale directly by libjpeg, so the returned image may be smaller than that."""
@@ -370,8 +378,8 @@ def _decode(data: bytes, work_size: int) -> tuple[Image.Image, tuple[int, int]]:
         raise too_large(len(data))
     try:
         image = Image.open(io.BytesIO(data), formats=FORMATS)  # reads the header only
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise _too_many_pixels("more than that") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as bomb:
+        raise _too_many_pixels(_bomb_size(bomb)) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
         if sniff(data):  # Pillow's message names the buffer object's address: not for the answer
             detail = "" if isinstance(exc, UnidentifiedImageError) else f" ({exc})"
@@ -382,7 +390,7 @@ def _decode(data: bytes, work_size: int) -> tuple[Image.Image, tuple[int, int]]:
         ) from None
     width, height = image.size
     if width * height > MAX_IMAGE_PIXELS:
-        raise _too_many_pixels(f"{width}x{height} pixels")
+        raise _too_many_pixels(f"{width * height:,} pixels ({width}x{height})")
     if width < 1 or height < 1:
         raise InputError("corrupt_image", "the image has no pixels")
     try:
@@ -393,8 +401,8 @@ def _decode(data: bytes, work_size: int) -> tuple[Image.Image, tuple[int, int]]:
             image.draft(mode, (ceil(width / factor), ceil(height / factor)))
         image.seek(0)  # animated GIF / multi-page TIFF: the first frame
         image.load()
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise _too_many_pixels("more than that") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as bomb:
+        raise _too_many_pixels(_bomb_size(bomb)) from None
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, MemoryError) as exc:
         raise InputError("corrupt_image", f"the image data is damaged or truncated ({exc})") from None
     upright = image

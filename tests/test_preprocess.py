@@ -1168,6 +1168,7 @@ def test_every_image_over_the_pixel_limit_states_the_one_limit() -> None:
         assert f"{MAX_IMAGE_PIXELS:,}" in info.value.message, info.value.message
         assert f"{Image.MAX_IMAGE_PIXELS:,}" not in info.value.message and "bomb" not in info.value.message
         assert info.value.message.endswith(SHRINK_HINT)  # what to do about it
+        assert f"the image is {width * height:,} pixels" in info.value.message  # ... and by how much
 
 
 def test_invalid_arrays() -> None:
