@@ -236,8 +236,8 @@ ZOOM_SHARE = 0.5
 #: this many working pixels tall or less, is looked at again in a crop of the picture around it (half
 #: their height on every side, at most :data:`ZOOM_SHARE` of the picture) for punctuation: a decimal
 #: point written with the digits' pen is under the 2 working pixels a dot needs (:data:`DOT_FILL`) once
-#: digits are that small.
-CLOSER_HEIGHT = 20
+#: digits are that small (a pen a twentieth of their height: a pixel and a half at 30).
+CLOSER_HEIGHT = 30
 #: The table around a sheet photographed turned (showing in the picture's corners) is not ink: a
 #: convex mark (filling this share of its convex hull) ...
 TABLE_CONVEX = 0.85

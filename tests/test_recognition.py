@@ -286,6 +286,9 @@ def test_a_decimal_point_written_small_in_a_whole_page_photo_is_not_dropped(load
     level, the number was read without it; docs/model.md, step 4). Each of these was read without its
     point before; the same digits without it are read as before."""
     cases = (("3.14", 150, 8, 5, 0), ("0.5", 200, 5, 6, 0), ("12.5", 250, 8, 7, 0), ("40.1", 180, 6, 9, 0))
+    # ... and wider, 240-300 pixels with a fine pen (digits 21-25 working pixels tall: looked at closer
+    # since 2026-12-03)
+    cases += (("3.8", 240, 5, 0, 0), ("8.6", 280, 5, 1, 0), ("0.2", 300, 5, 0, 0))
     for text, width, pen, seed, degrees in (*cases, ("7.25", 120, 8, 8, 25), ("0.5", 90, 8, 4, 30)):
         photo = images.jpeg(images.number_on_sheet(text, width, pen, seed, degrees), 85)
         error = answer(loaded, photo)["error"]
