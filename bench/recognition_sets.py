@@ -306,17 +306,9 @@ def notebook_photos(digits: np.ndarray, labels: np.ndarray, seed: int = 0) -> li
 def blank_notebook_photos(count: int = 60, seed: int = 9) -> list[Sample]:
     """Blank ruled notebook pages photographed at an angle (:func:`tests.images.notebook_photo`), a JPEG
     of quality 75-95, all to refuse (``no_digit_found``): the margin line and the table's edge are no 1."""
-    from tests.images import jpeg, notebook_photo
+    from tests.images import notebook_photo
 
-    rng = np.random.default_rng(seed)
-    return [
-        Sample(
-            jpeg(notebook_photo([], seed=int(rng.integers(1 << 30))), int(rng.integers(75, 96))),
-            None,
-            f"blank_notebook_{i}",
-        )
-        for i in range(count)
-    ]
+    return _blanks(notebook_photo, count, seed, "blank_notebook")
 
 
 def squared_photos(digits: np.ndarray, labels: np.ndarray, seed: int = 0) -> list[Sample]:
@@ -334,15 +326,19 @@ def squared_photos(digits: np.ndarray, labels: np.ndarray, seed: int = 0) -> lis
 def blank_squared_photos(count: int = 60, seed: int = 12) -> list[Sample]:
     """Blank squared paper photographed (:func:`tests.images.squared_photo`), a JPEG of quality 75-95, all
     to refuse (``no_digit_found``): the grid is no digit."""
-    from tests.images import jpeg, squared_photo
+    from tests.images import squared_photo
+
+    return _blanks(squared_photo, count, seed, "blank_squared")
+
+
+def _blanks(photo: Callable[..., np.ndarray], count: int, seed: int, name: str) -> list[Sample]:
+    """``count`` pictures of ``photo`` with nothing written (``photo([], seed=...)``), JPEGs of quality
+    75-95, all to refuse."""
+    from tests.images import jpeg
 
     rng = np.random.default_rng(seed)
     return [
-        Sample(
-            jpeg(squared_photo([], seed=int(rng.integers(1 << 30))), int(rng.integers(75, 96))),
-            None,
-            f"blank_squared_{i}",
-        )
+        Sample(jpeg(photo([], seed=int(rng.integers(1 << 30))), int(rng.integers(75, 96))), None, f"{name}_{i}")
         for i in range(count)
     ]
 
