@@ -860,9 +860,9 @@ def _without_shadow(
     else:  # nothing written in the darker part: a table, not a shadow
         if not paper_as_ink or (~region).mean() < SHADOW_LIT or _edge_share(~region) < SHADOW_EDGE:
             return fitted  # the surface fitted to the paper, or a sheet lying in the photo: read as it is
-        table = _dilate(region.astype(np.uint8)).astype(bool)  # and the page's edge along it
+        table = _dilate(region)  # and the page's edge along it
         labels, marks = label_components((ink > floor) & ~table)
-        joined = np.unique(labels[_dilate(table.astype(np.uint8)).astype(bool)])  # the marks touching it
+        joined = np.unique(labels[_dilate(table)])  # the marks touching it
         tips = [label for mark in marks if not _clear_of_edge(mark, ink.shape) for label in mark.labels]
         ink[table | np.isin(labels, np.intersect1d(joined[joined > 0], tips))] = 0.0
     return ink * (lit / np.maximum(background, 1.0)), floor, sigma
@@ -1337,7 +1337,8 @@ def _refuse_punctuation(marks: list[_Component], digits: list[_Component]) -> No
 
 
 def _dilate(image: np.ndarray) -> np.ndarray:
-    """3x3 grey-level dilation (the maximum over each pixel's 8 neighbours and itself)."""
+    """3x3 grey-level dilation (the maximum over each pixel's 8 neighbours and itself); a boolean mask
+    grown by a pixel all round."""
     out = image.copy()
     np.maximum(out[1:], image[:-1], out=out[1:])
     np.maximum(out[:-1], image[1:], out=out[:-1])
@@ -1893,7 +1894,7 @@ def _table(components: list[_Component], labels: np.ndarray, sheet: bool = False
     if table is None:
         return None
     for _ in range(2):
-        table = _dilate(table.astype(np.uint8)).astype(bool)
+        table = _dilate(table)
     return table
 
 
@@ -1913,7 +1914,7 @@ def _in_from_sides(pixels: np.ndarray, touching: list[bool]) -> bool:
     of a pixel in a run bridged): the table beyond a sheet's straight edges, a band along a side
     joined at a corner to slivers along the next, is; a digit's strokes leave the side, bend and
     cross, and are in no such run but where they touch it."""
-    solid = _dilate(pixels.astype(np.uint8)).astype(bool)  # a pixel's gap in the table's ragged edge: not its end
+    solid = _dilate(pixels)  # a pixel's gap in the table's ragged edge: not its end
     held = np.zeros(pixels.shape, dtype=bool)
     views = (  # each side's view: inward along axis 0, along the side on axis 1
         (solid, held),

@@ -42,6 +42,12 @@ def digits(mnist_dir: Path) -> tuple[np.ndarray, np.ndarray]:
     return images.validation_digits(mnist_dir, 30)
 
 
+@pytest.fixture(scope="module")
+def three(digits) -> list[np.ndarray]:
+    """Three validation digits for a number in a photo (a 3, a 4 and a 5)."""
+    return [digits[0][3], digits[0][14], digits[0][25]]
+
+
 def similarity(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(a.astype(float).ravel(), b.astype(float).ravel())[0, 1])
 
@@ -341,14 +347,14 @@ def test_a_band_of_table_across_a_corner_is_not_ink(digits) -> None:
 
 
 @pytest.mark.parametrize("seed", [8, 18, 19, 25])
-def test_a_notebook_page_photographed_at_an_angle_is_read(seed: int, digits) -> None:
+def test_a_notebook_page_photographed_at_an_angle_is_read(seed: int, three) -> None:
     """A ruled page photographed at an angle, running off the frame, the table a band along one side
     (the bench's ``notebook_photos``): with the table along the far side and down both others, the paper's
     surface was fitted to the table, the page read as light ink on it and its writing lost, or the
     table's corner left as a mark, or the slanting margin line read as a 1. The table is now taken out
     with the page's closing as the paper (model.preprocess._without_shadow), the margin line followed at a
     slant, and the table's thin corners taken out beside writing (docs/model.md, step 3)."""
-    picture = images.notebook_photo([digits[0][3], digits[0][14], digits[0][25]], seed=seed)
+    picture = images.notebook_photo(three, seed=seed)
     found = preprocess(images.jpeg(picture, 85))
     assert len(found) == 3, [digit.box for digit in found]
 
@@ -556,14 +562,13 @@ def test_one_line_or_a_long_stroke_is_not_taken_for_a_ruled_page() -> None:
 
 
 @pytest.mark.parametrize("seed", [0, 4, 7, 15])
-def test_a_number_on_squared_paper_photographed_is_read(seed: int, digits) -> None:
+def test_a_number_on_squared_paper_photographed_is_read(seed: int, three) -> None:
     """Squared paper photographed close (the bench's ``squared_photos``: lines 1-4 px wide, 14-41 px
     apart, of four colours): the grid's lines, lit as the paper is, stood out from a threshold chosen
     with them on it where the light was brightest, and its dense crossings were left as hundreds of
     specks; a stroke running along a line was taken out with it (a 1 lost, a 0 in pieces). The lines
     are now divided out of the picture before its ink is looked for (model.preprocess.
     without_printed_lines): each of the number's digits is found, in its place."""
-    three = [digits[0][3], digits[0][14], digits[0][25]]
     found = preprocess(images.jpeg(images.squared_photo(three, seed=seed), 85))
     assert len(found) == 3, [digit.box for digit in found]
     assert all(left.box[2] <= right.box[0] for left, right in itertools.pairwise(found))
@@ -575,11 +580,10 @@ def test_blank_squared_paper_photographed_is_blank(seed: int) -> None:
     assert error_code(images.jpeg(images.squared_photo([], seed=seed), 85)) == "no_digit_found"
 
 
-def test_a_thumb_over_the_edge_is_not_a_mark(digits) -> None:
+def test_a_thumb_over_the_edge_is_not_a_mark(three) -> None:
     """A sheet held in a hand: a thumb comes in over the frame's edge beside the number, a solid round
     blob far thicker than the writing's strokes, was a mark of the number (refused as not a digit). An
     object at the edge, like the table: the number is read."""
-    three = [digits[0][3], digits[0][14], digits[0][25]]
     found = preprocess(images.jpeg(images.held_sheet(three, side=2, seed=5), 85))
     assert len(found) == 3, [digit.box for digit in found]
 
