@@ -257,6 +257,8 @@ TABLE_SLIVER = 0.04
 #: side it touches is the table beyond a sheet's straight edges, if not convex: a band along a side
 #: joined at a corner to slivers along the next (a sheet photographed off centre and a little turned).
 TABLE_ASIDE = 0.05
+#: The table's grey level: its pixels lie within this many noise deviations of its median (:func:`_table_level`).
+TABLE_LEVEL = 4.0
 #: With nothing written on the sheet (no mark TABLE_INSIDE tall clear of the edges), the table is what
 #: keeps to the picture's margins, this share of it along each side: a digit cropped close, at the
 #: edge too, crosses the middle.
@@ -1828,7 +1830,9 @@ def _strokes(ink: np.ndarray, threshold: float, low: float) -> tuple[np.ndarray,
     return labels, components
 
 
-def _table(components: list[_Component], labels: np.ndarray, sheet: bool = False) -> np.ndarray | None:
+def _table(
+    components: list[_Component], labels: np.ndarray, sheet: bool = False, grey: np.ndarray | None = None
+) -> np.ndarray | None:
     """The pixels of the table around a sheet of paper photographed turned or off centre (``None``: there is none), and
     2 pixels round them (the sheet's shaded edge): convex marks (:func:`_convex`), or marks in runs going in from
     the sides they touch (:func:`_in_from_sides`: a band along a side joined to slivers along the next; a band
@@ -1842,7 +1846,9 @@ def _table(components: list[_Component], labels: np.ndarray, sheet: bool = False
     side, whatever its shape; a sliver then need reach no corner, cut off it by the table taken out before, nor run
     along :data:`TABLE_EDGE` of a side: a small sheet's corner left in its box; on a ``sheet`` read alone, neither
     need it reach a corner: the edge of what lies over the sheet's edge, a phone, is left in its box, and the
-    writing keeps clear of the sheet's edge, cut off it). A digit touching the edge is strokes crossing it, not a
+    writing keeps clear of the sheet's edge, cut off it). A mark of none of these shapes is tried again as the table at
+    its own grey level (:func:`_table_level`: where the light falls off, only a ragged band of the table is ink).
+    A digit touching the edge is strokes crossing it, not a
     convex mark; a straight bar flush with the edge (a 1 cropped close) is as wide all along and reaches no corner;
     a picture that is one digit cropped close has nothing inside, and the digit crosses its middle."""
     height, width = labels.shape
@@ -1857,38 +1863,11 @@ def _table(components: list[_Component], labels: np.ndarray, sheet: bool = False
         pixels = _pixels(mark, labels)
         if not written and _in_middle(mark, pixels, labels.shape):
             continue
-        sides = [  # (the mark's pixels on that side of the picture, its depth from that side per row)
-            (pixels[0], pixels.sum(axis=0), width) if mark.y0 == 0 else None,
-            (pixels[-1], pixels.sum(axis=0), width) if mark.y1 == height else None,
-            (pixels[:, 0], pixels.sum(axis=1), height) if mark.x0 == 0 else None,
-            (pixels[:, -1], pixels.sum(axis=1), height) if mark.x1 == width else None,
-        ]
-        along = [
-            (0.0, False) if side is None else (side[0].sum() / side[2], _narrowing(side[1][side[0]])) for side in sides
-        ]
-        # A block in a corner (a phone's shadow) runs along two sides that meet (sides 0 and 1 face
-        # each other, as do 2 and 3) and fills its box: a shadow joined to a digit, or a hand's, does not.
-        block = mark.area >= TABLE_CONVEX * mark.width * mark.height
-        corner = block and any(along[a][0] >= TABLE_EDGE and along[b][0] >= TABLE_EDGE for a in (0, 1) for b in (2, 3))
-        # A sheet turned a degree or two leaves slivers of table a pixel or a few deep along a side from a
-        # corner: too ragged for the hull, too thin to narrow measurably (a thin 1 flush with the edge
-        # of a picture cropped close reaches no corner; on a blank sheet, a sliver cut off its corner
-        # by the table taken out before need not, nor on a sheet read alone one left of a phone over its edge).
-        sliver = _sliver(mark, labels.shape) and (_in_corner(mark, labels.shape) or not written or sheet)
-        # With nothing written, a mark along a side keeping to the margins is table, whatever its shape: the
-        # band beside a blank sheet moved off centre broken by the JPEG's noise, the sheet's edge joined to it.
-        shaped = corner or any(
-            share >= TABLE_BAND or (share >= TABLE_EDGE and (narrows or not written)) for share, narrows in along
-        )
-        touching = [side is not None for side in sides]
-        beyond = shaped and (not written or _convex(pixels) or _in_from_sides(pixels, touching))
-        beyond = beyond or _across_corner(pixels, touching, labels.shape)
-        # A solid round blob coming in over the edge, far thicker than the writing's strokes: a thumb
-        # holding the sheet, an object at the frame's edge.
-        beyond = beyond or (written and stroke_width(pixels) >= TABLE_BLOB * pen and _convex(pixels))
-        # A blank sheet's corner: any; the table beyond a page's corner running off the frame: any too.
-        long = any(share >= TABLE_EDGE for share, _ in along) or not written or _in_corner(mark, labels.shape)
-        if (sliver and long) or beyond:
+        beyond = _beyond_sheet(mark, pixels, labels.shape, written, pen, sheet)
+        if not beyond and grey is not None and (level := _table_level(mark, pixels, labels, grey, inside)) is not None:
+            mark, pixels = level
+            beyond = _beyond_sheet(mark, pixels, labels.shape, written, pen, sheet)
+        if beyond:
             table = np.zeros(labels.shape, dtype=bool) if table is None else table
             table[mark.y0 : mark.y1, mark.x0 : mark.x1] |= pixels
     if table is None:
@@ -1896,6 +1875,80 @@ def _table(components: list[_Component], labels: np.ndarray, sheet: bool = False
     for _ in range(2):
         table = _dilate(table)
     return table
+
+
+def _beyond_sheet(
+    mark: _Component, pixels: np.ndarray, shape: tuple[int, int], written: bool, pen: float, sheet: bool
+) -> bool:
+    """Whether ``mark`` (its pixels in its box), not clear of the edges of a picture of ``shape``, is table
+    (:func:`_table`; ``written``: the picture holds writing clear of its edges, ``pen`` its thickest stroke)."""
+    height, width = shape
+    sides = [  # (the mark's pixels on that side of the picture, its depth from that side per row)
+        (pixels[0], pixels.sum(axis=0), width) if mark.y0 == 0 else None,
+        (pixels[-1], pixels.sum(axis=0), width) if mark.y1 == height else None,
+        (pixels[:, 0], pixels.sum(axis=1), height) if mark.x0 == 0 else None,
+        (pixels[:, -1], pixels.sum(axis=1), height) if mark.x1 == width else None,
+    ]
+    along = [
+        (0.0, False) if side is None else (side[0].sum() / side[2], _narrowing(side[1][side[0]])) for side in sides
+    ]
+    # A block in a corner (a phone's shadow) runs along two sides that meet (sides 0 and 1 face
+    # each other, as do 2 and 3) and fills its box: a shadow joined to a digit, or a hand's, does not.
+    block = mark.area >= TABLE_CONVEX * mark.width * mark.height
+    corner = block and any(along[a][0] >= TABLE_EDGE and along[b][0] >= TABLE_EDGE for a in (0, 1) for b in (2, 3))
+    # A sheet turned a degree or two leaves slivers of table a pixel or a few deep along a side from a
+    # corner: too ragged for the hull, too thin to narrow measurably (a thin 1 flush with the edge
+    # of a picture cropped close reaches no corner; on a blank sheet, a sliver cut off its corner
+    # by the table taken out before need not, nor on a sheet read alone one left of a phone over its edge).
+    sliver = _sliver(mark, shape) and (_in_corner(mark, shape) or not written or sheet)
+    # With nothing written, a mark along a side keeping to the margins is table, whatever its shape: the
+    # band beside a blank sheet moved off centre broken by the JPEG's noise, the sheet's edge joined to it.
+    shaped = corner or any(
+        share >= TABLE_BAND or (share >= TABLE_EDGE and (narrows or not written)) for share, narrows in along
+    )
+    touching = [side is not None for side in sides]
+    beyond = shaped and (not written or _convex(pixels) or _in_from_sides(pixels, touching))
+    beyond = beyond or _across_corner(pixels, touching, shape)
+    # A solid round blob coming in over the edge, far thicker than the writing's strokes: a thumb
+    # holding the sheet, an object at the frame's edge.
+    beyond = beyond or (written and stroke_width(pixels) >= TABLE_BLOB * pen and _convex(pixels))
+    # A blank sheet's corner: any; the table beyond a page's corner running off the frame: any too.
+    long = any(share >= TABLE_EDGE for share, _ in along) or not written or _in_corner(mark, shape)
+    return (sliver and long) or beyond
+
+
+def _table_level(
+    mark: _Component, pixels: np.ndarray, labels: np.ndarray, grey: np.ndarray, inside: list[_Component]
+) -> tuple[_Component, np.ndarray] | None:
+    """``mark`` (its pixels in its box) grown over the pixels joined to it at its own grey level (within
+    :data:`TABLE_LEVEL` noise deviations of its median, never under half ``MIN_CONTRAST``), and its pixels
+    in its new box; ``None`` when that adds none, reaches a mark ``inside`` (clear of the edges), or the
+    mark holds writing. Where the paper darkens towards a corner (the light falling off), the surface
+    fitted to it bends down there too, and the table beyond the sheet's edge stands out of it by less
+    than the ink threshold: only a ragged band of it along the sheet's edge is ink. The table is one flat
+    level, apart from the paper's by a step: at that level it is whole again."""
+    values = grey[mark.y0 : mark.y1, mark.x0 : mark.x1][pixels]
+    level = _median(values)
+    reach = max(TABLE_LEVEL * _mad_sigma(values), MIN_CONTRAST / 2)
+    paper = _median(grey.ravel())  # most of the picture
+    if abs(level - paper) <= reach:  # no step from the paper: the paper itself would be taken
+        return None
+    # Writing in the mark (strokes running into a shadow joined to it) lies beyond its level, away from the
+    # paper's; the table's pixels lie at it, and its edge shades towards the paper.
+    away = values - level if paper < level else level - values
+    if (away > reach).sum() > TABLE_ASIDE * values.size:
+        return None
+    near = np.abs(grey - level) <= reach
+    near[mark.y0 : mark.y1, mark.x0 : mark.x1] |= pixels
+    joined, _ = label_components(near)
+    own = np.unique(joined[mark.y0 : mark.y1, mark.x0 : mark.x1][pixels])
+    grown = np.isin(joined, own)
+    reached = np.unique(labels[_dilate(grown)])
+    if any(np.isin(c.labels, reached).any() for c in inside) or grown.sum() <= mark.area:
+        return None
+    rows, cols = np.flatnonzero(grown.any(axis=1)), np.flatnonzero(grown.any(axis=0))
+    box = int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
+    return _Component(mark.labels, *box, int(grown.sum())), grown[box[1] : box[3], box[0] : box[2]]
 
 
 def _in_middle(mark: _Component, pixels: np.ndarray, shape: tuple[int, int]) -> bool:
@@ -2369,7 +2422,7 @@ def _digits_in(
     labels, components = _strokes(ink, threshold, low)
     taken = None
     for _ in range(2 if photo else 0):  # the table in a photo's corners: not ink (fainter parts show once it is out)
-        if (table := _table(components, labels, sheet)) is None:
+        if (table := _table(components, labels, sheet, grey)) is None:
             break
         taken = table if taken is None else taken | table
         ink = np.where(table, 0.0, ink)
