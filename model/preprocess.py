@@ -148,6 +148,9 @@ HELD_WRITING = 0.25
 #: The lit part of a sheet grows by this factor or more, its part in a shadow joining it, taken down to
 #: the low ink level (hysteresis): a sheet's edge and a digit's soft edge grow less.
 SHEET_SHADED = 1.25
+#: A mark whose rows differ from the picture beside them, on the side nearer their grey, by under this share of the
+#: ink threshold is the edge of a flat region, not a stroke (:func:`_one_sided`).
+ONE_SIDED = 0.2
 #: A mark at least this much wider than tall may be digits that touch (MNIST digits are 0.8 as wide as
 #: tall at the median, 1.05 at the 90th percentile; two that touch, 1.0 or more): it is also cut into
 #: ``round(aspect / DIGIT_ASPECT)`` (at least 2) digits, and into one more, at the thinnest ink columns.
@@ -2284,7 +2287,12 @@ def _frame(component: _Component, labels: np.ndarray) -> np.ndarray | None:
 
 
 def find_digits(
-    grey: np.ndarray, photo: bool = False, sheet: bool = False, shadow_edge: bool = False, sheet_level: bool = False
+    grey: np.ndarray,
+    photo: bool = False,
+    sheet: bool = False,
+    shadow_edge: bool = False,
+    sheet_level: bool = False,
+    divided: bool = False,
 ) -> list[Digit]:
     """Working-size grey image -> its digits left to right, boxes in working pixels.
 
@@ -2297,6 +2305,7 @@ def find_digits(
     blank, uniform or noise-only images. With ``shadow_edge``, a photo's shadow's straight edge is
     divided out first (:func:`model.shadow_edge.without_shadow_edge`); with ``sheet_level``, a sheet
     lying turned is read turned level (:func:`_read_turned`); else :class:`NoSecondLook` is raised.
+    ``divided``: ``grey`` is a part of a picture a shadow was divided out of (a sheet in it read alone).
     """
     if min(grey.shape) < MIN_DIGIT_PIXELS:  # a strip a few pixels thin: no digit fits, nor a model of the paper
         raise InputError("no_digit_found", "no digit found: the picture is too thin to hold one")
@@ -2310,7 +2319,9 @@ def find_digits(
     if photo and levels.faint and (closer := _nearer(ink, levels.low)) is not None:
         raise _Faint(closer)
     try:
-        return _digits_in(ink, levels, grey.shape, grey, level=True, photo=photo, sheet=sheet, sheet_level=sheet_level)
+        return _digits_in(
+            ink, levels, grey.shape, grey, True, photo, sheet, sheet_level, divided=divided or shadow_edge
+        )
     except _Sloped as sloped:
         turned = Image.fromarray(sloped.ink.astype(np.float32), mode="F").rotate(
             sloped.angle, Image.BILINEAR, expand=True
@@ -2321,7 +2332,7 @@ def find_digits(
         except _Located as located:
             raise located.moved(back) from None
         if len(level) < LINE_DIGITS:  # the pieces of a broken digit, merged once level: not a number
-            return _digits_in(ink, levels, grey.shape, grey, photo=photo, sheet=sheet)
+            return _digits_in(ink, levels, grey.shape, grey, photo=photo, sheet=sheet, divided=divided or shadow_edge)
         return [_with_boxes(digit, back) for digit in level]
 
 
@@ -2411,13 +2422,15 @@ def _digits_in(
     photo: bool = False,
     sheet: bool = False,
     sheet_level: bool = False,
+    divided: bool = False,
 ) -> list[Digit]:
     """:func:`find_digits` on an ink map (:func:`ink_map`) of a picture of ``shape`` (the digits' least
     height is a share of its size), the sheet of paper looked for in ``grey`` (``None``: not looked for);
     with ``level``, raises :class:`_Sloped` for digits on a sloping line (:func:`group_digits`); with
     ``photo``, the table beyond a sheet is taken out (:func:`_table`; on a ``sheet`` read alone, also
     what is left along its edge); with ``sheet_level``, only a sheet lying turned is read, turned level
-    (else :class:`NoSecondLook`)."""
+    (else :class:`NoSecondLook`). In a ``photo``, marks that are all edges (:func:`_one_sided`) are no digit,
+    unless a shadow was ``divided`` out of ``grey`` (its levels are no longer the photo's)."""
     threshold, low = levels.threshold, levels.low
     labels, components = _strokes(ink, threshold, low)
     taken = None
@@ -2446,7 +2459,7 @@ def _digits_in(
                 if abs(sheet.angle) < SHEET_LEVEL:
                     raise NoSecondLook
                 return [_shifted(digit, x0, y0) for digit in _read_turned(sheet, inside, photo)]
-            return [_shifted(digit, x0, y0) for digit in find_digits(inside, photo, sheet=True)]
+            return [_shifted(digit, x0, y0) for digit in find_digits(inside, photo, sheet=True, divided=divided)]
         except _Faint as faint:
             raise faint.moved(lambda box: _moved(box, x0, y0)) from None
         except (_TooSmall, _Located) as placed:
@@ -2462,6 +2475,18 @@ def _digits_in(
     except _Sloped as sloped:
         sloped.ink = ink  # what is turned: the ink without the table, the printed boxes and lines
         raise
+    if (
+        photo
+        and not divided
+        and grey is not None
+        and groups
+        and all(_one_sided(group, labels, grey, threshold) for group in groups)
+    ):
+        raise InputError(
+            "no_digit_found",
+            "no digit found: the marks are edges (of a table, of a shadow), standing out of the picture on one "
+            "side only, not strokes",
+        )
     digits, kept = [], []
     for group in groups:
         pixels, own, strokes, origin = _render_group(group, labels, ink, levels)
@@ -2496,6 +2521,27 @@ def _digits_in(
             f"(at most {MAX_DIGITS} digits)",
         )
     return digits
+
+
+def _one_sided(group: _Component, labels: np.ndarray, grey: np.ndarray, threshold: float) -> bool:
+    """Whether ``group``'s marks stand out of the ``grey`` picture on one side only: in its rows, the
+    lesser of its mean grey's differences from the pixels 2 beyond its ends (left and right) is, at the
+    median row, under :data:`ONE_SIDED` of the ink ``threshold``. A stroke is darker (or lighter) than
+    the paper on both sides of it; a strip of paper beside a table or a shadow's edge, "ink" only because
+    the surface fitted to the paper is off there, is at the level of the paper on one side."""
+    pixels = _pixels(group, labels)
+    rows = np.flatnonzero(pixels.any(axis=1))
+    first = pixels[rows].argmax(axis=1) + group.x0 - 2
+    last = group.x1 + 1 - pixels[rows, ::-1].argmax(axis=1)
+    inside = (first >= 0) & (last < grey.shape[1])
+    if not inside.any():
+        return False
+    rows, first, last = rows[inside], first[inside], last[inside]
+    box = grey[group.y0 : group.y1, group.x0 : group.x1]
+    own = (box[rows] * pixels[rows]).sum(axis=1) / pixels[rows].sum(axis=1)
+    y = rows + group.y0
+    lesser = np.minimum(np.abs(own - grey[y, first]), np.abs(own - grey[y, last]))
+    return _median(lesser) < ONE_SIDED * threshold
 
 
 def _render_group(

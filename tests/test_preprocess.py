@@ -705,6 +705,20 @@ def test_the_table_is_whole_where_the_light_falls_off(angle: float, seed: int, d
     assert all(60 < (d.box[0] + d.box[2]) / 2 < 740 and 60 < (d.box[1] + d.box[3]) / 2 < 540 for d in found)
 
 
+def test_the_edge_of_a_table_or_a_shadow_is_no_stroke() -> None:
+    """Beside a table, or a shadow's sharp edge, the surface fitted to the paper can be off, and a strip of
+    the paper along the edge was "ink": a blank page read as a 1 (blank notebook pages at an angle and
+    blank sheets in sunlight: 6 and 5 of 60). A stroke stands out of the paper on both sides of it, such a
+    strip on one side only: with nothing else, no digit."""
+    from bench.recognition_sets import blank_notebook_photos, sunlit_blank_sheets
+
+    sunlit = sunlit_blank_sheets(53)
+    for sample in (blank_notebook_photos(16)[15], sunlit[30], sunlit[52]):
+        with pytest.raises(InputError, match="standing out of the picture on one side only") as info:
+            preprocess(sample.data)
+        assert info.value.code == "no_digit_found"
+
+
 @pytest.mark.parametrize(("degrees", "share"), [(8, 0.4), (-25, 0.3), (0, 0.12), (-12, 0.15)])
 def test_a_sheet_lying_turned_or_small_on_a_table_is_read_alone(degrees: float, share: float, digits) -> None:
     """A sheet wholly inside the photo, lighter than the table: the largest "ink" is the sheet, read
