@@ -186,6 +186,9 @@ RULE_SPAN = 0.7
 #: A notebook's margin line photographed at an angle slants up to this many columns per row (its page in
 #: perspective, the camera turned).
 MARGIN_SLANT = 0.4
+#: ... and with nothing beside it, a line in this many pieces or more is printed, however much of it shows (the
+#: rules crossing a faint margin line, its ends faded).
+MARGIN_PIECES = 3
 #: A printed line is no wider on average than this share of the picture's width: a pen's 1 cropped close
 #: to its ends is several times wider.
 PRINTED_LINE = 0.01
@@ -2163,7 +2166,8 @@ def _margin(
             printed = sum(c.area for c in pieces) <= PRINTED_LINE * width * rows
             aside = printed or abs((line.x0 + line.x1) / 2 - width / 2) > width / 6
             across = all(ends) and extent >= 0.25 * height  # from edge to edge, across a corner of the page
-            found = photo and aside and rows >= 0.5 * extent and (across or (any(ends) and extent >= 0.5 * height))
+            long = rows >= 0.5 * extent and (across or (any(ends) and extent >= 0.5 * height))
+            found = photo and aside and (long or len(pieces) >= MARGIN_PIECES)
         if found:
             return [label for c in pieces for label in c.labels]
     return []

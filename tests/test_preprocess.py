@@ -719,6 +719,14 @@ def test_the_edge_of_a_table_or_a_shadow_is_no_stroke() -> None:
         assert info.value.code == "no_digit_found"
 
 
+@pytest.mark.parametrize(("seed", "quality"), [(18316101, 80), (558022447, 81), (247673677, 94)])
+def test_a_faint_margin_line_in_pieces_is_no_number(seed: int, quality: int) -> None:
+    """A blank notebook page at an angle: its margin line, faint, shows only in pieces between the rules
+    crossing it, its ends faded into the paper, and was read as a 1 (or "111"). Three pieces or more
+    along one straight line, beside nothing, away from the middle or a printed line's width, are the line."""
+    assert error_code(images.jpeg(images.notebook_photo([], seed=seed), quality)) == "no_digit_found"
+
+
 @pytest.mark.parametrize(("degrees", "share"), [(8, 0.4), (-25, 0.3), (0, 0.12), (-12, 0.15)])
 def test_a_sheet_lying_turned_or_small_on_a_table_is_read_alone(degrees: float, share: float, digits) -> None:
     """A sheet wholly inside the photo, lighter than the table: the largest "ink" is the sheet, read
