@@ -1940,9 +1940,13 @@ def _table_level(
     if abs(level - paper) <= reach:  # no step from the paper: the paper itself would be taken
         return None
     # Writing in the mark (strokes running into a shadow joined to it) lies beyond its level, away from the
-    # paper's; the table's pixels lie at it, and its edge shades towards the paper.
-    away = values - level if paper < level else level - values
-    if (away > reach).sum() > TABLE_ASIDE * values.size:
+    # paper's: much of it, or a part as tall as a digit can be; the table's pixels lie at it, and its edge
+    # shades towards the paper.
+    box = grey[mark.y0 : mark.y1, mark.x0 : mark.x1]
+    away = pixels & ((box - level if paper < level else level - box) > reach)
+    if away.sum() > TABLE_ASIDE * mark.area or any(
+        part.height >= _least_height(grey.shape) for part in label_components(away)[1]
+    ):
         return None
     near = np.abs(grey - level) <= reach
     near[mark.y0 : mark.y1, mark.x0 : mark.x1] |= pixels
@@ -2317,14 +2321,22 @@ def find_digits(
         lit = without_shadow_edge(grey) if photo and not sheet else None
         if lit is None:
             raise NoSecondLook
-        grey = lit
+        grey, divided = lit, True
     grey = without_printed_lines(grey)
     ink, levels = ink_map(grey, photo, sheet)
     if photo and levels.faint and (closer := _nearer(ink, levels.low)) is not None:
         raise _Faint(closer)
     try:
         return _digits_in(
-            ink, levels, grey.shape, grey, True, photo, sheet, sheet_level, divided=divided or shadow_edge
+            ink,
+            levels,
+            grey.shape,
+            grey,
+            level=True,
+            photo=photo,
+            sheet=sheet,
+            sheet_level=sheet_level,
+            divided=divided,
         )
     except _Sloped as sloped:
         turned = Image.fromarray(sloped.ink.astype(np.float32), mode="F").rotate(
@@ -2336,7 +2348,7 @@ def find_digits(
         except _Located as located:
             raise located.moved(back) from None
         if len(level) < LINE_DIGITS:  # the pieces of a broken digit, merged once level: not a number
-            return _digits_in(ink, levels, grey.shape, grey, photo=photo, sheet=sheet, divided=divided or shadow_edge)
+            return _digits_in(ink, levels, grey.shape, grey, photo=photo, sheet=sheet, divided=divided)
         return [_with_boxes(digit, back) for digit in level]
 
 
