@@ -150,7 +150,7 @@ HELD_WRITING = 0.25
 SHEET_SHADED = 1.25
 #: A mark whose rows differ from the picture beside them, on the side nearer their grey, by under this share of the
 #: ink threshold is the edge of a flat region, not a stroke (:func:`_one_sided`).
-ONE_SIDED = 0.2
+ONE_SIDED = 0.3
 #: A mark at least this much wider than tall may be digits that touch (MNIST digits are 0.8 as wide as
 #: tall at the median, 1.05 at the 90th percentile; two that touch, 1.0 or more): it is also cut into
 #: ``round(aspect / DIGIT_ASPECT)`` (at least 2) digits, and into one more, at the thinnest ink columns.
