@@ -1953,12 +1953,13 @@ def _table_level(
     joined, _ = label_components(near)
     own = np.unique(joined[mark.y0 : mark.y1, mark.x0 : mark.x1][pixels])
     grown = np.isin(joined, own)
+    area = int(grown.sum())
     reached = np.unique(labels[_dilate(grown)])
-    if any(np.isin(c.labels, reached).any() for c in inside) or grown.sum() <= mark.area:
+    if area <= mark.area or any(np.isin(c.labels, reached).any() for c in inside):
         return None
     rows, cols = np.flatnonzero(grown.any(axis=1)), np.flatnonzero(grown.any(axis=0))
     box = int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
-    return _Component(mark.labels, *box, int(grown.sum())), grown[box[1] : box[3], box[0] : box[2]]
+    return _Component(mark.labels, *box, area), grown[box[1] : box[3], box[0] : box[2]]
 
 
 def _in_middle(mark: _Component, pixels: np.ndarray, shape: tuple[int, int]) -> bool:

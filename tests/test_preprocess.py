@@ -710,12 +710,13 @@ def test_the_edge_of_a_table_or_a_shadow_is_no_stroke() -> None:
     the paper along the edge was "ink": a blank page read as a 1 (blank notebook pages at an angle and
     blank sheets in sunlight: 6 and 5 of 60). A stroke stands out of the paper on both sides of it, such a
     strip on one side only: with nothing else, no digit."""
-    from bench.recognition_sets import blank_notebook_photos, sunlit_blank_sheets
-
-    sunlit = sunlit_blank_sheets(53)
+    notebook = images.jpeg(images.notebook_photo([], seed=374238861), 91)  # blank_notebook_photos' 15th
+    sunlit = [
+        images.jpeg(images.sunlit_sheet([], seed), quality) for seed, quality in ((835524462, 89), (486705031, 82))
+    ]
     # ... and a blank sheet lying on a table with a sharp shadow across both (a new user's trial: "1" at 0.9)
     lying = [images.jpeg(images.sunlit_sheet([], seed=seed, lying=True), 85) for seed in (10, 50)]
-    for data in [blank_notebook_photos(16)[15].data, sunlit[30].data, sunlit[52].data, *lying]:
+    for data in [notebook, *sunlit, *lying]:
         with pytest.raises(InputError, match="standing out of the picture on one side only") as info:
             preprocess(data)
         assert info.value.code == "no_digit_found"
