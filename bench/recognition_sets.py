@@ -414,6 +414,31 @@ def sunlit_blank_sheets(count: int = 60, seed: int = 5) -> list[Sample]:
     ]
 
 
+def lamp_lit_pages(digits: np.ndarray, labels: np.ndarray, seed: int = 0) -> list[Sample]:
+    """Numbers of 1-3 validation digits on a page lying turned on a dark table, a lamp's light falling
+    off across the photo, half with a sharp shadow across it (:func:`tests.images.lamp_lit_page`), a JPEG
+    of quality 75-95: one picture per 2 digits given."""
+    from tests.images import lamp_lit_page
+
+    def picture(number: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
+        return lamp_lit_page(number, seed=int(rng.integers(1 << 30)))
+
+    return _numbers(digits, labels, (1, 3), picture, "lamp_lit", seed)
+
+
+def blank_lamp_lit_pages(count: int = 60, seed: int = 7) -> list[Sample]:
+    """Pages with nothing written on them, lying turned on a dark table under a lamp
+    (:func:`tests.images.lamp_lit_page`), a JPEG of quality 75-95, all to refuse (``no_digit_found``)."""
+    from tests.images import jpeg, lamp_lit_page
+
+    rng = np.random.default_rng(seed)
+    samples = []
+    for i in range(count):
+        picture = lamp_lit_page([], int(rng.integers(1 << 30)))
+        samples.append(Sample(jpeg(picture, int(rng.integers(75, 96))), None, f"blank_lamp_lit_{i}"))
+    return samples
+
+
 def shadowed_photos(digits: np.ndarray, labels: np.ndarray, seed: int = 0) -> list[Sample]:
     """Numbers of 1-4 validation digits photographed with a shadow cast across them, a hand's (a
     half-plane) or a pen's (a band) (:func:`tests.images.shadowed`), a JPEG of quality 75-95: one
@@ -680,6 +705,7 @@ def all_sets(digits: np.ndarray, labels: np.ndarray) -> Iterator[tuple[str, list
     yield "shadowed_photos", shadowed_photos(digits, labels)
     yield "sunlit_sheets", sunlit_sheets(digits, labels)
     yield "phone_shadows", phone_shadows(digits, labels)
+    yield "lamp_lit_pages", lamp_lit_pages(digits, labels)
     yield "badges", badges()
     yield "multi_stroke", multi_stroke()
     yield "hairline", hairline()
@@ -688,6 +714,7 @@ def all_sets(digits: np.ndarray, labels: np.ndarray) -> Iterator[tuple[str, list
     yield "blank_notebook_photos", blank_notebook_photos()
     yield "blank_squared_photos", blank_squared_photos()
     yield "sunlit_blank_sheets", sunlit_blank_sheets()
+    yield "blank_lamp_lit_pages", blank_lamp_lit_pages()
     yield "small_decimals", small_decimals()
     yield "uci_handwriting", uci_handwriting()
 

@@ -60,7 +60,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageOps, UnidentifiedImageError
 
 from .contract import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, SHRINK_HINT, InputError, sniff, too_large, where
-from .shadow_edge import turned_back_points, without_shadow_edge
+from .shadow_edge import EDGE_RESIDUE_SHARE, turned_back_points, without_shadow_edge
 
 #: Formats Pillow may decode (JPEG includes phones' multi-picture MPO files). Restricting them keeps
 #: exotic decoders (EPS runs Ghostscript) out of reach.
@@ -2318,13 +2318,16 @@ def find_digits(
     """
     if min(grey.shape) < MIN_DIGIT_PIXELS:  # a strip a few pixels thin: no digit fits, nor a model of the paper
         raise InputError("no_digit_found", "no digit found: the picture is too thin to hold one")
+    lit = None
     if shadow_edge:
         lit = without_shadow_edge(grey) if photo and not sheet else None
         if lit is None:
             raise NoSecondLook
-        grey, divided = lit, True
+        grey, divided = lit.grey, True
     grey = without_printed_lines(grey)
     ink, levels = ink_map(grey, photo, sheet)
+    if lit is not None:
+        ink = _without_residue(ink, levels, lit.along)
     if photo and levels.faint and (closer := _nearer(ink, levels.low)) is not None:
         raise _Faint(closer)
     try:
@@ -2351,6 +2354,20 @@ def find_digits(
         if len(level) < LINE_DIGITS:  # the pieces of a broken digit, merged once level: not a number
             return _digits_in(ink, levels, grey.shape, grey, photo=photo, sheet=sheet, divided=divided)
         return [_with_boxes(digit, back) for digit in level]
+
+
+def _without_residue(ink: np.ndarray, levels: Levels, along: np.ndarray) -> np.ndarray:
+    """``ink`` without its marks (:func:`_strokes`) that lie along a divided shadow's edge (``along``: the
+    pixels near it, :class:`model.shadow_edge.Divided`), :data:`model.shadow_edge.EDGE_RESIDUE_SHARE` of
+    their pixels or more: what the division left of the edge, no stroke."""
+    labels, components = _strokes(ink, levels.threshold, levels.low)
+    residue = [
+        label
+        for c in components
+        if along[c.y0 : c.y1, c.x0 : c.x1][_pixels(c, labels)].mean() >= EDGE_RESIDUE_SHARE
+        for label in c.labels
+    ]
+    return np.where(np.isin(labels, residue), 0.0, ink) if residue else ink
 
 
 def _read_turned(sheet: _Sheet, inside: np.ndarray, photo: bool) -> list[Digit]:

@@ -17,6 +17,8 @@ for one, and the correction left a hairline that changed answers the first look 
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from PIL import Image
 
@@ -34,15 +36,34 @@ EDGE_REACH = 2
 EDGE_ALONG = 0.7
 EDGE_SPREAD = 0.3
 EDGE_RAMP = 16
+#: A shadow leaves paper at least e^-EDGE_DEEPEST (37 %) as light as beyond it, the step in log grey
+#: level being at most EDGE_DEEPEST: a deeper step along a line is a sheet's edge against a dark table
+#: (docs/model.md, step 3: the benchmark's shadows step 0.2-0.9; sheets' edges on a wooden table 1.0-1.6).
+EDGE_DEEPEST = 1.0
+#: The division's residue: the profile is the rows' median, so where the edge is sharper in some rows (a
+#: sheet's edge under it, the table beyond it) a hairline is left along it. A mark of the divided picture
+#: with EDGE_RESIDUE_SHARE of its pixels within EDGE_RESIDUE working pixels of the line lies along it:
+#: what is left of the edge, not a stroke (a stroke crossing the edge leaves it).
+EDGE_RESIDUE = 3
+EDGE_RESIDUE_SHARE = 0.9
 
 
-def without_shadow_edge(grey: np.ndarray) -> np.ndarray | None:
-    """A photo's working grey image (2-d, 0-255) with a shadow's straight edge across it divided out
-    (float32, same shape), or ``None`` when it has none. The line is found coarsely on the picture
-    reduced to a quarter (:func:`_edge_line`), fitted to where each row of the picture, turned so that
-    the line stands upright, crosses half its step (:func:`_edge_points`, total least squares without
-    the rows a stroke or the sheet's edge pulls off it); its profile is the median across the rows of
-    the picture turned upright along the fitted line."""
+class Divided(NamedTuple):
+    """A photo with a shadow's edge divided out (:func:`without_shadow_edge`)."""
+
+    #: The working grey image (float32, 0-255) as lit beyond the shadow.
+    grey: np.ndarray
+    #: The pixels within :data:`EDGE_RESIDUE` of the edge (boolean, the same shape).
+    along: np.ndarray
+
+
+def without_shadow_edge(grey: np.ndarray) -> Divided | None:
+    """A photo's working grey image (2-d, 0-255) with a shadow's straight edge across it divided out,
+    and the pixels along the edge (:class:`Divided`), or ``None`` when it has none. The line is found
+    coarsely on the picture reduced to a quarter (:func:`_edge_line`), fitted to where each row of the
+    picture, turned so that the line stands upright, crosses half its step (:func:`_edge_points`, total
+    least squares without the rows a stroke or the sheet's edge pulls off it); its profile is the median
+    across the rows of the picture turned upright along the fitted line."""
     logs = np.log1p(grey.astype(np.float64))
     found = _edge_line(logs)
     if found is None:
@@ -71,7 +92,8 @@ def without_shadow_edge(grey: np.ndarray) -> np.ndarray | None:
     ys, xs = np.mgrid[0:height, 0:width]
     distance = (xs + 0.5) * normal[0] + (ys + 0.5) * normal[1] - offset
     shade = np.interp(distance, first + 0.5 - at + np.arange(2 * EDGE_RAMP + 1), profile)
-    return np.minimum(np.expm1(logs - shade), 255).astype(np.float32)
+    lit = np.minimum(np.expm1(logs - shade), 255).astype(np.float32)
+    return Divided(lit, np.abs(distance) <= EDGE_RESIDUE)
 
 
 def _turn(values: np.ndarray, degrees: float) -> tuple[np.ndarray, np.ndarray]:
@@ -109,7 +131,7 @@ def _edge_line(logs: np.ndarray) -> tuple[float, int, bool] | None:
             for column in np.nonzero(share >= max(EDGE_ALONG, best[True][0] if True in best else 0))[0]:
                 lit, dark = (left, right) if dark_right else (right, left)
                 rows = steps[:, column]
-                if not (_edge_across(rows, valid[:, column]) and _even_step(lit[rows, column] - dark[rows, column])):
+                if not (_edge_across(rows, valid[:, column]) and _shadow_step(lit[rows, column] - dark[rows, column])):
                     continue
                 two = _two_surfaces(lit[:, column], dark[:, column], rows, paper)
                 if (two or _paper_alone(lit[:, column], dark[:, column], rows)) and (
@@ -147,6 +169,12 @@ def _longest_run(flags: np.ndarray) -> int:
     edges = np.diff(np.concatenate([[0], flags.astype(np.int8), [0]]))
     starts, ends = np.nonzero(edges == 1)[0], np.nonzero(edges == -1)[0]
     return int((ends - starts).max()) if len(starts) else 0
+
+
+def _shadow_step(steps: np.ndarray) -> bool:
+    """Whether the rows' ``steps`` down across a line (log grey levels) are a shadow's: about one
+    (:func:`_even_step`) and no deeper than :data:`EDGE_DEEPEST` at their median."""
+    return _even_step(steps) and float(np.median(steps)) <= EDGE_DEEPEST
 
 
 def _even_step(steps: np.ndarray) -> bool:

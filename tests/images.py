@@ -402,6 +402,40 @@ def a_table(rng: np.random.Generator) -> tuple[int, int, int]:
     return TABLES[int(rng.integers(len(TABLES)))]
 
 
+def lamp_lit_page(digits: Sequence[np.ndarray], seed: int = 0, size: tuple[int, int] = (1200, 900)) -> np.ndarray:
+    """A phone photo of a page (4:5) with a number of MNIST digits written on it (none: a blank page),
+    plain or ruled (half of them: light blue rules 36 px apart, a red margin line, as a notebook's), lying
+    turned 8-32 degrees either way on a wooden table with a grain, 0.65-0.95 of the frame's height and
+    moved up to a fifth of it off the middle; a lamp's light falling off across the whole photo from one
+    of its corners, to 30-55 % at the farthest; half of them with a sharp shadow's edge (a half-plane,
+    30-60 % darker, 0.5-1.5 px) across the page and the table (a new user's trial: blank pages read as a
+    1, the page's edge against the darkened table); the camera's exposure puts the lightest paper near
+    white. RGB."""
+    rng = np.random.default_rng(seed)
+    width, height = size
+    page_size = (800, 1000)
+    page = _photograph(_written_number(digits, page_size, 0.3), seed, (1.0, 0.98, 0.94)).astype(np.float32)
+    if rng.random() < 0.5:
+        page[120::36] *= (0.62, 0.75, 0.9)
+        page[:, 110:113] *= (0.9, 0.4, 0.4)
+    side = round(height * rng.uniform(0.65, 0.95) / page_size[1] * page_size[0])
+    picture = Image.fromarray(page.astype(np.uint8)).resize((side, side * page_size[1] // page_size[0]))
+    turned = picture.convert("RGBA").rotate(
+        float(rng.uniform(8, 32) * rng.choice([-1, 1])), resample=Image.Resampling.BICUBIC, expand=True
+    )
+    photo = Image.fromarray(_table(size, (70, 52, 38), rng))
+    dx, dy = (rng.uniform(-0.2, 0.2, 2) * height).astype(int)
+    photo.paste(turned, ((width - turned.width) // 2 + dx, (height - turned.height) // 2 + dy), turned)
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    corner = rng.integers(0, 2, 2) * (width, height)
+    far = np.hypot(xx - corner[0], yy - corner[1]) / np.hypot(width, height)
+    lit = np.asarray(photo, np.float32) * (1.0 - (1.0 - rng.uniform(0.3, 0.55)) * far)[..., None]
+    if rng.random() < 0.5:
+        lit = _half_plane_shadow(lit, rng, 0.3, 1.5).astype(np.float32)
+    # the camera's exposure: the lightest paper near white
+    return np.clip(lit * (240.0 / np.percentile(lit, 99.5)), 0, 255).astype(np.uint8)
+
+
 def notebook_photo(digits: Sequence[np.ndarray], seed: int = 0, size: tuple[int, int] = (800, 600)) -> np.ndarray:
     """A phone photo of a ruled notebook page with a number of MNIST digits written on it (none: a blank
     page) taken at an angle (:func:`_photograph`; light blue rules 28-39 px apart, a red margin line an

@@ -436,6 +436,18 @@ def test_a_blank_sheet_on_a_dark_table_whose_shadow_reads_as_a_1_is_blank(loaded
         assert answer(loaded, photo)["error"]["code"] == "no_digit_found", k
 
 
+@pytest.mark.parametrize(("seed", "quality"), [(127864392, 84), (366793889, 80), (491742290, 86), (992982137, 77)])
+def test_a_pages_edge_against_a_dark_table_is_no_shadows_edge(seed: int, quality: int, loaded) -> None:
+    """Blank pages lying turned on a dark table under a lamp (the bench's ``blank_lamp_lit_pages``; a new
+    user's trial: a blank ruled page turned 25 degrees, "1" at 0.94): the shadow's look took the page's
+    edge against the table for a shadow's and lifted the table to the paper's light, or divided out a
+    sharp shadow whose median profile left a hairline along its edge; either was read as a 1 where the
+    first look found no digit. A step deeper than a shadow's (``EDGE_DEEPEST``) is no shadow's edge, and
+    the marks lying along a divided edge are what the division left of it."""
+    photo = images.jpeg(images.lamp_lit_page([], seed=seed), quality)
+    assert answer(loaded, photo)["error"]["code"] == "no_digit_found"
+
+
 @pytest.mark.parametrize("degrees", [0, 5, -8])
 def test_a_card_with_a_number_written_large_on_it_is_read_alone(degrees: float, loaded) -> None:
     """A card on a wood table, a number written on it with a thick pen nearly edge to edge (a new user's
