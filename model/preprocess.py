@@ -2302,6 +2302,7 @@ def find_digits(
     shadow_edge: bool = False,
     sheet_level: bool = False,
     divided: bool = False,
+    beyond: np.ndarray | None = None,
 ) -> list[Digit]:
     """Working-size grey image -> its digits left to right, boxes in working pixels.
 
@@ -2314,7 +2315,9 @@ def find_digits(
     blank, uniform or noise-only images. With ``shadow_edge``, a photo's shadow's straight edge is
     divided out first (:func:`model.shadow_edge.without_shadow_edge`); with ``sheet_level``, a sheet
     lying turned is read turned level (:func:`_read_turned`); else :class:`NoSecondLook` is raised.
-    ``divided``: ``grey`` is a part of a picture a shadow was divided out of (a sheet in it read alone).
+    ``divided``: ``grey`` is a part of a picture a shadow was divided out of (a sheet in it read alone);
+    ``beyond``: where the table lies beyond a turned sheet read alone (painted as its paper; boolean, the
+    shape of ``grey``), which a notebook's margin line runs to (:func:`_margin`).
     """
     if min(grey.shape) < MIN_DIGIT_PIXELS:  # a strip a few pixels thin: no digit fits, nor a model of the paper
         raise InputError("no_digit_found", "no digit found: the picture is too thin to hold one")
@@ -2341,6 +2344,7 @@ def find_digits(
             sheet=sheet,
             sheet_level=sheet_level,
             divided=divided,
+            beyond=beyond,
         )
     except _Sloped as sloped:
         turned = Image.fromarray(sloped.ink.astype(np.float32), mode="F").rotate(
@@ -2352,7 +2356,7 @@ def find_digits(
         except _Located as located:
             raise located.moved(back) from None
         if len(level) < LINE_DIGITS:  # the pieces of a broken digit, merged once level: not a number
-            return _digits_in(ink, levels, grey.shape, grey, photo=photo, sheet=sheet, divided=divided)
+            return _digits_in(ink, levels, grey.shape, grey, photo=photo, sheet=sheet, divided=divided, beyond=beyond)
         return [_with_boxes(digit, back) for digit in level]
 
 
@@ -2457,6 +2461,7 @@ def _digits_in(
     sheet: bool = False,
     sheet_level: bool = False,
     divided: bool = False,
+    beyond: np.ndarray | None = None,
 ) -> list[Digit]:
     """:func:`find_digits` on an ink map (:func:`ink_map`) of a picture of ``shape`` (the digits' least
     height is a share of its size), the sheet of paper looked for in ``grey`` (``None``: not looked for);
@@ -2464,10 +2469,11 @@ def _digits_in(
     ``photo``, the table beyond a sheet is taken out (:func:`_table`; on a ``sheet`` read alone, also
     what is left along its edge); with ``sheet_level``, only a sheet lying turned is read, turned level
     (else :class:`NoSecondLook`). In a ``photo``, marks that are all edges (:func:`_one_sided`) are no digit,
-    unless a shadow was ``divided`` out of ``grey`` (its levels are no longer the photo's)."""
+    unless a shadow was ``divided`` out of ``grey`` (its levels are no longer the photo's). ``beyond``: as
+    :func:`find_digits`'s."""
     threshold, low = levels.threshold, levels.low
     labels, components = _strokes(ink, threshold, low)
-    taken = None
+    taken = beyond  # the table beyond the sheet, or taken out: where a margin line ends
     for _ in range(2 if photo else 0):  # the table in a photo's corners: not ink (fainter parts show once it is out)
         if (table := _table(components, labels, sheet, grey)) is None:
             break
@@ -2493,7 +2499,8 @@ def _digits_in(
                 if abs(sheet.angle) < SHEET_LEVEL:
                     raise NoSecondLook
                 return [_shifted(digit, x0, y0) for digit in _read_turned(sheet, inside, photo)]
-            return [_shifted(digit, x0, y0) for digit in find_digits(inside, photo, sheet=True, divided=divided)]
+            found = find_digits(inside, photo, sheet=True, divided=divided, beyond=sheet.outside)
+            return [_shifted(digit, x0, y0) for digit in found]
         except _Faint as faint:
             raise faint.moved(lambda box: _moved(box, x0, y0)) from None
         except (_TooSmall, _Located) as placed:

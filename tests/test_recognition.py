@@ -448,6 +448,16 @@ def test_a_pages_edge_against_a_dark_table_is_no_shadows_edge(seed: int, quality
     assert answer(loaded, photo)["error"]["code"] == "no_digit_found"
 
 
+@pytest.mark.parametrize(("seed", "quality"), [(525075279, 75), (663080602, 92), (920948314, 95)])
+def test_a_turned_pages_margin_line_ends_at_the_pages_edge(seed: int, quality: int, loaded) -> None:
+    """A blank ruled page lying turned on a table is read alone, the table beyond its edges painted as its
+    paper; its margin line, slanting with it from edge to edge, ended nowhere in the picture read and was
+    read as a 1. The table beyond the page is where a margin line ends (``find_digits``'s ``beyond``), as
+    the table taken out of a photo is."""
+    photo = images.jpeg(images.lamp_lit_page([], seed=seed), quality)
+    assert answer(loaded, photo)["error"]["code"] == "no_digit_found"
+
+
 @pytest.mark.parametrize("degrees", [0, 5, -8])
 def test_a_card_with_a_number_written_large_on_it_is_read_alone(degrees: float, loaded) -> None:
     """A card on a wood table, a number written on it with a thick pen nearly edge to edge (a new user's
