@@ -161,7 +161,7 @@ def _state_dict(path: Path) -> dict[str, torch.Tensor]:
 #: mark, or cutting the number short; digits turned past what the network reads.
 RETRIED_REFUSALS = ("not_a_digit", "several_lines", "no_digit_found", "low_confidence")
 #: The second looks, in the order tried (:func:`model.preprocess.preprocess`'s options).
-SECOND_LOOKS = ({"shadow_edge": True}, {"sheet_level": True})
+SECOND_LOOKS = ({"shadow_edge": True}, {"sheet_level": True}, {"pair_level": True})
 #: A picture read with a confidence under this (its least sure digit's probability) gets the second
 #: looks too, in turn, and the first surer reading is the answer: a shadow's edge across the number,
 #: read as a stroke or cutting one short, or writing along a sheet lying turned leave the first look

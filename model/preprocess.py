@@ -1178,7 +1178,8 @@ class ShadowOnly(InputError):
 class NoSecondLook(Exception):
     """:func:`preprocess` asked for a second look the picture does not offer: with ``shadow_edge``, no
     photo or no shadow's straight edge across it (:func:`model.shadow_edge.without_shadow_edge`); with
-    ``sheet_level``, no sheet lying turned :data:`SHEET_LEVEL` or more. The first look's answer stands."""
+    ``sheet_level``, no sheet lying turned :data:`SHEET_LEVEL` or more; with ``pair_level``, no two marks
+    on a slope. The first look's answer stands."""
 
 
 class _Faint(Exception):
@@ -1201,14 +1202,17 @@ class _Sloped(Exception):
         self.ink = np.zeros((0, 0), np.float32)  # set by _digits_in: the ink to turn
 
 
-def group_digits(components: list[_Component], image_shape: tuple[int, int], level: bool = False) -> list[_Component]:
+def group_digits(
+    components: list[_Component], image_shape: tuple[int, int], level: bool = False, pair: bool = False
+) -> list[_Component]:
     """Components -> digits, left to right: drop specks, merge broken strokes, drop marks too short.
 
     In a number (two digits or more), a small mark standing apart beside a digit is punctuation rather
     than a piece of it, and refuses the picture where punctuation stands (:func:`_refuse_punctuation`).
     Beside a single digit, a speck (MNIST's crops carry bits of their neighbours) or a detached piece
     (a 4's arm, a 7's crossbar, both where a minus sign would be) is likelier: merged, as before.
-    With ``level``, raises :class:`_Sloped` for digits on a sloping line, before any of this is judged."""
+    With ``level``, raises :class:`_Sloped` for digits on a sloping line, before any of this is judged
+    (with ``pair``, for two marks only: a second look, :data:`LINE_DIGITS`)."""
     if not components:
         return []
     components = sorted(components, key=lambda c: c.area, reverse=True)[:MAX_COMPONENTS]
@@ -1220,7 +1224,7 @@ def group_digits(components: list[_Component], image_shape: tuple[int, int], lev
         return []
     digits, _ = _grouped(parts, image_shape, punctuation=False)
     _refuse_several_lines(digits)  # before a slope is looked for: "123" over "4" was turned and read 4123
-    if level and len(digits) >= LINE_DIGITS:
+    if level and (len(digits) == 2 if pair else len(digits) >= LINE_DIGITS):
         # The line through the marks of a digit's height: a degree sign or an exponent stands off it.
         tallest = max(d.height for d in digits)
         tall = [d for d in digits if d.height >= OFF_LINE_HEIGHT * tallest]
@@ -2303,6 +2307,7 @@ def find_digits(
     sheet_level: bool = False,
     divided: bool = False,
     beyond: np.ndarray | None = None,
+    pair_level: bool = False,
 ) -> list[Digit]:
     """Working-size grey image -> its digits left to right, boxes in working pixels.
 
@@ -2314,7 +2319,8 @@ def find_digits(
     :func:`preprocess` reads it again from the picture, reduced less. Raises ``no_digit_found`` for
     blank, uniform or noise-only images. With ``shadow_edge``, a photo's shadow's straight edge is
     divided out first (:func:`model.shadow_edge.without_shadow_edge`); with ``sheet_level``, a sheet
-    lying turned is read turned level (:func:`_read_turned`); else :class:`NoSecondLook` is raised.
+    lying turned is read turned level (:func:`_read_turned`); with ``pair_level``, two marks on a slope
+    (:func:`_slope`) are turned level as a longer number is; else :class:`NoSecondLook` is raised.
     ``divided``: ``grey`` is a part of a picture a shadow was divided out of (a sheet in it read alone);
     ``beyond``: where the table lies beyond a turned sheet read alone (painted as its paper; boolean, the
     shape of ``grey``), which a notebook's margin line runs to (:func:`_margin`).
@@ -2345,6 +2351,7 @@ def find_digits(
             sheet_level=sheet_level,
             divided=divided,
             beyond=beyond,
+            pair_level=pair_level,
         )
     except _Sloped as sloped:
         turned = Image.fromarray(sloped.ink.astype(np.float32), mode="F").rotate(
@@ -2355,7 +2362,9 @@ def find_digits(
             level = _digits_in(np.asarray(turned), levels, grey.shape)
         except _Located as located:
             raise located.moved(back) from None
-        if len(level) < LINE_DIGITS:  # the pieces of a broken digit, merged once level: not a number
+        if len(level) < (2 if pair_level else LINE_DIGITS):  # a broken digit's pieces, merged once level
+            if pair_level:
+                raise NoSecondLook from None
             return _digits_in(ink, levels, grey.shape, grey, photo=photo, sheet=sheet, divided=divided, beyond=beyond)
         return [_with_boxes(digit, back) for digit in level]
 
@@ -2462,6 +2471,7 @@ def _digits_in(
     sheet_level: bool = False,
     divided: bool = False,
     beyond: np.ndarray | None = None,
+    pair_level: bool = False,
 ) -> list[Digit]:
     """:func:`find_digits` on an ink map (:func:`ink_map`) of a picture of ``shape`` (the digits' least
     height is a share of its size), the sheet of paper looked for in ``grey`` (``None``: not looked for);
@@ -2469,8 +2479,8 @@ def _digits_in(
     ``photo``, the table beyond a sheet is taken out (:func:`_table`; on a ``sheet`` read alone, also
     what is left along its edge); with ``sheet_level``, only a sheet lying turned is read, turned level
     (else :class:`NoSecondLook`). In a ``photo``, marks that are all edges (:func:`_one_sided`) are no digit,
-    unless a shadow was ``divided`` out of ``grey`` (its levels are no longer the photo's). ``beyond``: as
-    :func:`find_digits`'s."""
+    unless a shadow was ``divided`` out of ``grey`` (its levels are no longer the photo's). ``beyond`` and
+    ``pair_level``: as :func:`find_digits`'s (two marks not on a slope: :class:`NoSecondLook`)."""
     threshold, low = levels.threshold, levels.low
     labels, components = _strokes(ink, threshold, low)
     taken = beyond  # the table beyond the sheet, or taken out: where a margin line ends
@@ -2499,7 +2509,7 @@ def _digits_in(
                 if abs(sheet.angle) < SHEET_LEVEL:
                     raise NoSecondLook
                 return [_shifted(digit, x0, y0) for digit in _read_turned(sheet, inside, photo)]
-            found = find_digits(inside, photo, sheet=True, divided=divided, beyond=sheet.outside)
+            found = find_digits(inside, photo, sheet=True, divided=divided, beyond=sheet.outside, pair_level=pair_level)
             return [_shifted(digit, x0, y0) for digit in found]
         except _Faint as faint:
             raise faint.moved(lambda box: _moved(box, x0, y0)) from None
@@ -2512,10 +2522,12 @@ def _digits_in(
     if sheet_level:
         raise NoSecondLook
     try:
-        groups = group_digits(components, shape, level=level)
+        groups = group_digits(components, shape, level=level, pair=pair_level)
     except _Sloped as sloped:
         sloped.ink = ink  # what is turned: the ink without the table, the printed boxes and lines
         raise
+    if pair_level:  # no pair on a slope: the first look's reading
+        raise NoSecondLook
     if (
         photo
         and not divided
@@ -2748,7 +2760,10 @@ def mnist_form(image: Image.Image) -> Digit | None:
 
 
 def preprocess(
-    image: bytes | Image.Image | np.ndarray, shadow_edge: bool = False, sheet_level: bool = False
+    image: bytes | Image.Image | np.ndarray,
+    shadow_edge: bool = False,
+    sheet_level: bool = False,
+    pair_level: bool = False,
 ) -> list[Digit]:
     """Any image (encoded bytes, a Pillow image, or an array such as a canvas's RGBA) -> its digits,
     left to right, each as 28x28 uint8 MNIST-style pixels with its box in the input's pixels.
@@ -2758,11 +2773,14 @@ def preprocess(
     Second looks at a photo whose first reading was refused (:class:`NoSecondLook` when it offers none):
     ``shadow_edge``, a shadow's straight edge across it divided out first (:mod:`model.shadow_edge`);
     ``sheet_level``, a sheet lying turned read turned level, the writing along its edges (the first look
-    reads it upright in the picture, as people write on a sheet lying askew before them).
+    reads it upright in the picture, as people write on a sheet lying askew before them); ``pair_level``,
+    a number of two marks on a slope turned level (the first look turns three or more: :data:`LINE_DIGITS`).
     """
     original = image
     if isinstance(image, (bytes, bytearray, memoryview)):
-        if (shadow_edge or sheet_level) and _work_factor(*Image.open(io.BytesIO(image)).size, WORK_SIZE) < 2:
+        if (shadow_edge or sheet_level or pair_level) and _work_factor(
+            *Image.open(io.BytesIO(image)).size, WORK_SIZE
+        ) < 2:
             raise NoSecondLook  # no photo (a picture reduced twice or more): known from its header alone
         image, (width, height) = _decode(bytes(image), WORK_SIZE)
     elif isinstance(image, np.ndarray):
@@ -2800,7 +2818,9 @@ def preprocess(
         photo = sx <= 0.5
         found = [
             _with_boxes(digit, to_input)
-            for digit in find_digits(grey, photo, shadow_edge=shadow_edge, sheet_level=sheet_level)
+            for digit in find_digits(
+                grey, photo, shadow_edge=shadow_edge, sheet_level=sheet_level, pair_level=pair_level
+            )
         ]
     except _Located as located:
         raise located.moved(to_input) from None
