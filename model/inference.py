@@ -64,6 +64,7 @@ from .preprocess import (
     Punctuation,
     ShadowOnly,
     is_line,
+    is_straight,
     preprocess,
 )
 
@@ -207,7 +208,11 @@ def _read_image(data: bytes) -> list[Digit]:
             except InputError as again:
                 blank = blank or _blank_but_for_shadow(look, refused, again)
                 continue
-            if refused.code == "no_digit_found" and len(digits) == 1 and is_line(digits[0].box):
+            if (
+                refused.code == "no_digit_found"
+                and len(digits) == 1
+                and (is_line(digits[0].box) or is_straight(digits[0]))
+            ):
                 continue  # a lone line on a blank picture: an edge, a printed line the first look left out
             digits.first_look = blank or refused
             return digits

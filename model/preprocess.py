@@ -2882,6 +2882,18 @@ def is_line(box: tuple[int, int, int, int]) -> bool:
     return max(x1 - x0, y1 - y0) >= EDGE_LINE * min(x1 - x0, y1 - y0)
 
 
+def is_straight(digit: Digit) -> bool:
+    """Whether a mark as the network sees it (``digit.pixels``) is a straight line at any slant: its ink
+    spread across its main axis (the standard deviation, weighted by the pixels' ink) :data:`EDGE_LINE`
+    times less than along it or more, as :func:`is_line`'s box is for a line upright or level."""
+    ink = digit.pixels.astype(np.float64).ravel()
+    if not ink.any():
+        return False
+    ys, xs = np.mgrid[0:SIZE, 0:SIZE]
+    across, along = np.linalg.eigvalsh(np.cov(np.stack([xs.ravel(), ys.ravel()]), aweights=ink))
+    return bool(across * EDGE_LINE**2 <= along)
+
+
 def _read_crop(picture: Image.Image | np.ndarray, crop: tuple[int, int, int, int], scale: float) -> list[Digit]:
     """:func:`preprocess` on ``picture``, the ``crop`` of a picture enlarged ``scale`` times: the digits,
     and the marks a refusal names, in the pixels of the picture it was cut from."""

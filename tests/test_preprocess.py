@@ -27,6 +27,7 @@ from model.preprocess import (
     WORK_SIZE,
     Digit,
     decode,
+    is_straight,
     label_components,
     preprocess,
     to_grey,
@@ -1246,3 +1247,17 @@ def test_label_components_matches_a_flood_fill() -> None:
                         stack.append((ny, nx))
         assert len(set(members)) == 1  # one flood-filled region = one label
     assert count == len(components)
+
+
+def test_a_straight_line_at_any_slant_is_straight_and_digits_are_not(digits) -> None:
+    """``is_straight``: a line's ink spreads EDGE_LINE times less across it than along it, at any slant;
+    a digit but a 1 spreads more (of the 30 validation digits, only 1s may be lines)."""
+    for degrees in (0, 20, 35, 60, 90):
+        line = Image.new("L", (28, 28))
+        ImageDraw.Draw(line).line([(14, 4), (14, 24)], fill=255, width=2)
+        pixels = np.asarray(line.rotate(degrees, resample=Image.Resampling.BILINEAR))
+        assert is_straight(Digit(pixels, (0, 0, 28, 28))), degrees
+    pictures, labels = digits
+    for picture, label in zip(pictures, labels, strict=True):
+        if label != 1:
+            assert not is_straight(Digit(picture, (0, 0, 28, 28))), label

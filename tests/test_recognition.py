@@ -449,6 +449,15 @@ def test_a_blank_sheet_on_a_dark_table_whose_shadow_reads_as_a_1_is_blank(loaded
         assert answer(loaded, photo)["error"]["code"] == "no_digit_found", k
 
 
+@pytest.mark.parametrize(("seed", "quality"), [(625500707, 86), (285905249, 85), (736609717, 82), (367866957, 83)])
+def test_a_lone_slanting_line_a_second_look_finds_on_a_blank_page_is_no_digit(seed: int, quality: int, loaded) -> None:
+    """Blank pages lying turned under a lamp, no digit found at the first look: a second look found one
+    mark, the page's edge or margin line slanting with the page, and it was read as a 1. A lone line at
+    any slant (``is_straight``), not only upright or level (``is_line``), is no answer there."""
+    photo = images.jpeg(images.lamp_lit_page([], seed=seed), quality)
+    assert answer(loaded, photo)["error"]["code"] == "no_digit_found"
+
+
 @pytest.mark.parametrize("k", [2, 3, 18, 29, 37, 43])
 def test_two_digits_on_a_slope_read_wrong_upright_are_read_turned_level(k: int, loaded, digits) -> None:
     """Two digits written on a sheet photographed turned 22-31 degrees: read upright, each digit turned
