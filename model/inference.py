@@ -199,6 +199,8 @@ def _read_image(data: bytes) -> list[Digit]:
             looks = tuple(look for look in looks if look.keywords in UNDO_PUNCTUATION)
         elif isinstance(refused, ShadowOnly):  # the shadow's look taken already
             looks = tuple(look for look in looks if not look.keywords.get("shadow_edge"))
+        if refused.code == "no_digit_found":  # no pair of digits to turn: none, or edges (turned, read "11")
+            looks = tuple(look for look in looks if not look.keywords.get("pair_level"))
         blank = None
         for look in looks:
             try:

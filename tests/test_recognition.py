@@ -412,6 +412,31 @@ def test_a_lone_line_a_second_look_finds_on_a_blank_picture_is_no_digit(loaded, 
     assert len(handlers.input_fn(images.png(images.blank()), "image/png")) == 1
 
 
+def test_no_pair_is_turned_level_where_the_first_look_found_no_digit(loaded, monkeypatch) -> None:
+    """Two digits on a slope are turned level only where reading them upright was refused as marks
+    (``pair_level``): where the first look found no digit, its marks were edges (a shadow's across a
+    blank sheet on a table: trial 28's, turned level and read "11" at 0.92) or none."""
+    handlers = loaded[1]
+    pair = [
+        Digit(np.zeros((28, 28), np.uint8), (100, 0, 160, 100)),
+        Digit(np.zeros((28, 28), np.uint8), (200, 0, 260, 100)),
+    ]
+    taken = []
+
+    def looks(data: bytes, shadow_edge: bool = False, sheet_level: bool = False, pair_level: bool = False) -> list:
+        if pair_level:
+            taken.append("pair_level")
+            return pair
+        if shadow_edge or sheet_level:
+            raise handlers.NoSecondLook
+        raise handlers.InputError("no_digit_found", "no digit found (the first look)")
+
+    monkeypatch.setattr(handlers, "preprocess", looks)
+    with pytest.raises(handlers.InputError, match="the first look"):
+        handlers.input_fn(images.png(images.blank()), "image/png")
+    assert taken == []
+
+
 def test_a_blank_sheet_with_a_shadows_edge_across_it_is_blank(loaded) -> None:
     """The edge was the mark, refused as not a digit ("looks like a letter, symbol, shape or scribble":
     a new user's blank sheets); with the shadow taken out nothing is left: ``no_digit_found``."""
