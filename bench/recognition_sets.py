@@ -429,14 +429,9 @@ def lamp_lit_pages(digits: np.ndarray, labels: np.ndarray, seed: int = 0) -> lis
 def blank_lamp_lit_pages(count: int = 60, seed: int = 7) -> list[Sample]:
     """Pages with nothing written on them, lying turned on a dark table under a lamp
     (:func:`tests.images.lamp_lit_page`), a JPEG of quality 75-95, all to refuse (``no_digit_found``)."""
-    from tests.images import jpeg, lamp_lit_page
+    from tests.images import lamp_lit_page
 
-    rng = np.random.default_rng(seed)
-    samples = []
-    for i in range(count):
-        picture = lamp_lit_page([], int(rng.integers(1 << 30)))
-        samples.append(Sample(jpeg(picture, int(rng.integers(75, 96))), None, f"blank_lamp_lit_{i}"))
-    return samples
+    return _blanks(lamp_lit_page, count, seed, "blank_lamp_lit")
 
 
 def shadowed_photos(digits: np.ndarray, labels: np.ndarray, seed: int = 0) -> list[Sample]:

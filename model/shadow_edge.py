@@ -172,16 +172,13 @@ def _longest_run(flags: np.ndarray) -> int:
 
 
 def _shadow_step(steps: np.ndarray) -> bool:
-    """Whether the rows' ``steps`` down across a line (log grey levels) are a shadow's: about one
-    (:func:`_even_step`) and no deeper than :data:`EDGE_DEEPEST` at their median."""
-    return _even_step(steps) and float(np.median(steps)) <= EDGE_DEEPEST
-
-
-def _even_step(steps: np.ndarray) -> bool:
-    """Whether the rows' ``steps`` down across a line (log grey levels) are about one (their middle 60 %
-    within 0.75 of their median): a shadow darkens whatever it falls on by the same factor, where a line
-    crossing a sheet's edge aslant steps from paper to table in some rows, less in the others."""
-    return float(np.percentile(steps, 80) - np.percentile(steps, 20)) <= 0.75 * float(np.median(steps))
+    """Whether the rows' ``steps`` down across a line (log grey levels) are a shadow's: about one (their
+    middle 60 % within 0.75 of their median: a shadow darkens whatever it falls on by the same factor,
+    where a line crossing a sheet's edge aslant steps from paper to table in some rows, less in the
+    others) and no deeper than :data:`EDGE_DEEPEST` at their median (a page's edge against a dark table)."""
+    median = float(np.median(steps))
+    even = float(np.percentile(steps, 80) - np.percentile(steps, 20)) <= 0.75 * median
+    return even and median <= EDGE_DEEPEST
 
 
 def _edge_across(steps: np.ndarray, valid: np.ndarray) -> bool:
