@@ -1135,9 +1135,9 @@ class _TooSmall(InputError):
     def __init__(self, box: tuple[int, int, int, int]) -> None:
         super().__init__(
             "no_digit_found",
-            f"no digit found: the only marks are too small to be digits (a digit is at least "
-            f"{MIN_DIGIT_HEIGHT:.0%} of the picture's size, and {ZOOM_PIXELS} pixels tall): crop the picture "
-            "closer to the digits",
+            f"no digit found: the only marks are specks too small to be digits (a digit is at least "
+            f"{MIN_DIGIT_HEIGHT:.0%} of the picture's size, and {ZOOM_PIXELS} pixels tall); if digits are "
+            "written small in it, crop the picture closer to them",
         )
         self.box = box
 

@@ -1147,7 +1147,8 @@ def test_a_small_digit_in_a_large_picture_is_read_from_a_closer_crop() -> None:
     """A 40 px digit on a 2000x1500 page is a speck at the working size: it is read again from a crop
     of the picture around it (a PNG as decoded, a JPEG decoded again less reduced), its box in the
     picture as sent. Marks under 16 px stay specks, and the message says to crop, not that the picture
-    looks blank (a new user's trial)."""
+    looks blank (a new user's trial), and only where digits are written small: the specks of a blank
+    page are no digits to crop closer to (another trial)."""
     seven = 255 - images.draw_strokes(images.STROKES[7])[..., 3]
     page = images.blank((1500, 2000))
     page[700:740, 990:1010] = images.resize(seven, (20, 40))
@@ -1160,6 +1161,7 @@ def test_a_small_digit_in_a_large_picture_is_read_from_a_closer_crop() -> None:
     with pytest.raises(InputError) as small:
         preprocess(images.png(speck))
     assert small.value.code == "no_digit_found" and "crop the picture closer" in small.value.message
+    assert "specks" in small.value.message and "if digits are written small" in small.value.message
     with pytest.raises(InputError) as blank:
         preprocess(images.png(images.blank((1500, 2000))))
     assert "looks blank" in blank.value.message
