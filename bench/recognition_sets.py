@@ -5,7 +5,8 @@ Two kinds of sets:
 - **made from Debian's font packages** (handwriting-like and typed fonts that training never saw),
   rendered once and kept as small PNG files in ``tests/bench/<set>/`` (so tests and benchmarks need no
   font package): ``font_digits`` (one digit per picture), ``font_numbers`` (numbers with ordinary
-  spacing), ``font_not_digits`` (letters and symbols: must be refused). Regenerate them with
+  spacing), ``font_not_digits`` (letters and symbols: must be refused), ``screen_numbers`` (numbers
+  typed in the faces of phones, desktops and documents: :data:`SCREEN_FONTS`). Regenerate them with
   ``python -m bench.recognition_sets`` after installing the packages in :data:`PACKAGES`;
 - **made at run time** from data the project already has: ``semi_transparent`` (validation digits
   drawn with a 15-60 % opaque brush on a transparent canvas), ``multi_stroke`` (4, 5, 7, 1 and others
@@ -32,6 +33,8 @@ from PIL import Image, ImageDraw, ImageFont
 
 ROOT = Path(__file__).resolve().parent.parent
 STORED = ROOT / "tests" / "bench"
+#: The sets kept as pictures in :data:`STORED`, by name.
+STORED_SETS = ("font_digits", "font_numbers", "screen_numbers", "font_not_digits", "font_percent", "font_punctuation")
 #: The Debian packages the stored sets were rendered from (``apt-get install ...``).
 PACKAGES = [
     "fonts-comic-neue",
@@ -50,6 +53,17 @@ PACKAGES = [
     "fonts-lato",
     "fonts-open-sans",
     "fonts-cabinsketch",
+    "fonts-roboto-unhinted",
+    "fonts-mplus",
+    "fonts-cantarell",
+    "fonts-noto-core",
+    "fonts-jetbrains-mono",
+    "fonts-hack",
+    "fonts-sil-andika",
+    "fonts-ebgaramond",
+    "fonts-league-spartan",
+    "fonts-oxygen",
+    "fonts-tuffy",
 ]
 FONT_ROOT = Path("/usr/share/fonts")
 #: Font files by style, relative to :data:`FONT_ROOT`.
@@ -86,6 +100,26 @@ TYPED_FONTS = (
     "truetype/lato/Lato-LightItalic.ttf",
     "truetype/open-sans/OpenSans-Regular.ttf",
     "truetype/open-sans/OpenSans-CondBold.ttf",
+)
+#: For ``screen_numbers``: the faces numbers are typed in on phones, desktops and in documents, none
+#: of them a family training draws from (``training/fonts``): a flagged 1 (Roboto, M+, Cantarell), an
+#: old-style 1 like a small capital I (EB Garamond), serif, monospace and rounded figures.
+SCREEN_FONTS = (
+    "truetype/roboto/unhinted/RobotoTTF/Roboto-Regular.ttf",
+    "truetype/roboto/unhinted/RobotoTTF/Roboto-Bold.ttf",
+    "truetype/roboto/unhinted/RobotoTTF/Roboto-LightItalic.ttf",
+    "opentype/mplus/Mplus1-Regular.otf",
+    "opentype/mplus/Mplus1-Black.otf",
+    "opentype/cantarell/Cantarell-Regular.otf",
+    "opentype/cantarell/Cantarell-Light.otf",
+    "truetype/noto/NotoSerif-Regular.ttf",
+    "truetype/jetbrains-mono/JetBrainsMono-Regular.ttf",
+    "truetype/hack/Hack-Regular.ttf",
+    "truetype/andika/Andika-Regular.ttf",
+    "opentype/ebgaramond/EBGaramond12-Regular.otf",
+    "opentype/league-spartan/LeagueSpartan-Bold.otf",
+    "truetype/oxygen/Oxygen-Sans.ttf",
+    "truetype/tuffy/Tuffy.ttf",
 )
 #: Letters and symbols for ``font_not_digits``: as ``training.negatives.NOT_DIGIT_CHARS``, Latin and
 #: common symbols only (what a handwriting font has).
@@ -175,6 +209,19 @@ def render_symbol_set(texts: tuple[str, ...], seed: int) -> list[tuple[str, Imag
     return pictures
 
 
+def render_screen_numbers(seed: int = 3, per_font: int = 8) -> list[tuple[str, Image.Image]]:
+    """``screen_numbers`` as (file name, picture): ``per_font`` numbers of 1-6 digits in each of
+    :data:`SCREEN_FONTS`, 28-140 pixels tall, 80 % dark on light."""
+    rng = np.random.default_rng(seed)
+    pictures = []
+    for font_file in SCREEN_FONTS:
+        for i in range(per_font):
+            number = "".join(str(d) for d in rng.integers(0, 10, int(rng.integers(1, 7))))
+            picture = _text(number, font_file, int(rng.integers(28, 141)), rng)
+            pictures.append((f"{number}_{Path(font_file).stem}_{i}.png", picture))
+    return pictures
+
+
 def symbol_sets() -> dict[str, list[tuple[str, Image.Image]]]:
     """The stored sets of typed symbols to refuse, by name (:func:`render_symbol_set`)."""
     return {
@@ -189,7 +236,8 @@ def write_font_sets(
     """Render the font sets (``sets``, by default all of them) into ``directory/<set>/``, replacing
     what is there; counts per set."""
     counts = {}
-    sets = sets if sets is not None else {**render_font_sets(), **symbol_sets()}
+    if sets is None:
+        sets = {**render_font_sets(), "screen_numbers": render_screen_numbers(), **symbol_sets()}
     for name, pictures in sets.items():
         folder = directory / name
         folder.mkdir(parents=True, exist_ok=True)
@@ -681,7 +729,7 @@ def uci_handwriting() -> list[Sample]:
 
 def all_sets(digits: np.ndarray, labels: np.ndarray) -> Iterator[tuple[str, list[Sample]]]:
     """Every set by name; ``digits``/``labels``: held-out MNIST digits for ``semi_transparent``."""
-    for name in ("font_digits", "font_numbers", "font_not_digits", "font_percent", "font_punctuation"):
+    for name in STORED_SETS:
         yield name, stored(name)
     yield "semi_transparent", semi_transparent(digits, labels)
     yield "notebook_pages", notebook_pages(digits, labels)
@@ -715,7 +763,7 @@ def all_sets(digits: np.ndarray, labels: np.ndarray) -> Iterator[tuple[str, list
 
 
 if __name__ == "__main__":
-    missing = [font for font in HANDWRITING_FONTS + TYPED_FONTS if not (FONT_ROOT / font).exists()]
+    missing = [font for font in HANDWRITING_FONTS + TYPED_FONTS + SCREEN_FONTS if not (FONT_ROOT / font).exists()]
     if missing:
         sys.exit(f"missing fonts {missing}: apt-get install {' '.join(PACKAGES)}")
     print(write_font_sets())

@@ -45,6 +45,7 @@ def score(name: str, samples: list[recognition_sets.Sample], loaded) -> dict:
 FLOORS = {
     "font_digits": 0.97,
     "font_numbers": 0.88,
+    "screen_numbers": 0.9,
     "font_not_digits": 0.93,
     "font_percent": 0.84,
     "font_punctuation": 0.83,
@@ -75,7 +76,7 @@ FLOORS = {
 }
 
 
-@pytest.mark.parametrize("name", ["font_digits", "font_numbers", "font_not_digits", "font_percent", "font_punctuation"])
+@pytest.mark.parametrize("name", recognition_sets.STORED_SETS)
 def test_font_sets(name: str, loaded) -> None:
     result = score(name, recognition_sets.stored(name), loaded)
     key = "refused" if name in ("font_not_digits", "font_percent", "font_punctuation") else "read_right"
