@@ -296,6 +296,13 @@ BADGE_RIM = 0.06
 #: A solid disc is convex: it fills this share of its convex hull (:func:`_convex`; a disc drawn by a
 #: screen fills 97.6 % or more, a square turned a few degrees 95 %).
 BADGE_CONVEX = 0.93
+#: A solid panel at least this many times as wide as tall (a dark screen's text field or card) need not
+#: be round: its digits, a lighter shade of it, are looked for in it as in a solid disc.
+PANEL_ASPECT = 2.0
+#: ... filling this share of its box or more (rounded corners leave a hundredth of it; a band of table
+#: along a photo's edge, the sheet's edge slanting across it, a quarter), the screen round it on all
+#: four sides.
+PANEL_FILL = 0.95
 #: A badge under a fifth of the picture, or a solid one, is round, or a pill with round ends: the
 #: corners of its box (squares this share of its height wide) are three quarters the screen's or more
 #: (a disc leaves them empty to 0.146 of its size; a bold glyph's feet or arms, a square, fill them). A
@@ -1629,7 +1636,8 @@ def _badge(region: _Component, labels: np.ndarray, grey: np.ndarray) -> _Sheet |
     """A round or pill-shaped badge (:data:`BADGE_SOLID`): ``region`` with what it encloses fills
     :data:`BADGE_FILL` of its box, and what it holds a quarter of its height or taller is writing
     (:func:`_written`); or it holds nothing at all and is round (tentative: a solid disc,
-    :data:`BADGE_CONVEX`, :data:`BADGE_CORNER`). The picture round it is painted in its median grey, 2 pixels into its
+    :data:`BADGE_CONVEX`, :data:`BADGE_CORNER`) or a long panel (a dark screen's text field,
+    :data:`PANEL_ASPECT`, :data:`PANEL_FILL`). The picture round it is painted in its median grey, 2 pixels into its
     anti-aliased rim (a solid disc's, :data:`BADGE_RIM` of its size: nothing in it stands clear of it)."""
     box_area = region.width * region.height
     if region.width < 0.9 * region.height or region.area < BADGE_SOLID * box_area:
@@ -1642,7 +1650,16 @@ def _badge(region: _Component, labels: np.ndarray, grey: np.ndarray) -> _Sheet |
     side = max(1, round(BADGE_CORNER * region.height))
     corners = (around[:side, :side], around[:side, -side:], around[-side:, :side], around[-side:, -side:])
     small = box_area < 0.2 * labels.size  # a part of a screenshot, where a bold glyph is as likely
-    if (small or not held) and min(float(corner.mean()) for corner in corners) < 0.75:  # not round
+    # A field or a card on a dark screen: a panel twice as wide as tall or more, its digits a lighter
+    # shade of it (a solid bar holding nothing is read as the mark it is: the look is tentative)
+    panel = (
+        not held
+        and region.width >= PANEL_ASPECT * region.height
+        and region.area >= PANEL_FILL * box_area
+        and 0 < region.x0 <= region.x1 < labels.shape[1]  # the screen shows round a field
+        and 0 < region.y0 <= region.y1 < labels.shape[0]
+    )
+    if (small or not held) and not panel and min(float(corner.mean()) for corner in corners) < 0.75:  # not round
         return None
     window = labels[region.y0 : region.y1, region.x0 : region.x1]
     paper = window == 0  # a light digit's loops hold the badge's colour again: ink, not the digit's

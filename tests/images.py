@@ -636,6 +636,24 @@ def badge(
     return np.asarray(picture), left, left + number.shape[1]
 
 
+def text_field(
+    text: str, height: int = 48, dark: bool = True, width: int = 420, screen: int = 18, field: int = 42
+) -> tuple[np.ndarray, int, int]:
+    """A screenshot of an app's text field holding ``text`` (:func:`draw_number`, ``height`` tall): a
+    panel with rounded corners and a thin outline across the screen, the number at its left. Dark mode
+    (``dark``): a ``screen`` grey screen, the panel a lighter ``field`` grey, the number near white; else
+    their negatives. RGB, and where the number starts and ends across."""
+    number = draw_number(text, height=height, width=max(2, height // 14))[..., 3]
+    panel = (20, 20, width - 20, 20 + round(height * 1.8))
+    picture = Image.new("L", (width, panel[3] + 20), screen)
+    draw = ImageDraw.Draw(picture)
+    draw.rounded_rectangle(panel, radius=18, fill=field, outline=field + 50, width=3)
+    left = panel[0] + height // 2
+    picture.paste(235, (left, panel[1] + round(height * 0.4)), Image.fromarray(number))
+    grey = np.asarray(picture)
+    return np.stack([grey if dark else 255 - grey] * 3, axis=-1), left, left + number.shape[1]
+
+
 def on_table(photo: np.ndarray, seed: int = 0, grey: float = 60.0) -> np.ndarray:
     """The photo's middle as a sheet of paper lying on a dark table that fills the rest of the frame."""
     rng = np.random.default_rng(seed)

@@ -8,6 +8,7 @@ test_inference.py.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import itertools
 import re
@@ -453,6 +454,30 @@ def test_a_number_on_a_round_badge_is_read_inside_it(
     picture, left, right = images.badge(text, colour, screen, height, max(3, height // 7), margin)
     found = preprocess(images.png(picture))
     assert len(found) == len(text) and all(d.box[0] >= left - 2 and d.box[2] <= right + 2 for d in found)
+
+
+@pytest.mark.parametrize("dark", [True, False])
+@pytest.mark.parametrize(("text", "height"), [("6", 40), ("9", 56), ("772", 40), ("4051", 56)])
+def test_a_number_in_an_apps_text_field_is_read_inside_it(text: str, height: int, dark: bool) -> None:
+    """A screenshot of a text field in dark mode: the panel, a lighter grey than the screen, is ink as
+    the number is, one solid mark with the number in it, a rectangle, not round as a badge: it was read
+    as a digit itself, or refused (trial 31: a 6, a 9 and a 772 read 4). A panel twice as wide as tall
+    holding nothing is looked into as a solid badge is; so is a grey panel on a light screen."""
+    picture, left, right = images.text_field(text, height, dark=dark)
+    found = preprocess(images.png(picture))
+    assert len(found) == len(text) and all(d.box[0] >= left - 2 and d.box[2] <= right + 2 for d in found)
+
+
+def test_an_empty_text_field_is_read_as_the_mark_it_is_and_one_filling_the_picture_is_not_looked_into() -> None:
+    """An empty field on a dark screen holds nothing lighter: read as the mark it is (the classifier
+    refuses it). A field filling the picture (the screen round it too thin to tell from its panel) is no
+    panel: looked into, it was found again inside itself, without end (a RecursionError)."""
+    empty = Image.new("L", (420, 140), 18)
+    ImageDraw.Draw(empty).rounded_rectangle((20, 20, 400, 110), radius=18, fill=42, outline=92, width=3)
+    assert [digit.box for digit in preprocess(images.png(np.asarray(empty)))] == [(20, 20, 402, 112)]
+    tight, _, _ = images.text_field("6", 26, width=473, screen=22, field=38)
+    with contextlib.suppress(InputError):
+        preprocess(images.png(tight))
 
 
 @pytest.mark.parametrize("width", [12, 20, 30])
