@@ -2224,8 +2224,9 @@ def _even(pixels: np.ndarray) -> bool:
 
 def _frame_lines(components: list[_Component], labels: np.ndarray) -> np.ndarray | None:
     """The pixels of the printed boxes and drawn rings among ``components`` (``None``: there are none): a
-    component that holds another inside its box and is made of lines along the whole of its box
-    (:func:`_frame`: the box of a form's field, the boxes of a row of them), or is a ring round a digit
+    component made of lines along the whole of its box (:func:`_frame`: the box of a form's field, the
+    boxes of a row of them; or an empty field, twice as wide as tall: left in, read as a 5), or one that
+    holds another inside its box and is a ring round a digit
     (:func:`_ring`: a circled answer; a thin 0 with its slash apart is not one, :func:`_slashed_zero`).
     Only the lines are taken out: a digit touching one keeps its strokes off the line. Left in, a box
     or a ring and the digits in it were one mark, refused (or, a ring, read as a 0)."""
@@ -2239,9 +2240,11 @@ def _frame_lines(components: list[_Component], labels: np.ndarray) -> np.ndarray
         inside = (
             (boxes[:, 0] > frame.x0) & (boxes[:, 1] > frame.y0) & (boxes[:, 2] < frame.x1) & (boxes[:, 3] < frame.y1)
         )
-        if not inside.any():
-            continue
+        if not inside.any() and frame.width < PANEL_ASPECT * frame.height:
+            continue  # empty, a box as tall as a digit may be a thin 0: only an empty field is taken out
         on_lines = _frame(frame, labels)
+        if on_lines is None and not inside.any():
+            continue
         if on_lines is None:
             on_lines = _ring(frame, [c for c, i in zip(components, inside, strict=True) if i], labels)
         if on_lines is not None:
