@@ -2243,9 +2243,7 @@ def _frame_lines(components: list[_Component], labels: np.ndarray) -> np.ndarray
         if not inside.any() and frame.width < PANEL_ASPECT * frame.height:
             continue  # empty, a box as tall as a digit may be a thin 0: only an empty field is taken out
         on_lines = _frame(frame, labels)
-        if on_lines is None and not inside.any():
-            continue
-        if on_lines is None:
+        if on_lines is None and inside.any():
             on_lines = _ring(frame, [c for c, i in zip(components, inside, strict=True) if i], labels)
         if on_lines is not None:
             lines = np.zeros(labels.shape, dtype=bool) if lines is None else lines
