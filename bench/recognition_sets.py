@@ -34,7 +34,15 @@ from PIL import Image, ImageDraw, ImageFont
 ROOT = Path(__file__).resolve().parent.parent
 STORED = ROOT / "tests" / "bench"
 #: The sets kept as pictures in :data:`STORED`, by name.
-STORED_SETS = ("font_digits", "font_numbers", "screen_numbers", "font_not_digits", "font_percent", "font_punctuation")
+STORED_SETS = (
+    "font_digits",
+    "font_numbers",
+    "screen_numbers",
+    "segment_numbers",
+    "font_not_digits",
+    "font_percent",
+    "font_punctuation",
+)
 #: The Debian packages the stored sets were rendered from (``apt-get install ...``).
 PACKAGES = [
     "fonts-comic-neue",
@@ -58,6 +66,7 @@ PACKAGES = [
     "fonts-cantarell",
     "fonts-noto-core",
     "fonts-jetbrains-mono",
+    "fonts-dseg",
     "fonts-hack",
     "fonts-sil-andika",
     "fonts-ebgaramond",
@@ -120,6 +129,20 @@ SCREEN_FONTS = (
     "opentype/league-spartan/LeagueSpartan-Bold.otf",
     "truetype/oxygen/Oxygen-Sans.ttf",
     "truetype/tuffy/Tuffy.ttf",
+)
+#: For ``segment_numbers``: the faces of segment displays (DSEG: seven bars a digit, and fourteen),
+#: which training never draws from (it draws such displays itself: ``training.segments``).
+SEGMENT_FONTS = (
+    "truetype/dseg/DSEG7Classic-Regular.ttf",
+    "truetype/dseg/DSEG7Classic-Bold.ttf",
+    "truetype/dseg/DSEG7Classic-Italic.ttf",
+    "truetype/dseg/DSEG7Classic-Light.ttf",
+    "truetype/dseg/DSEG7ClassicMini-BoldItalic.ttf",
+    "truetype/dseg/DSEG7Modern-Regular.ttf",
+    "truetype/dseg/DSEG7Modern-BoldItalic.ttf",
+    "truetype/dseg/DSEG7ModernMini-Light.ttf",
+    "truetype/dseg/DSEG7Modern-Light.ttf",
+    "truetype/dseg/DSEG14Classic-Regular.ttf",
 )
 #: Letters and symbols for ``font_not_digits``: as ``training.negatives.NOT_DIGIT_CHARS``, Latin and
 #: common symbols only (what a handwriting font has).
@@ -222,6 +245,41 @@ def render_screen_numbers(seed: int = 3, per_font: int = 8) -> list[tuple[str, I
     return pictures
 
 
+#: How ``segment_numbers`` shows its numbers: (name, paper or screen, lit bars, unlit bars' share of the
+#: way from the screen to the lit colour; 0: not shown). A calculator's or a clock's LCD shows its
+#: unlit bars faintly; an LED display shows none.
+DISPLAYS = (
+    ("print", (255, 255, 255), (0, 0, 0), 0.0),
+    ("lcd", (170, 182, 160), (30, 36, 32), 0.1),
+    ("lcd_dark", (25, 30, 40), (150, 230, 255), 0.08),
+    ("led_red", (10, 8, 8), (255, 40, 30), 0.0),
+    ("led_green", (5, 12, 8), (60, 255, 120), 0.06),
+)
+
+
+def render_segment_numbers(seed: int = 4, per_font: int = 8) -> list[tuple[str, Image.Image]]:
+    """``segment_numbers`` as (file name, picture): ``per_font`` numbers of 1-6 digits in each of
+    :data:`SEGMENT_FONTS`, 28-140 pixels tall, shown as one of :data:`DISPLAYS` (unlit bars: an 8 in
+    each place, as these fonts are made to be used)."""
+    rng = np.random.default_rng(seed)
+    pictures = []
+    for font_file in SEGMENT_FONTS:
+        for i in range(per_font):
+            number = "".join(str(d) for d in rng.integers(0, 10, int(rng.integers(1, 7))))
+            name, screen, lit, unlit = DISPLAYS[int(rng.integers(len(DISPLAYS)))]
+            font = ImageFont.truetype(str(FONT_ROOT / font_file), int(rng.integers(28, 141)))
+            left, top, right, bottom = font.getbbox("8" * len(number))
+            margin = int((bottom - top) * rng.uniform(0.3, 0.8))
+            picture = Image.new("RGB", (right - left + 2 * margin, bottom - top + 2 * margin), screen)
+            pen = ImageDraw.Draw(picture)
+            if unlit:
+                ghost = tuple(round(s + (c - s) * unlit) for s, c in zip(screen, lit, strict=True))
+                pen.text((margin - left, margin - top), "8" * len(number), font=font, fill=ghost)
+            pen.text((margin - left, margin - top), number, font=font, fill=lit)
+            pictures.append((f"{number}_{Path(font_file).stem}_{name}_{i}.png", picture))
+    return pictures
+
+
 def symbol_sets() -> dict[str, list[tuple[str, Image.Image]]]:
     """The stored sets of typed symbols to refuse, by name (:func:`render_symbol_set`)."""
     return {
@@ -237,7 +295,12 @@ def write_font_sets(
     what is there; counts per set."""
     counts = {}
     if sets is None:
-        sets = {**render_font_sets(), "screen_numbers": render_screen_numbers(), **symbol_sets()}
+        sets = {
+            **render_font_sets(),
+            "screen_numbers": render_screen_numbers(),
+            "segment_numbers": render_segment_numbers(),
+            **symbol_sets(),
+        }
     for name, pictures in sets.items():
         folder = directory / name
         folder.mkdir(parents=True, exist_ok=True)
@@ -763,7 +826,8 @@ def all_sets(digits: np.ndarray, labels: np.ndarray) -> Iterator[tuple[str, list
 
 
 if __name__ == "__main__":
-    missing = [font for font in HANDWRITING_FONTS + TYPED_FONTS + SCREEN_FONTS if not (FONT_ROOT / font).exists()]
+    fonts = HANDWRITING_FONTS + TYPED_FONTS + SCREEN_FONTS + SEGMENT_FONTS
+    missing = [font for font in fonts if not (FONT_ROOT / font).exists()]
     if missing:
         sys.exit(f"missing fonts {missing}: apt-get install {' '.join(PACKAGES)}")
     print(write_font_sets())

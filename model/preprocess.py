@@ -1118,7 +1118,8 @@ def _underline(mark: _Component, parts: list[_Component]) -> bool:
 
 def _open_four(left: _Component, right: _Component) -> bool:
     """Whether ``left`` and ``right`` are the two strokes of a 4 written open: an L-shaped stroke that
-    ends half way down, and just right of it a straight stem going on well below it. Side by side
+    ends half way down, and just right of it (or its bar reaching into the stem's columns, as a segment
+    display's 4 is drawn) a straight stem going on well below it. Side by side
     digits of a number stand on one baseline; this stroke ends far above the stem's foot."""
     stem = right.height
     return (
@@ -1126,7 +1127,7 @@ def _open_four(left: _Component, right: _Component) -> bool:
         and left.height >= 0.35 * stem
         and left.y0 <= right.y0 + 0.3 * stem  # starting about as high as the stem or higher
         and left.y1 <= right.y1 - 0.25 * stem  # ending far above its foot
-        and 0 <= right.x0 - left.x1 <= 0.2 * stem  # just left of it
+        and -0.5 * right.width <= right.x0 - left.x1 <= 0.2 * stem  # just left of it, or reaching into it
     )
 
 
@@ -1295,24 +1296,40 @@ def _refuse_off_line(digits: list[_Component]) -> None:
             )
 
 
-def _grouped(
-    parts: list[_Component], image_shape: tuple[int, int], punctuation: bool
-) -> tuple[list[_Component], list[_Component]]:
-    """``parts`` merged where they belong together (:func:`_belong_together`) -> (the digits, left to
-    right; the marks too short to be one)."""
-    parts = list(parts)
+def _stacked(a: _Component, b: _Component) -> bool:
+    """Whether two upright bars (each at least twice as tall as wide) stand one over the other, half
+    the narrower one's columns in common: the two halves of a segment display's 1, or of a side of its 0."""
+    upright = a.height >= 2 * a.width and b.height >= 2 * b.width
+    return upright and _overlap(a.x0, a.x1, b.x0, b.x1) >= 0.5 * min(a.width, b.width)
+
+
+def _merged(parts: list[_Component], together: Callable[[_Component, _Component], bool]) -> list[_Component]:
+    """``parts`` with each pair ``together`` merged, until none is (a handful of parts: the quadratic
+    loop is cheap)."""
     merged = True
-    while merged:  # a handful of parts: the quadratic loop is cheap
+    while merged:
         merged = False
         for i in range(len(parts)):
             for j in range(i + 1, len(parts)):
-                if _belong_together(parts[i], parts[j], punctuation):
+                if together(parts[i], parts[j]):
                     parts[i] = _merge(parts[i], parts[j])
                     del parts[j]
                     merged = True
                     break
             if merged:
                 break
+    return parts
+
+
+def _grouped(
+    parts: list[_Component], image_shape: tuple[int, int], punctuation: bool
+) -> tuple[list[_Component], list[_Component]]:
+    """``parts`` merged where they belong together (:func:`_belong_together`) -> (the digits, left to
+    right; the marks too short to be one). Pieces one over the other (:func:`_stacked`) are merged
+    first: a segment display's 1 is two bars, one over the other, and beside the next digit one bar
+    alone passed for a broken piece of it ("18" read as one mark)."""
+    parts = _merged(list(parts), lambda a, b: _stacked(a, b) and _belong_together(a, b, punctuation))
+    parts = _merged(parts, lambda a, b: _belong_together(a, b, punctuation))
     tallest = max(p.height for p in parts)
     min_height = max(MIN_DIGIT_SHARE * tallest, _least_height(image_shape))
     digits, marks = [], []

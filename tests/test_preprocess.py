@@ -36,6 +36,9 @@ from model.preprocess import (
 from tests import images
 from training.negatives import font_path
 
+#: The stored benchmark pictures (``bench.recognition_sets``).
+BENCH = Path(__file__).parent / "bench"
+
 pytestmark = pytest.mark.unit
 
 
@@ -1003,6 +1006,24 @@ def test_a_digit_written_in_separate_strokes_is_one_mark(name: str, size: int) -
     canvas = images.draw_strokes(SEPARATE_STROKES[name], size=size, width=size // 25)
     assert len(label_components(canvas[..., 3] > 0)[1]) == 2  # the strokes really are apart
     assert len(preprocess(images.png(canvas))) == 1
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "18_DSEG7Classic-Bold_print_3.png",
+        "16_DSEG7Modern-Light_led_green_2.png",
+        "72_DSEG7ClassicMini-BoldItalic_lcd_1.png",
+        "44_DSEG7ClassicMini-BoldItalic_lcd_7.png",
+        "5550_DSEG7Classic-Italic_led_green_7.png",
+        "567_DSEG7Classic-Italic_lcd_dark_4.png",
+    ],
+)
+def test_a_segment_displays_digits_are_found_one_by_one(name: str) -> None:
+    """A segment display's digits are bars with gaps between them; a 1 is two bars, one over the other,
+    and one of them beside the next digit passed for a broken piece of it ("18" was one mark)."""
+    number = name.split("_", 1)[0]
+    assert len(preprocess((BENCH / "segment_numbers" / name).read_bytes())) == len(number)
 
 
 @pytest.mark.parametrize("text", ["11", "41", "14", "71", "4"])

@@ -46,6 +46,7 @@ FLOORS = {
     "font_digits": 0.97,
     "font_numbers": 0.88,
     "screen_numbers": 0.9,
+    "segment_numbers": 0.3,
     "font_not_digits": 0.93,
     "font_percent": 0.84,
     "font_punctuation": 0.83,
