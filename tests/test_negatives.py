@@ -1,5 +1,4 @@
-"""The pictures training draws offline (``training.negatives``, ``training.segments``): outlined,
-hand-bent and pen-written glyphs, segment displays."""
+"""The pictures training draws offline (``training.negatives``): outlined, hand-bent and pen-written glyphs."""
 
 from __future__ import annotations
 
@@ -9,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from training import negatives, segments
+from training import negatives
 
 pytestmark = pytest.mark.unit
 
@@ -101,22 +100,3 @@ def test_every_font_file_is_there_and_the_benchmark_fonts_stay_unseen() -> None:
     assert kept <= files["train"] | files["validation"]  # no file kept that nothing uses
     benchmark = {Path(f).stem.split("-")[0].lower() for f in HANDWRITING_FONTS + TYPED_FONTS}
     assert not {Path(f).stem.split("-")[0].lower() for f in kept} & benchmark
-
-
-def test_no_segment_display_letter_is_a_digits_form() -> None:
-    """The letters drawn as not-a-digit pictures light other bars than any form of any digit (a display's
-    b is a 6 without its tail: left out)."""
-    digit_forms = {frozenset(form) for forms in segments.DIGITS.values() for form in forms}
-    letters = {frozenset(bars) for bars in segments.LETTERS.values()}
-    assert len(letters) == len(segments.LETTERS) and not letters & digit_forms
-
-
-def test_segment_display_digits_are_seeded_dark_bars_on_white() -> None:
-    pictures, labels = segments.digits(20, seed=5)
-    again, _ = segments.digits(20, seed=5)
-    assert list(labels) == list(range(10)) * 2
-    for picture, same in zip(pictures, again, strict=True):
-        assert picture.dtype == np.uint8 and picture.ndim == 2 and np.array_equal(picture, same)
-        assert picture[0, 0] == 255 and picture.min() < 64  # white paper, dark bars
-    eight, one = pictures[8] < 128, pictures[1] < 128
-    assert eight.sum() > 2 * one.sum()  # seven bars against two

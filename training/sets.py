@@ -28,7 +28,7 @@ import torch
 from PIL import Image
 
 from model.network import NOT_A_DIGIT, TOUCHING
-from training import negatives, segments
+from training import negatives
 from training.data import Dataset
 from training.touching import pairs as touching_pictures
 from training.upload_path import through_service
@@ -96,36 +96,17 @@ def _uploaded_digits(data: Dataset, name: str, pictures: list[np.ndarray] | None
     return torch.from_numpy(pixels), int((~found).sum())
 
 
-#: Digits of segment displays (:mod:`training.segments`) added, as a share of the typed digits, and
-#: their letters, as a share of the not-a-digit pictures.
-SEGMENT_DIGITS = 0.5
-SEGMENT_LETTERS = 0.04
-
-
 def extras(split: str, typed: int, not_digit: int, seed: int, digits: Dataset) -> tuple[Dataset, Dataset]:
-    """(typed digits, not-a-digit pictures) of ``split`` ("train" or "validation") through the service,
-    digits and letters of segment displays among them; pictures the service finds no single mark in are
-    left out. ``digits``: where the parts come from."""
+    """(typed digits, not-a-digit pictures) of ``split`` ("train" or "validation") through the service;
+    pictures the service finds no single mark in are left out. ``digits``: where the parts come from."""
     fonts = negatives.TRAIN_FONTS if split == "train" else negatives.VALIDATION_FONTS
     typed_pictures, typed_labels = negatives.font_digits(fonts, typed, seed)
-    segment_pictures, segment_labels = segments.digits(round(typed * SEGMENT_DIGITS), seed)
     pixels, found = through_service(typed_pictures, f"{split}-typed")
-    segment_pixels, segment_found = through_service(segment_pictures, f"{split}-segments")
-    typed_set = _dataset(
-        np.concatenate([pixels[found], segment_pixels[segment_found]]),
-        np.concatenate([typed_labels[found], segment_labels[segment_found]]),
-        f"typed digits, {', '.join(fonts)}, segment displays",
-    )
+    typed_set = _dataset(pixels[found], typed_labels[found], f"typed digits, {', '.join(fonts)}")
     pictures, _ = negatives.not_digits(not_digit, seed, fonts, digits.images.numpy(), digits.labels.numpy())
     pixels, found = through_service(pictures, f"{split}-not-digit")
-    letters, letters_found = through_service(
-        segments.letters(round(not_digit * SEGMENT_LETTERS), seed + 1), f"{split}-segment-letters"
-    )
-    pixels = np.concatenate([pixels[found], letters[letters_found]])
-    labels = np.full(len(pixels), NOT_A_DIGIT, dtype=np.int64)
-    return typed_set, _dataset(
-        pixels, labels, f"not digits: glyphs of {', '.join(fonts)}, shapes, scribbles, segment displays' letters"
-    )
+    labels = np.full(int(found.sum()), NOT_A_DIGIT, dtype=np.int64)
+    return typed_set, _dataset(pixels[found], labels, f"not digits: glyphs of {', '.join(fonts)}, shapes, scribbles")
 
 
 def touching_pairs(split: str, count: int, seed: int, digits: Dataset) -> Dataset:
