@@ -1118,9 +1118,9 @@ def _underline(mark: _Component, parts: list[_Component]) -> bool:
 
 def _open_four(left: _Component, right: _Component) -> bool:
     """Whether ``left`` and ``right`` are the two strokes of a 4 written open: an L-shaped stroke that
-    ends half way down, and just right of it (or its bar reaching into the stem's columns, as a segment
-    display's 4 is drawn) a straight stem going on well below it. Side by side
-    digits of a number stand on one baseline; this stroke ends far above the stem's foot."""
+    ends half way down, and just right of it (its bar may reach into the stem's columns, as a segment
+    display draws a 4) a straight stem going on well below it. Side by side digits of a number stand
+    on one baseline; this stroke ends far above the stem's foot."""
     stem = right.height
     return (
         right.width <= 0.35 * stem  # a straight stem
@@ -1325,9 +1325,9 @@ def _grouped(
     parts: list[_Component], image_shape: tuple[int, int], punctuation: bool
 ) -> tuple[list[_Component], list[_Component]]:
     """``parts`` merged where they belong together (:func:`_belong_together`) -> (the digits, left to
-    right; the marks too short to be one). Pieces one over the other (:func:`_stacked`) are merged
-    first: a segment display's 1 is two bars, one over the other, and beside the next digit one bar
-    alone passed for a broken piece of it ("18" read as one mark)."""
+    right; the marks too short to be one). Upright bars one over the other (:func:`_stacked`) are
+    merged first: a segment display's 1 is two such bars, and beside the next digit one of them alone
+    passed for a broken piece of it ("18" read as one mark)."""
     parts = _merged(list(parts), lambda a, b: _stacked(a, b) and _belong_together(a, b, punctuation))
     parts = _merged(parts, lambda a, b: _belong_together(a, b, punctuation))
     tallest = max(p.height for p in parts)
