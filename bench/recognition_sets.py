@@ -6,8 +6,10 @@ Two kinds of sets:
   rendered once and kept as small PNG files in ``tests/bench/<set>/`` (so tests and benchmarks need no
   font package): ``font_digits`` (one digit per picture), ``font_numbers`` (numbers with ordinary
   spacing), ``font_not_digits`` (letters and symbols: must be refused), ``screen_numbers`` (numbers
-  typed in the faces of phones, desktops and documents: :data:`SCREEN_FONTS`). Regenerate them with
-  ``python -m bench.recognition_sets`` after installing the packages in :data:`PACKAGES`;
+  typed in the faces of phones, desktops and documents: :data:`SCREEN_FONTS`), ``segment_numbers``
+  (numbers on segment displays, printed, LCD and LED: :data:`SEGMENT_FONTS`, :data:`DISPLAYS`).
+  Regenerate them with ``python -m bench.recognition_sets`` after installing the packages in
+  :data:`PACKAGES`;
 - **made at run time** from data the project already has: ``semi_transparent`` (validation digits
   drawn with a 15-60 % opaque brush on a transparent canvas), ``multi_stroke`` (4, 5, 7, 1 and others
   drawn in separate strokes: a detached bar, a foot), ``hairline`` (digits drawn with a 1-2 pixel pen
@@ -131,7 +133,7 @@ SCREEN_FONTS = (
     "truetype/tuffy/Tuffy.ttf",
 )
 #: For ``segment_numbers``: the faces of segment displays (DSEG: seven bars a digit, and fourteen),
-#: which training never draws from (it draws such displays itself: ``training.segments``).
+#: which training never draws from.
 SEGMENT_FONTS = (
     "truetype/dseg/DSEG7Classic-Regular.ttf",
     "truetype/dseg/DSEG7Classic-Bold.ttf",
