@@ -2257,10 +2257,11 @@ def _frame_lines(components: list[_Component], labels: np.ndarray) -> np.ndarray
         inside = (
             (boxes[:, 0] > frame.x0) & (boxes[:, 1] > frame.y0) & (boxes[:, 2] < frame.x1) & (boxes[:, 3] < frame.y1)
         )
-        if not inside.any() and frame.width < PANEL_ASPECT * frame.height:
+        holds = inside.any()
+        if not holds and frame.width < PANEL_ASPECT * frame.height:
             continue  # empty, a box as tall as a digit may be a thin 0: only an empty field is taken out
         on_lines = _frame(frame, labels)
-        if on_lines is None and inside.any():
+        if on_lines is None and holds:
             on_lines = _ring(frame, [c for c, i in zip(components, inside, strict=True) if i], labels)
         if on_lines is not None:
             lines = np.zeros(labels.shape, dtype=bool) if lines is None else lines

@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
+from bench import recognition_sets
 from model.contract import SHRINK_HINT, InputError
 from model.preprocess import (
     MAX_IMAGE_BYTES,
@@ -35,9 +36,6 @@ from model.preprocess import (
 )
 from tests import images
 from training.negatives import font_path
-
-#: The stored benchmark pictures (``bench.recognition_sets``).
-BENCH = Path(__file__).parent / "bench"
 
 pytestmark = pytest.mark.unit
 
@@ -1022,8 +1020,8 @@ def test_a_digit_written_in_separate_strokes_is_one_mark(name: str, size: int) -
 def test_a_segment_displays_digits_are_found_one_by_one(name: str) -> None:
     """A segment display's digits are bars with gaps between them; a 1 is two bars, one over the other,
     and one of them beside the next digit passed for a broken piece of it ("18" was one mark)."""
-    number = name.split("_", 1)[0]
-    assert len(preprocess((BENCH / "segment_numbers" / name).read_bytes())) == len(number)
+    (sample,) = [s for s in recognition_sets.stored("segment_numbers") if s.name == name]
+    assert len(preprocess(sample.data)) == len(sample.answer)
 
 
 @pytest.mark.parametrize("text", ["11", "41", "14", "71", "4"])
