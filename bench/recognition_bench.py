@@ -161,6 +161,7 @@ def run(model_path: Path = DEFAULT_ARCHIVE) -> dict[str, Any]:
         "mnist_validation_tensors": tensors,
         "mnist_validation_png": uploads,
         "mnist_validation_png_dark_on_light": inverted,
+        "continental_digits": recognition_sets.continental_digits(images, labels),
     }
     rng = np.random.default_rng(0)
     pick = rng.choice(len(images), 300, replace=False)

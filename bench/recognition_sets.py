@@ -13,7 +13,8 @@ Two kinds of sets:
 - **made at run time** from data the project already has: ``semi_transparent`` (validation digits
   drawn with a 15-60 % opaque brush on a transparent canvas), ``multi_stroke`` (4, 5, 7, 1 and others
   drawn in separate strokes: a detached bar, a foot), ``hairline`` (digits drawn with a 1-2 pixel pen
-  on a large canvas), ``shapes`` (drawn shapes and scribbles: must be refused) and ``uci_handwriting``
+  on a large canvas), ``continental_digits`` (1s with a flag and crossed 7s, as written in much of the
+  world), ``shapes`` (drawn shapes and scribbles: must be refused) and ``uci_handwriting``
   (the 1,797 digits of the UCI optical-recognition set that ships inside scikit-learn, written by 43
   people who are not MNIST's writers, 8x8 grey levels enlarged to 64x64).
 
@@ -697,6 +698,50 @@ def _draw(strokes: list[Stroke], size: int, width: int, rng: np.random.Generator
         points = [((x + shift[0] + dx) * size, (y + shift[1] + dy) * size) for x, y in stroke]
         pen.line(points, fill=0, width=width, joint="curve")
     return np.asarray(image)
+
+
+def _pen_line(pen: ImageDraw.ImageDraw, start: tuple[float, float], end: tuple[float, float], width: float) -> None:
+    """A pen stroke from ``start`` to ``end`` with round ends, in black."""
+    pen.line([start, end], fill=0, width=max(1, round(width)))
+    for x, y in (start, end):
+        pen.ellipse([x - width / 2, y - width / 2, x + width / 2, y + width / 2], fill=0)
+
+
+def continental_digits(digits: np.ndarray, labels: np.ndarray, per_digit: int = 150, seed: int = 0) -> list[Sample]:
+    """Validation 1s and 7s as much of the world writes them, ``per_digit`` of each: a 1 with a long
+    flag from its top down to the left (30-60 degrees, 0.2-0.4 of its height), a 7 with a bar across
+    its stem (at 45-60 % of its height, 0.5-0.8 of its width). Each digit enlarged to 140-220 pixels,
+    dark on light, the stroke added with a pen as wide as the digit's own strokes. Training draws its
+    flags and bars otherwise (``training.writing_styles``: on the 28x28 images, before enlarging)."""
+    rng = np.random.default_rng(seed)
+    samples = []
+    for digit in (1, 7):
+        for i in np.flatnonzero(labels == digit)[:per_digit]:
+            size = int(rng.integers(140, 221))
+            big = Image.fromarray(255 - digits[i]).resize((size, size), Image.Resampling.BICUBIC)
+            ink = np.asarray(big) < 128
+            rows, cols = np.nonzero(ink)
+            height, width = rows.max() - rows.min() + 1, cols.max() - cols.min() + 1
+            pen_width = float(ink.sum()) / ink.any(axis=1).sum() * 0.9
+            pen = ImageDraw.Draw(big)
+            if digit == 1:
+                top = rows.min()
+                x = float(cols[rows == top].mean())
+                length, angle = rng.uniform(0.2, 0.4) * height, math.radians(rng.uniform(30, 60))
+                _pen_line(
+                    pen,
+                    (x, top + pen_width / 2),
+                    (x - length * math.cos(angle), top + length * math.sin(angle)),
+                    pen_width,
+                )
+            else:
+                y = int(rows.min() + rng.uniform(0.45, 0.6) * height)
+                stem = cols[rows == y]
+                x, pen_width = float(stem.mean()), min(pen_width, 0.9 * (stem.max() - stem.min() + 1))
+                half = rng.uniform(0.25, 0.4) * width
+                _pen_line(pen, (x - half, y), (x + half, y + rng.uniform(-0.03, 0.03) * height), pen_width)
+            samples.append(Sample(_png(big), str(digit), f"continental_{digit}_{i}"))
+    return samples
 
 
 def multi_stroke(seed: int = 0, repeats: int = 4) -> list[Sample]:

@@ -3,7 +3,8 @@ pictures that are not digits (labelled :data:`~model.network.NOT_A_DIGIT`).
 
 Training draws, per epoch, each MNIST digit either as its raw tensor or as the service makes it of
 the digit uploaded as a larger picture (``upload_share`` of them; enlarged 2-5 times, half of them
-dark on light, a third from a low-resolution copy, as a scan, a thumbnail or a drawing would be): a
+dark on light, a third from a low-resolution copy, as a scan, a thumbnail or a drawing would be; some
+of the 1s flagged and the 7s crossed, as much of the world writes them, ``training.writing_styles``): a
 28x28 MNIST PNG itself reads exactly as its tensor (``model.preprocess.mnist_form``), so what the
 service adds is what it does to larger pictures. Typed digits and not-a-digit pictures are always
 seen through the service. Validation keeps each way apart, so that the gaps between them can be
@@ -28,7 +29,7 @@ import torch
 from PIL import Image
 
 from model.network import NOT_A_DIGIT, TOUCHING
-from training import negatives
+from training import negatives, writing_styles
 from training.data import Dataset
 from training.touching import pairs as touching_pictures
 from training.upload_path import through_service
@@ -123,7 +124,8 @@ def build(train: Dataset, validation: Dataset, typed: int, not_digit: int, touch
     """All sets for a run: ``typed`` typed digits, ``not_digit`` negatives (0: none, a 10-class run) and
     ``touching`` pairs of digits that touch (0: none, an 11-class run) for training, a fifth as many of
     each for validation."""
-    uploaded, unreadable_train = _uploaded_digits(train, "train-enlarged", enlarged(train.images.numpy(), seed))
+    restyled = writing_styles.restyled(train.images.numpy(), train.labels.numpy(), seed)
+    uploaded, unreadable_train = _uploaded_digits(train, "train-enlarged", enlarged(restyled, seed))
     val_uploaded, unreadable_val = _uploaded_digits(validation, "validation")
     val_enlarged, _ = _uploaded_digits(
         validation, "validation-enlarged", enlarged(validation.images.numpy(), seed + VALIDATION_SEED)
