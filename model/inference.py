@@ -345,8 +345,10 @@ def predict_many(items: list[list[Digit]], model: LoadedModel) -> list[Predictio
         elif i in tried:
             options = [([digit], probabilities[i : i + 1])]
             for way in tried[i]:
-                options.append((list(way), part_probabilities[row : row + len(way)]))
+                rows = part_probabilities[row : row + len(way)]
                 row += len(way)
+                if not _lying_one(way, rows):
+                    options.append((list(way), rows))
             spans = [[(part.box[0], part.box[2]) for part in found] for found, _ in options]
             k = best_reading([p for _, p in options], spans)
             reading = (*options[k], k > 0)
@@ -425,6 +427,17 @@ def _joined_symbols(
         for k, (i, (count, mark)) in enumerate(joins.items())
         if _symbol(rows[k], SURE_SYMBOL)
     }
+
+
+def _lying_one(parts: tuple[Digit, ...], probabilities: np.ndarray) -> bool:
+    """Whether a part of a cut that the network reads as a 1 is wider than tall: a stroke lying on its
+    side (a piece of a 7's bar in a number turned on the page) that looks upright once scaled into the
+    network's 20x20 box. A 1, even slanting, is taller than wide."""
+    for part, row in zip(parts, probabilities, strict=True):
+        x0, y0, x1, y1 = part.box
+        if int(row[:NUM_CLASSES].argmax()) == 1 and x1 - x0 > y1 - y0:
+            return True
+    return False
 
 
 def _wide(digit: Digit) -> bool:

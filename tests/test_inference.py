@@ -252,6 +252,22 @@ def test_a_cut_is_taken_only_when_the_network_is_much_surer_of_its_parts() -> No
     assert best_reading([unsure_whole, blurry]) == 0  # 1.4 times surer, but not 0.6 sure
 
 
+def test_a_part_read_as_a_1_lying_on_its_side_is_no_cut() -> None:
+    """A piece of a 7's bar in a number turned 31 degrees on the page was read as a 1 (scaled into the
+    20x20 box, a flat stroke looks upright) and the 7 as "11" ("67" answered "611"): a part of a cut
+    read as a 1 must be taller than wide."""
+    from model.inference import _lying_one
+    from model.preprocess import Digit
+
+    one = np.array([0.02, 0.9] + [0.01] * 8)
+    seven = np.array([0.02, 0.05, 0.03, 0.0, 0.0, 0.0, 0.0, 0.9, 0.0, 0.0])
+    blank = np.zeros((28, 28), np.uint8)
+    upright, flat = Digit(blank, (0, 0, 40, 100)), Digit(blank, (0, 0, 92, 72))
+    assert _lying_one((flat, upright), np.stack([one, one]))
+    assert not _lying_one((upright, upright), np.stack([one, one]))  # "11" written touching
+    assert not _lying_one((flat, upright), np.stack([seven, one]))  # a flat 7 is a 7's shape
+
+
 def test_a_mark_read_as_no_digit_is_cut_only_into_sure_parts_and_never_into_ones_only() -> None:
     """Touching digits and letters both read as no digit as a whole: the parts decide. A letter's
     strokes (m, n, H) each read as a 1, a scribble's pieces as unsure digits."""

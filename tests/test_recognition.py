@@ -11,6 +11,7 @@ model or preprocessing change that loses ground fails here.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -52,7 +53,7 @@ FLOORS = {
     "font_punctuation": 0.83,
     "multi_stroke": 0.95,
     "hairline": 0.97,
-    "continental_digits": 0.8,
+    "continental_digits": 0.92,
     "shapes": 0.95,
     "blank_sheets": 0.95,
     "uci_handwriting": 0.95,
@@ -235,7 +236,7 @@ def test_a_digit_written_over_another_is_refused_as_unsure_not_guessed(loaded) -
     under the confidence floor the answer is a refusal naming both readings (docs/recognition.md)."""
     error = answer(loaded, images.png(images.overwritten(0, 2)))["error"]
     assert error["code"] == "low_confidence" and STATUSES["low_confidence"] == 422
-    assert "it reads 2 with probability 0.2" in error["message"]
+    assert re.search(r"it reads \d with probability 0\.\d\d or \d with 0\.\d\d", error["message"]), error
     assert "under the confidence floor 0.30" in error["message"]
     assert answer(loaded, images.png(images.draw_strokes(images.STROKES[2])))["number"] == "2"  # the 2 alone
 
@@ -265,10 +266,13 @@ def test_a_percent_sign_run_into_the_digit_before_it_is_refused_not_read_as_digi
 def test_a_percent_sign_typed_apart_is_refused_not_read_as_digits(loaded) -> None:
     """A % whose rings are marks apart from its slash (Open Sans Condensed Bold, Liberation Sans): each
     mark read as a digit, "%" was answered "010" and "100%" "10040"; joined, the network reads a
-    symbol, 0.9 sure and more (docs/model.md, step 4)."""
-    for name in ("x_OpenSans-CondBold_0.png", "x_LiberationSans-Regular_2.png"):
-        body = (recognition_sets.STORED / "font_percent" / name).read_bytes()
-        assert answer(loaded, body).get("error", {}).get("code") == "not_a_digit", name
+    symbol (docs/model.md, step 4). Where it is less sure of the symbol than ``SURE_SYMBOL`` (the
+    shipped network, at 0.80, on Liberation Sans' "100%"), the marks are read apart and the one across
+    the slash is unsure: refused all the same, as ``low_confidence``."""
+    percent = recognition_sets.STORED / "font_percent"
+    assert answer(loaded, (percent / "x_OpenSans-CondBold_0.png").read_bytes())["error"]["code"] == "not_a_digit"
+    reply = answer(loaded, (percent / "x_LiberationSans-Regular_2.png").read_bytes())
+    assert "number" not in reply and reply["error"]["code"] in ("not_a_digit", "low_confidence"), reply
 
 
 def test_a_number_with_one_mark_that_is_no_digit_is_refused(loaded) -> None:
