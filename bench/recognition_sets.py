@@ -700,19 +700,14 @@ def _draw(strokes: list[Stroke], size: int, width: int, rng: np.random.Generator
     return np.asarray(image)
 
 
-def _pen_line(pen: ImageDraw.ImageDraw, start: tuple[float, float], end: tuple[float, float], width: float) -> None:
-    """A pen stroke from ``start`` to ``end`` with round ends, in black."""
-    pen.line([start, end], fill=0, width=max(1, round(width)))
-    for x, y in (start, end):
-        pen.ellipse([x - width / 2, y - width / 2, x + width / 2, y + width / 2], fill=0)
-
-
 def continental_digits(digits: np.ndarray, labels: np.ndarray, per_digit: int = 150, seed: int = 0) -> list[Sample]:
     """Validation 1s and 7s as much of the world writes them, ``per_digit`` of each: a 1 with a long
     flag from its top down to the left (30-60 degrees, 0.2-0.4 of its height), a 7 with a bar across
     its stem (at 45-60 % of its height, 0.5-0.8 of its width). Each digit enlarged to 140-220 pixels,
     dark on light, the stroke added with a pen as wide as the digit's own strokes. Training draws its
     flags and bars otherwise (``training.writing_styles``: on the 28x28 images, before enlarging)."""
+    from tests.images import pen_stroke
+
     rng = np.random.default_rng(seed)
     samples = []
     for digit in (1, 7):
@@ -728,18 +723,14 @@ def continental_digits(digits: np.ndarray, labels: np.ndarray, per_digit: int = 
                 top = rows.min()
                 x = float(cols[rows == top].mean())
                 length, angle = rng.uniform(0.2, 0.4) * height, math.radians(rng.uniform(30, 60))
-                _pen_line(
-                    pen,
-                    (x, top + pen_width / 2),
-                    (x - length * math.cos(angle), top + length * math.sin(angle)),
-                    pen_width,
-                )
+                end = (x - length * math.cos(angle), top + length * math.sin(angle))
+                pen_stroke(pen, [(x, top + pen_width / 2), end], pen_width, 0)
             else:
                 y = int(rows.min() + rng.uniform(0.45, 0.6) * height)
                 stem = cols[rows == y]
                 x, pen_width = float(stem.mean()), min(pen_width, 0.9 * (stem.max() - stem.min() + 1))
                 half = rng.uniform(0.25, 0.4) * width
-                _pen_line(pen, (x - half, y), (x + half, y + rng.uniform(-0.03, 0.03) * height), pen_width)
+                pen_stroke(pen, [(x - half, y), (x + half, y + rng.uniform(-0.03, 0.03) * height)], pen_width, 0)
             samples.append(Sample(_png(big), str(digit), f"continental_{digit}_{i}"))
     return samples
 

@@ -679,11 +679,18 @@ def draw_strokes(
     canvas = Image.new("RGBA", (size, size), background)
     pen = ImageDraw.Draw(canvas)
     for stroke in strokes:
-        points = [(x * size, y * size) for x, y in stroke]
-        pen.line(points, fill=color, width=width, joint="curve")
-        for px, py in (points[0], points[-1]):
-            pen.ellipse((px - width / 2, py - width / 2, px + width / 2, py + width / 2), fill=color)
+        pen_stroke(pen, [(x * size, y * size) for x, y in stroke], width, color)
     return np.asarray(canvas).copy()
+
+
+def pen_stroke(
+    pen: ImageDraw.ImageDraw, points: Sequence[tuple[float, float]], width: float, fill: int | tuple[int, ...]
+) -> None:
+    """A polyline through ``points`` (pixels) drawn with a round pen ``width`` pixels wide: round joints
+    and round ends, as a pen or a mouse leaves it."""
+    pen.line(list(points), fill=fill, width=max(1, round(width)), joint="curve")
+    for px, py in (points[0], points[-1]):
+        pen.ellipse((px - width / 2, py - width / 2, px + width / 2, py + width / 2), fill=fill)
 
 
 def _arc(
