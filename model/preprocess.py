@@ -2681,6 +2681,10 @@ def _joined(group: _Component, count: int, labels: np.ndarray, ink: np.ndarray, 
 #: Where the cuts between touching digits are tried, in steps of a digit's width from the even
 #: divisions (digits differ in width: a 1 next to a 0).
 CUT_SHIFTS = (-0.3, -0.15, 0.0, 0.15, 0.3)
+#: A piece of a cut shorter than this share of the mark's height is no digit. Under a half: handwriting
+#: fonts and old-style figures write a 0 as tall as a small letter, 0.45 of the 4 it touches in dkg's
+#: "04" (docs/model.md, step 4).
+MIN_CUT_HEIGHT = 0.4
 
 
 def _cuts(
@@ -2690,7 +2694,7 @@ def _cuts(
     digits side by side, the distinct ones only, boxes in working pixels."""
     profile = strokes.sum(axis=0)  # ink per column, where the cuts are chosen
     rows = np.flatnonzero(strokes.any(axis=1))
-    min_height = 0.5 * (rows[-1] + 1 - rows[0])  # a piece shorter than half the mark is no digit
+    min_height = MIN_CUT_HEIGHT * (rows[-1] + 1 - rows[0])
     ways, seen = [], set()
     for count in counts:
         for shift in CUT_SHIFTS:

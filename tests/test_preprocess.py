@@ -944,6 +944,27 @@ def test_touching_digits_are_one_mark_that_offers_cuts(digits: tuple[np.ndarray,
     assert one_digit(images.png(images.invert(images.resize(one, 280)))).cuts is None  # narrow: one digit
 
 
+def test_a_short_digit_touching_a_tall_one_is_offered_cut(digits: tuple[np.ndarray, np.ndarray]) -> None:
+    """Handwriting fonts (dkg) and old-style figures write a 0 at the height of a small letter, under half
+    the height of the digit it touches: a piece that short must still be offered as a digit of a cut
+    (pieces under half the mark were dropped: "04" and "70" in dkg were refused as one mark)."""
+    pictures, labels = digits
+    zero, four = pictures[list(labels).index(0)], pictures[list(labels).index(4)]
+    small = images.resize(zero, 13)  # its ink about 0.45 of the 4's
+    strip = images.number([four], margin=16)
+    canvas = np.zeros((strip.shape[0], strip.shape[1] + 14), np.uint8)
+    canvas[:, 12 : 12 + strip.shape[1]] = strip
+    cols = np.flatnonzero(strip.max(axis=0) > 0)
+    rows = np.flatnonzero(strip.max(axis=1) > 0)
+    region = canvas[rows[-1] + 1 - 13 : rows[-1] + 1, cols[0] + 12 - 11 : cols[0] + 12 + 2]  # runs into the 4
+    np.maximum(region, small, out=region)
+    (mark,) = preprocess(images.png(images.invert(images.resize(canvas, (canvas.shape[1] * 5, canvas.shape[0] * 5)))))
+    assert mark.cuts is not None
+    heights = [part.box[3] - part.box[1] for way in mark.cuts() if len(way) == 2 for part in way[:1]]
+    mark_height = mark.box[3] - mark.box[1]
+    assert any(height < 0.5 * mark_height for height in heights), (heights, mark_height)
+
+
 def test_working_image_is_sized_by_area_so_a_strip_keeps_its_height() -> None:
     """Every later step costs time per pixel, so pictures are reduced to about WORK_SIZE squared pixels;
     a wide strip of digits keeps its height (a longest-side cap made a 2000x200 strip 256x26)."""
