@@ -213,6 +213,11 @@ PUNCTUATION_GAP = 0.03
 #: carries from a neighbour sits higher, docs/model.md step 4), is a decimal point or a comma written with
 #: a fine pen, not dust: refused as punctuation too.
 DOT_FILL = 0.6
+#: A mark at least this many working pixels across both ways, in a digit's box but apart from its ink
+#: there, may be punctuation tucked under an italic digit's overhang (:func:`_gap_beside`). Smaller, it
+#: is as likely a speck of a photo's grain or the broken-off end of a pencil stroke beside the rest of
+#: it: apart only when the boxes are.
+TUCKED_MARK = 4
 DOT_LOW = 0.75
 #: A mark off the line beside a digit (a degree sign, an exponent, a long comma) is under this share of
 #: its height ...
@@ -927,6 +932,25 @@ def _otsu(values: np.ndarray) -> float:
 # ------------------------------------------------------------------------------- connected components
 
 
+@dataclass(frozen=True)
+class _Runs:
+    """The horizontal runs of ink of one labelling (:func:`label_components`): row, first column, column
+    after the last, and the component each belongs to; where a component's pixels lie, row by row."""
+
+    rows: np.ndarray
+    starts: np.ndarray
+    ends: np.ndarray
+    labels: np.ndarray
+
+    def columns(self, labels: list[int], y0: int, y1: int) -> tuple[int, int] | None:
+        """The columns ``(first, after the last)`` holding ink of the components ``labels`` in rows
+        ``y0`` to ``y1 - 1``; ``None`` where they have none there."""
+        pick = (self.rows >= y0) & (self.rows < y1) & np.isin(self.labels, labels)
+        if not pick.any():
+            return None
+        return int(self.starts[pick].min()), int(self.ends[pick].max())
+
+
 @dataclass
 class _Component:
     labels: list[int]
@@ -936,6 +960,8 @@ class _Component:
     y1: int
     area: int
     anchor: int = 0  # height of the tallest original component in it (a stack of specks has a small one)
+    #: The labelling's runs, where its ``labels`` are known to be theirs (:func:`_gap_beside`).
+    runs: _Runs | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.anchor = self.anchor or self.height
@@ -1013,8 +1039,10 @@ def label_components(mask: np.ndarray) -> tuple[np.ndarray, list[_Component]]:
     delta.ravel()[row_start + starts] = compact
     delta.ravel()[row_start + ends] = -compact
     labels_img = np.cumsum(delta, axis=1, out=delta)[:, :w]
+    runs = _Runs(rows, starts, ends, compact)
     components = [
-        _Component([i], int(x0[i]), int(y0[i]), int(x1[i]), int(y1[i]), int(area[i - 1])) for i in range(1, count + 1)
+        _Component([i], int(x0[i]), int(y0[i]), int(x1[i]), int(y1[i]), int(area[i - 1]), runs=runs)
+        for i in range(1, count + 1)
     ]
     return labels_img, components
 
@@ -1057,7 +1085,7 @@ def _belong_together(a: _Component, b: _Component, punctuation: bool = False) ->
         return False
     if x_overlap >= 0.5 * narrower:
         return True
-    if punctuation and x_overlap == 0 and _apart_beside(*sorted((a, b), key=lambda c: c.height)):
+    if punctuation and _apart_beside(*sorted((a, b), key=lambda c: c.height)):
         return False
     x_gap, y_gap = max(a.x0, b.x0) - min(a.x1, b.x1), max(a.y0, b.y0) - min(a.y1, b.y1)
     if short < 0.5 * tall and max(x_gap, y_gap) <= 0.1 * tall:
@@ -1067,14 +1095,28 @@ def _belong_together(a: _Component, b: _Component, punctuation: bool = False) ->
     return width <= 1.2 * height and x_gap <= 0.25 * height
 
 
+def _gap_beside(short: _Component, tall: _Component) -> int:
+    """The columns between ``short`` and ``tall``'s ink in the rows ``short`` spans (and the one above and
+    below): a full stop or a colon's dot tucked under an italic digit's top lies in its box, apart from
+    its ink ("3.14" and "12:30" in an italic face were read 314 and 1230). At least the boxes' gap;
+    only that for a mark under :data:`TUCKED_MARK` across, and where ``tall``'s ink is not known (its
+    runs, :class:`_Runs`) or lies in other rows."""
+    boxes = max(short.x0, tall.x0) - min(short.x1, tall.x1)
+    if min(short.width, short.height) < TUCKED_MARK or tall.runs is None:
+        return boxes
+    if (ink := tall.runs.columns(tall.labels, short.y0 - 1, short.y1 + 1)) is None:
+        return boxes
+    return max(boxes, max(short.x0, ink[0]) - min(short.x1, ink[1]))
+
+
 def _apart_beside(short: _Component, tall: _Component) -> bool:
-    """Whether ``short``, beside ``tall`` (no column in common) and apart from it
-    (:data:`PUNCTUATION_GAP`), is shaped and placed like a mark of its own rather than a piece of it:
+    """Whether ``short``, beside ``tall`` and apart from its ink in its rows (:func:`_gap_beside`,
+    :data:`PUNCTUATION_GAP`), is shaped and placed like a mark of its own rather than a piece of it:
     punctuation, too short to be a digit, at most 0.8 of its height wide (a minus sign is wide), and
     round (a dot, a colon's dots, a small degree sign: anywhere) or low (:data:`PUNCTUATION_TOP`: a
     comma, a dash; a broken-off piece of a 5's or a 7's bar is flat and high); or a mark off the line
     (:func:`_off_line`: a degree sign, an exponent, a long comma)."""
-    if max(short.x0, tall.x0) - min(short.x1, tall.x1) < max(PUNCTUATION_GAP * tall.height, 2):
+    if _gap_beside(short, tall) < max(PUNCTUATION_GAP * tall.height, 2):
         return False
     round_ = short.width <= 1.5 * short.height
     low = short.y0 + short.y1 >= 2 * (tall.y0 + PUNCTUATION_TOP * tall.height)
@@ -1133,7 +1175,8 @@ def _open_four(left: _Component, right: _Component) -> bool:
 
 def _merge(a: _Component, b: _Component) -> _Component:
     box = min(a.x0, b.x0), min(a.y0, b.y0), max(a.x1, b.x1), max(a.y1, b.y1)
-    return _Component(a.labels + b.labels, *box, a.area + b.area, max(a.anchor, b.anchor))
+    runs = a.runs if a.runs is b.runs else None
+    return _Component(a.labels + b.labels, *box, a.area + b.area, max(a.anchor, b.anchor), runs)
 
 
 class _TooSmall(InputError):
@@ -1350,9 +1393,20 @@ def _refuse_punctuation(marks: list[_Component], digits: list[_Component]) -> No
             h = max(d.height for d in beside)
             if not min(d.y0 for d in beside) <= cy <= max(d.y1 for d in beside) + PUNCTUATION_REACH * h:
                 continue
-            if left is None and mark.width >= 2 * mark.height and 0 <= right.x0 - mark.x1 <= SIGN_REACH * h:
+            if (
+                left is None
+                and mark.width >= 2 * mark.height
+                and cx < (right.x0 + right.x1) / 2
+                and right.x0 - mark.x1 <= SIGN_REACH * h
+                and _gap_beside(mark, right) >= 0  # apart from its ink, if in its box (an italic digit's)
+            ):
                 place = "just before the first digit looks like a minus sign or a dash"
-            elif right is None and 0 <= mark.x0 - left.x1 <= SIGN_REACH * h:
+            elif (
+                right is None
+                and cx > (left.x0 + left.x1) / 2
+                and mark.x0 - left.x1 <= SIGN_REACH * h
+                and _gap_beside(mark, left) >= 0
+            ):
                 place = "just after the last digit looks like a full stop or a part of a symbol such as %"
             elif left and right and left.x1 - PUNCTUATION_REACH * h <= cx <= right.x0 + PUNCTUATION_REACH * h:
                 place = (
