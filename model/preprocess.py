@@ -213,12 +213,12 @@ PUNCTUATION_GAP = 0.03
 #: carries from a neighbour sits higher, docs/model.md step 4), is a decimal point or a comma written with
 #: a fine pen, not dust: refused as punctuation too.
 DOT_FILL = 0.6
+DOT_LOW = 0.75
 #: A mark at least this many working pixels across both ways, in a digit's box but apart from its ink
 #: there, may be punctuation tucked under an italic digit's overhang (:func:`_gap_beside`). Smaller, it
 #: is as likely a speck of a photo's grain or the broken-off end of a pencil stroke beside the rest of
 #: it: apart only when the boxes are.
 TUCKED_MARK = 4
-DOT_LOW = 0.75
 #: A mark off the line beside a digit (a degree sign, an exponent, a long comma) is under this share of
 #: its height ...
 OFF_LINE_HEIGHT = 0.6
