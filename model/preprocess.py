@@ -217,8 +217,12 @@ DOT_LOW = 0.75
 #: A mark at least this many working pixels across both ways, in a digit's box but apart from its ink
 #: there, may be punctuation tucked under an italic digit's overhang (:func:`_gap_beside`). Smaller, it
 #: is as likely a speck of a photo's grain or the broken-off end of a pencil stroke beside the rest of
-#: it: apart only when the boxes are.
+#: it: apart only when the boxes are; a dash excepted (:func:`_dash`: a minus sign typed small is a
+#: pixel or two tall, and sits a pixel from the digit after it).
 TUCKED_MARK = 4
+#: A dash or a minus sign is at least this much wider than tall (a bold face's hyphen is stubby, under
+#: twice as wide as tall), its centre from :data:`PUNCTUATION_TOP` of a digit's height to :data:`DOT_LOW`.
+DASH_ASPECT = 1.25
 #: A mark off the line beside a digit (a degree sign, an exponent, a long comma) is under this share of
 #: its height ...
 OFF_LINE_HEIGHT = 0.6
@@ -1099,14 +1103,38 @@ def _gap_beside(short: _Component, tall: _Component) -> int:
     """The columns between ``short`` and ``tall``'s ink in the rows ``short`` spans (and the one above and
     below): a full stop or a colon's dot tucked under an italic digit's top lies in its box, apart from
     its ink ("3.14" and "12:30" in an italic face were read 314 and 1230). At least the boxes' gap;
-    only that for a mark under :data:`TUCKED_MARK` across, and where ``tall``'s ink is not known (its
-    runs, :class:`_Runs`) or lies in other rows."""
+    only that for a mark under :data:`TUCKED_MARK` across (unless a dash, :func:`_dash`: a minus sign
+    typed small is a pixel or two tall), and where ``tall``'s ink is not known (its runs,
+    :class:`_Runs`) or lies in other rows."""
     boxes = max(short.x0, tall.x0) - min(short.x1, tall.x1)
-    if min(short.width, short.height) < TUCKED_MARK or tall.runs is None:
+    small = min(short.width, short.height) < TUCKED_MARK and not (short.width >= TUCKED_MARK and _dash(short, tall))
+    if small or tall.runs is None:
         return boxes
     if (ink := tall.runs.columns(tall.labels, short.y0 - 1, short.y1 + 1)) is None:
         return boxes
     return max(boxes, max(short.x0, ink[0]) - min(short.x1, ink[1]))
+
+
+def _dash(mark: _Component, digit: _Component) -> bool:
+    """Whether ``mark`` is shaped and placed like a dash or a minus sign beside ``digit``: at least
+    :data:`DASH_ASPECT` as wide as tall, its centre in the middle of the digit's height, from
+    :data:`PUNCTUATION_TOP` of it down to :data:`DOT_LOW` (the lowest quarter is a point's; a
+    broken-off end of a stroke at a digit's top or foot is no dash)."""
+    centre = (mark.y0 + mark.y1) / 2
+    middle = digit.y0 + PUNCTUATION_TOP * digit.height <= centre <= digit.y0 + DOT_LOW * digit.height
+    return middle and mark.width >= DASH_ASPECT * mark.height
+
+
+def _minus_sign(mark: _Component, first: _Component) -> bool:
+    """Whether ``mark`` stands where a minus sign stands before the digit ``first``: a dash
+    (:func:`_dash`) left of its middle, at most :data:`SIGN_REACH` of its height before it, and apart
+    from its ink (an italic digit's box reaches under it)."""
+    return (
+        _dash(mark, first)
+        and mark.x0 + mark.x1 < first.x0 + first.x1
+        and first.x0 - mark.x1 <= SIGN_REACH * first.height
+        and _gap_beside(mark, first) >= 0
+    )
 
 
 def _apart_beside(short: _Component, tall: _Component) -> bool:
@@ -1261,7 +1289,8 @@ def group_digits(
     In a number (two digits or more), a small mark standing apart beside a digit is punctuation rather
     than a piece of it, and refuses the picture where punctuation stands (:func:`_refuse_punctuation`).
     Beside a single digit, a speck (MNIST's crops carry bits of their neighbours) or a detached piece
-    (a 4's arm, a 7's crossbar, both where a minus sign would be) is likelier: merged, as before.
+    (a 4's arm, a 7's crossbar, in the digit's box) is likelier: merged; only a minus sign wholly before
+    the digit's box refuses it (:func:`_minus_sign`: "-7" was read 7).
     With ``level``, raises :class:`_Sloped` for digits on a sloping line, before any of this is judged
     (with ``pair``, for two marks only: a second look, :data:`LINE_DIGITS`)."""
     if not components:
@@ -1287,6 +1316,10 @@ def group_digits(
         _refuse_punctuation(marks, digits)
         _refuse_punctuation([d for d in dots if _low_in_a_gap(d, digits)], digits)
         _refuse_off_line(digits)
+    elif len(parts) > 1:
+        apart, marks = _grouped(parts, image_shape, punctuation=True)
+        signs = [mark for mark in marks if len(apart) == 1 and mark.x1 <= apart[0].x0 and _minus_sign(mark, apart[0])]
+        _refuse_punctuation(signs, apart)
     return digits
 
 
@@ -1393,13 +1426,7 @@ def _refuse_punctuation(marks: list[_Component], digits: list[_Component]) -> No
             h = max(d.height for d in beside)
             if not min(d.y0 for d in beside) <= cy <= max(d.y1 for d in beside) + PUNCTUATION_REACH * h:
                 continue
-            if (
-                left is None
-                and mark.width >= 2 * mark.height
-                and cx < (right.x0 + right.x1) / 2
-                and right.x0 - mark.x1 <= SIGN_REACH * h
-                and _gap_beside(mark, right) >= 0  # apart from its ink, if in its box (an italic digit's)
-            ):
+            if left is None and _minus_sign(mark, right):
                 place = "just before the first digit looks like a minus sign or a dash"
             elif (
                 right is None
