@@ -217,8 +217,8 @@ DOT_LOW = 0.75
 #: A mark at least this many working pixels across both ways, in a digit's box but apart from its ink
 #: there, may be punctuation tucked under an italic digit's overhang (:func:`_gap_beside`). Smaller, it
 #: is as likely a speck of a photo's grain or the broken-off end of a pencil stroke beside the rest of
-#: it: apart only when the boxes are; a dash excepted (:func:`_dash`: a minus sign typed small is a
-#: pixel or two tall, and sits a pixel from the digit after it).
+#: it: apart only when the boxes are; a dash or a point excepted (:func:`_dash`, :func:`_point`: typed
+#: small, a minus sign is a pixel or two tall and a point two or three across, a pixel from a digit).
 TUCKED_MARK = 4
 #: A dash or a minus sign is at least this much wider than tall (a bold face's hyphen is stubby, under
 #: twice as wide as tall), its centre from :data:`PUNCTUATION_TOP` of a digit's height to :data:`DOT_LOW`.
@@ -1103,11 +1103,12 @@ def _gap_beside(short: _Component, tall: _Component) -> int:
     """The columns between ``short`` and ``tall``'s ink in the rows ``short`` spans (and the one above and
     below): a full stop or a colon's dot tucked under an italic digit's top lies in its box, apart from
     its ink ("3.14" and "12:30" in an italic face were read 314 and 1230). At least the boxes' gap;
-    only that for a mark under :data:`TUCKED_MARK` across (unless a dash, :func:`_dash`: a minus sign
-    typed small is a pixel or two tall), and where ``tall``'s ink is not known (its runs,
-    :class:`_Runs`) or lies in other rows."""
+    only that for a mark under :data:`TUCKED_MARK` across (unless a dash or a point, :func:`_dash`,
+    :func:`_point`: typed small, a minus sign is a pixel or two tall and a point two or three across),
+    and where ``tall``'s ink is not known (its runs, :class:`_Runs`) or lies in other rows."""
     boxes = max(short.x0, tall.x0) - min(short.x1, tall.x1)
-    small = min(short.width, short.height) < TUCKED_MARK and not (short.width >= TUCKED_MARK and _dash(short, tall))
+    dash = short.width >= TUCKED_MARK and _dash(short, tall)
+    small = min(short.width, short.height) < TUCKED_MARK and not (dash or _point(short, tall))
     if small or tall.runs is None:
         return boxes
     if (ink := tall.runs.columns(tall.labels, short.y0 - 1, short.y1 + 1)) is None:
@@ -1123,6 +1124,13 @@ def _dash(mark: _Component, digit: _Component) -> bool:
     centre = (mark.y0 + mark.y1) / 2
     middle = digit.y0 + PUNCTUATION_TOP * digit.height <= centre <= digit.y0 + DOT_LOW * digit.height
     return middle and mark.width >= DASH_ASPECT * mark.height
+
+
+def _point(mark: _Component, digit: _Component) -> bool:
+    """Whether ``mark`` is shaped and placed like a point or a comma beside ``digit``: a solid dot
+    (:func:`_solid_dot`) whose centre lies in the lowest quarter of the digit's height or below it
+    (:data:`DOT_LOW`), where a full stop, a decimal point or a comma is written."""
+    return _solid_dot(mark) and mark.y0 + mark.y1 >= 2 * (digit.y0 + DOT_LOW * digit.height)
 
 
 def _minus_sign(mark: _Component, first: _Component) -> bool:

@@ -1082,6 +1082,26 @@ def test_punctuation_tucked_under_an_italic_digit_is_refused_not_merged(font: st
     assert len(preprocess(images.png(images.typed("725", str(font_path(font)), size)))) == 3
 
 
+@pytest.mark.parametrize(
+    ("font", "text", "size"),
+    [
+        ("STIXGeneralItalic.ttf", "3.14", 24),
+        ("STIXGeneralItalic.ttf", "0.5", 24),
+        ("STIXGeneralBolIta.ttf", "3.14", 24),
+        ("DejaVuSans-Oblique.ttf", "12:30", 20),
+        ("STIXGeneralItalic.ttf", "7,25", 24),
+    ],
+)
+def test_punctuation_typed_small_a_pixel_from_a_digit_is_refused(font: str, text: str, size: int) -> None:
+    """Typed small (digits 14-17 pixels tall), a point or a comma is two or three pixels across and stands
+    a pixel from the digit before it, or under an italic digit's overhang: it was merged into the digit
+    as a broken piece ("3.14" read 314). A solid dot low on the line is measured to the digit's ink, as
+    larger marks are."""
+    assert error_code(images.png(images.typed(text, str(font_path(font)), size))) == "not_a_digit"
+    plain = re.sub(r"[.,:]", "", text)
+    assert len(preprocess(images.png(images.typed(plain, str(font_path(font)), size)))) == len(plain)
+
+
 @pytest.mark.parametrize("font", ["DejaVuSans-Oblique.ttf", "DejaVuSerif-Italic.ttf", "STIXGeneralItalic.ttf"])
 def test_a_small_minus_sign_a_pixel_from_the_first_digit_is_refused(font: str) -> None:
     """Typed small in a slanted face, a minus sign stands a working pixel from the 2 after it, a pixel or
