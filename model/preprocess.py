@@ -1325,9 +1325,9 @@ def group_digits(
         _refuse_punctuation([d for d in dots if _low_in_a_gap(d, digits)], digits)
         _refuse_off_line(digits)
     elif len(parts) > 1:
-        apart, marks = _grouped(parts, image_shape, punctuation=True)
-        signs = [mark for mark in marks if len(apart) == 1 and mark.x1 <= apart[0].x0 and _minus_sign(mark, apart[0])]
-        _refuse_punctuation(signs, apart)
+        alone, marks = _grouped(parts, image_shape, punctuation=True)
+        if len(alone) == 1:  # in its box, a dash is a 7's crossbar short of its stem
+            _refuse_punctuation([m for m in marks if m.x1 <= alone[0].x0 and _minus_sign(m, alone[0])], alone)
     return digits
 
 
