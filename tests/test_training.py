@@ -146,6 +146,8 @@ def test_entry_script_prints_one_metrics_line_and_writes_a_complete_model_dir(tr
     assert (tmp / "output" / "not_a_digit_tradeoff.png").stat().st_size > 1000
     assert "val_upload_accuracy" in rows[0] and "val_not_digit_refused" in rows[0]
     assert (model_dir / "model.pt").stat().st_size < 5_000_000
+    if not torch.cuda.is_available():  # --device auto: the CPU where PyTorch sees no GPU
+        assert metadata["metrics"]["trained_on"] == "cpu"
 
 
 @pytest.mark.slow
@@ -223,6 +225,23 @@ def test_rerun_with_more_epochs_resumes_after_the_last_checkpoint(tmp_path: Path
     # other settings never resume someone else's checkpoint
     third = run_train([*args, "--epochs", "1", "--lr", "0.001"])
     assert "not resuming" in third and [r["epoch"] for r in parse_metrics(third)] == [1]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU, as on a GPU training instance")
+def test_a_gpu_trains_resumes_and_exports_weights_the_cpu_endpoint_loads(tmp_path: Path) -> None:
+    """``--device cuda`` (``auto`` on a GPU instance): the same entry script, checkpoint and model dir.
+    The data comes from ``$MNIST_DATA_DIR`` or ``../shared/data/mnist``, so this runs without conftest."""
+    args = [*TINY, *dirs(tmp_path), "--device", "cuda"]
+    assert "device: cuda" in run_train([*args, "--epochs", "1"])
+    second = run_train([*args, "--epochs", "2"])
+    assert "after epoch 1" in second and [r["epoch"] for r in parse_metrics(second)] == [2]
+    metadata = json.loads((tmp_path / "model" / "metadata.json").read_text())
+    assert metadata["metrics"]["trained_on"] == torch.cuda.get_device_name()
+    assert 0.2 < metadata["metrics"]["val_accuracy"] <= 1 and 0 < metadata["not_a_digit"]["threshold"] < 1
+    state = torch.load(tmp_path / "model" / "model.pt", weights_only=True)
+    assert {t.device.type for t in state.values()} == {"cpu"}  # the endpoint has no GPU
+    from_state_dict(state)
 
 
 @pytest.mark.slow

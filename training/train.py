@@ -49,6 +49,7 @@ ROOT = Path(__file__).resolve().parent.parent
 LOCAL_RUN = ROOT / ".local" / "train"
 SAGEMAKER_CHECKPOINTS = Path("/opt/ml/checkpoints")
 CHECKPOINT = "checkpoint.pt"
+CPU = torch.device("cpu")
 
 
 @dataclass
@@ -69,6 +70,8 @@ class Config:
     limit: int | None = None
     #: "bf16" (autocast), "fp32", or "auto": bf16 where the CPU computes it natively (AMX / AVX-512 BF16).
     precision: str = "auto"
+    #: "cuda", "cpu", or "auto": the GPU where PyTorch sees one (a GPU training instance), else the CPU.
+    device: str = "auto"
     threads: int = 2
     data_dir: str | None = None
     model_dir: str = str(LOCAL_RUN / "model")
@@ -151,6 +154,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
         default=Config.precision,
         help="bf16 autocast or fp32; auto: bf16 where the CPU has native bf16 (about twice as fast), else fp32",
     )
+    add("--device", default=Config.device, help="cuda, cpu or auto: the GPU where PyTorch sees one, else the CPU")
     add("--threads", type=int, default=Config.threads, help="torch CPU threads")
     add("--data-dir", "--data_dir", default=env.get("SM_CHANNEL_TRAINING"), help="folder with the IDX .gz files")
     add("--model-dir", "--model_dir", default=env.get("SM_MODEL_DIR", Config.model_dir))
@@ -175,12 +179,21 @@ def parse_args(argv: list[str] | None = None) -> Config:
     return Config(**{k: v for k, v in vars(args).items()})
 
 
-def use_bf16(precision: str) -> bool:
-    """Whether to train under bfloat16 autocast: asked for, or ``auto`` on a CPU whose oneDNN has native
-    bf16 (AMX or AVX-512 BF16; elsewhere bf16 is emulated and slower than fp32). Weights, optimiser
-    state and the exported model stay float32."""
+def pick_device(name: str) -> torch.device:
+    """The device to train on: ``auto`` is the GPU where PyTorch sees one (CUDA), else the CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def use_bf16(precision: str, device: torch.device = CPU) -> bool:
+    """Whether to train under bfloat16 autocast: asked for, or ``auto`` on a GPU that computes bf16
+    (Ampere and newer) or a CPU whose oneDNN has native bf16 (AMX or AVX-512 BF16; elsewhere bf16 is
+    emulated and slower than fp32). Weights, optimiser state and the exported model stay float32."""
     if precision != "auto":
         return precision == "bf16"
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
     return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
@@ -191,23 +204,29 @@ def seed_everything(seed: int) -> None:
 
 
 def score(model: nn.Module, data: Dataset, batch_size: int = 1000) -> tuple[float, float, torch.Tensor]:
-    """(mean cross-entropy, accuracy, logits) of ``model`` on ``data``, in eval mode."""
+    """(mean cross-entropy, accuracy, logits) of ``model`` on ``data``, in eval mode; logits on the CPU."""
     model.eval()
+    device = next(model.parameters()).device
     with torch.inference_mode():
-        logits = torch.cat([model(x) for x, _ in batches(data, batch_size, shuffle=False)])
+        logits = torch.cat([model(x.to(device)).cpu() for x, _ in batches(data, batch_size, shuffle=False)])
     loss = F.cross_entropy(logits, data.labels).item()
     accuracy = (logits.argmax(1) == data.labels).float().mean().item()
     return loss, accuracy, logits
 
 
 def _rng_state() -> dict[str, object]:
-    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    if torch.cuda.is_initialized():  # dropout on the GPU draws from its own generators
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
 
 
 def _set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
     np.random.set_state(state["numpy"])
     random.setstate(state["python"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
 
 
 def _save_checkpoint(path: Path, payload: dict) -> None:
@@ -305,9 +324,12 @@ def train_step(
     criterion: nn.Module,
     bf16: bool = False,
 ) -> float:
-    """One optimisation step on a batch; the batch's summed (unsmoothed) cross-entropy, for the epoch's loss."""
+    """One optimisation step on a batch (moved to the model's device); the batch's summed (unsmoothed)
+    cross-entropy, for the epoch's loss."""
+    device = next(model.parameters()).device
+    x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
     optimizer.zero_grad(set_to_none=True)
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
         logits = model(x.contiguous(memory_format=torch.channels_last)).float()
     criterion(logits, y).backward()
     optimizer.step()
@@ -336,7 +358,8 @@ def train(config: Config, on_epoch: Callable[[int, float], None] | None = None) 
     classes = NOT_A_DIGIT if not config.not_digit else TOUCHING + 1 if config.touching else NOT_A_DIGIT + 1
     model = DigitNet(dropout=config.dropout, classes=classes)
     parent = finetune.init_weights(model, config)
-    model = model.to(memory_format=torch.channels_last)  # faster convs on CPU
+    device = pick_device(config.device)
+    model = model.to(device, memory_format=torch.channels_last)  # faster convs on CPU
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=config.lr, total_steps=max(10, config.epochs * steps_per_epoch), pct_start=0.25
@@ -345,8 +368,8 @@ def train(config: Config, on_epoch: Callable[[int, float], None] | None = None) 
     checkpoint_path = Path(config.checkpoint_dir) / CHECKPOINT
     history, start_epoch = _resume(checkpoint_path, config, model, optimizer, scheduler, steps_per_epoch)
 
-    bf16 = use_bf16(config.precision)
-    print(f"precision: {'bf16 autocast' if bf16 else 'fp32'}", flush=True)
+    bf16 = use_bf16(config.precision, device)
+    print(f"device: {device}, precision: {'bf16 autocast' if bf16 else 'fp32'}", flush=True)
     from tqdm import tqdm
 
     for epoch in range(start_epoch + 1, config.epochs + 1):
@@ -401,7 +424,9 @@ def train(config: Config, on_epoch: Callable[[int, float], None] | None = None) 
         if on_epoch:
             on_epoch(epoch, val_accuracy)
 
-    metadata = export(model, config, history, data, prepared, time.perf_counter() - started)
+    # Exported and calibrated on the CPU, where the endpoint runs it.
+    trained_on = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+    metadata = export(model.cpu(), config, history, data, prepared, time.perf_counter() - started, trained_on)
     return finetune.annotate(config, metadata, feedback, parent)
 
 
@@ -412,6 +437,7 @@ def export(
     data: Dataset,
     prepared: sets.Sets,
     run_seconds: float,
+    trained_on: str = "cpu",
 ) -> dict:
     """Write model.pt, metadata.json and code/ into the model dir, curves and history into the output dir.
 
@@ -427,7 +453,8 @@ def export(
     digest = hashlib.sha256(weights.read_bytes()).hexdigest()
     now = dt.datetime.now(dt.UTC)
     last = history[-1] if history else {}
-    hyperparameters = {k: v for k, v in asdict(config).items() if not k.endswith("_dir") and k != "threads"}
+    where = ("threads", "device")  # how the run was executed, not what it learns
+    hyperparameters = {k: v for k, v in asdict(config).items() if not k.endswith("_dir") and k not in where}
     metadata = {
         "version": f"{now:%Y-%m-%d}-{digest[:7]}",
         "created_at": now.isoformat(timespec="seconds"),
@@ -449,6 +476,7 @@ def export(
             "train_seconds": round(sum(h["epoch_seconds"] for h in history), 1),
             "epoch_seconds": [round(h["epoch_seconds"], 1) for h in history],
             "run_seconds": round(run_seconds, 1),
+            "trained_on": trained_on,
             "val_upload_accuracy": last.get("val_upload_accuracy"),
         },
         "data": {
