@@ -3,7 +3,8 @@
 ``epoch=3 train_loss=0.0213 val_loss=0.0188 val_accuracy=0.9961 epoch_seconds=41.2``, then for a run
 through the upload path and with the "not a digit" class ``val_upload_accuracy=0.9960
 val_not_digit_refused=0.9712`` (validation digits read right through the service's preprocessing;
-share of the validation not-a-digit pictures refused).
+share of the validation not-a-digit pictures whose largest output is "not a digit": the
+service's threshold, on the probability of not being one digit, is chosen once training ends).
 
 SageMaker scrapes the job's log with ``METRIC_DEFINITIONS`` (training jobs and the tuner);
 ``training.cloud`` passes them on, tests apply them to real output. Change the format only here.

@@ -154,7 +154,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
         default=Config.precision,
         help="bf16 autocast or fp32; auto: bf16 where the CPU has native bf16 (about twice as fast), else fp32",
     )
-    add("--device", default=Config.device, help="cuda, cpu or auto: the GPU where PyTorch sees one, else the CPU")
+    add("--device", default=Config.device, help="cuda, cpu or auto (default): the GPU PyTorch sees, else the CPU")
     add("--threads", type=int, default=Config.threads, help="torch CPU threads")
     add("--data-dir", "--data_dir", default=env.get("SM_CHANNEL_TRAINING"), help="folder with the IDX .gz files")
     add("--model-dir", "--model_dir", default=env.get("SM_MODEL_DIR", Config.model_dir))
