@@ -163,6 +163,9 @@ def _state_dict(path: Path) -> dict[str, torch.Tensor]:
 RETRIED_REFUSALS = ("not_a_digit", "several_lines", "no_digit_found", "low_confidence")
 #: The second looks, in the order tried (:func:`model.preprocess.preprocess`'s options).
 SECOND_LOOKS = ({"shadow_edge": True}, {"sheet_level": True}, {"pair_level": True})
+#: The second looks that turn what the first look found level: where it found no digit, its marks were
+#: none, or edges (a blank page's margin line or a shadow's, turned level and read "1" or "11").
+LEVELLING = {"sheet_level", "pair_level"}
 #: A picture read with a confidence under this (its least sure digit's probability) gets the second
 #: looks too, in turn, and the first surer reading is the answer: a shadow's edge across the number,
 #: read as a stroke or cutting one short, or writing along a sheet lying turned leave the first look
@@ -199,8 +202,8 @@ def _read_image(data: bytes) -> list[Digit]:
             looks = tuple(look for look in looks if look.keywords in UNDO_PUNCTUATION)
         elif isinstance(refused, ShadowOnly):  # the shadow's look taken already
             looks = tuple(look for look in looks if not look.keywords.get("shadow_edge"))
-        if refused.code == "no_digit_found":  # no pair of digits to turn: none, or edges (turned, read "11")
-            looks = tuple(look for look in looks if not look.keywords.get("pair_level"))
+        if refused.code == "no_digit_found":  # nothing to turn level: no marks, or edges (turned, read "1", "11")
+            looks = tuple(look for look in looks if not look.keywords.keys() & LEVELLING)
         blank = None
         for look in looks:
             try:

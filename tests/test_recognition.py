@@ -428,10 +428,12 @@ def test_a_lone_line_a_second_look_finds_on_a_blank_picture_is_no_digit(loaded, 
     assert len(handlers.input_fn(images.png(images.blank()), "image/png")) == 1
 
 
-def test_no_pair_is_turned_level_where_the_first_look_found_no_digit(loaded, monkeypatch) -> None:
-    """Two digits on a slope are turned level only where reading them upright was refused as marks
-    (``pair_level``): where the first look found no digit, its marks were edges (a shadow's across a
-    blank sheet on a table: trial 28's, turned level and read "11" at 0.92) or none."""
+def test_nothing_is_turned_level_where_the_first_look_found_no_digit(loaded, monkeypatch) -> None:
+    """Two digits on a slope (``pair_level``) or a sheet lying turned (``sheet_level``) are turned level
+    only where reading them upright was refused as marks: where the first look found no digit, its marks
+    were edges (a shadow's across a blank sheet on a table: trial 28's, turned level and read "11" at
+    0.92; a blank ruled page's margin line turned level with the page and read "1", 2 of 60
+    `blank_lamp_lit_pages`) or none."""
     handlers = loaded[1]
     pair = [
         Digit(np.zeros((28, 28), np.uint8), (100, 0, 160, 100)),
@@ -440,10 +442,10 @@ def test_no_pair_is_turned_level_where_the_first_look_found_no_digit(loaded, mon
     taken = []
 
     def looks(data: bytes, shadow_edge: bool = False, sheet_level: bool = False, pair_level: bool = False) -> list:
-        if pair_level:
-            taken.append("pair_level")
+        if pair_level or sheet_level:
+            taken.append("pair_level" if pair_level else "sheet_level")
             return pair
-        if shadow_edge or sheet_level:
+        if shadow_edge:
             raise handlers.NoSecondLook
         raise handlers.InputError("no_digit_found", "no digit found (the first look)")
 
