@@ -432,7 +432,7 @@ def test_nothing_is_turned_level_where_the_first_look_found_no_digit(loaded, mon
     """Two digits on a slope (``pair_level``) or a sheet lying turned (``sheet_level``) are turned level
     only where reading them upright was refused as marks: where the first look found no digit, its marks
     were edges (a shadow's across a blank sheet on a table: trial 28's, turned level and read "11" at
-    0.92; a blank ruled page's margin line turned level with the page and read "1", 2 of 60
+    0.92; a blank ruled page turned level, its margin line read "1" or with the rules "5", 2 of 60
     `blank_lamp_lit_pages`) or none."""
     handlers = loaded[1]
     pair = [
