@@ -113,6 +113,20 @@ def test_augmentation_jitters_a_little_and_is_reproducible(mnist_dir: Path) -> N
 
 
 @pytest.mark.unit
+def test_bf16_is_chosen_on_a_gpu_only_where_it_computes_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--precision auto`` on a GPU: bf16 on Ampere and newer, fp32 on a GPU that only emulates bf16 (a
+    T4, ml.g4dn's), as on a CPU without native bf16."""
+    from training.train import use_bf16
+
+    cuda = torch.device("cuda")
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: including_emulation)
+    assert not use_bf16("auto", cuda)  # a T4: bf16 by emulation only
+    assert use_bf16("bf16", cuda) and not use_bf16("fp32", cuda)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: True)
+    assert use_bf16("auto", cuda)  # an A10G, an H100
+
+
+@pytest.mark.unit
 def test_idx_reader_rejects_a_wrong_magic(tmp_path: Path) -> None:
     header = (2049).to_bytes(4, "big") + (1).to_bytes(4, "big") + (28).to_bytes(4, "big") * 2
     (tmp_path / "x-images-idx3-ubyte.gz").write_bytes(gzip.compress(header + bytes(784)))

@@ -68,7 +68,7 @@ class Config:
     not_digit: int = 12000
     touching: int = 4000
     limit: int | None = None
-    #: "bf16" (autocast), "fp32", or "auto": bf16 where the CPU computes it natively (AMX / AVX-512 BF16).
+    #: "bf16" (autocast), "fp32", or "auto": bf16 where the device computes it natively (AMX, AVX-512 BF16, Ampere+).
     precision: str = "auto"
     #: "cuda", "cpu", or "auto": the GPU where PyTorch sees one (a GPU training instance), else the CPU.
     device: str = "auto"
@@ -152,7 +152,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
         "--precision",
         choices=("auto", "bf16", "fp32"),
         default=Config.precision,
-        help="bf16 autocast or fp32; auto: bf16 where the CPU has native bf16 (about twice as fast), else fp32",
+        help="bf16 autocast or fp32; auto: bf16 where the CPU or GPU has it natively (about 2x as fast), else fp32",
     )
     add("--device", default=Config.device, help="cuda, cpu or auto (default): the GPU PyTorch sees, else the CPU")
     add("--threads", type=int, default=Config.threads, help="torch CPU threads")
@@ -192,8 +192,8 @@ def use_bf16(precision: str, device: torch.device = CPU) -> bool:
     emulated and slower than fp32). Weights, optimiser state and the exported model stay float32."""
     if precision != "auto":
         return precision == "bf16"
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
+    if device.type == "cuda":  # not emulated (a T4, say, ml.g4dn's GPU): slower than fp32 there
+        return torch.cuda.is_bf16_supported(including_emulation=False)
     return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
