@@ -46,32 +46,43 @@ so the UI and tools import this cheaply; nothing newer than Pillow 9.1 / numpy 1
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import io
 import itertools
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from math import ceil
 from typing import NamedTuple
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageDraw
 
-from .contract import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, SHRINK_HINT, InputError, sniff, too_large, where
+from .contract import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, InputError, where
+from .decoding import WORK_SIZE, _decode, _work_factor, decode
+from .grey_levels import _array_to_image, _bands, _transparent, to_grey
 from .shadow_edge import EDGE_RESIDUE_SHARE, turned_back_points, without_shadow_edge
 
-#: Formats Pillow may decode (JPEG includes phones' multi-picture MPO files). Restricting them keeps
-#: exotic decoders (EPS runs Ghostscript) out of reach.
-FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "DIB", "GIF", "TIFF")
-#: The working image has about as many pixels as a square of this side (a wide strip of digits keeps
-#: its height): larger pictures are reduced early by a whole factor (averaging boxes of pixels, several
-#: times faster than resampling), as every later step costs time per pixel. Its size ends up within
-#: about 2/3 and 3/2 of this; a digit a fifth of a square picture's side keeps 21 pixels or more.
-WORK_SIZE = 160
-#: Tiny images (an icon-sized scan) are enlarged to at least this, so pixel thresholds stay meaningful.
-MIN_WORK_SIZE = 64
+__all__ = [
+    "MAX_DIGITS",
+    "MAX_IMAGE_BYTES",
+    "MAX_IMAGE_PIXELS",
+    "MIN_DIGIT_CONTRAST",
+    "SIZE",
+    "SPLIT_ASPECT",
+    "WORK_SIZE",
+    "Digit",
+    "NoSecondLook",
+    "Punctuation",
+    "ShadowOnly",
+    "decode",
+    "is_line",
+    "is_straight",
+    "label_components",
+    "mnist_form",
+    "preprocess",
+    "to_grey",
+    "without_printed_lines",
+]
 
 #: A shadow cast across a photo (:func:`_without_shadow`): the paper's background is the closing by a
 #: window this share of the picture's shorter side (at least 9 px), wider than a digit's strokes; the
@@ -94,8 +105,6 @@ SHADOW_LIT_SIDE = 0.35
 #: tall as wide, but a 1's).
 EDGE_LINE = 4
 
-#: Alpha (of 255) below which even the most opaque pixel of a picture is invisible: a blank canvas.
-MIN_OPACITY = 16
 
 SIZE = 28  # the MNIST field
 BOX = 20  # the MNIST digit box inside it
@@ -365,209 +374,6 @@ class Digit:
     box: tuple[int, int, int, int]
     cuts: Callable[[], tuple[tuple[Digit, ...], ...]] | None = field(default=None, compare=False, repr=False)
     joined: Callable[[], tuple[int, Digit]] | None = field(default=None, compare=False, repr=False)
-
-
-# --------------------------------------------------------------------------------------------- decode
-
-
-def decode(data: bytes, work_size: int = WORK_SIZE) -> Image.Image:
-    """Encoded bytes -> an upright, loaded Pillow image (first frame), checked against the size caps.
-
-    Raises ``InputError``: ``empty_body``, ``image_too_large``, ``unsupported_media_type``, ``corrupt_image``.
-    """
-    return _decode(data, work_size)[0]
-
-
-def _too_many_pixels(size: str) -> InputError:
-    """One answer for every image over the pixel limit: Pillow's own decompression-bomb check fires
-    only far above ours (its limit is its own), so its message would state a second limit."""
-    return InputError(
-        "image_too_large", f"the limit is {MAX_IMAGE_PIXELS:,} pixels in all; the image is {size}: {SHRINK_HINT}"
-    )
-
-
-def _bomb_size(bomb: Exception) -> str:
-    """The image's size as Pillow's bomb check names it ("Image size (N pixels) exceeds limit ..."), raised
-    from the header before our own check could read it; else "more than that"."""
-    found = re.search(r"\((\d+) pixels\)", str(bomb))
-    return f"{int(found[1]):,} pixels" if found else "more than that"
-
-
-def _decode(data: bytes, work_size: int) -> tuple[Image.Image, tuple[int, int]]:
-    """:func:`decode`, plus the upright image's full size: JPEGs larger than ``work_size`` are decoded
-    at 1/2, 1/4 or 1/8 scale directly by libjpeg, so the returned image may be smaller than that."""
-    if not data:
-        raise InputError("empty_body", "the request body is empty: send an image")
-    if len(data) > MAX_IMAGE_BYTES:
-        raise too_large(len(data))
-    try:
-        image = Image.open(io.BytesIO(data), formats=FORMATS)  # reads the header only
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as bomb:
-        raise _too_many_pixels(_bomb_size(bomb)) from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
-        if sniff(data):  # Pillow's message names the buffer object's address: not for the answer
-            detail = "" if isinstance(exc, UnidentifiedImageError) else f" ({exc})"
-            raise InputError("corrupt_image", f"the image data is damaged and cannot be decoded{detail}") from None
-        raise InputError(
-            "unsupported_media_type",
-            "the body is not an image in a supported format (PNG, JPEG, WebP, BMP, GIF, TIFF)",
-        ) from None
-    width, height = image.size
-    if width * height > MAX_IMAGE_PIXELS:
-        raise _too_many_pixels(f"{width * height:,} pixels ({width}x{height})")
-    if width < 1 or height < 1:
-        raise InputError("corrupt_image", "the image has no pixels")
-    try:
-        factor = _work_factor(width, height, work_size)
-        if image.format in ("JPEG", "MPO") and factor >= 2:
-            # libjpeg scales by 1/2, 1/4 or 1/8 while the result still covers the requested size.
-            mode = "L" if image.mode in ("L", "RGB") else image.mode
-            image.draft(mode, (ceil(width / factor), ceil(height / factor)))
-        image.seek(0)  # animated GIF / multi-page TIFF: the first frame
-        image.load()
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as bomb:
-        raise _too_many_pixels(_bomb_size(bomb)) from None
-    except (OSError, SyntaxError, ValueError, EOFError, IndexError, MemoryError) as exc:
-        raise InputError("corrupt_image", f"the image data is damaged or truncated ({exc})") from None
-    upright = image
-    if "exif" in image.info or image.format == "TIFF":  # where an orientation tag can be
-        with contextlib.suppress(Exception):  # a malformed EXIF block: keep the pixels as stored
-            upright = ImageOps.exif_transpose(image) or image
-    if upright.size != image.size:  # rotated by 90 or 270 degrees
-        width, height = height, width
-    return upright, (width, height)
-
-
-# ----------------------------------------------------------------------------------------- grey levels
-
-
-def _bands(image: Image.Image) -> tuple[Image.Image, Image.Image | None]:
-    """Any Pillow mode -> (grey as ``L``, or ``F`` (32-bit float, 0-255) for deep images; alpha or ``None``)."""
-    mode = image.mode
-    if _transparent(image):
-        image = image if mode in ("LA", "RGBA") else image.convert("RGBA")
-        return image.convert("L"), image.getchannel("A")
-    if mode == "L":
-        return image, None
-    if mode.startswith("I") or mode == "F":
-        return Image.fromarray(_scale_to_8bit(np.asarray(image), mode)), None
-    try:
-        return image.convert("L"), None  # 1, P, RGB, CMYK, YCbCr, ...
-    except ValueError:
-        return image.convert("RGB").convert("L"), None
-
-
-def _transparent(image: Image.Image | np.ndarray) -> bool:
-    """Whether a picture (a Pillow image, or an array such as a canvas's RGBA) has an alpha channel."""
-    if isinstance(image, np.ndarray):
-        return image.ndim == 3 and image.shape[2] == 4
-    return image.mode in ("LA", "RGBA", "RGBa", "La", "PA") or (image.mode == "P" and "transparency" in image.info)
-
-
-def _scale_to_8bit(values: np.ndarray, mode: str) -> np.ndarray:
-    """High-bit-depth grey values -> float32 0-255, keeping absolute contrast where the range is known.
-
-    16-bit images are divided by 257 (65535 -> 255). 32-bit integer and float images have no fixed range:
-    values already within 0-1 or 0-255 are taken as such, anything else is stretched from min to max.
-    """
-    v = values.astype(np.float32)
-    if not np.isfinite(v).all():
-        v = np.nan_to_num(v, nan=0.0, posinf=0.0, neginf=0.0)
-    lo, hi = float(v.min()), float(v.max())
-    if mode.startswith("I;16"):
-        return v / 257.0
-    if lo >= 0 and hi <= 1.0 and mode == "F":
-        return v * 255.0
-    if lo >= 0 and hi <= 255.0:
-        return v
-    if lo >= 0 and hi <= 65535.0 and mode != "F":
-        return v / 257.0
-    return (v - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(v)
-
-
-def _work_factor(width: int, height: int, work_size: int) -> int:
-    """The whole factor that brings a picture nearest to ``work_size`` squared pixels (1: keep its size)."""
-    return max(1, round((width * height) ** 0.5 / work_size))
-
-
-def _resize_for_work(image: Image.Image, work_size: int) -> Image.Image:
-    """Reduce to about ``work_size`` squared pixels (or enlarge tiny images to ``MIN_WORK_SIZE``)."""
-    longest = max(image.size)
-    if longest < MIN_WORK_SIZE:
-        scale = MIN_WORK_SIZE / longest
-        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-        return image.resize(size, Image.Resampling.BICUBIC)
-    factor = _work_factor(image.width, image.height, work_size)
-    return image.reduce(factor) if factor > 1 else image
-
-
-def _composite(grey: Image.Image, alpha: Image.Image) -> Image.Image:
-    """Flatten grey + alpha so that transparent pixels become background (``L``).
-
-    Ink is a minority of any picture of a digit. So when most pixels are visible, the picture has a
-    background of its own (a photo with transparent padding): transparent pixels get its dominant
-    (median) grey. When few are, the visible pixels are the drawing itself (a canvas stroke, the
-    shape anti-aliased through alpha): transparent pixels get the extreme opposite of its grey
-    (black behind a light stroke, white behind a dark one). Opacity counts relative to the most
-    opaque pixel: a drawing made with a semi-transparent brush is a drawing, not a blank canvas.
-    """
-    opacity = alpha.histogram()
-    if not any(opacity[:250]):  # opaque: the alpha channel carries nothing
-        return grey
-    most = max(level for level, count in enumerate(opacity) if count or level == 0)
-    if most < MIN_OPACITY:
-        return Image.new("L", grey.size, 0)  # (nearly) fully transparent: blank
-    if most < 255:
-        # A semi-transparent brush (every stroke pixel at alpha 77, say) is ink all the same: its most
-        # opaque pixels are the brush at full strength, so the alpha is stretched to reach 255.
-        alpha = alpha.point([min(255, round(level * 255 / most)) for level in range(256)])
-        opacity = alpha.histogram()
-    visible = sum(opacity[128:])
-    darkest, lightest = grey.getextrema()
-    if darkest == lightest:  # one colour under the alpha (a canvas stroke): the median is that colour
-        median = darkest
-    else:
-        shown = np.cumsum(np.bincount(np.asarray(grey)[np.asarray(alpha) >= 128], minlength=256))
-        median = int(np.searchsorted(shown, visible / 2))
-    background = median if visible > grey.width * grey.height / 2 else 255 if median < 128 else 0
-    return Image.composite(grey, Image.new("L", grey.size, background), alpha)
-
-
-def to_grey(image: Image.Image | np.ndarray, work_size: int = WORK_SIZE) -> np.ndarray:
-    """A Pillow image or an array (``(H, W)``, ``(H, W, 3)`` or ``(H, W, 4)``, e.g. a canvas's RGBA) ->
-    float32 grey levels 0-255 at working size, transparency flattened.
-
-    Grey and alpha are resized apart, then flattened: resizing them together, Pillow would
-    premultiply and un-premultiply the alpha around the resize, twice the work for the same picture
-    wherever the colour under a soft edge is uniform (a canvas stroke, transparent padding).
-    """
-    if isinstance(image, np.ndarray):
-        image = _array_to_image(image)
-    grey, alpha = _bands(image)
-    grey = _resize_for_work(grey, work_size)
-    if alpha is not None:
-        grey = _composite(grey, _resize_for_work(alpha, work_size))
-    return np.asarray(grey, dtype=np.float32)
-
-
-def _array_to_image(array: np.ndarray) -> Image.Image:
-    """An array -> an 8-bit Pillow image: uint8 as is, booleans as 0/255, other numbers must lie within
-    0-255 and are rounded."""
-    a = np.asarray(array)
-    if a.ndim == 3 and a.shape[2] == 1:
-        a = a[..., 0]
-    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (3, 4)) or a.size == 0:
-        raise InputError("invalid_pixels", f"an image array must be (H, W), (H, W, 3) or (H, W, 4), not {a.shape}")
-    if a.dtype == np.bool_:
-        a = a.astype(np.uint8) * 255
-    elif a.dtype != np.uint8:
-        if not np.issubdtype(a.dtype, np.number):
-            raise InputError("invalid_pixels", f"pixel values must be numbers, not {a.dtype}")
-        a = a.astype(np.float32)
-        if not np.isfinite(a).all() or float(a.min()) < 0 or float(a.max()) > 255:
-            raise InputError("invalid_pixels", "pixel values must be finite numbers from 0 to 255")
-        a = np.rint(a).astype(np.uint8)  # the same picture as uint8 gives the same digits
-    return Image.fromarray(a)
 
 
 # ------------------------------------------------------------------------------------------------ ink

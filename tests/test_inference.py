@@ -600,6 +600,8 @@ def test_archive_ships_this_checkouts_handlers() -> None:
     assert package == [
         "__init__.py",
         "contract.py",
+        "decoding.py",
+        "grey_levels.py",
         "inference.py",
         "network.py",
         "npy.py",
