@@ -50,16 +50,41 @@ import functools
 import io
 import itertools
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from math import ceil
 from typing import NamedTuple
 
 import numpy as np
 from PIL import Image, ImageDraw
 
+from .components import (
+    MIN_DIGIT_HEIGHT,
+    MIN_DIGIT_PIXELS,
+    MIN_DIGIT_SHARE,
+    _clear_of_edge,
+    _Component,
+    _least_height,
+    _merge,
+    _overlap,
+    _pixels,
+    label_components,
+)
 from .contract import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, InputError, where
 from .decoding import WORK_SIZE, _decode, _work_factor, decode
 from .grey_levels import _array_to_image, _bands, _transparent, to_grey
+from .paper import _RIDGE, MIN_CONTRAST, NOISE_SIGMAS, _fit_background, _mad_sigma, _median, _otsu
+from .rendering import (
+    BOX,
+    MIN_DIGIT_CONTRAST,
+    SIZE,
+    Digit,
+    _dilate,
+    _moved,
+    _shifted,
+    _with_boxes,
+    render_digit,
+    stroke_width,
+)
 from .shadow_edge import EDGE_RESIDUE_SHARE, turned_back_points, without_shadow_edge
 
 __all__ = [
@@ -106,14 +131,6 @@ SHADOW_LIT_SIDE = 0.35
 EDGE_LINE = 4
 
 
-SIZE = 28  # the MNIST field
-BOX = 20  # the MNIST digit box inside it
-#: MNIST's stroke width in pixels of the 20-pixel box, as :func:`stroke_width` measures it on the
-#: thresholded strokes at working size: median 2.5, quartiles 2.0 and 2.9 over validation digits.
-#: Strokes thinner than MNIST's lower quartile (a pen line in a photo, a thin brush) are thickened.
-MNIST_STROKE = 2.5
-THIN_STROKE = 2.0
-
 #: Strokes thinner than this at working size (as :func:`stroke_width` measures: 2 for any line one or
 #: two pixels wide, 3 for three) are hairlines, thresholded with hysteresis down to this share of the
 #: ink threshold (:func:`_hysteresis`); thicker strokes keep the faint pixels down to that share that
@@ -123,12 +140,6 @@ THIN_STROKE = 2.0
 #: "34989" in a font of the benchmark was read "3498").
 HAIRLINE = 2.5
 HYSTERESIS = 0.5
-MIN_CONTRAST = 20.0  # grey levels (of 255) between paper and ink below which nothing counts as ink
-MIN_DIGIT_CONTRAST = 32.0  # a digit's typical ink must stand out at least this much
-NOISE_SIGMAS = 4.0  # ink must be this many noise standard deviations away from the paper
-MIN_DIGIT_HEIGHT = 0.04  # of the working image's size (the side of a square as large): shorter marks are specks
-MIN_DIGIT_PIXELS = 6  # ... and never shorter than this many working pixels
-MIN_DIGIT_SHARE = 0.35  # ... nor than this share of the tallest mark
 SPECK_AREA = 0.03  # components under this fraction of the largest one are specks
 MAX_COMPONENTS = 64  # the largest components considered (noise and text produce hundreds)
 MAX_DIGITS = 16
@@ -353,123 +364,7 @@ RING_BORDER = 0.9
 RING_BAND = 0.3
 
 
-@dataclass(frozen=True)
-class Digit:
-    """One digit as the network sees it, and where it was found.
-
-    ``pixels``: ``(28, 28)`` uint8, light on dark, MNIST-style. ``box``: ``(x0, y0, x1, y1)`` in pixels
-    of the upright input image (after EXIF orientation), ``x1``/``y1`` exclusive.
-
-    ``cuts``: for a mark wide enough to be several digits that touch, renders the ways to cut it into
-    digits (each way a tuple of digits, left to right). Whether to cut is for the classifier to say
-    (``model.inference``), and it calls this only for a mark it is unsure of as one digit: rendering
-    the cuts costs about as much as the rest of the preprocessing.
-
-    ``joined``: for the first of marks side by side whose columns overlap, each the next one's (the
-    rings and the slash of a % typed apart), renders them as one mark: ``(how many marks, the mark)``.
-    Whether they are one symbol is for the classifier to say.
-    """
-
-    pixels: np.ndarray
-    box: tuple[int, int, int, int]
-    cuts: Callable[[], tuple[tuple[Digit, ...], ...]] | None = field(default=None, compare=False, repr=False)
-    joined: Callable[[], tuple[int, Digit]] | None = field(default=None, compare=False, repr=False)
-
-
 # ------------------------------------------------------------------------------------------------ ink
-
-
-@functools.lru_cache(maxsize=16)
-def _surface_terms(h: int, w: int) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """For an image of ``h`` x ``w``: the sampling step, the quadratic design matrix of the sample grid,
-    each sample's outer product of its design row (so a weighted normal matrix is one product), the
-    grid's border ring, and the x and y coordinates of every pixel (cached: uploads share sizes)."""
-    step = max(1, min(round(max(h, w) / 32), min(h, w) // 4))  # four rows of samples or more in a strip
-    ys = np.arange(step // 2, h, step, dtype=np.float64) / h - 0.5
-    xs = np.arange(step // 2, w, step, dtype=np.float64) / w - 0.5
-    yy, xx = np.meshgrid(ys, xs, indexing="ij")
-    design = np.stack([np.ones_like(xx), xx, yy, xx * xx, xx * yy, yy * yy], axis=-1).reshape(-1, 6)
-    outer = (design[:, :, None] * design[:, None, :]).reshape(-1, 36)
-    ring = np.zeros(yy.shape, dtype=bool)
-    ring[:2], ring[-2:], ring[:, :2], ring[:, -2:] = True, True, True, True
-    fx = (np.arange(w, dtype=np.float32) + 0.5) / w - 0.5
-    fy = (np.arange(h, dtype=np.float32) + 0.5) / h - 0.5
-    return step, design, outer, ring.ravel(), fx, fy
-
-
-_RIDGE = 1e-6 * np.eye(6)
-
-
-def _fit_background(grey: np.ndarray) -> tuple[np.ndarray, float]:
-    """Robust quadratic surface through the paper -> (``grey`` minus that surface, noise sigma of the paper).
-
-    Fitted on a coarse grid of samples, starting from the image's border (paper almost everywhere,
-    whatever the polarity or the amount of ink), then refitted to every sample close to the current
-    surface, so the ink (far from it, on either side) is left out. A quadratic follows lighting
-    gradients and vignetting but cannot bend into strokes.
-    """
-    h, w = grey.shape
-    step, design, outer, ring, fx, fy = _surface_terms(h, w)
-    offset = step // 2
-    samples = grey[offset::step, offset::step].astype(np.float64).ravel()
-    border = samples[ring]
-    level = border[0]
-    if (border == level).all():
-        # A digital picture (a canvas, a clean scan): the border is one grey level, and the fit below
-        # would return that constant but for a fraction of a level (anti-aliased samples): skip it.
-        residual = samples - level
-        return grey - np.float32(level), _mad_sigma(residual[np.abs(residual) <= MIN_CONTRAST / 2])
-    # The border's own outliers (a stroke crossing it) are left out by the median of the ring: of the
-    # medians of the step-wide blocks along the edges, not of the samples, which a printed grid whose
-    # spacing is a multiple of the step can put all on its lines (squared paper 28 px apart, step 7).
-    level = _median(_edge_blocks(grey, step))
-    keep = ring & (np.abs(samples - level) <= max(3.0 * _mad_sigma(border), MIN_CONTRAST / 2))
-    coef = np.zeros(6)
-    sigma = 1.0
-    for _ in range(4):
-        weight = keep.astype(np.float64)  # least squares over the kept samples
-        coef = np.linalg.solve((weight @ outer).reshape(6, 6) + _RIDGE, (weight * samples) @ design)
-        residual = samples - design @ coef
-        sigma = _mad_sigma(residual[keep])
-        new_keep = np.abs(residual) <= max(3.0 * sigma, MIN_CONTRAST / 2)
-        if (new_keep == keep).all():
-            break
-        keep = new_keep
-    # Subtract it from every pixel, term by term (the x and y parts are separable).
-    row = (coef[0] + coef[1] * fx + coef[3] * fx * fx).astype(np.float32)
-    col = (coef[2] * fy + coef[5] * fy * fy).astype(np.float32)
-    residual = grey - row[None, :]
-    residual -= col[:, None]
-    if abs(coef[4]) > 1e-3:
-        residual -= np.float32(coef[4]) * np.outer(fy, fx)
-    return residual, sigma
-
-
-def _edge_blocks(grey: np.ndarray, step: int) -> np.ndarray:
-    """The median of each ``step`` x ``step`` block in the two block rows and columns along the edges."""
-    h, w = grey.shape
-    rows, cols = h // step * step, w // step * step
-    bands = [grey[: 2 * step, :cols], grey[rows - 2 * step : rows, :cols]]
-    bands += [grey[:rows, : 2 * step].T, grey[:rows, cols - 2 * step : cols].T]
-    blocks = [band.reshape(2, step, -1, step).transpose(0, 2, 1, 3).reshape(-1, step * step) for band in bands]
-    return np.median(np.concatenate(blocks), axis=1)
-
-
-def _median(values: np.ndarray) -> float:
-    """``np.median`` of a 1-d array without its overhead (it is called a dozen times per image)."""
-    n = values.size
-    k = n // 2
-    if n % 2:
-        return float(np.partition(values, k)[k])
-    part = np.partition(values, (k - 1, k))
-    return float(0.5 * (part[k - 1] + part[k]))
-
-
-def _mad_sigma(values: np.ndarray) -> float:
-    """Noise standard deviation estimated from the median absolute deviation (at least 1 grey level)."""
-    if values.size == 0:
-        return 1.0
-    return max(1.0, 1.4826 * _median(np.abs(values - _median(values))))
 
 
 class Levels(NamedTuple):
@@ -722,154 +617,7 @@ def _across(region: np.ndarray) -> bool:
     return sum(part.area >= SHADOW_SHARE * region.size for part in parts) >= 2
 
 
-_LEVELS = np.arange(256, dtype=np.float64)
-
-
-def _otsu(values: np.ndarray) -> float:
-    """Otsu's threshold of ``values`` (>= 0; 255 and above share the top bin)."""
-    hist = np.bincount(np.minimum(values, 255).astype(np.uint8).ravel(), minlength=256)
-    weight = np.cumsum(hist)
-    total = float(weight[-1])
-    if total == 0:
-        return 0.0
-    mass = np.cumsum(hist * _LEVELS)
-    w0 = weight[:-1].astype(np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):  # 0/0 where a side is empty: not a split
-        between = (mass[-1] * w0 / total - mass[:-1]) ** 2 / (w0 * (total - w0))
-    return float(np.argmax(np.fmax(between, 0.0))) + 0.5
-
-
 # ------------------------------------------------------------------------------- connected components
-
-
-@dataclass(frozen=True)
-class _Runs:
-    """The horizontal runs of ink of one labelling (:func:`label_components`): row, first column, column
-    after the last, and the component each belongs to; where a component's pixels lie, row by row."""
-
-    rows: np.ndarray
-    starts: np.ndarray
-    ends: np.ndarray
-    labels: np.ndarray
-
-    def columns(self, labels: list[int], y0: int, y1: int) -> tuple[int, int] | None:
-        """The columns ``(first, after the last)`` holding ink of the components ``labels`` in rows
-        ``y0`` to ``y1 - 1``; ``None`` where they have none there."""
-        pick = (self.rows >= y0) & (self.rows < y1) & np.isin(self.labels, labels)
-        if not pick.any():
-            return None
-        return int(self.starts[pick].min()), int(self.ends[pick].max())
-
-
-@dataclass
-class _Component:
-    labels: list[int]
-    x0: int
-    y0: int
-    x1: int
-    y1: int
-    area: int
-    anchor: int = 0  # height of the tallest original component in it (a stack of specks has a small one)
-    #: The labelling's runs, where its ``labels`` are known to be theirs (:func:`_gap_beside`).
-    runs: _Runs | None = field(default=None, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        self.anchor = self.anchor or self.height
-
-    @property
-    def width(self) -> int:
-        return self.x1 - self.x0
-
-    @property
-    def box(self) -> tuple[int, int, int, int]:
-        return self.x0, self.y0, self.x1, self.y1
-
-    @property
-    def height(self) -> int:
-        return self.y1 - self.y0
-
-
-def label_components(mask: np.ndarray) -> tuple[np.ndarray, list[_Component]]:
-    """8-connected components of a boolean image -> (label image, components); label 0 is background.
-
-    Vectorised run-length labelling: horizontal runs of ink are the nodes, runs in adjacent rows that
-    touch (diagonally included) are the edges; across every edge the larger root is hooked onto the
-    smaller one and paths are compressed (pointer jumping) until nothing changes. About a millisecond
-    on a working-size image, and no scipy needed.
-    """
-    h, w = mask.shape
-    padded = np.zeros((h, w + 2), dtype=bool)
-    padded[:, 1:-1] = mask
-    edges = np.flatnonzero(padded[:, 1:] != padded[:, :-1])  # run starts and ends (exclusive) alternate
-    rows, cols = np.divmod(edges[0::2], w + 1)
-    starts, ends = cols, edges[1::2] - rows * (w + 1)
-    n = rows.size
-    if n == 0:
-        return np.zeros((h, w), dtype=np.int32), []
-    stride = w + 2  # keys that order runs by row, then column, with rows never overlapping
-    start_key = rows * stride + starts
-    end_key = start_key + (ends - starts)
-    # Runs j in the next row touching run i: ends[j] >= starts[i] and starts[j] <= ends[i].
-    first = np.searchsorted(end_key, start_key + stride, side="left")
-    last = np.searchsorted(start_key, end_key + stride, side="right")
-    counts = np.maximum(last - first, 0)
-    src = np.repeat(np.arange(n), counts)
-    offsets = np.repeat(np.cumsum(counts) - counts, counts)
-    dst = np.repeat(first, counts) + (np.arange(src.size) - offsets)
-    label = np.arange(n)
-    while True:  # hook each root onto the smaller root across every edge, then compress the paths
-        a, b = label[src], label[dst]
-        differ = a != b
-        if not differ.any():
-            break
-        np.minimum.at(label, np.maximum(a[differ], b[differ]), np.minimum(a[differ], b[differ]))
-        while True:
-            jumped = label[label]
-            if np.array_equal(jumped, label):
-                break
-            label = jumped
-    # Every root is its component's first run (the smallest index): number them 1.. in raster order.
-    numbers = np.cumsum(label == np.arange(n))
-    compact = numbers[label]
-    lengths = ends - starts
-    count = int(numbers[-1])
-    area = np.bincount(compact, weights=lengths, minlength=count + 1)[1:].astype(np.int64)
-    x0 = np.full(count + 1, w, dtype=np.int64)
-    y0 = np.full(count + 1, h, dtype=np.int64)
-    x1 = np.zeros(count + 1, dtype=np.int64)
-    y1 = np.zeros(count + 1, dtype=np.int64)
-    np.minimum.at(x0, compact, starts)
-    np.minimum.at(y0, compact, rows)
-    np.maximum.at(x1, compact, ends)
-    np.maximum.at(y1, compact, rows + 1)
-    # Paint the label image: each run's label at its start, minus it just after its end, summed along
-    # the rows (runs in a row never share an end and a start).
-    delta = np.zeros((h, w + 1), dtype=np.int32)
-    row_start = rows * (w + 1)
-    delta.ravel()[row_start + starts] = compact
-    delta.ravel()[row_start + ends] = -compact
-    labels_img = np.cumsum(delta, axis=1, out=delta)[:, :w]
-    runs = _Runs(rows, starts, ends, compact)
-    components = [
-        _Component([i], int(x0[i]), int(y0[i]), int(x1[i]), int(y1[i]), int(area[i - 1]), runs=runs)
-        for i in range(1, count + 1)
-    ]
-    return labels_img, components
-
-
-def _least_height(shape: tuple[int, int]) -> float:
-    """The least height of a digit in a picture of ``shape`` (working pixels): :data:`MIN_DIGIT_HEIGHT`
-    of its size, :data:`MIN_DIGIT_PIXELS` at least."""
-    return max(MIN_DIGIT_HEIGHT * (shape[0] * shape[1]) ** 0.5, MIN_DIGIT_PIXELS)
-
-
-def _clear_of_edge(part: _Component, shape: tuple[int, int]) -> bool:
-    """Whether ``part`` touches no edge of a picture (or window) of ``shape``."""
-    return part.x0 > 0 and part.y0 > 0 and part.x1 < shape[1] and part.y1 < shape[0]
-
-
-def _overlap(a0: int, a1: int, b0: int, b1: int) -> int:
-    return max(0, min(a1, b1) - max(a0, b0))
 
 
 def _belong_together(a: _Component, b: _Component, punctuation: bool = False) -> bool:
@@ -1013,12 +761,6 @@ def _open_four(left: _Component, right: _Component) -> bool:
         and left.y1 <= right.y1 - 0.25 * stem  # ending far above its foot
         and -0.5 * right.width <= right.x0 - left.x1 <= 0.2 * stem  # just left of it, or reaching into it
     )
-
-
-def _merge(a: _Component, b: _Component) -> _Component:
-    box = min(a.x0, b.x0), min(a.y0, b.y0), max(a.x1, b.x1), max(a.y1, b.y1)
-    runs = a.runs if a.runs is b.runs else None
-    return _Component(a.labels + b.labels, *box, a.area + b.area, max(a.anchor, b.anchor), runs)
 
 
 class _TooSmall(InputError):
@@ -1262,96 +1004,6 @@ def _refuse_punctuation(marks: list[_Component], digits: list[_Component]) -> No
                 "it the number would be misread",
                 [mark.box],
             )
-
-
-# ------------------------------------------------------------------------------------------ rendering
-
-
-def _dilate(image: np.ndarray) -> np.ndarray:
-    """3x3 grey-level dilation (the maximum over each pixel's 8 neighbours and itself); a boolean mask
-    grown by a pixel all round."""
-    out = image.copy()
-    np.maximum(out[1:], image[:-1], out=out[1:])
-    np.maximum(out[:-1], image[1:], out=out[:-1])
-    rows = out.copy()
-    np.maximum(out[:, 1:], rows[:, :-1], out=out[:, 1:])
-    np.maximum(out[:, :-1], rows[:, 1:], out=out[:, :-1])
-    return out
-
-
-def stroke_width(mask: np.ndarray) -> float:
-    """Mean stroke width of a boolean image: area / half the number of boundary pixels (4-neighbours)."""
-    area = int(mask.sum())
-    if area == 0:
-        return 0.0
-    inner = mask.copy()
-    inner[1:, :] &= mask[:-1, :]
-    inner[:-1, :] &= mask[1:, :]
-    inner[:, 1:] &= mask[:, :-1]
-    inner[:, :-1] &= mask[:, 1:]
-    inner[0, :] = inner[-1, :] = False
-    inner[:, 0] = inner[:, -1] = False
-    boundary = area - int(inner.sum())
-    return area / max(boundary / 2.0, 1.0)
-
-
-def render_digit(
-    ink: np.ndarray, strokes: np.ndarray, noise: float = 0.0, least: float = MIN_DIGIT_CONTRAST
-) -> np.ndarray | None:
-    """One digit -> 28x28 uint8 the MNIST way; ``None`` when its ink is too faint to be a digit.
-
-    ``ink``: the digit's ink strength (0 = paper) in a window around it, anything else already zeroed;
-    ``strokes``: its thresholded stroke pixels in the same window; ``least``: the core's least strength
-    (:attr:`Levels.least`). Grey levels are kept for
-    anti-aliasing: paper grain below ``noise`` goes to 0 and the typical stroke core to 255. Strokes
-    much thinner than MNIST's (a pen line in a large photo) are thickened. The digit's box is scaled
-    with anti-aliasing (aspect ratio kept) so that its longer side is 20 pixels, then shifted so that
-    its centre of mass is at the centre of the 28x28 field.
-    """
-    core = _percentile(ink[strokes], 90)
-    if core < least:
-        return None
-    rows, cols = np.flatnonzero(strokes.any(axis=1)), np.flatnonzero(strokes.any(axis=0))
-    y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
-    level = (ink[y0:y1, x0:x1] - noise) * (255.0 / max(core - noise, 1e-3))
-    np.minimum(np.maximum(level, 0.0, out=level), 255.0, out=level)
-    h, w = level.shape
-    to_box = BOX / max(h, w)
-    width = stroke_width(strokes[y0:y1, x0:x1]) * to_box  # in pixels of the 20-pixel box
-    if width < THIN_STROKE:  # each 3x3 dilation adds two crop pixels to the width
-        for _ in range(min(12, int(np.ceil((MNIST_STROKE - width) / (2 * to_box))))):
-            level = _dilate(level)
-    size = (max(1, round(w * to_box)), max(1, round(h * to_box)))
-    resample = Image.Resampling.BILINEAR if to_box < 1 else Image.Resampling.BICUBIC
-    small = Image.fromarray(level.astype(np.uint8)).resize(size, resample)
-    return _centre_by_mass(np.asarray(small))
-
-
-def _centre_by_mass(digit: np.ndarray) -> np.ndarray:
-    """Place a (<=20x20) uint8 digit in a 28x28 field with its centre of mass at pixel (14, 14), as MNIST did."""
-    h, w = digit.shape
-    field = np.zeros((SIZE, SIZE), dtype=np.uint8)
-    rows = digit.sum(axis=1, dtype=np.float64)
-    total = float(rows.sum())
-    if total > 0:
-        cy = float(rows @ np.arange(h)) / total
-        cx = float(digit.sum(axis=0, dtype=np.float64) @ np.arange(w)) / total
-    else:
-        cy, cx = (h - 1) / 2, (w - 1) / 2
-    top = min(max(round(SIZE / 2 - cy), 0), SIZE - h)
-    left = min(max(round(SIZE / 2 - cx), 0), SIZE - w)
-    field[top : top + h, left : left + w] = digit
-    return field
-
-
-def _percentile(values: np.ndarray, q: float) -> float:
-    """``np.percentile(values, q)`` (linear interpolation) of a non-empty 1-d array, without its overhead."""
-    position = (values.size - 1) * q / 100
-    low = int(position)
-    high = min(low + 1, values.size - 1)
-    part = np.partition(values, (low, high))
-    a, b, t = float(part[low]), float(part[high]), position - low
-    return b - (b - a) * (1 - t) if t >= 0.5 else a + (b - a) * t  # numpy's own lerp, for the same result
 
 
 # ---------------------------------------------------------------------------------------------- entry
@@ -2164,11 +1816,6 @@ def _frame_lines(components: list[_Component], labels: np.ndarray) -> np.ndarray
     return lines
 
 
-def _pixels(component: _Component, labels: np.ndarray) -> np.ndarray:
-    """``component``'s pixels in its box (boolean, the box's shape)."""
-    return np.isin(labels[component.y0 : component.y1, component.x0 : component.x1], component.labels)
-
-
 def _slashed_zero(ring: _Component, held: list[_Component], labels: np.ndarray) -> bool:
     """Whether ``ring`` holding the marks ``held`` is a thin 0 with its slash apart rather than a ring
     round a digit: what it holds is one straight stroke (its pixels' spread across their main
@@ -2353,10 +2000,6 @@ def _nearer(ink: np.ndarray, low: float) -> tuple[int, int, int, int] | None:
     margin = (y1 - y0) // 2
     box = max(0, x0 - margin), max(0, y0 - margin), min(width, x1 + margin), min(height, y1 + margin)
     return box if 4 * (box[2] - box[0]) * (box[3] - box[1]) <= height * width else None
-
-
-def _moved(box: tuple[int, int, int, int], dx: int, dy: int) -> tuple[int, int, int, int]:
-    return box[0] + dx, box[1] + dy, box[2] + dx, box[3] + dy
 
 
 def _slope(xs: list[float], ys: list[float]) -> float | None:
@@ -2639,26 +2282,6 @@ def _cut(
         cols = np.flatnonzero(piece.any(axis=0))
         parts.append(Digit(pixels, (a + int(cols[0]), int(filled[0]), a + int(cols[-1]) + 1, int(filled[-1]) + 1)))
     return tuple(parts)
-
-
-def _shifted(digit: Digit, dx: int, dy: int) -> Digit:
-    return _with_boxes(digit, lambda box: _moved(box, dx, dy))
-
-
-def _with_boxes(digit: Digit, move: Callable[[tuple[int, int, int, int]], tuple[int, int, int, int]]) -> Digit:
-    """``digit`` (and the digits of its cuts and of its joined marks) with every box passed through ``move``."""
-    cuts, joined = digit.cuts, digit.joined
-
-    def moved_cuts() -> tuple[tuple[Digit, ...], ...]:
-        return tuple(tuple(_with_boxes(part, move) for part in way) for way in cuts())
-
-    def moved_join() -> tuple[int, Digit]:
-        count, mark = joined()
-        return count, _with_boxes(mark, move)
-
-    return Digit(
-        digit.pixels, move(digit.box), None if cuts is None else moved_cuts, None if joined is None else moved_join
-    )
 
 
 def mnist_form(image: Image.Image) -> Digit | None:

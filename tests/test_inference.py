@@ -599,14 +599,17 @@ def test_archive_ships_this_checkouts_handlers() -> None:
             assert shipped == (ROOT / "model" / name).read_bytes(), f"{name} in model.tar.gz is out of date"
     assert package == [
         "__init__.py",
+        "components.py",
         "contract.py",
         "decoding.py",
         "grey_levels.py",
         "inference.py",
         "network.py",
         "npy.py",
+        "paper.py",
         "preprocess.py",
         "refusal.py",
+        "rendering.py",
         "shadow_edge.py",
     ]
 
