@@ -604,13 +604,16 @@ def test_archive_ships_this_checkouts_handlers() -> None:
         "decoding.py",
         "grey_levels.py",
         "inference.py",
+        "ink.py",
         "network.py",
         "npy.py",
         "paper.py",
         "preprocess.py",
+        "printed_lines.py",
         "refusal.py",
         "rendering.py",
         "shadow_edge.py",
+        "shadows.py",
     ]
 
 
