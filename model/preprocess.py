@@ -60,7 +60,6 @@ from PIL import Image, ImageDraw
 from .components import (
     MIN_DIGIT_HEIGHT,
     MIN_DIGIT_PIXELS,
-    MIN_DIGIT_SHARE,
     _clear_of_edge,
     _Component,
     _least_height,
@@ -69,9 +68,21 @@ from .components import (
     _pixels,
     label_components,
 )
-from .contract import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, InputError, where
+from .contract import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, InputError
 from .decoding import WORK_SIZE, _decode, _work_factor, decode
+from .exceptions import (
+    ZOOM_PIXELS,
+    ZOOM_SHARE,
+    NoSecondLook,
+    Punctuation,
+    ShadowOnly,
+    _Faint,
+    _Located,
+    _Sloped,
+    _TooSmall,
+)
 from .grey_levels import _array_to_image, _bands, _transparent, to_grey
+from .grouping import LINE_DIGITS, SPECK_AREA, group_digits
 from .ink import Levels, _strokes, ink_map
 from .paper import _RIDGE, MIN_CONTRAST, _mad_sigma, _median
 from .printed_lines import RULE_EDGE, RULE_SLOPES, RULE_SPAN, RULE_THICKNESS, _near_rows, without_printed_lines
@@ -118,8 +129,6 @@ __all__ = [
 EDGE_LINE = 4
 
 
-SPECK_AREA = 0.03  # components under this fraction of the largest one are specks
-MAX_COMPONENTS = 64  # the largest components considered (noise and text produce hundreds)
 MAX_DIGITS = 16
 SHEET_ASPECT = 0.5  # a sheet of paper's shorter side is at least half its longer one
 #: ... so a sheet lying turned any way fills at least this share of its box (0.44 when twice as long as
@@ -171,61 +180,6 @@ MARGIN_PIECES = 3
 #: A printed line is no wider on average than this share of the picture's width: a pen's 1 cropped close
 #: to its ends is several times wider.
 PRINTED_LINE = 0.01
-#: Punctuation in a number (a mark too short to be a digit: a dot, a comma, a colon, a dash) refuses the
-#: picture where it stands (read without it, "3.14" would be 314): in the gap between two digits, its
-#: centre within this share of their height of the gap's sides, and on the line (from the digits' top
-#: to this share below their foot: a comma hangs below it) ...
-PUNCTUATION_REACH = 0.15
-#: ... or before the first digit (a dash: a minus sign) or after the last, at most this share of the
-#: digit's height from it.
-SIGN_REACH = 0.6
-#: Beside a digit, a small mark is punctuation rather than a piece of it when it is round (a dot, a small
-#: degree sign), or when its centre lies below this share of the digit's height from its top (a comma, a
-#: dash; a broken-off piece of a 5's or a 7's bar is flat and lies above it) ...
-PUNCTUATION_TOP = 0.3
-#: ... and it stands at least this share of the digit's height apart (and 2 working pixels: nearer, a
-#: broken-off end of a stroke, a 3's terminal).
-PUNCTUATION_GAP = 0.03
-#: A speck (under :data:`SPECK_AREA` of the largest mark, 2 working pixels or more) that fills this share
-#: of its box and stands wholly in the gap between two digits, its centre below this share of their height
-#: from their top (on the line's foot, where a decimal point or a comma is written; a speck an MNIST crop
-#: carries from a neighbour sits higher, docs/model.md step 4), is a decimal point or a comma written with
-#: a fine pen, not dust: refused as punctuation too.
-DOT_FILL = 0.6
-DOT_LOW = 0.75
-#: A mark at least this many working pixels across both ways, in a digit's box but apart from its ink
-#: there, may be punctuation tucked under an italic digit's overhang (:func:`_gap_beside`). Smaller, it
-#: is as likely a speck of a photo's grain or the broken-off end of a pencil stroke beside the rest of
-#: it: apart only when the boxes are; a dash or a point excepted (:func:`_dash`, :func:`_point`: typed
-#: small, a minus sign is a pixel or two tall and a point two or three across, a pixel from a digit).
-TUCKED_MARK = 4
-#: A dash or a minus sign is at least this much wider than tall (a bold face's hyphen is stubby, under
-#: twice as wide as tall), its centre from :data:`PUNCTUATION_TOP` of a digit's height to :data:`DOT_LOW`.
-DASH_ASPECT = 1.25
-#: A mark off the line beside a digit (a degree sign, an exponent, a long comma) is under this share of
-#: its height ...
-OFF_LINE_HEIGHT = 0.6
-#: ... and its foot lies above, or its top below, this share of the digit's height from its top
-#: (digits of a number stand on one line, give or take a tenth of their height).
-OFF_LINE = 0.5
-#: A number of at least this many marks whose line slopes by :data:`LINE_SLOPE` or more is turned level
-#: before its digits are read; the line runs through the centres of the marks at least
-#: :data:`OFF_LINE_HEIGHT` as tall as the tallest (a degree sign, an exponent stand off it). A number
-#: of two is left: a line through two centres is no better than where each digit's shape puts its
-#: centre (10 % of level pairs of MNIST digits slope by more than 10 degrees; old-style figures, a 5
-#: descending and a 6 rising, by more than 14) ...
-LINE_DIGITS = 3
-#: ... at least this many degrees (the network learnt digits turned by up to 10) ...
-LINE_SLOPE = 8.0
-#: ... and at most this many (steeper, the marks stand more above each other than beside).
-MAX_LINE_SLOPE = 40.0
-#: Marks too small for digits at the working size, in a picture reduced to it, are looked at again in
-#: a crop of the picture around them (``preprocess``) when they are at least this many of its pixels
-#: tall (shorter, a speck stays a speck) ...
-ZOOM_PIXELS = 16
-#: ... and the crop (the marks and as much again on every side) is at most this share of the picture's
-#: longer side.
-ZOOM_SHARE = 0.5
 #: A number of two digits or more found in a photo (a picture reduced to the working size), its digits
 #: this many working pixels tall or less, is looked at again in a crop of the picture around it (half
 #: their height on every side, at most :data:`ZOOM_SHARE` of the picture) for punctuation: a decimal
@@ -257,12 +211,6 @@ TABLE_LEVEL = 4.0
 #: keeps to the picture's margins, this share of it along each side: a digit cropped close, at the
 #: edge too, crosses the middle.
 TABLE_MARGIN = 0.25
-#: A line drawn under the digits is no piece of them: a bar no taller than this share of its width ...
-UNDERLINE_FLAT = 0.25
-#: ... under marks at least this many times as tall as it is thick, reaching past them on both sides
-#: by this share of their height (a 2's base drawn apart ends about where its stroke does).
-UNDERLINE_THIN = 3.0
-UNDERLINE_PAST = 0.05
 #: A round or pill-shaped badge or button (a solid disc, digits light on its colour): about as wide as
 #: tall or wider (a digit is taller than wide), itself filling this share of its box or more (strokes
 #: fill less: a ring drawn round a face, a thick 0) ...
@@ -321,395 +269,6 @@ ROUND_RING = 0.8
 #: share of its half-axes wide.
 RING_BORDER = 0.9
 RING_BAND = 0.3
-
-
-# ------------------------------------------------------------------------------- connected components
-
-
-def _belong_together(a: _Component, b: _Component, punctuation: bool = False) -> bool:
-    """Whether two parts are pieces of one broken digit (a pen that skipped, a faint stroke).
-
-    Not when they are far apart vertically, nor when they stand side by side at similar heights
-    (two digits of a number, even a slanted "17" whose bar reaches over the 1). Otherwise yes when one
-    lies mostly over the other horizontally (the detached bar of a 5), or when the gap between them is
-    small for the digit they would form and that digit would not be wider than a digit can be, or
-    when a short piece touches the box of a tall one, or when they are the two strokes of a 4 written
-    open (:func:`_open_four`). With ``punctuation`` (in a number), not when the shorter one is shaped
-    and placed like a mark of its own beside the other (:func:`_apart_beside`: punctuation, a degree
-    sign).
-    """
-    short, tall = sorted((a.height, b.height))
-    x_overlap = _overlap(a.x0, a.x1, b.x0, b.x1)
-    narrower = min(a.width, b.width)
-    if max(a.y0, b.y0) - min(a.y1, b.y1) > 0.25 * tall:
-        return False
-    if _open_four(*sorted((a, b), key=lambda c: c.x0)):
-        return True
-    if short >= 0.6 * tall and _overlap(a.y0, a.y1, b.y0, b.y1) >= 0.3 * short and x_overlap < 0.5 * narrower:
-        return False
-    if x_overlap >= 0.5 * narrower:
-        return True
-    if punctuation and _apart_beside(*sorted((a, b), key=lambda c: c.height)):
-        return False
-    x_gap, y_gap = max(a.x0, b.x0) - min(a.x1, b.x1), max(a.y0, b.y0) - min(a.y1, b.y1)
-    if short < 0.5 * tall and max(x_gap, y_gap) <= 0.1 * tall:
-        return True  # a short stroke touching the box of a tall one: the 5's bar reaching out to the right
-    width = max(a.x1, b.x1) - min(a.x0, b.x0)
-    height = max(a.y1, b.y1) - min(a.y0, b.y0)
-    return width <= 1.2 * height and x_gap <= 0.25 * height
-
-
-def _gap_beside(short: _Component, tall: _Component) -> int:
-    """The columns between ``short`` and ``tall``'s ink in the rows ``short`` spans (and the one above and
-    below): a full stop or a colon's dot tucked under an italic digit's top lies in its box, apart from
-    its ink ("3.14" and "12:30" in an italic face were read 314 and 1230). At least the boxes' gap;
-    only that for a mark under :data:`TUCKED_MARK` across (unless a dash or a point, :func:`_dash`,
-    :func:`_point`: typed small, a minus sign is a pixel or two tall and a point two or three across),
-    and where ``tall``'s ink is not known (its runs, :class:`_Runs`) or lies in other rows."""
-    boxes = max(short.x0, tall.x0) - min(short.x1, tall.x1)
-    dash = short.width >= TUCKED_MARK and _dash(short, tall)
-    small = min(short.width, short.height) < TUCKED_MARK and not (dash or _point(short, tall))
-    if small or tall.runs is None:
-        return boxes
-    if (ink := tall.runs.columns(tall.labels, short.y0 - 1, short.y1 + 1)) is None:
-        return boxes
-    return max(boxes, max(short.x0, ink[0]) - min(short.x1, ink[1]))
-
-
-def _dash(mark: _Component, digit: _Component) -> bool:
-    """Whether ``mark`` is shaped and placed like a dash or a minus sign beside ``digit``: at least
-    :data:`DASH_ASPECT` as wide as tall, its centre in the middle of the digit's height, from
-    :data:`PUNCTUATION_TOP` of it down to :data:`DOT_LOW` (the lowest quarter is a point's; a
-    broken-off end of a stroke at a digit's top or foot is no dash)."""
-    centre = (mark.y0 + mark.y1) / 2
-    middle = digit.y0 + PUNCTUATION_TOP * digit.height <= centre <= digit.y0 + DOT_LOW * digit.height
-    return middle and mark.width >= DASH_ASPECT * mark.height
-
-
-def _point(mark: _Component, digit: _Component) -> bool:
-    """Whether ``mark`` is shaped and placed like a point or a comma beside ``digit``: a solid dot
-    (:func:`_solid_dot`) whose centre lies in the lowest quarter of the digit's height or below it
-    (:data:`DOT_LOW`), where a full stop, a decimal point or a comma is written."""
-    return _solid_dot(mark) and mark.y0 + mark.y1 >= 2 * (digit.y0 + DOT_LOW * digit.height)
-
-
-def _minus_sign(mark: _Component, first: _Component) -> bool:
-    """Whether ``mark`` stands where a minus sign stands before the digit ``first``: a dash
-    (:func:`_dash`) left of its middle, at most :data:`SIGN_REACH` of its height before it, and apart
-    from its ink (an italic digit's box reaches under it)."""
-    return (
-        _dash(mark, first)
-        and mark.x0 + mark.x1 < first.x0 + first.x1
-        and first.x0 - mark.x1 <= SIGN_REACH * first.height
-        and _gap_beside(mark, first) >= 0
-    )
-
-
-def _apart_beside(short: _Component, tall: _Component) -> bool:
-    """Whether ``short``, beside ``tall`` and apart from its ink in its rows (:func:`_gap_beside`,
-    :data:`PUNCTUATION_GAP`), is shaped and placed like a mark of its own rather than a piece of it:
-    punctuation, too short to be a digit, at most 0.8 of its height wide (a minus sign is wide), and
-    round (a dot, a colon's dots, a small degree sign: anywhere) or low (:data:`PUNCTUATION_TOP`: a
-    comma, a dash; a broken-off piece of a 5's or a 7's bar is flat and high); or a mark off the line
-    (:func:`_off_line`: a degree sign, an exponent, a long comma)."""
-    if _gap_beside(short, tall) < max(PUNCTUATION_GAP * tall.height, 2):
-        return False
-    round_ = short.width <= 1.5 * short.height
-    low = short.y0 + short.y1 >= 2 * (tall.y0 + PUNCTUATION_TOP * tall.height)
-    punctuation = short.height < MIN_DIGIT_SHARE * tall.height and short.width <= 0.8 * tall.height
-    return (punctuation and (round_ or low)) or _off_line(short, tall)
-
-
-def _off_line(short: _Component, tall: _Component) -> bool:
-    """Whether ``short`` stands off the line beside ``tall``: as tall as a digit can be but under
-    :data:`OFF_LINE_HEIGHT` of ``tall``'s height, and raised (its foot above :data:`OFF_LINE` of
-    ``tall``'s height from its top: a degree sign, an exponent) or lowered (its top below it: a long
-    comma, a subscript). A small digit of a number stands on the line with the others."""
-    reach = tall.y0 + OFF_LINE * tall.height
-    return MIN_DIGIT_SHARE * tall.height <= short.height < OFF_LINE_HEIGHT * tall.height and (
-        short.y1 <= reach or short.y0 >= reach
-    )
-
-
-def _underline(mark: _Component, parts: list[_Component]) -> bool:
-    """Whether ``mark`` underlines the number the other ``parts`` make (two marks of a digit's height
-    side by side, at least): a flat bar (:data:`UNDERLINE_FLAT`), below all of them (its top under
-    their feet, give or take a tenth of their height), reaching past them on both sides
-    (:data:`UNDERLINE_PAST`), and thin against them (:data:`UNDERLINE_THIN`: the bars of a ``=`` are
-    alike). Under a single digit, a bar apart is as likely its own (a 2's base, a 1's foot: of the
-    55,000 training digits uploaded with rows erased, five 2s lost their base to this rule). Left in,
-    an underline was merged into a digit as a broken piece: an underlined number was refused."""
-    others = [p for p in parts if p is not mark]
-    if not others or mark.height > UNDERLINE_FLAT * mark.width:
-        return False
-    tall = max(p.height for p in others)
-    digits = [p for p in others if p.height >= OFF_LINE_HEIGHT * tall]
-    if not any(a.x1 <= b.x0 for a in digits for b in digits):  # a number: two digits side by side
-        return False
-    return (
-        tall >= UNDERLINE_THIN * mark.height
-        and mark.y0 >= max(p.y1 for p in others) - 0.1 * tall
-        and mark.x0 <= min(p.x0 for p in others) - UNDERLINE_PAST * tall
-        and mark.x1 >= max(p.x1 for p in others) + UNDERLINE_PAST * tall
-    )
-
-
-def _open_four(left: _Component, right: _Component) -> bool:
-    """Whether ``left`` and ``right`` are the two strokes of a 4 written open: an L-shaped stroke that
-    ends half way down, and just right of it (its bar may reach into the stem's columns, as a segment
-    display draws a 4) a straight stem going on well below it. Side by side digits of a number stand
-    on one baseline; this stroke ends far above the stem's foot."""
-    stem = right.height
-    return (
-        right.width <= 0.35 * stem  # a straight stem
-        and left.height >= 0.35 * stem
-        and left.y0 <= right.y0 + 0.3 * stem  # starting about as high as the stem or higher
-        and left.y1 <= right.y1 - 0.25 * stem  # ending far above its foot
-        and -0.5 * right.width <= right.x0 - left.x1 <= 0.2 * stem  # just left of it, or reaching into it
-    )
-
-
-class _TooSmall(InputError):
-    """``no_digit_found``: a few marks, each too short for a digit at the working size; ``box``: the
-    box holding them, in working pixels (:func:`preprocess` looks closer there)."""
-
-    def __init__(self, box: tuple[int, int, int, int]) -> None:
-        super().__init__(
-            "no_digit_found",
-            f"no digit found: the only marks are specks too small to be digits (a digit is at least "
-            f"{MIN_DIGIT_HEIGHT:.0%} of the picture's size, and {ZOOM_PIXELS} pixels tall); if digits are "
-            "written small in it, crop the picture closer to them",
-        )
-        self.box = box
-
-    def moved(self, move: Callable[[tuple[int, int, int, int]], tuple[int, int, int, int]]) -> _TooSmall:
-        """The same refusal, its box moved by ``move``."""
-        return _TooSmall(move(self.box))
-
-
-class _Located(InputError):
-    """A refusal naming marks of the picture: ``message`` with ``{where}`` standing for where they are
-    (:func:`model.contract.where`), their ``boxes`` in working pixels until :func:`preprocess` maps them to the
-    picture's (:meth:`moved`), as each step that reads a part of the picture does."""
-
-    def __init__(self, code: str, message: str, boxes: list[tuple[int, int, int, int]]) -> None:
-        super().__init__(code, message.format(where=where(boxes)))
-        self.template, self.boxes = message, boxes
-
-    def moved(self, move: Callable[[tuple[int, int, int, int]], tuple[int, int, int, int]]) -> _Located:
-        """The same refusal, its boxes moved by ``move``."""
-        return type(self)(self.code, self.template, [move(box) for box in self.boxes])
-
-
-class Punctuation(_Located):
-    """``not_a_digit``: a short mark beside the digits of a number, a decimal point, a colon, a comma or
-    a sign (:func:`_refuse_punctuation`): a mark seen, which only the shadow's second look may undo
-    (:data:`model.inference.UNDO_PUNCTUATION`)."""
-
-
-class ShadowOnly(InputError):
-    """``no_digit_found``: a photo blank but for a shadow's edge, which its first look read as a mark; found
-    by the shadow's second look itself (:func:`_past_a_shadow`), which is not taken again
-    (the second looks of :mod:`model.inference`)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__("no_digit_found", message)
-
-
-class NoSecondLook(Exception):
-    """:func:`preprocess` asked for a second look the picture does not offer: with ``shadow_edge``, no
-    photo or no shadow's straight edge across it (:func:`model.shadow_edge.without_shadow_edge`); with
-    ``sheet_level``, no sheet lying turned :data:`SHEET_LEVEL` or more; with ``pair_level``, no two marks
-    on a slope. The first look's answer stands."""
-
-
-class _Faint(Exception):
-    """Faint writing in a photo (:attr:`Levels.faint`, :func:`_nearer`): ``box`` (working pixels) is the
-    part of it to read again at less reduction, where thin faint lines keep more of their contrast."""
-
-    def __init__(self, box: tuple[int, int, int, int]) -> None:
-        self.box = box
-
-    def moved(self, move: Callable[[tuple[int, int, int, int]], tuple[int, int, int, int]]) -> _Faint:
-        """The same, its box moved by ``move``."""
-        return _Faint(move(self.box))
-
-
-class _Sloped(Exception):
-    """The digits stand on a line sloping by ``angle`` degrees (:func:`_slope`): read them turned level."""
-
-    def __init__(self, angle: float) -> None:
-        self.angle = angle
-        self.ink = np.zeros((0, 0), np.float32)  # set by _digits_in: the ink to turn
-
-
-def group_digits(
-    components: list[_Component], image_shape: tuple[int, int], level: bool = False, pair: bool = False
-) -> list[_Component]:
-    """Components -> digits, left to right: drop specks, merge broken strokes, drop marks too short.
-
-    In a number (two digits or more), a small mark standing apart beside a digit is punctuation rather
-    than a piece of it, and refuses the picture where punctuation stands (:func:`_refuse_punctuation`).
-    Beside a single digit, a speck (MNIST's crops carry bits of their neighbours) or a detached piece
-    (a 4's arm, a 7's crossbar, in the digit's box) is likelier: merged; only a minus sign wholly before
-    the digit's box refuses it (:func:`_minus_sign`: "-7" was read 7).
-    With ``level``, raises :class:`_Sloped` for digits on a sloping line, before any of this is judged
-    (with ``pair``, for two marks only: a second look, :data:`LINE_DIGITS`)."""
-    if not components:
-        return []
-    components = sorted(components, key=lambda c: c.area, reverse=True)[:MAX_COMPONENTS]
-    largest = components[0].area
-    parts = [c for c in components if c.area >= max(3, SPECK_AREA * largest)]
-    dots = [c for c in components if 2 <= c.area < SPECK_AREA * largest and _solid_dot(c)]
-    parts = [part for part in parts if not _underline(part, parts)]
-    if not parts:
-        return []
-    digits, _ = _grouped(parts, image_shape, punctuation=False)
-    _refuse_several_lines(digits)  # before a slope is looked for: "123" over "4" was turned and read 4123
-    if level and (len(digits) == 2 if pair else len(digits) >= LINE_DIGITS):
-        # The line through the marks of a digit's height: a degree sign or an exponent stands off it.
-        tallest = max(d.height for d in digits)
-        tall = [d for d in digits if d.height >= OFF_LINE_HEIGHT * tallest]
-        if len(tall) > 1 and (angle := _slope([(d.x0 + d.x1) / 2 for d in tall], [(d.y0 + d.y1) / 2 for d in tall])):
-            raise _Sloped(angle)
-    if len(digits) > 1:
-        digits, marks = _grouped(parts, image_shape, punctuation=True)
-        _refuse_several_lines(digits)
-        _refuse_punctuation(marks, digits)
-        _refuse_punctuation([d for d in dots if _low_in_a_gap(d, digits)], digits)
-        _refuse_off_line(digits)
-    elif len(parts) > 1:
-        alone, marks = _grouped(parts, image_shape, punctuation=True)
-        if len(alone) == 1:  # in its box, a dash is a 7's crossbar short of its stem
-            _refuse_punctuation([m for m in marks if m.x1 <= alone[0].x0 and _minus_sign(m, alone[0])], alone)
-    return digits
-
-
-def _solid_dot(c: _Component) -> bool:
-    """A component that fills its box, about as wide as tall: a pen's dot, not a hairline's piece."""
-    return c.area >= DOT_FILL * c.width * c.height and max(c.width, c.height) <= 2 * min(c.width, c.height)
-
-
-def _low_in_a_gap(dot: _Component, digits: list[_Component]) -> bool:
-    """Whether a speck stands wholly in the gap between two digits, in the lower part of their line:
-    where a decimal point or a comma is written (dropped as a speck, "3.14" was read 314)."""
-    for left, right in itertools.pairwise(digits):
-        top, foot = min(left.y0, right.y0), max(left.y1, right.y1)
-        below = foot + PUNCTUATION_REACH * (foot - top)  # a comma, or a dot a broad pen put on the line
-        centre = (dot.y0 + dot.y1) / 2
-        if left.x1 < dot.x0 and dot.x1 < right.x0 and top + DOT_LOW * (foot - top) <= centre <= below:
-            return True
-    return False
-
-
-def _refuse_several_lines(digits: list[_Component]) -> None:
-    """Raise ``several_lines`` when one mark stands wholly above another that shares some of its columns,
-    neither of them flat (the bars of a ``=`` are a symbol, refused as not a digit): the digits are
-    written on two lines or more (read left to right, "12" over "34" was answered 3142). The digits of
-    one line stand side by side, even on a slope."""
-    upright = [d for d in digits if d.height >= 0.5 * d.width]
-    for a, b in itertools.combinations(upright, 2):
-        upper, lower = sorted((a, b), key=lambda d: d.y0)
-        if upper.y1 <= lower.y0 and _overlap(a.x0, a.x1, b.x0, b.x1) > 0:
-            raise _Located(
-                "several_lines",
-                "the digits stand on more than one line, one above another (marks at {where}): send one "
-                "number per picture, written on one line (or crop the picture to the number: other writing, "
-                "icons or the edge of a table count as lines too)",
-                [upper.box, lower.box],
-            )
-
-
-def _refuse_off_line(digits: list[_Component]) -> None:
-    """Raise ``not_a_digit`` when a mark of the number stands off the line beside its neighbour
-    (:func:`_off_line`): a degree sign ("25°" was answered 250), an exponent written high."""
-    for i, (left, right) in enumerate(itertools.pairwise(digits)):
-        if _off_line(left, right) or _off_line(right, left):
-            raise _Located(
-                "not_a_digit",
-                f"not a digit: of marks {i + 1} and {i + 2} (left to right, at {{where}}), one is small and "
-                "raised or lowered off the line, like a degree sign or an exponent; only the digits 0-9 are "
-                "read, and without it the number would be misread",
-                [left.box, right.box],
-            )
-
-
-def _stacked(a: _Component, b: _Component) -> bool:
-    """Whether two upright bars (each at least twice as tall as wide) stand one over the other, half
-    the narrower one's columns in common: the two halves of a segment display's 1, or of a side of its 0."""
-    upright = a.height >= 2 * a.width and b.height >= 2 * b.width
-    return upright and _overlap(a.x0, a.x1, b.x0, b.x1) >= 0.5 * min(a.width, b.width)
-
-
-def _merged(parts: list[_Component], together: Callable[[_Component, _Component], bool]) -> list[_Component]:
-    """``parts`` with each pair ``together`` merged, until none is (a handful of parts: the quadratic
-    loop is cheap)."""
-    merged = True
-    while merged:
-        merged = False
-        for i in range(len(parts)):
-            for j in range(i + 1, len(parts)):
-                if together(parts[i], parts[j]):
-                    parts[i] = _merge(parts[i], parts[j])
-                    del parts[j]
-                    merged = True
-                    break
-            if merged:
-                break
-    return parts
-
-
-def _grouped(
-    parts: list[_Component], image_shape: tuple[int, int], punctuation: bool
-) -> tuple[list[_Component], list[_Component]]:
-    """``parts`` merged where they belong together (:func:`_belong_together`) -> (the digits, left to
-    right; the marks too short to be one). Upright bars one over the other (:func:`_stacked`) are
-    merged first: a segment display's 1 is two such bars, and beside the next digit one of them alone
-    passed for a broken piece of it ("18" read as one mark)."""
-    parts = _merged(list(parts), lambda a, b: _stacked(a, b) and _belong_together(a, b, punctuation))
-    parts = _merged(parts, lambda a, b: _belong_together(a, b, punctuation))
-    tallest = max(p.height for p in parts)
-    min_height = max(MIN_DIGIT_SHARE * tallest, _least_height(image_shape))
-    digits, marks = [], []
-    for part in parts:
-        (digits if part.height >= min_height and part.anchor >= 0.3 * part.height else marks).append(part)
-    return sorted(digits, key=lambda p: (p.x0 + p.x1) / 2), marks
-
-
-def _refuse_punctuation(marks: list[_Component], digits: list[_Component]) -> None:
-    """Raise ``not_a_digit`` for a mark too short to be a digit that stands where punctuation stands in
-    the number ``digits``, on its line: in the gap between two digits (a decimal point, a comma, a colon,
-    a dash), just before the first (a dash: a minus sign) or just after the last (a full stop, a ring of
-    a %). Dropped as a speck, it would change the number silently. Marks off the line are left out."""
-    for mark in marks:
-        cx, cy = (mark.x0 + mark.x1) / 2, (mark.y0 + mark.y1) / 2
-        for i, (left, right) in enumerate(itertools.pairwise([None, *digits, None])):
-            beside = [d for d in (left, right) if d is not None]
-            h = max(d.height for d in beside)
-            if not min(d.y0 for d in beside) <= cy <= max(d.y1 for d in beside) + PUNCTUATION_REACH * h:
-                continue
-            if left is None and _minus_sign(mark, right):
-                place = "just before the first digit looks like a minus sign or a dash"
-            elif (
-                right is None
-                and cx > (left.x0 + left.x1) / 2
-                and mark.x0 - left.x1 <= SIGN_REACH * h
-                and _gap_beside(mark, left) >= 0
-            ):
-                place = "just after the last digit looks like a full stop or a part of a symbol such as %"
-            elif left and right and left.x1 - PUNCTUATION_REACH * h <= cx <= right.x0 + PUNCTUATION_REACH * h:
-                place = (
-                    f"between digits {i} and {i + 1} (left to right) looks like a decimal point, a comma, "
-                    "a colon or a dash"
-                )
-            else:
-                continue
-            raise Punctuation(
-                "not_a_digit",
-                f"not a digit: a short mark, at {{where}}, {place}; only the digits 0-9 are read, and without "
-                "it the number would be misread",
-                [mark.box],
-            )
 
 
 # ---------------------------------------------------------------------------------------------- entry
@@ -1536,17 +1095,6 @@ def _nearer(ink: np.ndarray, low: float) -> tuple[int, int, int, int] | None:
     margin = (y1 - y0) // 2
     box = max(0, x0 - margin), max(0, y0 - margin), min(width, x1 + margin), min(height, y1 + margin)
     return box if 4 * (box[2] - box[0]) * (box[3] - box[1]) <= height * width else None
-
-
-def _slope(xs: list[float], ys: list[float]) -> float | None:
-    """The angle in degrees (counter-clockwise, as ``Image.rotate`` turns) that levels the line through
-    the centres ``(xs, ys)`` (a least-squares fit, y down), when it slopes by :data:`LINE_SLOPE` to
-    :data:`MAX_LINE_SLOPE` degrees; else ``None``."""
-    x, y = np.asarray(xs) - np.mean(xs), np.asarray(ys) - np.mean(ys)
-    if not (x**2).sum():
-        return None
-    angle = float(np.degrees(np.arctan((x * y).sum() / (x**2).sum())))
-    return angle if LINE_SLOPE <= abs(angle) <= MAX_LINE_SLOPE else None
 
 
 def _turned_back(

@@ -1,0 +1,96 @@
+"""The refusals and signals raised between the steps of :mod:`model.preprocess`: refusals that name
+boxes of the picture (:class:`_Located`, :class:`Punctuation`, :class:`_TooSmall`, :class:`ShadowOnly`),
+moved to the input's pixels as they pass up, and signals to read again (:class:`_Faint`,
+:class:`_Sloped`) or that a second look is not offered (:class:`NoSecondLook`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from .components import MIN_DIGIT_HEIGHT
+from .contract import InputError, where
+
+#: Marks too small for digits at the working size, in a picture reduced to it, are looked at again in
+#: a crop of the picture around them (``preprocess``) when they are at least this many of its pixels
+#: tall (shorter, a speck stays a speck) ...
+ZOOM_PIXELS = 16
+#: ... and the crop (the marks and as much again on every side) is at most this share of the picture's
+#: longer side.
+ZOOM_SHARE = 0.5
+
+
+class _TooSmall(InputError):
+    """``no_digit_found``: a few marks, each too short for a digit at the working size; ``box``: the
+    box holding them, in working pixels (:func:`preprocess` looks closer there)."""
+
+    def __init__(self, box: tuple[int, int, int, int]) -> None:
+        super().__init__(
+            "no_digit_found",
+            f"no digit found: the only marks are specks too small to be digits (a digit is at least "
+            f"{MIN_DIGIT_HEIGHT:.0%} of the picture's size, and {ZOOM_PIXELS} pixels tall); if digits are "
+            "written small in it, crop the picture closer to them",
+        )
+        self.box = box
+
+    def moved(self, move: Callable[[tuple[int, int, int, int]], tuple[int, int, int, int]]) -> _TooSmall:
+        """The same refusal, its box moved by ``move``."""
+        return _TooSmall(move(self.box))
+
+
+class _Located(InputError):
+    """A refusal naming marks of the picture: ``message`` with ``{where}`` standing for where they are
+    (:func:`model.contract.where`), their ``boxes`` in working pixels until :func:`preprocess` maps them to the
+    picture's (:meth:`moved`), as each step that reads a part of the picture does."""
+
+    def __init__(self, code: str, message: str, boxes: list[tuple[int, int, int, int]]) -> None:
+        super().__init__(code, message.format(where=where(boxes)))
+        self.template, self.boxes = message, boxes
+
+    def moved(self, move: Callable[[tuple[int, int, int, int]], tuple[int, int, int, int]]) -> _Located:
+        """The same refusal, its boxes moved by ``move``."""
+        return type(self)(self.code, self.template, [move(box) for box in self.boxes])
+
+
+class Punctuation(_Located):
+    """``not_a_digit``: a short mark beside the digits of a number, a decimal point, a colon, a comma or
+    a sign (:func:`_refuse_punctuation`): a mark seen, which only the shadow's second look may undo
+    (:data:`model.inference.UNDO_PUNCTUATION`)."""
+
+
+class ShadowOnly(InputError):
+    """``no_digit_found``: a photo blank but for a shadow's edge, which its first look read as a mark; found
+    by the shadow's second look itself (:func:`_past_a_shadow`), which is not taken again
+    (the second looks of :mod:`model.inference`)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("no_digit_found", message)
+
+
+class NoSecondLook(Exception):
+    """:func:`preprocess` asked for a second look the picture does not offer: with ``shadow_edge``, no
+    photo or no shadow's straight edge across it (:func:`model.shadow_edge.without_shadow_edge`); with
+    ``sheet_level``, no sheet lying turned :data:`SHEET_LEVEL` or more; with ``pair_level``, no two marks
+    on a slope. The first look's answer stands."""
+
+
+class _Faint(Exception):
+    """Faint writing in a photo (:attr:`Levels.faint`, :func:`_nearer`): ``box`` (working pixels) is the
+    part of it to read again at less reduction, where thin faint lines keep more of their contrast."""
+
+    def __init__(self, box: tuple[int, int, int, int]) -> None:
+        self.box = box
+
+    def moved(self, move: Callable[[tuple[int, int, int, int]], tuple[int, int, int, int]]) -> _Faint:
+        """The same, its box moved by ``move``."""
+        return _Faint(move(self.box))
+
+
+class _Sloped(Exception):
+    """The digits stand on a line sloping by ``angle`` degrees (:func:`_slope`): read them turned level."""
+
+    def __init__(self, angle: float) -> None:
+        self.angle = angle
+        self.ink = np.zeros((0, 0), np.float32)  # set by _digits_in: the ink to turn
