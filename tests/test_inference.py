@@ -603,10 +603,12 @@ def test_archive_ships_this_checkouts_handlers() -> None:
         "contract.py",
         "decoding.py",
         "exceptions.py",
+        "frames.py",
         "grey_levels.py",
         "grouping.py",
         "inference.py",
         "ink.py",
+        "margin_line.py",
         "network.py",
         "npy.py",
         "paper.py",
@@ -617,6 +619,8 @@ def test_archive_ships_this_checkouts_handlers() -> None:
         "rendering.py",
         "shadow_edge.py",
         "shadows.py",
+        "sheets.py",
+        "tables.py",
     ]
 
 
