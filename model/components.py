@@ -41,7 +41,7 @@ class _Component:
     y1: int
     area: int
     anchor: int = 0  # height of the tallest original component in it (a stack of specks has a small one)
-    #: The labelling's runs, where its ``labels`` are known to be theirs (:func:`_gap_beside`).
+    #: The labelling's runs, where its ``labels`` are known to be theirs (:func:`model.punctuation._gap_beside`).
     runs: _Runs | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -24,7 +24,7 @@ ZOOM_SHARE = 0.5
 
 class _TooSmall(InputError):
     """``no_digit_found``: a few marks, each too short for a digit at the working size; ``box``: the
-    box holding them, in working pixels (:func:`preprocess` looks closer there)."""
+    box holding them, in working pixels (:func:`model.preprocess.preprocess` looks closer there)."""
 
     def __init__(self, box: tuple[int, int, int, int]) -> None:
         super().__init__(
@@ -42,8 +42,8 @@ class _TooSmall(InputError):
 
 class _Located(InputError):
     """A refusal naming marks of the picture: ``message`` with ``{where}`` standing for where they are
-    (:func:`model.contract.where`), their ``boxes`` in working pixels until :func:`preprocess` maps them to the
-    picture's (:meth:`moved`), as each step that reads a part of the picture does."""
+    (:func:`model.contract.where`), their ``boxes`` in working pixels until :func:`model.preprocess.preprocess`
+    maps them to the picture's (:meth:`moved`), as each step that reads a part of the picture does."""
 
     def __init__(self, code: str, message: str, boxes: list[tuple[int, int, int, int]]) -> None:
         super().__init__(code, message.format(where=where(boxes)))
@@ -56,13 +56,13 @@ class _Located(InputError):
 
 class Punctuation(_Located):
     """``not_a_digit``: a short mark beside the digits of a number, a decimal point, a colon, a comma or
-    a sign (:func:`_refuse_punctuation`): a mark seen, which only the shadow's second look may undo
+    a sign (:func:`model.punctuation._refuse_punctuation`): a mark seen, which only the shadow's second look may undo
     (:data:`model.inference.UNDO_PUNCTUATION`)."""
 
 
 class ShadowOnly(InputError):
     """``no_digit_found``: a photo blank but for a shadow's edge, which its first look read as a mark; found
-    by the shadow's second look itself (:func:`_past_a_shadow`), which is not taken again
+    by the shadow's second look itself (:func:`model.preprocess._past_a_shadow`), which is not taken again
     (the second looks of :mod:`model.inference`)."""
 
     def __init__(self, message: str) -> None:
@@ -70,15 +70,15 @@ class ShadowOnly(InputError):
 
 
 class NoSecondLook(Exception):
-    """:func:`preprocess` asked for a second look the picture does not offer: with ``shadow_edge``, no
+    """:func:`model.preprocess.preprocess` asked for a second look the picture does not offer: with ``shadow_edge``, no
     photo or no shadow's straight edge across it (:func:`model.shadow_edge.without_shadow_edge`); with
-    ``sheet_level``, no sheet lying turned :data:`SHEET_LEVEL` or more; with ``pair_level``, no two marks
+    ``sheet_level``, no sheet lying turned :data:`model.digits.SHEET_LEVEL` or more; with ``pair_level``, no two marks
     on a slope. The first look's answer stands."""
 
 
 class _Faint(Exception):
-    """Faint writing in a photo (:attr:`Levels.faint`, :func:`_nearer`): ``box`` (working pixels) is the
-    part of it to read again at less reduction, where thin faint lines keep more of their contrast."""
+    """Faint writing in a photo (:attr:`model.ink.Levels.faint`, :func:`model.digits._nearer`): ``box`` (working
+    pixels) is the part of it to read again at less reduction, where thin faint lines keep more of their contrast."""
 
     def __init__(self, box: tuple[int, int, int, int]) -> None:
         self.box = box
@@ -89,7 +89,8 @@ class _Faint(Exception):
 
 
 class _Sloped(Exception):
-    """The digits stand on a line sloping by ``angle`` degrees (:func:`_slope`): read them turned level."""
+    """The digits stand on a line sloping by ``angle`` degrees (:func:`model.grouping._slope`): read them turned
+    level."""
 
     def __init__(self, angle: float) -> None:
         self.angle = angle

@@ -39,7 +39,7 @@ class Levels(NamedTuple):
 
     threshold: float  #: above it a pixel is ink
     low: float  #: above it a pixel touching ink is ink too (:func:`_hysteresis`, :func:`_joins`)
-    least: float  #: a digit's typical ink stands out at least this much (:func:`render_digit`)
+    least: float  #: a digit's typical ink stands out at least this much (:func:`model.rendering.render_digit`)
     faint: bool  #: faint writing (a pencil pressed lightly): followed down to the paper's noise
 
     @property
@@ -74,7 +74,7 @@ def ink_map(grey: np.ndarray, photo: bool = False, sheet: bool = False) -> tuple
     broad = beyond.mean() > SHADOW_SHARE and _edge_share(beyond) > SHADOW_EDGE
     fit = not photo or sigma <= SHADOW_SIGMAS or sigma <= SHADOW_SIGMAS * _grain(grey)  # the surface's noise
     # No writing covers so much light "ink": paper running off the picture beside a table the surface was
-    # fitted to? (A sheet lying wholly in the photo, the table fitted well, is read alone: :func:`_sheet`.)
+    # fitted to? (A sheet lying wholly in the photo, the table fitted well, is read alone: :func:`model.sheets._sheet`.)
     light = not dark and beyond.mean() > SHADOW_SHARE and (_touches_edge(beyond) or not fit)
     missed = photo and (broad or light or not fit)
     if missed and (dark or not beyond.any() or _lit_region(beyond)):  # a shadow? a table?

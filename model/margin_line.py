@@ -34,15 +34,15 @@ def _margin(
     (``labels``: the ink's) to its bottom (within :data:`RULE_EDGE`, or to the ``table`` taken out beyond
     the page, or out by a side), along :data:`RULE_SPAN` of it, beside marks as tall as a digit (in a
     picture of ``shape``) and at most half as tall as the line. With the page's rules too faint to count
-    (:func:`without_printed_lines`), the line was the tallest mark, the digits too short beside it, and it was
-    read as a 1: a 1 is about as tall as the digits beside it. In a ``photo``, a line with no mark beside
-    it, over half the picture's height and running off the page at an end at least (or across a corner
-    of it, leaving by a side), is one too where it is a printed line's width (:data:`PRINTED_LINE`) or
-    lies outside the picture's middle third (a blank page's margin line, in pieces between the rules, was
-    read as a 1 at 0.9; a pen's 1 cropped close is wider, and stands in the middle), and so is one bar
-    from the top to the bottom as wide as :data:`TABLE_MARGIN` of it: the table beside a sheet
-    photographed off centre, only partly ink where the lighting fades it, was read as a 1 at 0.9 with the
-    number beside it too short to count (a new user's trial: 23 of 108 photos)."""
+    (:func:`model.printed_lines.without_printed_lines`), the line was the tallest mark, the digits too short
+    beside it, and it was read as a 1: a 1 is about as tall as the digits beside it. In a ``photo``, a line
+    with no mark beside it, over half the picture's height and running off the page at an end at least (or
+    across a corner of it, leaving by a side), is one too where it is a printed line's width
+    (:data:`PRINTED_LINE`) or lies outside the picture's middle third (a blank page's margin line, in pieces
+    between the rules, was read as a 1 at 0.9; a pen's 1 cropped close is wider, and stands in the middle),
+    and so is one bar from the top to the bottom as wide as :data:`TABLE_MARGIN` of it: the table beside a
+    sheet photographed off centre, only partly ink where the lighting fades it, was read as a 1 at 0.9 with
+    the number beside it too short to count (a new user's trial: 23 of 108 photos)."""
     height, width = labels.shape
     edge, thickness = RULE_EDGE * height, RULE_THICKNESS * max(height, width)
     least = _least_height(shape)

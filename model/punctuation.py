@@ -25,7 +25,7 @@ PUNCTUATION_TOP = 0.3
 #: ... and it stands at least this share of the digit's height apart (and 2 working pixels: nearer, a
 #: broken-off end of a stroke, a 3's terminal).
 PUNCTUATION_GAP = 0.03
-#: A speck (under :data:`SPECK_AREA` of the largest mark, 2 working pixels or more) that fills this share
+#: A speck (under :data:`model.grouping.SPECK_AREA` of the largest mark, 2 working pixels or more) that fills this share
 #: of its box and stands wholly in the gap between two digits, its centre below this share of their height
 #: from their top (on the line's foot, where a decimal point or a comma is written; a speck an MNIST crop
 #: carries from a neighbour sits higher, docs/model.md step 4), is a decimal point or a comma written with
@@ -55,7 +55,7 @@ def _gap_beside(short: _Component, tall: _Component) -> int:
     its ink ("3.14" and "12:30" in an italic face were read 314 and 1230). At least the boxes' gap;
     only that for a mark under :data:`TUCKED_MARK` across (unless a dash or a point, :func:`_dash`,
     :func:`_point`: typed small, a minus sign is a pixel or two tall and a point two or three across),
-    and where ``tall``'s ink is not known (its runs, :class:`_Runs`) or lies in other rows."""
+    and where ``tall``'s ink is not known (its runs, :class:`model.components._Runs`) or lies in other rows."""
     boxes = max(short.x0, tall.x0) - min(short.x1, tall.x1)
     dash = short.width >= TUCKED_MARK and _dash(short, tall)
     small = min(short.width, short.height) < TUCKED_MARK and not (dash or _point(short, tall))

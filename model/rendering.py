@@ -81,7 +81,7 @@ def render_digit(
 
     ``ink``: the digit's ink strength (0 = paper) in a window around it, anything else already zeroed;
     ``strokes``: its thresholded stroke pixels in the same window; ``least``: the core's least strength
-    (:attr:`Levels.least`). Grey levels are kept for
+    (:attr:`model.ink.Levels.least`). Grey levels are kept for
     anti-aliasing: paper grain below ``noise`` goes to 0 and the typical stroke core to 255. Strokes
     much thinner than MNIST's (a pen line in a large photo) are thickened. The digit's box is scaled
     with anti-aliasing (aspect ratio kept) so that its longer side is 20 pixels, then shifted so that

@@ -127,7 +127,7 @@ def _without_shadow(
     a notebook and a hand's fingers cross a table's or a shadow's edge too), has writing crossing its edge
     (:func:`_crossed`: the top of a 7 in the shadow, its stem in the light); not with ``shadow`` false.
 
-    With nothing written in the darker part, it is a table: left to :func:`_table` as ``fitted`` reads
+    With nothing written in the darker part, it is a table: left to :func:`model.tables._table` as ``fitted`` reads
     it, unless ``paper_as_ink`` (the surface was fitted to the table, the paper light "ink" beside it) and
     the lighter part, paper, covers :data:`SHADOW_LIT` of the picture and runs off it (a notebook page
     photographed at an angle, the table along its far side and down the others: its writing was lost in

@@ -78,7 +78,7 @@ class _Sheet(NamedTuple):
     #: coloured badge on a dark screen); if nothing is found in it, it is read as the mark it is.
     tentative: bool = False
     #: How far a sheet lies turned (degrees counter-clockwise, as ``Image.rotate`` turns; -45 to 45): from
-    #: :data:`SHEET_LEVEL` on, a second look reads it turned level, the writing on it with it.
+    #: :data:`model.digits.SHEET_LEVEL` on, a second look reads it turned level, the writing on it with it.
     angle: float = 0.0
 
 
