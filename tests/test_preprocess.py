@@ -355,7 +355,7 @@ def test_a_notebook_page_photographed_at_an_angle_is_read(seed: int, three) -> N
     (the bench's ``notebook_photos``): with the table along the far side and down both others, the paper's
     surface was fitted to the table, the page read as light ink on it and its writing lost, or the
     table's corner left as a mark, or the slanting margin line read as a 1. The table is now taken out
-    with the page's closing as the paper (model.preprocess._without_shadow), the margin line followed at a
+    with the page's closing as the paper (model.shadows._without_shadow), the margin line followed at a
     slant, and the table's thin corners taken out beside writing (docs/model.md, step 3)."""
     picture = images.notebook_photo(three, seed=seed)
     found = preprocess(images.jpeg(picture, 85))
@@ -610,7 +610,7 @@ def test_a_number_on_squared_paper_photographed_is_read(seed: int, three) -> Non
     apart, of four colours): the grid's lines, lit as the paper is, stood out from a threshold chosen
     with them on it where the light was brightest, and its dense crossings were left as hundreds of
     specks; a stroke running along a line was taken out with it (a 1 lost, a 0 in pieces). The lines
-    are now divided out of the picture before its ink is looked for (model.preprocess.
+    are now divided out of the picture before its ink is looked for (model.printed_lines.
     without_printed_lines): each of the number's digits is found, in its place."""
     found = preprocess(images.jpeg(images.squared_photo(three, seed=seed), 85))
     assert len(found) == 3, [digit.box for digit in found]

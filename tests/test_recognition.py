@@ -543,7 +543,7 @@ def test_a_card_with_a_number_written_large_on_it_is_read_alone(degrees: float, 
     enclosed by the card, are 14-22 % of its box: more than a sheet's writing, so the card was taken for
     a mark that is no sheet (a thick 0's hole) and, with its holes, for one turned, and a rectangle
     holding writing as long as 4096's (over twice as wide as tall) for a bar. What a card encloses counts
-    as the card when it is a rectangle, holding writing it may be any length (preprocess.SHEET_WRITTEN,
+    as the card when it is a rectangle, holding writing it may be any length (sheets.SHEET_WRITTEN,
     _writing_across; docs/model.md, step 3)."""
     for text in ("58", "164", "4096", "23"):
         photo = images.jpeg(images.card_on_table(text, degrees, seed=len(text)), 88)
