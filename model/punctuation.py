@@ -1,6 +1,7 @@
 """Punctuation in a number (a decimal point, a comma, a colon, a dash, a minus sign) and marks off the line
 beside a digit, for step 4 of :mod:`model.preprocess`: a short mark apart beside a digit is a mark of its
-own (:func:`_apart_beside`), and punctuation refuses the picture (:func:`_refuse_punctuation`). Numpy only.
+own (:func:`_apart_beside`), and punctuation refuses the picture (:func:`_refuse_punctuation`). Standard
+library only: it measures components (:mod:`model.components`).
 """
 
 from __future__ import annotations
