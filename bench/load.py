@@ -238,10 +238,13 @@ def s3_load(config: StageConfig, uploads: int, users: int, timeout: float = S3_D
 
     def poll() -> None:
         while not done.is_set():
-            now = time.time()
-            for key, items in inbox_records(config, prefix, since).items():
+            found = inbox_records(config, prefix, since)
+            # Stamped when the query has answered, not when it was sent: a query sent before an upload
+            # finished can see its record, and the stamp would then come before the upload's end.
+            seen = time.time()
+            for key, items in found.items():
                 if key not in finished_at and any(item["status"] != "failed" for item in items):
-                    finished_at[key] = now
+                    finished_at[key] = seen
             time.sleep(POLL_S)
 
     poller = threading.Thread(target=poll, daemon=True)
