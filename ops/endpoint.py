@@ -64,6 +64,7 @@ from starlette.routing import Route
 from model.contract import INVOKE_ENDPOINT_MAX_BYTES, JSON, error_body
 from ops.archive import unpack
 from ops.model_source import ModelSourceError, resolve
+from ops.supervise import EXIT_NO_RESTART, START_SECS
 
 log = logging.getLogger("ops.endpoint")
 
@@ -569,6 +570,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    started = time.monotonic()
     args = parse_args(argv)
     configure_logging(args.log_level.upper())
     os.environ["OMP_NUM_THREADS"] = str(args.torch_threads)  # read when the handlers import torch
@@ -608,7 +610,13 @@ def main(argv: list[str] | None = None) -> int:
     server = uvicorn.Server(config)
     log.info("starting", extra={"fields": {"url": f"http://{args.host}:{args.port}", "pid": os.getpid()}})
     server.run()
-    return 1 if container.load_failed else 0
+    if not container.load_failed:
+        return 0
+    # A model that did not load will not load when started again: supervisord is told to leave the
+    # endpoint stopped. It reads the exit code only of a process that stayed up START_SECS (an earlier
+    # exit is a failed start, retried whatever its code), so a quick failure waits that long first.
+    time.sleep(max(0.0, START_SECS - (time.monotonic() - started)))
+    return EXIT_NO_RESTART
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ from ops.emulator import DEFAULT_STATE_DIR, ROOT, Emulator, free_port, port_in_u
 from ops.errors import OpsError
 from ops.model_source import resolve
 from ops.serving_stack import ServingStack
-from ops.supervise import Program, Supervisor, log
+from ops.supervise import GIVEN_UP, Program, Supervisor, log
 
 
 def local_dir() -> Path:
@@ -273,7 +273,7 @@ class Stack:
         supervisor.start_program(service.name)
         if service.health_url:
             try:
-                given_up = lambda: supervisor.state(service.name) == "FATAL"  # noqa: E731
+                given_up = lambda: supervisor.state(service.name) in GIVEN_UP  # noqa: E731
                 wait_http(service.health_url, service.timeout, given_up=given_up)
             except OpsError as exc:
                 raise OpsError(f"{service.name}: {exc}; see {supervisor.log_path(service.name)}") from None

@@ -8,6 +8,8 @@ service's log file and supervisord's own log with a prefix. What supervisord doe
 * a service that exits is started again at once; one that exits again within :data:`START_SECS` is
   retried after 1, 2, 3, ... seconds, and after :data:`START_RETRIES` such failures it is given up
   (``FATAL``) while the others keep running. supervisord logs each of these steps (prefix ``supervise``);
+* a service that exits with :data:`EXIT_NO_RESTART` after it started is left stopped (``EXITED``): it
+  said that starting it again cannot help (the local endpoint, for a model that cannot be loaded);
 * on SIGTERM it stops the services in reverse start order with SIGTERM to each one's process group,
   then SIGKILL after :data:`STOP_WAIT_S` seconds.
 
@@ -42,8 +44,13 @@ from ops.errors import OpsError
 START_SECS = 1
 #: Quick failures in a row after which a service is given up (supervisord's ``startretries``).
 START_RETRIES = 5
+#: The exit code by which a service says that restarting it cannot help (supervisord's ``exitcodes``
+#: with ``autorestart=unexpected``: every other code, 0 too, is restarted as before).
+EXIT_NO_RESTART = 3
 #: Seconds a service gets to stop after SIGTERM before its process group is killed.
 STOP_WAIT_S = 20
+#: supervisord's states of a service that will not run again unless asked to.
+GIVEN_UP = ("FATAL", "EXITED")
 _print_lock = threading.Lock()
 
 
@@ -115,7 +122,8 @@ class Supervisor:
                 "directory": _value(program.cwd),
                 "priority": str(priority * 10),  # start order; supervisord stops in the reverse order
                 "autostart": "false",
-                "autorestart": "true",
+                "autorestart": "unexpected",
+                "exitcodes": str(EXIT_NO_RESTART),
                 "startsecs": str(START_SECS),
                 "startretries": str(START_RETRIES),
                 "stopsignal": "TERM",
@@ -179,14 +187,14 @@ class Supervisor:
             raise OpsError(f"{name} could not be started: {exc.faultString}") from None
 
     def state(self, name: str) -> str:
-        """supervisord's state of ``name``: ``STARTING``, ``RUNNING``, ``BACKOFF``, ``FATAL``, ..."""
+        """supervisord's state of ``name``: ``STARTING``, ``RUNNING``, ``BACKOFF``, ``FATAL``, ``EXITED``, ..."""
         return self._rpc.supervisor.getProcessInfo(name)["statename"]
 
     def wait_running(self, name: str, timeout: float) -> None:
         """Wait until ``name`` has stayed up :data:`START_SECS`; OpsError when it is given up or times out."""
         deadline = time.monotonic() + timeout
         while (state := self.state(name)) != "RUNNING":
-            if state == "FATAL" or time.monotonic() > deadline:
+            if state in GIVEN_UP or time.monotonic() > deadline:
                 raise OpsError(f"{name} did not start ({state}); see {self.log_path(name)}")
             time.sleep(0.1)
 

@@ -34,6 +34,7 @@ from botocore.exceptions import ClientError
 
 from model.contract import INVOKE_ENDPOINT_MAX_BYTES as PAYLOAD_LIMIT
 from ops.emulator import free_port, patched_environ
+from ops.supervise import EXIT_NO_RESTART
 from tests import images
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -362,7 +363,7 @@ def test_an_archive_without_handlers_stops_the_server_with_an_error(tmp_path: Pa
     with tarfile.open(archive, "w:gz") as tar:
         tar.add(tmp_path / "model.pt", arcname="model.pt")
     with serve(archive, tmp_path) as server:
-        assert server.process.wait(60) == 1
+        assert server.process.wait(60) == EXIT_NO_RESTART  # supervisord: do not start it again
     failure = [line for line in server.log_lines() if line["level"] == "CRITICAL"]
     assert (
         failure

@@ -16,8 +16,10 @@ import requests
 
 from chalicelib.config import load
 from ops.emulator import ROOT, Emulator, free_port
+from ops.supervise import EXIT_NO_RESTART
 from tests import images
 from tests.stack_fixtures import wait_for
+from training.package import repack
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -183,6 +185,38 @@ def test_the_whole_system_runs_against_the_real_serving_stack(tmp_path: Path, mo
         _down(env, proc)
     left = [p.info for p in psutil.process_iter(["pid", "cmdline", "cwd"]) if str(tmp_path) in (p.info["cwd"] or "")]
     assert not left, left  # the serving stack (launcher, JVM, workers) ran in tmp_path: nothing of it is left
+
+
+def test_a_model_that_cannot_load_stops_make_up_at_once(tmp_path: Path):
+    """``make up MODEL=<an archive whose weights are another network's>``: the endpoint says why once
+    and is not started again (it exits with ``EXIT_NO_RESTART``), so the stack stops at once with one
+    error line instead of restarting it until supervisord gives up; nothing is left running."""
+    archive = repack(
+        ROOT.parent / "shared" / "cases" / "f2_other_architecture_state_dict.tar.gz", tmp_path / "m.tar.gz"
+    )
+    env = _stack_env(tmp_path / "local")
+    result = subprocess.run(
+        [sys.executable, "-m", "ops.stack", "up", "--model", str(archive)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    out = result.stdout
+    assert result.returncode == 1, out[-3000:]
+    assert out.count("spawned: 'endpoint'") == 1, out[-3000:]
+    assert "holds the weights of another network" in out
+    assert f"exited: endpoint (exit status {EXIT_NO_RESTART}; expected)" in out
+    assert [line for line in out.splitlines() if "error:" in line] == [
+        f"stack    | error: endpoint: given up before http://127.0.0.1:{env['ENDPOINT_PORT']}/ping was healthy; "
+        f"see {tmp_path / 'local' / 'logs' / 'endpoint.log'}"
+    ]
+    assert "Traceback" not in out + result.stderr
+    left = [
+        p.info for p in psutil.process_iter(["pid", "cmdline"]) if str(tmp_path) in " ".join(p.info["cmdline"] or [])
+    ]
+    assert not left, left
 
 
 def test_a_port_in_use_is_one_clear_line(tmp_path: Path, emulator):
