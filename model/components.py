@@ -1,5 +1,5 @@
 """Connected components of an ink mask (:func:`label_components`) and what is measured on them: boxes,
-overlaps, merging, and the least height of a digit (:func:`_least_height`). Numpy only.
+overlaps, merging, and the least height of a digit (:func:`least_height`). Numpy only.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ class _Runs:
 
 
 @dataclass
-class _Component:
+class Component:
     labels: list[int]
     x0: int
     y0: int
@@ -60,7 +60,7 @@ class _Component:
         return self.y1 - self.y0
 
 
-def label_components(mask: np.ndarray) -> tuple[np.ndarray, list[_Component]]:
+def label_components(mask: np.ndarray) -> tuple[np.ndarray, list[Component]]:
     """8-connected components of a boolean image -> (label image, components); label 0 is background.
 
     Vectorised run-length labelling: horizontal runs of ink are the nodes, runs in adjacent rows that
@@ -122,33 +122,33 @@ def label_components(mask: np.ndarray) -> tuple[np.ndarray, list[_Component]]:
     labels_img = np.cumsum(delta, axis=1, out=delta)[:, :w]
     runs = _Runs(rows, starts, ends, compact)
     components = [
-        _Component([i], int(x0[i]), int(y0[i]), int(x1[i]), int(y1[i]), int(area[i - 1]), runs=runs)
+        Component([i], int(x0[i]), int(y0[i]), int(x1[i]), int(y1[i]), int(area[i - 1]), runs=runs)
         for i in range(1, count + 1)
     ]
     return labels_img, components
 
 
-def _least_height(shape: tuple[int, int]) -> float:
+def least_height(shape: tuple[int, int]) -> float:
     """The least height of a digit in a picture of ``shape`` (working pixels): :data:`MIN_DIGIT_HEIGHT`
     of its size, :data:`MIN_DIGIT_PIXELS` at least."""
     return max(MIN_DIGIT_HEIGHT * (shape[0] * shape[1]) ** 0.5, MIN_DIGIT_PIXELS)
 
 
-def _clear_of_edge(part: _Component, shape: tuple[int, int]) -> bool:
+def clear_of_edge(part: Component, shape: tuple[int, int]) -> bool:
     """Whether ``part`` touches no edge of a picture (or window) of ``shape``."""
     return part.x0 > 0 and part.y0 > 0 and part.x1 < shape[1] and part.y1 < shape[0]
 
 
-def _overlap(a0: int, a1: int, b0: int, b1: int) -> int:
+def overlap_length(a0: int, a1: int, b0: int, b1: int) -> int:
     return max(0, min(a1, b1) - max(a0, b0))
 
 
-def _merge(a: _Component, b: _Component) -> _Component:
+def merge_components(a: Component, b: Component) -> Component:
     box = min(a.x0, b.x0), min(a.y0, b.y0), max(a.x1, b.x1), max(a.y1, b.y1)
     runs = a.runs if a.runs is b.runs else None
-    return _Component(a.labels + b.labels, *box, a.area + b.area, max(a.anchor, b.anchor), runs)
+    return Component(a.labels + b.labels, *box, a.area + b.area, max(a.anchor, b.anchor), runs)
 
 
-def _pixels(component: _Component, labels: np.ndarray) -> np.ndarray:
+def component_pixels(component: Component, labels: np.ndarray) -> np.ndarray:
     """``component``'s pixels in its box (boolean, the box's shape)."""
     return np.isin(labels[component.y0 : component.y1, component.x0 : component.x1], component.labels)

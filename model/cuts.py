@@ -1,7 +1,7 @@
-"""A group of marks rendered as one digit (:func:`_render_group`), and the other readings a digit offers
+"""A group of marks rendered as one digit (:func:`render_group`), and the other readings a digit offers
 the classifier (step 4 of :mod:`model.preprocess`): a wide mark cut into digits that touch
-(:attr:`Digit.cuts`, :func:`_cuts`), marks typed apart joined as one symbol (:attr:`Digit.joined`,
-:func:`_with_joins`). Numpy only.
+(:attr:`Digit.cuts`, :func:`find_cuts`), marks typed apart joined as one symbol (:attr:`Digit.joined`,
+:func:`with_joins`). Numpy only.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from dataclasses import replace
 
 import numpy as np
 
-from .components import _Component, _merge, _overlap
+from .components import Component, merge_components, overlap_length
 from .ink import Levels
-from .rendering import SIZE, Digit, _dilate, _shifted, render_digit
+from .rendering import SIZE, Digit, dilate, render_digit, shift_digit
 
 #: Marks whose columns overlap may be one symbol typed apart (``Digit.joined``) when together no wider
 #: than this times their height (a % is about as wide as tall) ...
@@ -23,8 +23,8 @@ JOIN_ASPECT = 1.5
 JOIN_HEIGHTS = 0.75
 
 
-def _render_group(
-    group: _Component, labels: np.ndarray, ink: np.ndarray, levels: Levels
+def render_group(
+    group: Component, labels: np.ndarray, ink: np.ndarray, levels: Levels
 ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray, tuple[int, int]]:
     """A group of components -> (its 28x28 pixels, or ``None`` for a faint smudge; its ink and strokes
     in a window one pixel larger than its box, for the anti-aliased fringe; the window's origin)."""
@@ -32,12 +32,12 @@ def _render_group(
     y0, y1, x0, x1 = max(0, group.y0 - 1), min(height, group.y1 + 1), max(0, group.x0 - 1), min(width, group.x1 + 1)
     window = labels[y0:y1, x0:x1]
     strokes = window == group.labels[0] if len(group.labels) == 1 else np.isin(window, group.labels)
-    own = np.where(_dilate(strokes), ink[y0:y1, x0:x1], 0.0)  # the neighbours' strokes left out
+    own = np.where(dilate(strokes), ink[y0:y1, x0:x1], 0.0)  # the neighbours' strokes left out
     return render_digit(own, strokes, levels.noise, levels.least), own, strokes, (x0, y0)
 
 
-def _with_joins(
-    digits: list[Digit], groups: list[_Component], labels: np.ndarray, ink: np.ndarray, levels: Levels
+def with_joins(
+    digits: list[Digit], groups: list[Component], labels: np.ndarray, ink: np.ndarray, levels: Levels
 ) -> list[Digit]:
     """``digits`` with :attr:`Digit.joined` set on the first of each run of marks that may be one
     symbol typed apart (the rings and the slash of some fonts' %): each mark's columns overlap the next
@@ -49,13 +49,13 @@ def _with_joins(
         end = start + 1
         while (
             end < len(groups)
-            and _overlap(groups[end - 1].x0, groups[end - 1].x1, groups[end].x0, groups[end].x1) > 0
-            and (run := functools.reduce(_merge, groups[start : end + 1])).width <= JOIN_ASPECT * run.height
+            and overlap_length(groups[end - 1].x0, groups[end - 1].x1, groups[end].x0, groups[end].x1) > 0
+            and (run := functools.reduce(merge_components, groups[start : end + 1])).width <= JOIN_ASPECT * run.height
         ):
             end += 1
         heights = [group.height for group in groups[start:end]]
         if end - start > 1 and min(heights) <= JOIN_HEIGHTS * max(heights):
-            run = functools.reduce(_merge, groups[start:end])
+            run = functools.reduce(merge_components, groups[start:end])
             out[start] = replace(out[start], joined=functools.partial(_joined, run, end - start, labels, ink, levels))
             start = end
         else:
@@ -63,8 +63,8 @@ def _with_joins(
     return out
 
 
-def _joined(group: _Component, count: int, labels: np.ndarray, ink: np.ndarray, levels: Levels) -> tuple[int, Digit]:
-    pixels, *_ = _render_group(group, labels, ink, levels)
+def _joined(group: Component, count: int, labels: np.ndarray, ink: np.ndarray, levels: Levels) -> tuple[int, Digit]:
+    pixels, *_ = render_group(group, labels, ink, levels)
     return count, Digit(pixels if pixels is not None else np.zeros((SIZE, SIZE), np.uint8), group.box)
 
 
@@ -77,7 +77,7 @@ CUT_SHIFTS = (-0.3, -0.15, 0.0, 0.15, 0.3)
 MIN_CUT_HEIGHT = 0.4
 
 
-def _cuts(
+def find_cuts(
     ink: np.ndarray, strokes: np.ndarray, levels: Levels, counts: tuple[int, ...], origin: tuple[int, int]
 ) -> tuple[tuple[Digit, ...], ...]:
     """Ways to cut one mark (its ink and strokes in a window at ``origin``) into each of ``counts``
@@ -89,7 +89,7 @@ def _cuts(
     for count in counts:
         for shift in CUT_SHIFTS:
             cut = _cut(ink, strokes, profile, min_height, levels, count, shift)
-            parts = tuple(_shifted(part, *origin) for part in cut)
+            parts = tuple(shift_digit(part, *origin) for part in cut)
             key = tuple(part.box for part in parts)
             if parts and key not in seen:
                 seen.add(key)

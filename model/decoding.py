@@ -2,7 +2,7 @@
 
 Only the formats of :data:`FORMATS`; the byte size and the pixel count are checked from the header before
 the pixels are decoded (decompression bombs); EXIF orientation is applied; large JPEGs are decoded at
-reduced scale (:func:`_work_factor`, towards :data:`WORK_SIZE`). Pillow only.
+reduced scale (:func:`work_factor`, towards :data:`WORK_SIZE`). Pillow only.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def decode(data: bytes, work_size: int = WORK_SIZE) -> Image.Image:
 
     Raises ``InputError``: ``empty_body``, ``image_too_large``, ``unsupported_media_type``, ``corrupt_image``.
     """
-    return _decode(data, work_size)[0]
+    return decode_with_size(data, work_size)[0]
 
 
 def _too_many_pixels(size: str) -> InputError:
@@ -49,7 +49,7 @@ def _bomb_size(bomb: Exception) -> str:
     return f"{int(found[1]):,} pixels" if found else "more than that"
 
 
-def _decode(data: bytes, work_size: int) -> tuple[Image.Image, tuple[int, int]]:
+def decode_with_size(data: bytes, work_size: int) -> tuple[Image.Image, tuple[int, int]]:
     """:func:`decode`, plus the upright image's full size: JPEGs larger than ``work_size`` are decoded
     at 1/2, 1/4 or 1/8 scale directly by libjpeg, so the returned image may be smaller than that."""
     if not data:
@@ -74,7 +74,7 @@ def _decode(data: bytes, work_size: int) -> tuple[Image.Image, tuple[int, int]]:
     if width < 1 or height < 1:
         raise InputError("corrupt_image", "the image has no pixels")
     try:
-        factor = _work_factor(width, height, work_size)
+        factor = work_factor(width, height, work_size)
         if image.format in ("JPEG", "MPO") and factor >= 2:
             # libjpeg scales by 1/2, 1/4 or 1/8 while the result still covers the requested size.
             mode = "L" if image.mode in ("L", "RGB") else image.mode
@@ -94,6 +94,6 @@ def _decode(data: bytes, work_size: int) -> tuple[Image.Image, tuple[int, int]]:
     return upright, (width, height)
 
 
-def _work_factor(width: int, height: int, work_size: int) -> int:
+def work_factor(width: int, height: int, work_size: int) -> int:
     """The whole factor that brings a picture nearest to ``work_size`` squared pixels (1: keep its size)."""
     return max(1, round((width * height) ** 0.5 / work_size))

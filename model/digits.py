@@ -16,26 +16,26 @@ from PIL import Image
 from .components import (
     MIN_DIGIT_HEIGHT,
     MIN_DIGIT_PIXELS,
-    _clear_of_edge,
-    _Component,
-    _least_height,
-    _merge,
-    _pixels,
+    Component,
+    clear_of_edge,
+    component_pixels,
     label_components,
+    least_height,
+    merge_components,
 )
 from .contract import InputError
-from .cuts import _cuts, _render_group, _with_joins
-from .exceptions import NoSecondLook, _Faint, _Located, _Sloped, _TooSmall
-from .frames import _frame_lines
+from .cuts import find_cuts, render_group, with_joins
+from .exceptions import FaintWriting, LocatedError, NoSecondLook, Sloped, TooSmallError
+from .frames import frame_lines
 from .grouping import LINE_DIGITS, SPECK_AREA, group_digits
-from .ink import Levels, _strokes, ink_map
-from .margin_line import _margin
-from .paper import _median
+from .ink import Levels, ink_map, label_strokes
+from .margin_line import find_margin_line
+from .paper import fast_median
 from .printed_lines import without_printed_lines
-from .rendering import Digit, _moved, _shifted, _with_boxes
+from .rendering import Digit, shift_box, shift_digit, with_boxes
 from .shadow_edge import EDGE_RESIDUE_SHARE, turned_back_points, without_shadow_edge
-from .sheets import _shaded_sheet, _Sheet, _sheet
-from .tables import _sliver, _table
+from .sheets import Sheet, find_shaded_sheet, find_sheet
+from .tables import find_table, is_table_sliver
 
 MAX_DIGITS = 16
 #: A sheet lying turned by this many degrees or more is read turned level in a second look (the network
@@ -69,8 +69,8 @@ def find_digits(
     A number on a slope (:func:`model.grouping._slope`: a photo taken turned, a line written uphill) is turned level
     and its digits found again, each read upright; their boxes are those of the turned boxes in the
     picture. In a ``photo`` (a picture reduced to the working size), the table showing beyond a sheet
-    is not ink (:func:`_table`); a small picture is a crop, where a digit's stroke cut by the edge
-    looks the same. Faint writing (:attr:`Levels.faint`) small in a photo raises :class:`_Faint`:
+    is not ink (:func:`find_table`); a small picture is a crop, where a digit's stroke cut by the edge
+    looks the same. Faint writing (:attr:`Levels.faint`) small in a photo raises :class:`FaintWriting`:
     :func:`model.preprocess.preprocess` reads it again from the picture, reduced less. Raises ``no_digit_found`` for
     blank, uniform or noise-only images. With ``shadow_edge``, a photo's shadow's straight edge is
     divided out first (:func:`model.shadow_edge.without_shadow_edge`); with ``sheet_level``, a sheet
@@ -78,7 +78,7 @@ def find_digits(
     (:func:`model.grouping._slope`) are turned level as a longer number is; else :class:`NoSecondLook` is raised.
     ``divided``: ``grey`` is a part of a picture a shadow was divided out of (a sheet in it read alone);
     ``beyond``: where the table lies beyond a turned sheet read alone (painted as its paper; boolean, the
-    shape of ``grey``), which a notebook's margin line runs to (:func:`_margin`).
+    shape of ``grey``), which a notebook's margin line runs to (:func:`find_margin_line`).
     """
     if min(grey.shape) < MIN_DIGIT_PIXELS:  # a strip a few pixels thin: no digit fits, nor a model of the paper
         raise InputError("no_digit_found", "no digit found: the picture is too thin to hold one")
@@ -93,7 +93,7 @@ def find_digits(
     if lit is not None:
         ink = _without_residue(ink, levels, lit.along)
     if photo and levels.faint and (closer := _nearer(ink, levels.low)) is not None:
-        raise _Faint(closer)
+        raise FaintWriting(closer)
     try:
         return _digits_in(
             ink,
@@ -108,37 +108,37 @@ def find_digits(
             beyond=beyond,
             pair_level=pair_level,
         )
-    except _Sloped as sloped:
+    except Sloped as sloped:
         turned = Image.fromarray(sloped.ink.astype(np.float32), mode="F").rotate(
             sloped.angle, Image.BILINEAR, expand=True
         )
         back = _turned_back(sloped.angle, turned.size, grey.shape)
         try:
             level = _digits_in(np.asarray(turned), levels, grey.shape)
-        except _Located as located:
+        except LocatedError as located:
             raise located.moved(back) from None
         if len(level) < (2 if pair_level else LINE_DIGITS):  # a broken digit's pieces, merged once level
             if pair_level:
                 raise NoSecondLook from None
             return _digits_in(ink, levels, grey.shape, grey, photo=photo, sheet=sheet, divided=divided, beyond=beyond)
-        return [_with_boxes(digit, back) for digit in level]
+        return [with_boxes(digit, back) for digit in level]
 
 
 def _without_residue(ink: np.ndarray, levels: Levels, along: np.ndarray) -> np.ndarray:
-    """``ink`` without its marks (:func:`_strokes`) that lie along a divided shadow's edge (``along``: the
+    """``ink`` without its marks (:func:`label_strokes`) that lie along a divided shadow's edge (``along``: the
     pixels near it, :class:`model.shadow_edge.Divided`), :data:`model.shadow_edge.EDGE_RESIDUE_SHARE` of
     their pixels or more: what the division left of the edge, no stroke."""
-    labels, components = _strokes(ink, levels.threshold, levels.low)
+    labels, components = label_strokes(ink, levels.threshold, levels.low)
     residue = [
         label
         for c in components
-        if along[c.y0 : c.y1, c.x0 : c.x1][_pixels(c, labels)].mean() >= EDGE_RESIDUE_SHARE
+        if along[c.y0 : c.y1, c.x0 : c.x1][component_pixels(c, labels)].mean() >= EDGE_RESIDUE_SHARE
         for label in c.labels
     ]
     return np.where(np.isin(labels, residue), 0.0, ink) if residue else ink
 
 
-def _read_turned(sheet: _Sheet, inside: np.ndarray, photo: bool) -> list[Digit]:
+def _read_turned(sheet: Sheet, inside: np.ndarray, photo: bool) -> list[Digit]:
     """The digits on a ``sheet`` read alone (``inside``: its box, the table painted as its paper) lying
     turned by ``sheet.angle`` degrees: turned level and cut to the sheet, an edge of its own (4 % of its
     size) left out as when it is read unturned; boxes in the sheet's box."""
@@ -153,27 +153,27 @@ def _read_turned(sheet: _Sheet, inside: np.ndarray, photo: bool) -> list[Digit]:
     back = _turned_back(-sheet.angle, turned.size, inside.shape)
 
     def to_box(box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
-        return back(_moved(box, cx0, cy0))
+        return back(shift_box(box, cx0, cy0))
 
     try:
         found = find_digits(np.asarray(turned)[cy0:cy1, cx0:cx1], photo, sheet=True)
-    except (_Located, _TooSmall, _Faint) as placed:  # what names a box: in the sheet's box
+    except (LocatedError, TooSmallError, FaintWriting) as placed:  # what names a box: in the sheet's box
         raise placed.moved(to_box) from None
-    return [_with_boxes(digit, to_box) for digit in found]
+    return [with_boxes(digit, to_box) for digit in found]
 
 
 def _nearer(ink: np.ndarray, low: float) -> tuple[int, int, int, int] | None:
     """Where to read faint writing closer: the box of its marks (ink above ``low`` as tall as a digit can
-    be, but for slivers along the picture's sides: a blank sheet's table, :func:`_sliver`) and half their
+    be, but for slivers along the picture's sides: a blank sheet's table, :func:`is_table_sliver`) and half their
     height round it, if that is a quarter of the picture or less (reduced half as much to the working
     size); else ``None``."""
     _, components = label_components(ink > low)
     height, width = ink.shape
-    least = _least_height(ink.shape)
-    tall = [c for c in components if c.height >= least and not _sliver(c, ink.shape)]
+    least = least_height(ink.shape)
+    tall = [c for c in components if c.height >= least and not is_table_sliver(c, ink.shape)]
     if not tall:
         return None
-    x0, y0, x1, y1 = functools.reduce(_merge, tall).box
+    x0, y0, x1, y1 = functools.reduce(merge_components, tall).box
     margin = (y1 - y0) // 2
     box = max(0, x0 - margin), max(0, y0 - margin), min(width, x1 + margin), min(height, y1 + margin)
     return box if 4 * (box[2] - box[0]) * (box[3] - box[1]) <= height * width else None
@@ -215,30 +215,30 @@ def _digits_in(
 ) -> list[Digit]:
     """:func:`find_digits` on an ink map (:func:`ink_map`) of a picture of ``shape`` (the digits' least
     height is a share of its size), the sheet of paper looked for in ``grey`` (``None``: not looked for);
-    with ``level``, raises :class:`_Sloped` for digits on a sloping line (:func:`group_digits`); with
-    ``photo``, the table beyond a sheet is taken out (:func:`_table`; on a ``sheet`` read alone, also
+    with ``level``, raises :class:`Sloped` for digits on a sloping line (:func:`group_digits`); with
+    ``photo``, the table beyond a sheet is taken out (:func:`find_table`; on a ``sheet`` read alone, also
     what is left along its edge); with ``sheet_level``, only a sheet lying turned is read, turned level
     (else :class:`NoSecondLook`). In a ``photo``, marks that are all edges (:func:`_one_sided`) are no digit,
     unless a shadow was ``divided`` out of ``grey`` (its levels are no longer the photo's). ``beyond`` and
     ``pair_level``: as :func:`find_digits`'s (two marks not on a slope: :class:`NoSecondLook`)."""
     threshold, low = levels.threshold, levels.low
-    labels, components = _strokes(ink, threshold, low)
+    labels, components = label_strokes(ink, threshold, low)
     taken = beyond  # the table beyond the sheet, or taken out: where a margin line ends
     for _ in range(2 if photo else 0):  # the table in a photo's corners: not ink (fainter parts show once it is out)
-        if (table := _table(components, labels, sheet, grey)) is None:
+        if (table := find_table(components, labels, sheet, grey)) is None:
             break
         taken = table if taken is None else taken | table
         ink = np.where(table, 0.0, ink)
-        labels, components = _strokes(ink, threshold, low)
-    if (lines := _frame_lines(components, labels)) is not None:  # a form's printed boxes: not ink
+        labels, components = label_strokes(ink, threshold, low)
+    if (lines := frame_lines(components, labels)) is not None:  # a form's printed boxes: not ink
         ink = np.where(lines, 0.0, ink)
-        labels, components = _strokes(ink, threshold, low)
-    if margin := _margin(components, labels, shape, photo, taken):  # a notebook's margin line: not ink
+        labels, components = label_strokes(ink, threshold, low)
+    if margin := find_margin_line(components, labels, shape, photo, taken):  # a notebook's margin line: not ink
         ink = np.where(np.isin(labels, margin), 0.0, ink)
-        labels, components = _strokes(ink, threshold, low)
-    sheet = _shaded_sheet(components, labels, ink, low, grey) if photo and grey is not None else None
+        labels, components = label_strokes(ink, threshold, low)
+    sheet = find_shaded_sheet(components, labels, ink, low, grey) if photo and grey is not None else None
     if sheet is None:
-        sheet = _sheet(components, labels, grey, photo) if grey is not None else None
+        sheet = find_sheet(components, labels, grey, photo) if grey is not None else None
     if sheet is not None:  # a photo of a sheet of paper with the table around it, a badge: read it alone
         x0, y0, x1, y1 = sheet.box
         inside = grey[y0:y1, x0:x1]
@@ -248,14 +248,14 @@ def _digits_in(
             if sheet_level:  # the writing along the sheet's edges, not upright in the picture
                 if abs(sheet.angle) < SHEET_LEVEL:
                     raise NoSecondLook
-                return [_shifted(digit, x0, y0) for digit in _read_turned(sheet, inside, photo)]
+                return [shift_digit(digit, x0, y0) for digit in _read_turned(sheet, inside, photo)]
             found = find_digits(inside, photo, sheet=True, divided=divided, beyond=sheet.outside, pair_level=pair_level)
-            return [_shifted(digit, x0, y0) for digit in found]
-        except _Faint as faint:
-            raise faint.moved(lambda box: _moved(box, x0, y0)) from None
-        except (_TooSmall, _Located) as placed:
+            return [shift_digit(digit, x0, y0) for digit in found]
+        except FaintWriting as faint:
+            raise faint.moved(lambda box: shift_box(box, x0, y0)) from None
+        except (TooSmallError, LocatedError) as placed:
             if not sheet.tentative:
-                raise placed.moved(lambda box: _moved(box, x0, y0)) from None
+                raise placed.moved(lambda box: shift_box(box, x0, y0)) from None
         except InputError:
             if not sheet.tentative:
                 raise
@@ -263,7 +263,7 @@ def _digits_in(
         raise NoSecondLook
     try:
         groups = group_digits(components, shape, level=level, pair=pair_level)
-    except _Sloped as sloped:
+    except Sloped as sloped:
         sloped.ink = ink  # what is turned: the ink without the table, the printed boxes and lines
         raise
     if pair_level:  # no pair on a slope: the first look's reading
@@ -282,23 +282,25 @@ def _digits_in(
         )
     digits, kept = [], []
     for group in groups:
-        pixels, own, strokes, origin = _render_group(group, labels, ink, levels)
+        pixels, own, strokes, origin = render_group(group, labels, ink, levels)
         if pixels is None:  # a faint smudge
             continue
         cuts = None
         if group.width >= NARROW_SPLIT_ASPECT * group.height:  # perhaps digits that touch
             likely = max(2, round(group.width / group.height / DIGIT_ASPECT))  # digits as wide as MNIST's
             counts = (likely, likely + 1)  # ... or narrower, as drawn digits often are
-            cuts = functools.partial(_cuts, own, strokes, levels, counts, origin)
+            cuts = functools.partial(find_cuts, own, strokes, levels, counts, origin)
         digits.append(Digit(pixels, group.box, cuts))
         kept.append(group)
-    digits = _with_joins(digits, kept, labels, ink, levels)
+    digits = with_joins(digits, kept, labels, ink, levels)
     # A few marks too short: looked at closer; in a photo, not what touches its edge (what the table
     # taken out left of itself; a number far away is clear of the edge).
-    small = [c for c in components if not photo or _clear_of_edge(c, ink.shape)]
+    small = [c for c in components if not photo or clear_of_edge(c, ink.shape)]
     if grey is not None and not groups and 0 < len(small) <= MAX_DIGITS:
         largest = max(c.area for c in small)
-        raise _TooSmall(functools.reduce(_merge, [c for c in small if c.area >= SPECK_AREA * largest]).box)
+        raise TooSmallError(
+            functools.reduce(merge_components, [c for c in small if c.area >= SPECK_AREA * largest]).box
+        )
     if not groups and len(components) > MAX_DIGITS:  # a page of small text, a texture: not blank
         raise InputError(
             "no_digit_found",
@@ -316,13 +318,13 @@ def _digits_in(
     return digits
 
 
-def _one_sided(group: _Component, labels: np.ndarray, grey: np.ndarray, threshold: float) -> bool:
+def _one_sided(group: Component, labels: np.ndarray, grey: np.ndarray, threshold: float) -> bool:
     """Whether ``group``'s marks stand out of the ``grey`` picture on one side only: in its rows, the
     lesser of its mean grey's differences from the pixels 2 beyond its ends (left and right) is, at the
     median row, under :data:`ONE_SIDED` of the ink ``threshold``. A stroke is darker (or lighter) than
     the paper on both sides of it; a strip of paper beside a table or a shadow's edge, "ink" only because
     the surface fitted to the paper is off there, is at the level of the paper on one side."""
-    pixels = _pixels(group, labels)
+    pixels = component_pixels(group, labels)
     rows = np.flatnonzero(pixels.any(axis=1))
     first = pixels[rows].argmax(axis=1) + group.x0 - 2
     last = group.x1 + 1 - pixels[rows, ::-1].argmax(axis=1)
@@ -334,4 +336,4 @@ def _one_sided(group: _Component, labels: np.ndarray, grey: np.ndarray, threshol
     own = (box[rows] * pixels[rows]).sum(axis=1) / pixels[rows].sum(axis=1)
     y = rows + group.y0
     lesser = np.minimum(np.abs(own - grey[y, first]), np.abs(own - grey[y, last]))
-    return _median(lesser) < ONE_SIDED * threshold
+    return fast_median(lesser) < ONE_SIDED * threshold

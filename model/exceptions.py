@@ -1,7 +1,7 @@
 """The refusals and signals raised between the steps of :mod:`model.preprocess`: refusals that name
-boxes of the picture (:class:`_Located`, :class:`Punctuation`, :class:`_TooSmall`, :class:`ShadowOnly`),
-moved to the input's pixels as they pass up, and signals to read again (:class:`_Faint`,
-:class:`_Sloped`) or that a second look is not offered (:class:`NoSecondLook`).
+boxes of the picture (:class:`LocatedError`, :class:`Punctuation`, :class:`TooSmallError`, :class:`ShadowOnly`),
+moved to the input's pixels as they pass up, and signals to read again (:class:`FaintWriting`,
+:class:`Sloped`) or that a second look is not offered (:class:`NoSecondLook`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ ZOOM_PIXELS = 16
 ZOOM_SHARE = 0.5
 
 
-class _TooSmall(InputError):
+class TooSmallError(InputError):
     """``no_digit_found``: a few marks, each too short for a digit at the working size; ``box``: the
     box holding them, in working pixels (:func:`model.preprocess.preprocess` looks closer there)."""
 
@@ -35,12 +35,12 @@ class _TooSmall(InputError):
         )
         self.box = box
 
-    def moved(self, move: Callable[[tuple[int, int, int, int]], tuple[int, int, int, int]]) -> _TooSmall:
+    def moved(self, move: Callable[[tuple[int, int, int, int]], tuple[int, int, int, int]]) -> TooSmallError:
         """The same refusal, its box moved by ``move``."""
-        return _TooSmall(move(self.box))
+        return TooSmallError(move(self.box))
 
 
-class _Located(InputError):
+class LocatedError(InputError):
     """A refusal naming marks of the picture: ``message`` with ``{where}`` standing for where they are
     (:func:`model.contract.where`), their ``boxes`` in working pixels until :func:`model.preprocess.preprocess`
     maps them to the picture's (:meth:`moved`), as each step that reads a part of the picture does."""
@@ -49,14 +49,14 @@ class _Located(InputError):
         super().__init__(code, message.format(where=where(boxes)))
         self.template, self.boxes = message, boxes
 
-    def moved(self, move: Callable[[tuple[int, int, int, int]], tuple[int, int, int, int]]) -> _Located:
+    def moved(self, move: Callable[[tuple[int, int, int, int]], tuple[int, int, int, int]]) -> LocatedError:
         """The same refusal, its boxes moved by ``move``."""
         return type(self)(self.code, self.template, [move(box) for box in self.boxes])
 
 
-class Punctuation(_Located):
+class Punctuation(LocatedError):
     """``not_a_digit``: a short mark beside the digits of a number, a decimal point, a colon, a comma or
-    a sign (:func:`model.punctuation._refuse_punctuation`): a mark seen, which only the shadow's second look may undo
+    a sign (:func:`model.punctuation.refuse_punctuation`): a mark seen, which only the shadow's second look may undo
     (:data:`model.inference.UNDO_PUNCTUATION`)."""
 
 
@@ -76,19 +76,19 @@ class NoSecondLook(Exception):
     on a slope. The first look's answer stands."""
 
 
-class _Faint(Exception):
+class FaintWriting(Exception):
     """Faint writing in a photo (:attr:`model.ink.Levels.faint`, :func:`model.digits._nearer`): ``box`` (working
     pixels) is the part of it to read again at less reduction, where thin faint lines keep more of their contrast."""
 
     def __init__(self, box: tuple[int, int, int, int]) -> None:
         self.box = box
 
-    def moved(self, move: Callable[[tuple[int, int, int, int]], tuple[int, int, int, int]]) -> _Faint:
+    def moved(self, move: Callable[[tuple[int, int, int, int]], tuple[int, int, int, int]]) -> FaintWriting:
         """The same, its box moved by ``move``."""
-        return _Faint(move(self.box))
+        return FaintWriting(move(self.box))
 
 
-class _Sloped(Exception):
+class Sloped(Exception):
     """The digits stand on a line sloping by ``angle`` degrees (:func:`model.grouping._slope`): read them turned
     level."""
 

@@ -1,4 +1,4 @@
-"""A form's printed boxes and a ring drawn round a digit, which are not ink (:func:`_frame_lines`, step 4
+"""A form's printed boxes and a ring drawn round a digit, which are not ink (:func:`frame_lines`, step 4
 of :mod:`model.preprocess`); and a solid panel's proportions (:data:`PANEL_ASPECT`, an empty field's too;
 :data:`PANEL_FILL`), by which :mod:`model.sheets` reads a badge. Numpy only.
 """
@@ -9,8 +9,8 @@ import functools
 
 import numpy as np
 
-from .components import _Component, _merge, _pixels
-from .printed_lines import RULE_SLOPES, RULE_SPAN, _near_rows
+from .components import Component, component_pixels, merge_components
+from .printed_lines import RULE_SLOPES, RULE_SPAN, near_rows
 from .rendering import stroke_width
 
 #: A solid panel at least this many times as wide as tall (a dark screen's text field or card) need not
@@ -47,7 +47,7 @@ RING_BORDER = 0.9
 RING_BAND = 0.3
 
 
-def _frame_lines(components: list[_Component], labels: np.ndarray) -> np.ndarray | None:
+def frame_lines(components: list[Component], labels: np.ndarray) -> np.ndarray | None:
     """The pixels of the printed boxes and drawn rings among ``components`` (``None``: there are none): a
     component made of lines along the whole of its box (:func:`_frame`: the box of a form's field, the
     boxes of a row of them; or an empty field, twice as wide as tall: left in, read as a 5), or one that
@@ -77,14 +77,14 @@ def _frame_lines(components: list[_Component], labels: np.ndarray) -> np.ndarray
     return lines
 
 
-def _slashed_zero(ring: _Component, held: list[_Component], labels: np.ndarray) -> bool:
+def _slashed_zero(ring: Component, held: list[Component], labels: np.ndarray) -> bool:
     """Whether ``ring`` holding the marks ``held`` is a thin 0 with its slash apart rather than a ring
     round a digit: what it holds is one straight stroke (its pixels' spread across their main
     direction under :data:`RING_HELD` of their spread along it: the square root of the ratio of the
     eigenvalues of their covariance) leaning more than :data:`SLASH_SLANT` from upright (the
     covariance of columns and rows against the rows' variance), in a ring narrower than
     :data:`ROUND_RING` of its height. A 1 in a ring is upright or its ring round: read as the 1."""
-    ys, xs = np.nonzero(_pixels(functools.reduce(_merge, held), labels))
+    ys, xs = np.nonzero(component_pixels(functools.reduce(merge_components, held), labels))
     if xs.size < 3:
         return False
     covariance = np.cov(np.stack([xs, ys]).astype(float))
@@ -95,7 +95,7 @@ def _slashed_zero(ring: _Component, held: list[_Component], labels: np.ndarray) 
     return bool(lean > SLASH_SLANT and ring.width < ROUND_RING * ring.height)
 
 
-def _ring(component: _Component, held: list[_Component], labels: np.ndarray) -> np.ndarray | None:
+def _ring(component: Component, held: list[Component], labels: np.ndarray) -> np.ndarray | None:
     """A component's pixels, in its box, if it is a ring drawn round a digit (a circle or an ellipse,
     closed or nearly) holding the marks ``held``; else ``None``. What it holds: one mark mostly
     (:data:`RING_ONE_MARK`), tall enough (:data:`RING_INSIDE`), not the slash of a thin 0
@@ -109,7 +109,7 @@ def _ring(component: _Component, held: list[_Component], labels: np.ndarray) -> 
         and not _slashed_zero(component, held, labels)
     ):
         return None
-    window = _pixels(component, labels)
+    window = component_pixels(component, labels)
     height, width = window.shape
     ys, xs = np.nonzero(window)
     dx, dy = (xs + 0.5 - width / 2) / (width / 2), (ys + 0.5 - height / 2) / (height / 2)
@@ -119,16 +119,16 @@ def _ring(component: _Component, held: list[_Component], labels: np.ndarray) -> 
     return window if thin and turns == 12 and border >= RING_BORDER else None
 
 
-def _frame(component: _Component, labels: np.ndarray) -> np.ndarray | None:
+def _frame(component: Component, labels: np.ndarray) -> np.ndarray | None:
     """A component's pixels on its lines, in its box, if it is a printed box; else ``None``. A box: thin
     lines (:data:`FRAME_THICKNESS`; a 0, however boxy, is drawn with thick strokes for its size) along
     all four sides of its box, meeting in its corners, and at least :data:`FRAME_LINES` of its pixels on
     rows or columns that it fills along :data:`RULE_SPAN` of its box, a row counting the rows as many
     pixels either side as a line tilted by up to 2.3 degrees drifts over half the box (a photographed
     form, a little turned)."""
-    window = _pixels(component, labels)
+    window = component_pixels(component, labels)
     reach = max(2, round(max(RULE_SLOPES) * max(window.shape) / 2) + 1)
-    across, along = (_near_rows(view, reach).mean(axis=1) >= RULE_SPAN for view in (window, window.T))
+    across, along = (near_rows(view, reach).mean(axis=1) >= RULE_SPAN for view in (window, window.T))
     on_lines = window & (across[:, None] | along[None, :])
     corner = 2 * reach  # a turned box's corners lie off its box's own
     ends = (slice(0, corner), slice(-corner, None))

@@ -11,7 +11,7 @@ import numpy as np
 from PIL import Image
 
 from .contract import InputError
-from .decoding import WORK_SIZE, _work_factor
+from .decoding import WORK_SIZE, work_factor
 
 #: Tiny images (an icon-sized scan) are enlarged to at least this, so pixel thresholds stay meaningful.
 MIN_WORK_SIZE = 64
@@ -19,10 +19,10 @@ MIN_WORK_SIZE = 64
 MIN_OPACITY = 16
 
 
-def _bands(image: Image.Image) -> tuple[Image.Image, Image.Image | None]:
+def split_bands(image: Image.Image) -> tuple[Image.Image, Image.Image | None]:
     """Any Pillow mode -> (grey as ``L``, or ``F`` (32-bit float, 0-255) for deep images; alpha or ``None``)."""
     mode = image.mode
-    if _transparent(image):
+    if is_transparent(image):
         image = image if mode in ("LA", "RGBA") else image.convert("RGBA")
         return image.convert("L"), image.getchannel("A")
     if mode == "L":
@@ -35,7 +35,7 @@ def _bands(image: Image.Image) -> tuple[Image.Image, Image.Image | None]:
         return image.convert("RGB").convert("L"), None
 
 
-def _transparent(image: Image.Image | np.ndarray) -> bool:
+def is_transparent(image: Image.Image | np.ndarray) -> bool:
     """Whether a picture (a Pillow image, or an array such as a canvas's RGBA) has an alpha channel."""
     if isinstance(image, np.ndarray):
         return image.ndim == 3 and image.shape[2] == 4
@@ -70,7 +70,7 @@ def _resize_for_work(image: Image.Image, work_size: int) -> Image.Image:
         scale = MIN_WORK_SIZE / longest
         size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
         return image.resize(size, Image.Resampling.BICUBIC)
-    factor = _work_factor(image.width, image.height, work_size)
+    factor = work_factor(image.width, image.height, work_size)
     return image.reduce(factor) if factor > 1 else image
 
 
@@ -115,15 +115,15 @@ def to_grey(image: Image.Image | np.ndarray, work_size: int = WORK_SIZE) -> np.n
     wherever the colour under a soft edge is uniform (a canvas stroke, transparent padding).
     """
     if isinstance(image, np.ndarray):
-        image = _array_to_image(image)
-    grey, alpha = _bands(image)
+        image = array_to_image(image)
+    grey, alpha = split_bands(image)
     grey = _resize_for_work(grey, work_size)
     if alpha is not None:
         grey = _composite(grey, _resize_for_work(alpha, work_size))
     return np.asarray(grey, dtype=np.float32)
 
 
-def _array_to_image(array: np.ndarray) -> Image.Image:
+def array_to_image(array: np.ndarray) -> Image.Image:
     """An array -> an 8-bit Pillow image: uint8 as is, booleans as 0/255, other numbers must lie within
     0-255 and are rounded."""
     a = np.asarray(array)

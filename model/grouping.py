@@ -10,16 +10,16 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .components import MIN_DIGIT_SHARE, _Component, _least_height, _merge, _overlap
-from .exceptions import _Located, _Sloped
+from .components import MIN_DIGIT_SHARE, Component, least_height, merge_components, overlap_length
+from .exceptions import LocatedError, Sloped
 from .punctuation import (
     OFF_LINE_HEIGHT,
-    _apart_beside,
-    _low_in_a_gap,
-    _minus_sign,
-    _off_line,
-    _refuse_punctuation,
-    _solid_dot,
+    apart_beside,
+    low_in_a_gap,
+    minus_sign,
+    off_line,
+    refuse_punctuation,
+    solid_dot,
 )
 
 SPECK_AREA = 0.03  # components under this fraction of the largest one are specks
@@ -43,7 +43,7 @@ UNDERLINE_THIN = 3.0
 UNDERLINE_PAST = 0.05
 
 
-def _belong_together(a: _Component, b: _Component, punctuation: bool = False) -> bool:
+def _belong_together(a: Component, b: Component, punctuation: bool = False) -> bool:
     """Whether two parts are pieces of one broken digit (a pen that skipped, a faint stroke).
 
     Not when they are far apart vertically, nor when they stand side by side at similar heights
@@ -52,21 +52,21 @@ def _belong_together(a: _Component, b: _Component, punctuation: bool = False) ->
     small for the digit they would form and that digit would not be wider than a digit can be, or
     when a short piece touches the box of a tall one, or when they are the two strokes of a 4 written
     open (:func:`_open_four`). With ``punctuation`` (in a number), not when the shorter one is shaped
-    and placed like a mark of its own beside the other (:func:`_apart_beside`: punctuation, a degree
+    and placed like a mark of its own beside the other (:func:`apart_beside`: punctuation, a degree
     sign).
     """
     short, tall = sorted((a.height, b.height))
-    x_overlap = _overlap(a.x0, a.x1, b.x0, b.x1)
+    x_overlap = overlap_length(a.x0, a.x1, b.x0, b.x1)
     narrower = min(a.width, b.width)
     if max(a.y0, b.y0) - min(a.y1, b.y1) > 0.25 * tall:
         return False
     if _open_four(*sorted((a, b), key=lambda c: c.x0)):
         return True
-    if short >= 0.6 * tall and _overlap(a.y0, a.y1, b.y0, b.y1) >= 0.3 * short and x_overlap < 0.5 * narrower:
+    if short >= 0.6 * tall and overlap_length(a.y0, a.y1, b.y0, b.y1) >= 0.3 * short and x_overlap < 0.5 * narrower:
         return False
     if x_overlap >= 0.5 * narrower:
         return True
-    if punctuation and _apart_beside(*sorted((a, b), key=lambda c: c.height)):
+    if punctuation and apart_beside(*sorted((a, b), key=lambda c: c.height)):
         return False
     x_gap, y_gap = max(a.x0, b.x0) - min(a.x1, b.x1), max(a.y0, b.y0) - min(a.y1, b.y1)
     if short < 0.5 * tall and max(x_gap, y_gap) <= 0.1 * tall:
@@ -76,7 +76,7 @@ def _belong_together(a: _Component, b: _Component, punctuation: bool = False) ->
     return width <= 1.2 * height and x_gap <= 0.25 * height
 
 
-def _underline(mark: _Component, parts: list[_Component]) -> bool:
+def _underline(mark: Component, parts: list[Component]) -> bool:
     """Whether ``mark`` underlines the number the other ``parts`` make (two marks of a digit's height
     side by side, at least): a flat bar (:data:`UNDERLINE_FLAT`), below all of them (its top under
     their feet, give or take a tenth of their height), reaching past them on both sides
@@ -99,7 +99,7 @@ def _underline(mark: _Component, parts: list[_Component]) -> bool:
     )
 
 
-def _open_four(left: _Component, right: _Component) -> bool:
+def _open_four(left: Component, right: Component) -> bool:
     """Whether ``left`` and ``right`` are the two strokes of a 4 written open: an L-shaped stroke that
     ends half way down, and just right of it (its bar may reach into the stem's columns, as a segment
     display draws a 4) a straight stem going on well below it. Side by side digits of a number stand
@@ -115,23 +115,23 @@ def _open_four(left: _Component, right: _Component) -> bool:
 
 
 def group_digits(
-    components: list[_Component], image_shape: tuple[int, int], level: bool = False, pair: bool = False
-) -> list[_Component]:
+    components: list[Component], image_shape: tuple[int, int], level: bool = False, pair: bool = False
+) -> list[Component]:
     """Components -> digits, left to right: drop specks, merge broken strokes, drop marks too short.
 
     In a number (two digits or more), a small mark standing apart beside a digit is punctuation rather
-    than a piece of it, and refuses the picture where punctuation stands (:func:`_refuse_punctuation`).
+    than a piece of it, and refuses the picture where punctuation stands (:func:`refuse_punctuation`).
     Beside a single digit, a speck (MNIST's crops carry bits of their neighbours) or a detached piece
     (a 4's arm, a 7's crossbar, in the digit's box) is likelier: merged; only a minus sign wholly before
-    the digit's box refuses it (:func:`_minus_sign`: "-7" was read 7).
-    With ``level``, raises :class:`_Sloped` for digits on a sloping line, before any of this is judged
+    the digit's box refuses it (:func:`minus_sign`: "-7" was read 7).
+    With ``level``, raises :class:`Sloped` for digits on a sloping line, before any of this is judged
     (with ``pair``, for two marks only: a second look, :data:`LINE_DIGITS`)."""
     if not components:
         return []
     components = sorted(components, key=lambda c: c.area, reverse=True)[:MAX_COMPONENTS]
     largest = components[0].area
     parts = [c for c in components if c.area >= max(3, SPECK_AREA * largest)]
-    dots = [c for c in components if 2 <= c.area < SPECK_AREA * largest and _solid_dot(c)]
+    dots = [c for c in components if 2 <= c.area < SPECK_AREA * largest and solid_dot(c)]
     parts = [part for part in parts if not _underline(part, parts)]
     if not parts:
         return []
@@ -142,21 +142,21 @@ def group_digits(
         tallest = max(d.height for d in digits)
         tall = [d for d in digits if d.height >= OFF_LINE_HEIGHT * tallest]
         if len(tall) > 1 and (angle := _slope([(d.x0 + d.x1) / 2 for d in tall], [(d.y0 + d.y1) / 2 for d in tall])):
-            raise _Sloped(angle)
+            raise Sloped(angle)
     if len(digits) > 1:
         digits, marks = _grouped(parts, image_shape, punctuation=True)
         _refuse_several_lines(digits)
-        _refuse_punctuation(marks, digits)
-        _refuse_punctuation([d for d in dots if _low_in_a_gap(d, digits)], digits)
+        refuse_punctuation(marks, digits)
+        refuse_punctuation([d for d in dots if low_in_a_gap(d, digits)], digits)
         _refuse_off_line(digits)
     elif len(parts) > 1:
         alone, marks = _grouped(parts, image_shape, punctuation=True)
         if len(alone) == 1:  # in its box, a dash is a 7's crossbar short of its stem
-            _refuse_punctuation([m for m in marks if m.x1 <= alone[0].x0 and _minus_sign(m, alone[0])], alone)
+            refuse_punctuation([m for m in marks if m.x1 <= alone[0].x0 and minus_sign(m, alone[0])], alone)
     return digits
 
 
-def _refuse_several_lines(digits: list[_Component]) -> None:
+def _refuse_several_lines(digits: list[Component]) -> None:
     """Raise ``several_lines`` when one mark stands wholly above another that shares some of its columns,
     neither of them flat (the bars of a ``=`` are a symbol, refused as not a digit): the digits are
     written on two lines or more (read left to right, "12" over "34" was answered 3142). The digits of
@@ -164,8 +164,8 @@ def _refuse_several_lines(digits: list[_Component]) -> None:
     upright = [d for d in digits if d.height >= 0.5 * d.width]
     for a, b in itertools.combinations(upright, 2):
         upper, lower = sorted((a, b), key=lambda d: d.y0)
-        if upper.y1 <= lower.y0 and _overlap(a.x0, a.x1, b.x0, b.x1) > 0:
-            raise _Located(
+        if upper.y1 <= lower.y0 and overlap_length(a.x0, a.x1, b.x0, b.x1) > 0:
+            raise LocatedError(
                 "several_lines",
                 "the digits stand on more than one line, one above another (marks at {where}): send one "
                 "number per picture, written on one line (or crop the picture to the number: other writing, "
@@ -174,12 +174,12 @@ def _refuse_several_lines(digits: list[_Component]) -> None:
             )
 
 
-def _refuse_off_line(digits: list[_Component]) -> None:
+def _refuse_off_line(digits: list[Component]) -> None:
     """Raise ``not_a_digit`` when a mark of the number stands off the line beside its neighbour
-    (:func:`_off_line`): a degree sign ("25°" was answered 250), an exponent written high."""
+    (:func:`off_line`): a degree sign ("25°" was answered 250), an exponent written high."""
     for i, (left, right) in enumerate(itertools.pairwise(digits)):
-        if _off_line(left, right) or _off_line(right, left):
-            raise _Located(
+        if off_line(left, right) or off_line(right, left):
+            raise LocatedError(
                 "not_a_digit",
                 f"not a digit: of marks {i + 1} and {i + 2} (left to right, at {{where}}), one is small and "
                 "raised or lowered off the line, like a degree sign or an exponent; only the digits 0-9 are "
@@ -188,14 +188,14 @@ def _refuse_off_line(digits: list[_Component]) -> None:
             )
 
 
-def _stacked(a: _Component, b: _Component) -> bool:
+def _stacked(a: Component, b: Component) -> bool:
     """Whether two upright bars (each at least twice as tall as wide) stand one over the other, half
     the narrower one's columns in common: the two halves of a segment display's 1, or of a side of its 0."""
     upright = a.height >= 2 * a.width and b.height >= 2 * b.width
-    return upright and _overlap(a.x0, a.x1, b.x0, b.x1) >= 0.5 * min(a.width, b.width)
+    return upright and overlap_length(a.x0, a.x1, b.x0, b.x1) >= 0.5 * min(a.width, b.width)
 
 
-def _merged(parts: list[_Component], together: Callable[[_Component, _Component], bool]) -> list[_Component]:
+def _merged(parts: list[Component], together: Callable[[Component, Component], bool]) -> list[Component]:
     """``parts`` with each pair ``together`` merged, until none is (a handful of parts: the quadratic
     loop is cheap)."""
     merged = True
@@ -204,7 +204,7 @@ def _merged(parts: list[_Component], together: Callable[[_Component, _Component]
         for i in range(len(parts)):
             for j in range(i + 1, len(parts)):
                 if together(parts[i], parts[j]):
-                    parts[i] = _merge(parts[i], parts[j])
+                    parts[i] = merge_components(parts[i], parts[j])
                     del parts[j]
                     merged = True
                     break
@@ -214,8 +214,8 @@ def _merged(parts: list[_Component], together: Callable[[_Component, _Component]
 
 
 def _grouped(
-    parts: list[_Component], image_shape: tuple[int, int], punctuation: bool
-) -> tuple[list[_Component], list[_Component]]:
+    parts: list[Component], image_shape: tuple[int, int], punctuation: bool
+) -> tuple[list[Component], list[Component]]:
     """``parts`` merged where they belong together (:func:`_belong_together`) -> (the digits, left to
     right; the marks too short to be one). Upright bars one over the other (:func:`_stacked`) are
     merged first: a segment display's 1 is two such bars, and beside the next digit one of them alone
@@ -223,7 +223,7 @@ def _grouped(
     parts = _merged(list(parts), lambda a, b: _stacked(a, b) and _belong_together(a, b, punctuation))
     parts = _merged(parts, lambda a, b: _belong_together(a, b, punctuation))
     tallest = max(p.height for p in parts)
-    min_height = max(MIN_DIGIT_SHARE * tallest, _least_height(image_shape))
+    min_height = max(MIN_DIGIT_SHARE * tallest, least_height(image_shape))
     digits, marks = [], []
     for part in parts:
         (digits if part.height >= min_height and part.anchor >= 0.3 * part.height else marks).append(part)

@@ -1,6 +1,6 @@
 """Step 3 of :mod:`model.preprocess`: a grey picture -> its ink (:func:`ink_map`), the paper subtracted, the
 ink's polarity read and the paper's grain dropped; and the ink -> its strokes as components
-(:func:`_strokes`), hairlines and their faint joins kept. Numpy only.
+(:func:`label_strokes`), hairlines and their faint joins kept. Numpy only.
 """
 
 from __future__ import annotations
@@ -9,18 +9,18 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .components import _clear_of_edge, _Component, label_components
-from .paper import MIN_CONTRAST, NOISE_SIGMAS, _fit_background, _otsu
+from .components import Component, clear_of_edge, label_components
+from .paper import MIN_CONTRAST, NOISE_SIGMAS, fit_background, otsu
 from .rendering import MIN_DIGIT_CONTRAST, stroke_width
 from .shadows import (
     SHADOW_EDGE,
     SHADOW_SHARE,
     SHADOW_SIGMAS,
-    _edge_share,
-    _grain,
-    _lit_region,
-    _touches_edge,
-    _without_shadow,
+    edge_share,
+    lit_region,
+    measure_grain,
+    touches_edge,
+    without_shadow,
 )
 
 #: Strokes thinner than this at working size (as :func:`stroke_width` measures: 2 for any line one or
@@ -52,7 +52,7 @@ def ink_map(grey: np.ndarray, photo: bool = False, sheet: bool = False) -> tuple
     """Grey image -> ``(ink, levels)``: ink strength >= 0 (0 = paper) whatever the polarity, and its
     :class:`Levels`. The threshold is Otsu's, but never within the paper's noise or ``MIN_CONTRAST``.
 
-    In a ``photo``, a shadow cast across the paper is taken out (:func:`_without_shadow`; on a ``sheet``
+    In a ``photo``, a shadow cast across the paper is taken out (:func:`without_shadow`; on a ``sheet``
     read alone, the table round it cut away, also where only writing crossing its edge lies in it), and
     so is a table the surface was fitted to, the paper running off the picture light "ink" beside it.
 
@@ -63,7 +63,7 @@ def ink_map(grey: np.ndarray, photo: bool = False, sheet: bool = False) -> tuple
     (:data:`NOISE_SIGMAS`; never under half ``MIN_CONTRAST``), and a digit's ink need only stand out
     that far: strokes still start from ink above the threshold.
     """
-    residual, sigma = _fit_background(grey)
+    residual, sigma = fit_background(grey)
     surface = grey - residual
     ink, floor, dark = _polarised(residual, sigma, sheet)
     # The paper may not be one smooth surface where "ink" covers much of the picture and a good part
@@ -71,17 +71,18 @@ def ink_map(grey: np.ndarray, photo: bool = False, sheet: bool = False) -> tuple
     # neighbouring pixels differ: fitted between a shadow's level and the paper's, so that nothing
     # stands out from its noise, or with a shadow's darkness as ink.
     beyond = ink > floor
-    broad = beyond.mean() > SHADOW_SHARE and _edge_share(beyond) > SHADOW_EDGE
-    fit = not photo or sigma <= SHADOW_SIGMAS or sigma <= SHADOW_SIGMAS * _grain(grey)  # the surface's noise
+    broad = beyond.mean() > SHADOW_SHARE and edge_share(beyond) > SHADOW_EDGE
+    fit = not photo or sigma <= SHADOW_SIGMAS or sigma <= SHADOW_SIGMAS * measure_grain(grey)  # the surface's noise
     # No writing covers so much light "ink": paper running off the picture beside a table the surface was
-    # fitted to? (A sheet lying wholly in the photo, the table fitted well, is read alone: :func:`model.sheets._sheet`.)
-    light = not dark and beyond.mean() > SHADOW_SHARE and (_touches_edge(beyond) or not fit)
+    # fitted to? (A sheet lying wholly in the photo, the table fitted well, is read alone:
+    # :func:`model.sheets.find_sheet`.)
+    light = not dark and beyond.mean() > SHADOW_SHARE and (touches_edge(beyond) or not fit)
     missed = photo and (broad or light or not fit)
-    if missed and (dark or not beyond.any() or _lit_region(beyond)):  # a shadow? a table?
-        ink, floor, sigma = _without_shadow(grey, surface, (ink, floor, sigma), sheet, paper_as_ink=not dark)
+    if missed and (dark or not beyond.any() or lit_region(beyond)):  # a shadow? a table?
+        ink, floor, sigma = without_shadow(grey, surface, (ink, floor, sigma), sheet, paper_as_ink=not dark)
     elif missed and light:  # light strokes on dark paper, or paper beside a table fitted as the paper
-        ink, floor, sigma = _without_shadow(grey, surface, (ink, floor, sigma), sheet, paper_as_ink=True, shadow=False)
-    split = _otsu(ink)
+        ink, floor, sigma = without_shadow(grey, surface, (ink, floor, sigma), sheet, paper_as_ink=True, shadow=False)
+    split = otsu(ink)
     threshold = max(floor, split)
     if split >= MIN_CONTRAST:
         return ink, Levels(threshold, max(HYSTERESIS * threshold, MIN_CONTRAST), MIN_DIGIT_CONTRAST, False)
@@ -112,7 +113,7 @@ def _clear_mass(beyond: np.ndarray) -> float:
     """The sum of ``beyond`` (how far pixels lie beyond the noise on one side of the paper) over its
     positive marks clear of the picture's edge."""
     labels, marks = label_components(beyond > 0)
-    clear = [label for mark in marks if _clear_of_edge(mark, beyond.shape) for label in mark.labels]
+    clear = [label for mark in marks if clear_of_edge(mark, beyond.shape) for label in mark.labels]
     return float(beyond[np.isin(labels, clear)].sum()) if clear else 0.0
 
 
@@ -142,7 +143,7 @@ def _joins(ink: np.ndarray, strokes: np.ndarray, low: float) -> np.ndarray | Non
     return strong | np.isin(faint, joined) if joined.size else None
 
 
-def _strokes(ink: np.ndarray, threshold: float, low: float) -> tuple[np.ndarray, list[_Component]]:
+def label_strokes(ink: np.ndarray, threshold: float, low: float) -> tuple[np.ndarray, list[Component]]:
     """The strokes as components (:func:`label_components`): ink above ``threshold``; where the strokes
     are hairlines, with the pixels above ``low`` that touch them (:func:`_hysteresis`), elsewhere with
     those that join two of them (:func:`_joins`)."""

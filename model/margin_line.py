@@ -1,12 +1,12 @@
 """A notebook's margin line, which is not ink where the page's lines are too faint to be found
-(:func:`_margin`, step 4 of :mod:`model.preprocess`). Numpy only.
+(:func:`find_margin_line`, step 4 of :mod:`model.preprocess`). Numpy only.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .components import _Component, _least_height, _pixels
+from .components import Component, component_pixels, least_height
 from .printed_lines import RULE_EDGE, RULE_SPAN, RULE_THICKNESS
 from .tables import TABLE_MARGIN
 
@@ -21,8 +21,8 @@ MARGIN_PIECES = 3
 PRINTED_LINE = 0.01
 
 
-def _margin(
-    components: list[_Component],
+def find_margin_line(
+    components: list[Component],
     labels: np.ndarray,
     shape: tuple[int, int],
     photo: bool = False,
@@ -45,16 +45,19 @@ def _margin(
     the number beside it too short to count (a new user's trial: 23 of 108 photos)."""
     height, width = labels.shape
     edge, thickness = RULE_EDGE * height, RULE_THICKNESS * max(height, width)
-    least = _least_height(shape)
+    least = least_height(shape)
     thin = [c for c in components if c.width <= thickness or c.area <= thickness * c.height]
     # In a photo, one bar from the top to the bottom up to TABLE_MARGIN of it wide: the table's edge.
     bars = [
         c
         for c in components
-        if photo and c.width <= TABLE_MARGIN * width and c.height >= height - 2 * edge and _even(_pixels(c, labels))
+        if photo
+        and c.width <= TABLE_MARGIN * width
+        and c.height >= height - 2 * edge
+        and _even(component_pixels(c, labels))
     ]
 
-    def reaches(row: int, part: _Component) -> bool:  # the table beyond the page
+    def reaches(row: int, part: Component) -> bool:  # the table beyond the page
         return table is not None and bool(table[min(max(row, 0), height - 1), part.x0 : part.x1].any())
 
     for line in (c for c in thin + bars if c.height >= least):
@@ -81,12 +84,12 @@ def _margin(
     return []
 
 
-def _along_line(line: _Component, thin: list[_Component]) -> list[_Component]:
+def _along_line(line: Component, thin: list[Component]) -> list[Component]:
     """The ``thin`` pieces (``line`` among them) along one straight line through ``line``: upright or
     slanting up to :data:`MARGIN_SLANT` columns per row, the slant that gathers the most rows."""
-    best: list[_Component] = [line]
+    best: list[Component] = [line]
 
-    def centre(c: _Component, slant: float) -> float:  # the piece's centre column, the slant sheared out
+    def centre(c: Component, slant: float) -> float:  # the piece's centre column, the slant sheared out
         return (c.x0 + c.x1) / 2 - slant * (c.y0 + c.y1) / 2
 
     for slant in np.linspace(-MARGIN_SLANT, MARGIN_SLANT, 33):

@@ -1,6 +1,6 @@
 """The paper (or canvas) under the ink, for step 3 of :mod:`model.preprocess`: a smooth quadratic surface
-fitted robustly to the background pixels (:func:`_fit_background`), the noise about it (:func:`_mad_sigma`)
-and Otsu's threshold between paper and ink (:func:`_otsu`). Numpy only.
+fitted robustly to the background pixels (:func:`fit_background`), the noise about it (:func:`mad_sigma`)
+and Otsu's threshold between paper and ink (:func:`otsu`). Numpy only.
 """
 
 from __future__ import annotations
@@ -31,10 +31,10 @@ def _surface_terms(h: int, w: int) -> tuple[int, np.ndarray, np.ndarray, np.ndar
     return step, design, outer, ring.ravel(), fx, fy
 
 
-_RIDGE = 1e-6 * np.eye(6)
+RIDGE = 1e-6 * np.eye(6)
 
 
-def _fit_background(grey: np.ndarray) -> tuple[np.ndarray, float]:
+def fit_background(grey: np.ndarray) -> tuple[np.ndarray, float]:
     """Robust quadratic surface through the paper -> (``grey`` minus that surface, noise sigma of the paper).
 
     Fitted on a coarse grid of samples, starting from the image's border (paper almost everywhere,
@@ -52,19 +52,19 @@ def _fit_background(grey: np.ndarray) -> tuple[np.ndarray, float]:
         # A digital picture (a canvas, a clean scan): the border is one grey level, and the fit below
         # would return that constant but for a fraction of a level (anti-aliased samples): skip it.
         residual = samples - level
-        return grey - np.float32(level), _mad_sigma(residual[np.abs(residual) <= MIN_CONTRAST / 2])
+        return grey - np.float32(level), mad_sigma(residual[np.abs(residual) <= MIN_CONTRAST / 2])
     # The border's own outliers (a stroke crossing it) are left out by the median of the ring: of the
     # medians of the step-wide blocks along the edges, not of the samples, which a printed grid whose
     # spacing is a multiple of the step can put all on its lines (squared paper 28 px apart, step 7).
-    level = _median(_edge_blocks(grey, step))
-    keep = ring & (np.abs(samples - level) <= max(3.0 * _mad_sigma(border), MIN_CONTRAST / 2))
+    level = fast_median(_edge_blocks(grey, step))
+    keep = ring & (np.abs(samples - level) <= max(3.0 * mad_sigma(border), MIN_CONTRAST / 2))
     coef = np.zeros(6)
     sigma = 1.0
     for _ in range(4):
         weight = keep.astype(np.float64)  # least squares over the kept samples
-        coef = np.linalg.solve((weight @ outer).reshape(6, 6) + _RIDGE, (weight * samples) @ design)
+        coef = np.linalg.solve((weight @ outer).reshape(6, 6) + RIDGE, (weight * samples) @ design)
         residual = samples - design @ coef
-        sigma = _mad_sigma(residual[keep])
+        sigma = mad_sigma(residual[keep])
         new_keep = np.abs(residual) <= max(3.0 * sigma, MIN_CONTRAST / 2)
         if (new_keep == keep).all():
             break
@@ -89,7 +89,7 @@ def _edge_blocks(grey: np.ndarray, step: int) -> np.ndarray:
     return np.median(np.concatenate(blocks), axis=1)
 
 
-def _median(values: np.ndarray) -> float:
+def fast_median(values: np.ndarray) -> float:
     """``np.median`` of a 1-d array without its overhead (it is called a dozen times per image)."""
     n = values.size
     k = n // 2
@@ -99,17 +99,17 @@ def _median(values: np.ndarray) -> float:
     return float(0.5 * (part[k - 1] + part[k]))
 
 
-def _mad_sigma(values: np.ndarray) -> float:
+def mad_sigma(values: np.ndarray) -> float:
     """Noise standard deviation estimated from the median absolute deviation (at least 1 grey level)."""
     if values.size == 0:
         return 1.0
-    return max(1.0, 1.4826 * _median(np.abs(values - _median(values))))
+    return max(1.0, 1.4826 * fast_median(np.abs(values - fast_median(values))))
 
 
 _LEVELS = np.arange(256, dtype=np.float64)
 
 
-def _otsu(values: np.ndarray) -> float:
+def otsu(values: np.ndarray) -> float:
     """Otsu's threshold of ``values`` (>= 0; 255 and above share the top bin)."""
     hist = np.bincount(np.minimum(values, 255).astype(np.uint8).ravel(), minlength=256)
     weight = np.cumsum(hist)

@@ -63,14 +63,23 @@ from math import ceil
 import numpy as np
 from PIL import Image
 
-from .components import _overlap, label_components
+from .components import label_components, overlap_length
 from .contract import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, InputError
-from .decoding import WORK_SIZE, _decode, _work_factor, decode
+from .decoding import WORK_SIZE, decode, decode_with_size, work_factor
 from .digits import MAX_DIGITS, SPLIT_ASPECT, find_digits
-from .exceptions import ZOOM_PIXELS, ZOOM_SHARE, NoSecondLook, Punctuation, ShadowOnly, _Faint, _Located, _TooSmall
-from .grey_levels import _array_to_image, _bands, _transparent, to_grey
+from .exceptions import (
+    ZOOM_PIXELS,
+    ZOOM_SHARE,
+    FaintWriting,
+    LocatedError,
+    NoSecondLook,
+    Punctuation,
+    ShadowOnly,
+    TooSmallError,
+)
+from .grey_levels import array_to_image, is_transparent, split_bands, to_grey
 from .printed_lines import without_printed_lines
-from .rendering import BOX, MIN_DIGIT_CONTRAST, SIZE, Digit, _with_boxes
+from .rendering import BOX, MIN_DIGIT_CONTRAST, SIZE, Digit, with_boxes
 
 __all__ = [
     "MAX_DIGITS",
@@ -120,7 +129,7 @@ def mnist_form(image: Image.Image) -> Digit | None:
     """
     if image.size != (SIZE, SIZE) or image.mode not in ("L", "LA", "RGB", "RGBA", "P", "1"):
         return None
-    grey, alpha = _bands(image)
+    grey, alpha = split_bands(image)
     if alpha is not None and alpha.getextrema()[0] < 255:
         return None  # transparency: composited by the pipeline
     pixels = np.asarray(grey, dtype=np.uint8)
@@ -162,15 +171,15 @@ def preprocess(
     """
     original = image
     if isinstance(image, (bytes, bytearray, memoryview)):
-        if (shadow_edge or sheet_level or pair_level) and _work_factor(
+        if (shadow_edge or sheet_level or pair_level) and work_factor(
             *Image.open(io.BytesIO(image)).size, WORK_SIZE
         ) < 2:
             raise NoSecondLook  # no photo (a picture reduced twice or more): known from its header alone
-        image, (width, height) = _decode(bytes(image), WORK_SIZE)
+        image, (width, height) = decode_with_size(bytes(image), WORK_SIZE)
     elif isinstance(image, np.ndarray):
         height, width = image.shape[:2]
         if (height, width) == (SIZE, SIZE):
-            image = _array_to_image(image)
+            image = array_to_image(image)
     else:
         width, height = image.size
     if isinstance(image, Image.Image) and (already := mnist_form(image)) is not None:
@@ -183,17 +192,21 @@ def preprocess(
         x0, y0, x1, y1 = box
         return int(x0 / sx), int(y0 / sy), min(width, ceil(x1 / sx)), min(height, ceil(y1 / sy))
 
-    def closer(refused: _TooSmall | _Faint) -> list[Digit]:
+    def closer(refused: TooSmallError | FaintWriting) -> list[Digit]:
         """What a closer look finds: at faint writing, where its lines keep more of their contrast (what it
         finds, or not, is the answer); at marks too small, refused as they were when it finds no digit."""
-        crop = to_input(refused.box) if isinstance(refused, _Faint) else _closer(to_input(refused.box), (width, height))
+        crop = (
+            to_input(refused.box)
+            if isinstance(refused, FaintWriting)
+            else _closer(to_input(refused.box), (width, height))
+        )
         if crop is None:
             raise refused
         picture, scale = _cropped(original, image, crop, (width, height))
         try:
             return _read_crop(picture, crop, scale)
-        except _TooSmall:
-            if isinstance(refused, _Faint):
+        except TooSmallError:
+            if isinstance(refused, FaintWriting):
                 raise
             raise refused from None
 
@@ -201,14 +214,14 @@ def preprocess(
         # A picture reduced twice or more is a photo or a scan of a page: a table may show round the sheet.
         photo = sx <= 0.5
         found = [
-            _with_boxes(digit, to_input)
+            with_boxes(digit, to_input)
             for digit in find_digits(
                 grey, photo, shadow_edge=shadow_edge, sheet_level=sheet_level, pair_level=pair_level
             )
         ]
-    except _Located as located:
+    except LocatedError as located:
         raise located.moved(to_input) from None
-    except (_TooSmall, _Faint) as refused:
+    except (TooSmallError, FaintWriting) as refused:
         found = closer(refused)
     else:  # a number small in a photo: looked at closer, where a decimal point written small is seen
         if photo and (crop := _closer_number(found, (width, height), sy)):
@@ -219,7 +232,7 @@ def preprocess(
                 raise
             except InputError:
                 pass  # the digits stay as the first look read them (reading them closer: as many right as wrong)
-    if photo and len(found) == 1 and not shadow_edge and not _transparent(image):  # no shadow falls on a drawing
+    if photo and len(found) == 1 and not shadow_edge and not is_transparent(image):  # no shadow falls on a drawing
         lit = _past_a_shadow(grey, found[0].box, to_input, closer)
         if isinstance(lit, InputError):
             raise lit
@@ -231,7 +244,7 @@ def _past_a_shadow(
     grey: np.ndarray,
     mark: tuple[int, int, int, int],
     to_input: Callable[[tuple[int, int, int, int]], tuple[int, int, int, int]],
-    closer: Callable[[_TooSmall | _Faint], list[Digit]],
+    closer: Callable[[TooSmallError | FaintWriting], list[Digit]],
 ) -> list[Digit] | InputError | None:
     """A photo whose first look found one ``mark`` (its box in the picture's pixels), read again once a
     shadow's straight edge across it is divided out (:func:`model.shadow_edge.without_shadow_edge`; marks too
@@ -244,15 +257,15 @@ def _past_a_shadow(
     Else ``None``: the first look stands."""
     try:
         try:
-            lit = [_with_boxes(digit, to_input) for digit in find_digits(grey, photo=True, shadow_edge=True)]
-        except (_TooSmall, _Faint) as refused:
+            lit = [with_boxes(digit, to_input) for digit in find_digits(grey, photo=True, shadow_edge=True)]
+        except (TooSmallError, FaintWriting) as refused:
             lit = closer(refused)
     except InputError as again:
         return ShadowOnly(again.message) if again.code == "no_digit_found" else None
     except NoSecondLook:  # no shadow's edge
         return None
     if len(lit) != 1 or (
-        _overlap(mark[0], mark[2], *lit[0].box[0::2]) and _overlap(mark[1], mark[3], *lit[0].box[1::2])
+        overlap_length(mark[0], mark[2], *lit[0].box[0::2]) and overlap_length(mark[1], mark[3], *lit[0].box[1::2])
     ):
         return None
     if is_line(lit[0].box):
@@ -287,8 +300,8 @@ def _read_crop(picture: Image.Image | np.ndarray, crop: tuple[int, int, int, int
         return x0 + int(box[0] / scale), y0 + int(box[1] / scale), x0 + ceil(box[2] / scale), y0 + ceil(box[3] / scale)
 
     try:
-        return [_with_boxes(digit, to_picture) for digit in preprocess(picture)]
-    except _Located as located:
+        return [with_boxes(digit, to_picture) for digit in preprocess(picture)]
+    except LocatedError as located:
         raise located.moved(to_picture) from None
 
 
@@ -338,6 +351,6 @@ def _cropped(
     if decoded.size == size:
         return decoded.crop(crop), 1.0
     closer = WORK_SIZE * (size[0] * size[1] / ((x1 - x0) * (y1 - y0))) ** 0.5
-    decoded, _ = _decode(bytes(original), round(closer))
+    decoded, _ = decode_with_size(bytes(original), round(closer))
     scale = decoded.width / size[0]
     return decoded.crop((int(x0 * scale), int(y0 * scale), ceil(x1 * scale), ceil(y1 * scale))), scale

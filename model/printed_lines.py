@@ -41,7 +41,7 @@ def _lines(mask: np.ndarray) -> tuple[float, list[tuple[int, int]]]:
     whose bands' fullest rows hold the most ink is the lines'. Row counts come from
     :func:`_sheared_row_counts` (shearing the whole mask for each slope costs 10 times as much)."""
     height, width = mask.shape
-    spreads = _sheared_row_counts(_near_rows(mask, 1))
+    spreads = _sheared_row_counts(near_rows(mask, 1))
     ink: np.ndarray | None = None
     best: tuple[float, list[tuple[int, int]], float] = (0.0, [], 0.0)
     for k in np.flatnonzero((spreads >= LINE_SPAN * width).any(axis=1)):
@@ -95,7 +95,7 @@ def _shift_runs(height: int, width: int) -> tuple[np.ndarray, np.ndarray, np.nda
     return arrays
 
 
-def _near_rows(mask: np.ndarray, reach: int) -> np.ndarray:
+def near_rows(mask: np.ndarray, reach: int) -> np.ndarray:
     """Pixels within ``reach`` rows of ink in their column (a vertical dilation of ``mask``)."""
     near = mask.copy()
     for step in range(1, reach + 1):

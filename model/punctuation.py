@@ -1,6 +1,6 @@
 """Punctuation in a number (a decimal point, a comma, a colon, a dash, a minus sign) and marks off the line
 beside a digit, for step 4 of :mod:`model.preprocess`: a short mark apart beside a digit is a mark of its
-own (:func:`_apart_beside`), and punctuation refuses the picture (:func:`_refuse_punctuation`). Standard
+own (:func:`apart_beside`), and punctuation refuses the picture (:func:`refuse_punctuation`). Standard
 library only: it measures components (:mod:`model.components`).
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 
-from .components import MIN_DIGIT_SHARE, _Component
+from .components import MIN_DIGIT_SHARE, Component
 from .exceptions import Punctuation
 
 #: Punctuation in a number (a mark too short to be a digit: a dot, a comma, a colon, a dash) refuses the
@@ -50,7 +50,7 @@ OFF_LINE_HEIGHT = 0.6
 OFF_LINE = 0.5
 
 
-def _gap_beside(short: _Component, tall: _Component) -> int:
+def _gap_beside(short: Component, tall: Component) -> int:
     """The columns between ``short`` and ``tall``'s ink in the rows ``short`` spans (and the one above and
     below): a full stop or a colon's dot tucked under an italic digit's top lies in its box, apart from
     its ink ("3.14" and "12:30" in an italic face were read 314 and 1230). At least the boxes' gap;
@@ -67,7 +67,7 @@ def _gap_beside(short: _Component, tall: _Component) -> int:
     return max(boxes, max(short.x0, ink[0]) - min(short.x1, ink[1]))
 
 
-def _dash(mark: _Component, digit: _Component) -> bool:
+def _dash(mark: Component, digit: Component) -> bool:
     """Whether ``mark`` is shaped and placed like a dash or a minus sign beside ``digit``: at least
     :data:`DASH_ASPECT` as wide as tall, its centre in the middle of the digit's height, from
     :data:`PUNCTUATION_TOP` of it down to :data:`DOT_LOW` (the lowest quarter is a point's; a
@@ -77,14 +77,14 @@ def _dash(mark: _Component, digit: _Component) -> bool:
     return middle and mark.width >= DASH_ASPECT * mark.height
 
 
-def _point(mark: _Component, digit: _Component) -> bool:
+def _point(mark: Component, digit: Component) -> bool:
     """Whether ``mark`` is shaped and placed like a point or a comma beside ``digit``: a solid dot
-    (:func:`_solid_dot`) whose centre lies in the lowest quarter of the digit's height or below it
+    (:func:`solid_dot`) whose centre lies in the lowest quarter of the digit's height or below it
     (:data:`DOT_LOW`), where a full stop, a decimal point or a comma is written."""
-    return _solid_dot(mark) and mark.y0 + mark.y1 >= 2 * (digit.y0 + DOT_LOW * digit.height)
+    return solid_dot(mark) and mark.y0 + mark.y1 >= 2 * (digit.y0 + DOT_LOW * digit.height)
 
 
-def _minus_sign(mark: _Component, first: _Component) -> bool:
+def minus_sign(mark: Component, first: Component) -> bool:
     """Whether ``mark`` stands where a minus sign stands before the digit ``first``: a dash
     (:func:`_dash`) left of its middle, at most :data:`SIGN_REACH` of its height before it, and apart
     from its ink (an italic digit's box reaches under it)."""
@@ -96,22 +96,22 @@ def _minus_sign(mark: _Component, first: _Component) -> bool:
     )
 
 
-def _apart_beside(short: _Component, tall: _Component) -> bool:
+def apart_beside(short: Component, tall: Component) -> bool:
     """Whether ``short``, beside ``tall`` and apart from its ink in its rows (:func:`_gap_beside`,
     :data:`PUNCTUATION_GAP`), is shaped and placed like a mark of its own rather than a piece of it:
     punctuation, too short to be a digit, at most 0.8 of its height wide (a minus sign is wide), and
     round (a dot, a colon's dots, a small degree sign: anywhere) or low (:data:`PUNCTUATION_TOP`: a
     comma, a dash; a broken-off piece of a 5's or a 7's bar is flat and high); or a mark off the line
-    (:func:`_off_line`: a degree sign, an exponent, a long comma)."""
+    (:func:`off_line`: a degree sign, an exponent, a long comma)."""
     if _gap_beside(short, tall) < max(PUNCTUATION_GAP * tall.height, 2):
         return False
     round_ = short.width <= 1.5 * short.height
     low = short.y0 + short.y1 >= 2 * (tall.y0 + PUNCTUATION_TOP * tall.height)
     punctuation = short.height < MIN_DIGIT_SHARE * tall.height and short.width <= 0.8 * tall.height
-    return (punctuation and (round_ or low)) or _off_line(short, tall)
+    return (punctuation and (round_ or low)) or off_line(short, tall)
 
 
-def _off_line(short: _Component, tall: _Component) -> bool:
+def off_line(short: Component, tall: Component) -> bool:
     """Whether ``short`` stands off the line beside ``tall``: as tall as a digit can be but under
     :data:`OFF_LINE_HEIGHT` of ``tall``'s height, and raised (its foot above :data:`OFF_LINE` of
     ``tall``'s height from its top: a degree sign, an exponent) or lowered (its top below it: a long
@@ -122,12 +122,12 @@ def _off_line(short: _Component, tall: _Component) -> bool:
     )
 
 
-def _solid_dot(c: _Component) -> bool:
+def solid_dot(c: Component) -> bool:
     """A component that fills its box, about as wide as tall: a pen's dot, not a hairline's piece."""
     return c.area >= DOT_FILL * c.width * c.height and max(c.width, c.height) <= 2 * min(c.width, c.height)
 
 
-def _low_in_a_gap(dot: _Component, digits: list[_Component]) -> bool:
+def low_in_a_gap(dot: Component, digits: list[Component]) -> bool:
     """Whether a speck stands wholly in the gap between two digits, in the lower part of their line:
     where a decimal point or a comma is written (dropped as a speck, "3.14" was read 314)."""
     for left, right in itertools.pairwise(digits):
@@ -139,7 +139,7 @@ def _low_in_a_gap(dot: _Component, digits: list[_Component]) -> bool:
     return False
 
 
-def _refuse_punctuation(marks: list[_Component], digits: list[_Component]) -> None:
+def refuse_punctuation(marks: list[Component], digits: list[Component]) -> None:
     """Raise ``not_a_digit`` for a mark too short to be a digit that stands where punctuation stands in
     the number ``digits``, on its line: in the gap between two digits (a decimal point, a comma, a colon,
     a dash), just before the first (a dash: a minus sign) or just after the last (a full stop, a ring of
@@ -151,7 +151,7 @@ def _refuse_punctuation(marks: list[_Component], digits: list[_Component]) -> No
             h = max(d.height for d in beside)
             if not min(d.y0 for d in beside) <= cy <= max(d.y1 for d in beside) + PUNCTUATION_REACH * h:
                 continue
-            if left is None and _minus_sign(mark, right):
+            if left is None and minus_sign(mark, right):
                 place = "just before the first digit looks like a minus sign or a dash"
             elif (
                 right is None

@@ -1,8 +1,8 @@
 """Step 5 of :mod:`model.preprocess`: a mark's grey ink -> the 28x28 MNIST-style image the network reads
 (:func:`render_digit`), and :class:`Digit`, which carries it with its box.
 
-Also the stroke width (:func:`stroke_width`) and the 3x3 dilation (:func:`_dilate`) the other steps measure
-marks with, and moving a digit's boxes (:func:`_with_boxes`). Numpy and Pillow only.
+Also the stroke width (:func:`stroke_width`) and the 3x3 dilation (:func:`dilate`) the other steps measure
+marks with, and moving a digit's boxes (:func:`with_boxes`). Numpy and Pillow only.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ class Digit:
     joined: Callable[[], tuple[int, Digit]] | None = field(default=None, compare=False, repr=False)
 
 
-def _dilate(image: np.ndarray) -> np.ndarray:
+def dilate(image: np.ndarray) -> np.ndarray:
     """3x3 grey-level dilation (the maximum over each pixel's 8 neighbours and itself); a boolean mask
     grown by a pixel all round."""
     out = image.copy()
@@ -99,7 +99,7 @@ def render_digit(
     width = stroke_width(strokes[y0:y1, x0:x1]) * to_box  # in pixels of the 20-pixel box
     if width < THIN_STROKE:  # each 3x3 dilation adds two crop pixels to the width
         for _ in range(min(12, int(np.ceil((MNIST_STROKE - width) / (2 * to_box))))):
-            level = _dilate(level)
+            level = dilate(level)
     size = (max(1, round(w * to_box)), max(1, round(h * to_box)))
     resample = Image.Resampling.BILINEAR if to_box < 1 else Image.Resampling.BICUBIC
     small = Image.fromarray(level.astype(np.uint8)).resize(size, resample)
@@ -133,24 +133,24 @@ def _percentile(values: np.ndarray, q: float) -> float:
     return b - (b - a) * (1 - t) if t >= 0.5 else a + (b - a) * t  # numpy's own lerp, for the same result
 
 
-def _moved(box: tuple[int, int, int, int], dx: int, dy: int) -> tuple[int, int, int, int]:
+def shift_box(box: tuple[int, int, int, int], dx: int, dy: int) -> tuple[int, int, int, int]:
     return box[0] + dx, box[1] + dy, box[2] + dx, box[3] + dy
 
 
-def _shifted(digit: Digit, dx: int, dy: int) -> Digit:
-    return _with_boxes(digit, lambda box: _moved(box, dx, dy))
+def shift_digit(digit: Digit, dx: int, dy: int) -> Digit:
+    return with_boxes(digit, lambda box: shift_box(box, dx, dy))
 
 
-def _with_boxes(digit: Digit, move: Callable[[tuple[int, int, int, int]], tuple[int, int, int, int]]) -> Digit:
+def with_boxes(digit: Digit, move: Callable[[tuple[int, int, int, int]], tuple[int, int, int, int]]) -> Digit:
     """``digit`` (and the digits of its cuts and of its joined marks) with every box passed through ``move``."""
     cuts, joined = digit.cuts, digit.joined
 
     def moved_cuts() -> tuple[tuple[Digit, ...], ...]:
-        return tuple(tuple(_with_boxes(part, move) for part in way) for way in cuts())
+        return tuple(tuple(with_boxes(part, move) for part in way) for way in cuts())
 
     def moved_join() -> tuple[int, Digit]:
         count, mark = joined()
-        return count, _with_boxes(mark, move)
+        return count, with_boxes(mark, move)
 
     return Digit(
         digit.pixels, move(digit.box), None if cuts is None else moved_cuts, None if joined is None else moved_join

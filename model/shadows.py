@@ -1,6 +1,6 @@
 """A shadow cast across a photo's writing, for step 3 of :mod:`model.preprocess`: where the paper's fitted
 surface cannot follow its sharp edge, the shadow is taken out with the paper's morphological closing
-(:func:`_without_shadow`). The second look that divides a straight shadow's edge out is
+(:func:`without_shadow`). The second look that divides a straight shadow's edge out is
 :mod:`model.shadow_edge`. Numpy only.
 """
 
@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .components import _clear_of_edge, _Component, _least_height, _pixels, label_components
-from .paper import MIN_CONTRAST, NOISE_SIGMAS, _mad_sigma, _median, _otsu
-from .rendering import _dilate, stroke_width
+from .components import Component, clear_of_edge, component_pixels, label_components, least_height
+from .paper import MIN_CONTRAST, NOISE_SIGMAS, fast_median, mad_sigma, otsu
+from .rendering import dilate, stroke_width
 
-#: A shadow cast across a photo (:func:`_without_shadow`): the paper's background is the closing by a
+#: A shadow cast across a photo (:func:`without_shadow`): the paper's background is the closing by a
 #: window this share of the picture's shorter side (at least 9 px), wider than a digit's strokes; the
 #: surface must miss it over this share of the picture, and the shadow cover as much; a lit region
 #: is "light ink" this large when the paper was fitted to a shadow covering most of the picture; the
@@ -29,10 +29,10 @@ SHADOW_EDGE = 0.05
 SHADOW_LIT_SIDE = 0.35
 
 
-def _grain(grey: np.ndarray) -> float:
+def measure_grain(grey: np.ndarray) -> float:
     """The paper's noise from the differences of neighbouring pixels (a shadow's edge and the strokes
     are few of them), as a standard deviation (at least the MAD's floor)."""
-    return _mad_sigma((grey[:, 1:] - grey[:, :-1]).ravel()) / 2**0.5
+    return mad_sigma((grey[:, 1:] - grey[:, :-1]).ravel()) / 2**0.5
 
 
 def _rank(values: np.ndarray, size: int, pick: np.ufunc) -> np.ndarray:
@@ -64,17 +64,17 @@ def _shadow_window(shape: tuple[int, int]) -> int:
     return max(9, round(SHADOW_WINDOW * min(shape)) | 1)
 
 
-def _edge_share(mask: np.ndarray) -> float:
+def edge_share(mask: np.ndarray) -> float:
     """The share of the picture's edge pixels in ``mask``."""
     edge = np.concatenate([mask[0], mask[-1], mask[1:-1, 0], mask[1:-1, -1]])
     return float(edge.mean())
 
 
-def _touches_edge(mask: np.ndarray) -> bool:
+def touches_edge(mask: np.ndarray) -> bool:
     return bool(mask[0].any() or mask[-1].any() or mask[:, 0].any() or mask[:, -1].any())
 
 
-def _lit_region(light_ink: np.ndarray) -> bool:
+def lit_region(light_ink: np.ndarray) -> bool:
     """Whether "light ink" is a lit region, not writing: one mark reaching the picture's edge and
     covering :data:`SHADOW_LIT` of it (the paper was fitted to the shadow covering most of it), or
     broader than strokes are (its stroke width half :func:`_shadow_window` or more: a band of light
@@ -85,15 +85,15 @@ def _lit_region(light_ink: np.ndarray) -> bool:
     big = max(parts, key=lambda part: part.area)
     if _along_edge(big, labels) < SHADOW_LIT_SIDE:
         return False  # light from beyond the picture lights a stretch of its edge: a sheet on a table does not
-    broad = stroke_width(_pixels(big, labels)) >= _shadow_window(light_ink.shape) / 2
+    broad = stroke_width(component_pixels(big, labels)) >= _shadow_window(light_ink.shape) / 2
     return big.area >= SHADOW_LIT * light_ink.size or broad
 
 
-def _along_edge(part: _Component, labels: np.ndarray) -> float:
+def _along_edge(part: Component, labels: np.ndarray) -> float:
     """The longest stretch of the picture's edge ``part`` touches, as a share of its box's side there
     (0: it touches none)."""
     height, width = labels.shape
-    pixels = _pixels(part, labels)
+    pixels = component_pixels(part, labels)
     sides = (
         (part.y0 == 0, pixels[0]),
         (part.y1 == height, pixels[-1]),
@@ -103,7 +103,7 @@ def _along_edge(part: _Component, labels: np.ndarray) -> float:
     return max((float(side.mean()) for touches, side in sides if touches), default=0.0)
 
 
-def _without_shadow(
+def without_shadow(
     grey: np.ndarray,
     surface: np.ndarray,
     fitted: tuple[np.ndarray, float, float],
@@ -127,7 +127,7 @@ def _without_shadow(
     a notebook and a hand's fingers cross a table's or a shadow's edge too), has writing crossing its edge
     (:func:`_crossed`: the top of a 7 in the shadow, its stem in the light); not with ``shadow`` false.
 
-    With nothing written in the darker part, it is a table: left to :func:`model.tables._table` as ``fitted`` reads
+    With nothing written in the darker part, it is a table: left to :func:`model.tables.find_table` as ``fitted`` reads
     it, unless ``paper_as_ink`` (the surface was fitted to the table, the paper light "ink" beside it) and
     the lighter part, paper, covers :data:`SHADOW_LIT` of the picture and runs off it (a notebook page
     photographed at an angle, the table along its far side and down the others: its writing was lost in
@@ -138,34 +138,34 @@ def _without_shadow(
     background = _closing(grey, size)
     if float((np.abs(surface - background) > MIN_CONTRAST).mean()) < SHADOW_SHARE:
         return fitted  # the surface explains the background: no shadow
-    shade = background < _otsu(background)
-    if shade.all() or not _touches_edge(shade):  # a cast shadow comes from beyond the picture
+    shade = background < otsu(background)
+    if shade.all() or not touches_edge(shade):  # a cast shadow comes from beyond the picture
         return fitted
-    lit = _median(background[~shade])
-    if lit - _median(background[shade]) < MIN_CONTRAST:
+    lit = fast_median(background[~shade])
+    if lit - fast_median(background[shade]) < MIN_CONTRAST:
         return fitted
     region = _closing(shade.astype(np.uint8), size).astype(bool)  # the writing in it filled in
-    if not _touches_edge(region) or region.mean() < SHADOW_SHARE:
+    if not touches_edge(region) or region.mean() < SHADOW_SHARE:
         return fitted
     residual = (grey - background).astype(np.float32)
-    residual -= _median(residual.ravel())
-    sigma = _mad_sigma(residual.ravel())
+    residual -= fast_median(residual.ravel())
+    sigma = mad_sigma(residual.ravel())
     floor = max(NOISE_SIGMAS * sigma, MIN_CONTRAST)
     ink = np.maximum(-residual, 0)
     inside = (ink > floor) & _rank(region.astype(np.uint8), size, np.minimum).astype(bool)
     _, marks = label_components(inside)
-    least = _least_height(grey.shape)
-    held = any(mark.height >= least and _clear_of_edge(mark, grey.shape) for mark in marks)
+    least = least_height(grey.shape)
+    held = any(mark.height >= least and clear_of_edge(mark, grey.shape) for mark in marks)
     if held or _across(region) or (sheet and _crossed(ink > floor, region, least)):
         if not shadow:
             return fitted
     else:  # nothing written in the darker part: a table, not a shadow
-        if not paper_as_ink or (~region).mean() < SHADOW_LIT or _edge_share(~region) < SHADOW_EDGE:
+        if not paper_as_ink or (~region).mean() < SHADOW_LIT or edge_share(~region) < SHADOW_EDGE:
             return fitted  # the surface fitted to the paper, or a sheet lying in the photo: read as it is
-        table = _dilate(region)  # and the page's edge along it
+        table = dilate(region)  # and the page's edge along it
         labels, marks = label_components((ink > floor) & ~table)
-        joined = np.unique(labels[_dilate(table)])  # the marks touching it
-        tips = [label for mark in marks if not _clear_of_edge(mark, ink.shape) for label in mark.labels]
+        joined = np.unique(labels[dilate(table)])  # the marks touching it
+        tips = [label for mark in marks if not clear_of_edge(mark, ink.shape) for label in mark.labels]
         ink[table | np.isin(labels, np.intersect1d(joined[joined > 0], tips))] = 0.0
     return ink * (lit / np.maximum(background, 1.0)), floor, sigma
 
@@ -179,8 +179,8 @@ def _crossed(ink: np.ndarray, region: np.ndarray, least: float) -> bool:
     shade = _rank(region.astype(np.uint8), 5, np.minimum).astype(bool)
     light = _rank((~region).astype(np.uint8), 5, np.minimum).astype(bool)
     for mark in marks:
-        if mark.height >= least and _clear_of_edge(mark, ink.shape):
-            pixels, box = _pixels(mark, labels), (slice(mark.y0, mark.y1), slice(mark.x0, mark.x1))
+        if mark.height >= least and clear_of_edge(mark, ink.shape):
+            pixels, box = component_pixels(mark, labels), (slice(mark.y0, mark.y1), slice(mark.x0, mark.x1))
             if (pixels & shade[box]).any() and (pixels & light[box]).any():
                 return True
     return False

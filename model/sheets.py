@@ -1,6 +1,6 @@
 """A sheet of paper photographed on a table, a card, a badge or a round button, cropped to and read alone
-(:func:`_sheet`, step 4 of :mod:`model.preprocess`): found as a solid region unlike strokes, perhaps
-lying turned (:func:`_turned_sheet`) or in a shadow (:func:`_shaded_sheet`). Numpy and Pillow only.
+(:func:`find_sheet`, step 4 of :mod:`model.preprocess`): found as a solid region unlike strokes, perhaps
+lying turned (:func:`_turned_sheet`) or in a shadow (:func:`find_shaded_sheet`). Numpy and Pillow only.
 """
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ from typing import NamedTuple
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .components import _clear_of_edge, _Component, _pixels, label_components
+from .components import Component, clear_of_edge, component_pixels, label_components
 from .frames import PANEL_ASPECT, PANEL_FILL
-from .paper import _RIDGE, MIN_CONTRAST, _mad_sigma, _median
-from .rendering import _dilate, stroke_width
-from .tables import _convex, _hull
+from .paper import MIN_CONTRAST, RIDGE, fast_median, mad_sigma
+from .rendering import dilate, stroke_width
+from .tables import convex_hull, is_convex
 
 SHEET_ASPECT = 0.5  # a sheet of paper's shorter side is at least half its longer one
 #: ... so a sheet lying turned any way fills at least this share of its box (0.44 when twice as long as
@@ -56,7 +56,7 @@ BADGE_PAD = 0.2
 #: ... and a solid disc, which holds nothing (its digit may be a lighter shade of the ink), is looked
 #: into with this share of its size round its edge left out (its anti-aliased rim).
 BADGE_RIM = 0.06
-#: A solid disc is convex: it fills this share of its convex hull (:func:`_convex`; a disc drawn by a
+#: A solid disc is convex: it fills this share of its convex hull (:func:`is_convex`; a disc drawn by a
 #: screen fills 97.6 % or more, a square turned a few degrees 95 %).
 BADGE_CONVEX = 0.93
 #: A badge under a fifth of the picture, or a solid one, is round, or a pill with round ends: the
@@ -66,8 +66,8 @@ BADGE_CONVEX = 0.93
 BADGE_CORNER = 0.15
 
 
-class _Sheet(NamedTuple):
-    """A region read alone (:func:`_sheet`): its box in working pixels, and the pixels in it outside the
+class Sheet(NamedTuple):
+    """A region read alone (:func:`find_sheet`): its box in working pixels, and the pixels in it outside the
     region (``None``: none; else painted in the region's ``colour``, one grey level or one per pixel of
     the box, before it is read)."""
 
@@ -82,7 +82,7 @@ class _Sheet(NamedTuple):
     angle: float = 0.0
 
 
-def _sheet(components: list[_Component], labels: np.ndarray, grey: np.ndarray, photo: bool = False) -> _Sheet | None:
+def find_sheet(components: list[Component], labels: np.ndarray, grey: np.ndarray, photo: bool = False) -> Sheet | None:
     """The inside of a sheet of paper photographed on a table, or of a badge, if the largest "ink" is one.
 
     Strokes are thin, so a digit fills well under 85 % of its box; a sheet contrasting with the table
@@ -122,13 +122,13 @@ def _sheet(components: list[_Component], labels: np.ndarray, grey: np.ndarray, p
     if long and not _holds_writing(largest, labels):
         return _badge(largest, labels, grey)  # a pill on a dark screen, its digits a lighter shade of it
     dx, dy = round(0.04 * largest.width), round(0.04 * largest.height)
-    return _Sheet((largest.x0 + dx, largest.y0 + dy, largest.x1 - dx, largest.y1 - dy))
+    return Sheet((largest.x0 + dx, largest.y0 + dy, largest.x1 - dx, largest.y1 - dy))
 
 
-def _shaded_sheet(
-    components: list[_Component], labels: np.ndarray, ink: np.ndarray, low: float, grey: np.ndarray
-) -> _Sheet | None:
-    """A sheet of paper on a table with a shadow's edge across it (:func:`_sheet` in a photo; ``None``:
+def find_shaded_sheet(
+    components: list[Component], labels: np.ndarray, ink: np.ndarray, low: float, grey: np.ndarray
+) -> Sheet | None:
+    """A sheet of paper on a table with a shadow's edge across it (:func:`find_sheet` in a photo; ``None``:
     none): the largest mark, at least :data:`SHEET_SHARE` of the picture, grows by :data:`SHEET_SHADED`
     or more taken down to the ``low`` ink level, its part in the shadow joining it (read alone, the lit
     part cut the number short: 1986 read as 36). Its shadow is taken out when it is read."""
@@ -139,15 +139,15 @@ def _shaded_sheet(
         return None
     wide_labels, wide = label_components(ink > low)
     whole = max(wide, key=lambda c: c.area)
-    y, x = (index[0] for index in np.nonzero(_pixels(largest, labels)))
+    y, x = (index[0] for index in np.nonzero(component_pixels(largest, labels)))
     if whole.area < SHEET_SHADED * largest.area or wide_labels[largest.y0 + y, largest.x0 + x] not in whole.labels:
         return None
-    return _sheet(wide, wide_labels, grey, photo=True)
+    return find_sheet(wide, wide_labels, grey, photo=True)
 
 
-def _turned_sheet(region: _Component, labels: np.ndarray, grey: np.ndarray) -> _Sheet | None:
+def _turned_sheet(region: Component, labels: np.ndarray, grey: np.ndarray) -> Sheet | None:
     """A sheet of paper photographed turned, lying wholly inside the picture or crossing it (``None``:
-    ``region`` is not one): with the writing it encloses filled in, convex (:func:`_convex`) and a
+    ``region`` is not one): with the writing it encloses filled in, convex (:func:`is_convex`) and a
     rectangle at some angle (:func:`_rectangular`; the lit part of a sheet cut by a shadow's slanting edge
     is not, nor a thick 0), no longer than a sheet (:data:`SHEET_ASPECT`: a thick 1 slanting is a bar)
     unless it holds writing (:func:`_writing_across`: a card, a strip of paper), enclosing at most
@@ -155,25 +155,25 @@ def _turned_sheet(region: _Component, labels: np.ndarray, grey: np.ndarray) -> _
     its writing's holes leaving it under 85 % of its box, is read here too), the table in its box's
     corners outside its hull (:data:`SHEET_INSIDE`). The corners and the sheet's edge (4 % of its size)
     are painted as its paper (:func:`_paper_filled`)."""
-    own = _pixels(region, labels)
-    points = _hull(own)
+    own = component_pixels(region, labels)
+    points = convex_hull(own)
     parts_labels, parts, around = _enclosed(region, labels)
     outside = np.concatenate([[False], around])[parts_labels]
     solid = ~outside  # the writing it encloses filled in
     aspect = 0.0 if _writing_across(points, parts, around) else SHEET_ASPECT  # a bar holds none
-    if not (_convex(solid, hull=points) and _rectangular(points, aspect)):
+    if not (is_convex(solid, hull=points) and _rectangular(points, aspect)):
         return None
     if _holes(region, parts, around) > SHEET_WRITTEN:
         return None
     hull = Image.new("1", (region.width, region.height))
     ImageDraw.Draw(hull).polygon(points, fill=1)
-    within = ~_dilate(~np.asarray(hull)) & outside  # a pixel in from the hull's edge
+    within = ~dilate(~np.asarray(hull)) & outside  # a pixel in from the hull's edge
     if within.sum() > SHEET_INSIDE * own.sum():  # what lies over the sheet, not round it: a shadow
         return None
     for _ in range(round(0.04 * min(region.width, region.height))):
-        outside = _dilate(outside)
+        outside = dilate(outside)
     window = grey[region.y0 : region.y1, region.x0 : region.x1]
-    return _Sheet(region.box, outside, _paper_filled(window, own & ~outside, outside), angle=_rectangle_angle(points))
+    return Sheet(region.box, outside, _paper_filled(window, own & ~outside, outside), angle=_rectangle_angle(points))
 
 
 def _paper_filled(window: np.ndarray, own: np.ndarray, outside: np.ndarray) -> np.ndarray:
@@ -187,23 +187,23 @@ def _paper_filled(window: np.ndarray, own: np.ndarray, outside: np.ndarray) -> n
     design = np.stack([np.ones_like(xs), xs, ys, xs * xs, xs * ys, ys * ys], axis=1)
     values = window[np.nonzero(own)][::4].astype(np.float64)
     keep = np.ones(values.size, dtype=bool)
-    for _ in range(2):  # least squares by the 6x6 normal equations (as _fit_background)
+    for _ in range(2):  # least squares by the 6x6 normal equations (as fit_background)
         kept = design[keep]
-        coef = np.linalg.solve(kept.T @ kept + _RIDGE, kept.T @ values[keep])
+        coef = np.linalg.solve(kept.T @ kept + RIDGE, kept.T @ values[keep])
         residual = values - design @ coef
-        keep = np.abs(residual) <= max(3.0 * _mad_sigma(residual[keep]), MIN_CONTRAST / 2)
+        keep = np.abs(residual) <= max(3.0 * mad_sigma(residual[keep]), MIN_CONTRAST / 2)
     fy, fx = np.mgrid[0:height, 0:width]
     fy, fx = fy / height - 0.5, fx / width - 0.5
     surface = coef[0] + coef[1] * fx + coef[2] * fy + coef[3] * fx * fx + coef[4] * fx * fy + coef[5] * fy * fy
     return np.where(outside, surface, window).astype(np.float32)
 
 
-def _crosses(region: _Component, shape: tuple[int, int]) -> bool:
+def _crosses(region: Component, shape: tuple[int, int]) -> bool:
     """Whether ``region`` reaches two opposite sides of a picture of ``shape``."""
     return (region.x0 == 0 and region.x1 == shape[1]) or (region.y0 == 0 and region.y1 == shape[0])
 
 
-def _beside(region: _Component, components: list[_Component]) -> bool:
+def _beside(region: Component, components: list[Component]) -> bool:
     """Whether a mark half as tall as ``region`` or taller stands outside its box (a row of badges, a
     badge beside a number: which one is the answer is not the badge's to say)."""
     return any(
@@ -214,15 +214,15 @@ def _beside(region: _Component, components: list[_Component]) -> bool:
     )
 
 
-def _enclosed(region: _Component, labels: np.ndarray) -> tuple[np.ndarray, list[_Component], np.ndarray]:
+def _enclosed(region: Component, labels: np.ndarray) -> tuple[np.ndarray, list[Component], np.ndarray]:
     """What lies in ``region``'s box but is not its ink: (label image over the box, the parts, which
     of them touch the box's edge, by label - 1)."""
     window = ~np.isin(labels[region.y0 : region.y1, region.x0 : region.x1], region.labels)
     parts_labels, parts = label_components(window)
-    return parts_labels, parts, np.array([not _clear_of_edge(part, window.shape) for part in parts], dtype=bool)
+    return parts_labels, parts, np.array([not clear_of_edge(part, window.shape) for part in parts], dtype=bool)
 
 
-def _writing_across(points: list[tuple[int, int]], parts: list[_Component], edge: np.ndarray) -> bool:
+def _writing_across(points: list[tuple[int, int]], parts: list[Component], edge: np.ndarray) -> bool:
     """Whether a region (its hull's ``points``; what its box holds besides it, ``parts`` and which of them
     touch the box's ``edge``: :func:`_enclosed`) holds writing (:func:`_writing`) across its width, the
     shorter side of the smallest rectangle round it: a card or a strip of paper, however long and turned;
@@ -231,7 +231,7 @@ def _writing_across(points: list[tuple[int, int]], parts: list[_Component], edge
     return len(hull) >= 3 and _writing(parts, edge, min(_smallest_rectangle(hull)[1:]))
 
 
-def _holds_writing(region: _Component, labels: np.ndarray) -> bool:
+def _holds_writing(region: Component, labels: np.ndarray) -> bool:
     """Whether a solid ``region`` holds writing (:func:`_writing`) across its shorter side: the digits of a
     card or a button, light on its colour, or written across a strip of paper (a receipt from edge to edge
     of the photo)."""
@@ -239,21 +239,21 @@ def _holds_writing(region: _Component, labels: np.ndarray) -> bool:
     return _writing(parts, edge, min(region.width, region.height))
 
 
-def _writing(parts: list[_Component], edge: np.ndarray, width: float) -> bool:
+def _writing(parts: list[Component], edge: np.ndarray, width: float) -> bool:
     """Whether of the ``parts`` a region encloses (``edge``: which touch its box's edge, :func:`_enclosed`)
     one is as long as :data:`HELD_WRITING` of its ``width`` or longer."""
     least = HELD_WRITING * width
     return any(not out and max(part.width, part.height) >= least for part, out in zip(parts, edge, strict=True))
 
 
-def _holes(region: _Component, parts: list[_Component], edge: np.ndarray) -> float:
+def _holes(region: Component, parts: list[Component], edge: np.ndarray) -> float:
     """The share of ``region``'s box that it encloses (its :func:`_enclosed` ``parts`` touching no
     ``edge`` of its box): on a sheet, the writing's strokes if any (they may be its ink, lighter than the
     table); a thick 0's hole is more (:data:`SHEET_WRITING`)."""
     return sum(part.area for part, out in zip(parts, edge, strict=True) if not out) / (region.width * region.height)
 
 
-def _badge(region: _Component, labels: np.ndarray, grey: np.ndarray) -> _Sheet | None:
+def _badge(region: Component, labels: np.ndarray, grey: np.ndarray) -> Sheet | None:
     """A round or pill-shaped badge (:data:`BADGE_SOLID`): ``region`` with what it encloses fills
     :data:`BADGE_FILL` of its box, and what it holds a quarter of its height or taller is writing
     (:func:`_written`); or it holds nothing at all and is round (tentative: a solid disc,
@@ -288,17 +288,17 @@ def _badge(region: _Component, labels: np.ndarray, grey: np.ndarray) -> _Sheet |
     if held and not (tall and all(_written(part, parts_labels, paper, region.height) for part in tall)):
         return None
     own = np.isin(window, region.labels)
-    if not held and not _convex(own, BADGE_CONVEX):
+    if not held and not is_convex(own, BADGE_CONVEX):
         return None
     outside = around.copy()
     outside[[0, -1]] = outside[:, [0, -1]] = True  # its rim, also where it runs along its box
     for _ in range(2 if held else max(2, round(BADGE_RIM * min(region.width, region.height)))):
-        outside = _dilate(outside)
-    colour = _median(grey[region.y0 : region.y1, region.x0 : region.x1][own])
-    return _Sheet(region.box, outside, colour, tentative=not held)
+        outside = dilate(outside)
+    colour = fast_median(grey[region.y0 : region.y1, region.x0 : region.x1][own])
+    return Sheet(region.box, outside, colour, tentative=not held)
 
 
-def _written(part: _Component, labels: np.ndarray, paper: np.ndarray, height: int) -> bool:
+def _written(part: Component, labels: np.ndarray, paper: np.ndarray, height: int) -> bool:
     """Whether ``part`` (of the label image ``labels``, its ``paper`` pixels only) is writing on a badge
     ``height`` tall: clear of its rim by :data:`BADGE_PAD` of it above and below, and made of strokes
     (:data:`BADGE_STROKE`), not a blob."""
@@ -331,7 +331,7 @@ def _smallest_rectangle(hull: np.ndarray) -> tuple[np.ndarray, float, float]:
 
 
 def _rectangular(points: list[tuple[int, int]], aspect: float) -> bool:
-    """Whether a mark's convex hull (:func:`_hull`, its ``points``) fills :data:`SHEET_RECTANGLE` of the
+    """Whether a mark's convex hull (:func:`convex_hull`, its ``points``) fills :data:`SHEET_RECTANGLE` of the
     smallest rectangle round it, at any angle (one of its sides lies along an edge of the hull), its
     shorter side at least ``aspect`` of its longer: a sheet of paper, turned, does; the lit part of one,
     cut by a shadow's slanting edge, is a trapezoid, and a thick 1 slanting is a bar."""

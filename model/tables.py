@@ -1,5 +1,5 @@
-"""The table around a sheet of paper photographed turned or off centre, which is not ink (:func:`_table`,
-step 4 of :mod:`model.preprocess`), and the convex hull its shape is measured with (:func:`_convex`).
+"""The table around a sheet of paper photographed turned or off centre, which is not ink (:func:`find_table`,
+step 4 of :mod:`model.preprocess`), and the convex hull its shape is measured with (:func:`is_convex`).
 Numpy only.
 """
 
@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .components import _Component, _least_height, _pixels, label_components
+from .components import Component, component_pixels, label_components, least_height
 from .frames import FRAME_CANDIDATES
-from .paper import MIN_CONTRAST, _mad_sigma, _median
-from .rendering import _dilate, stroke_width
+from .paper import MIN_CONTRAST, fast_median, mad_sigma
+from .rendering import dilate, stroke_width
 
 #: The table around a sheet photographed turned (showing in the picture's corners) is not ink: a
 #: convex mark (filling this share of its convex hull) ...
@@ -39,11 +39,11 @@ TABLE_LEVEL = 4.0
 TABLE_MARGIN = 0.25
 
 
-def _table(
-    components: list[_Component], labels: np.ndarray, sheet: bool = False, grey: np.ndarray | None = None
+def find_table(
+    components: list[Component], labels: np.ndarray, sheet: bool = False, grey: np.ndarray | None = None
 ) -> np.ndarray | None:
     """The pixels of the table around a sheet of paper photographed turned or off centre (``None``: there is none), and
-    2 pixels round them (the sheet's shaded edge): convex marks (:func:`_convex`), or marks in runs going in from
+    2 pixels round them (the sheet's shaded edge): convex marks (:func:`is_convex`), or marks in runs going in from
     the sides they touch (:func:`_in_from_sides`: a band along a side joined to slivers along the next; a band
     across a corner: :func:`_across_corner`; or a blob :data:`TABLE_BLOB` times as thick as the writing's strokes: a
     thumb), along the picture's edge, over :data:`TABLE_EDGE` of a side and narrowing along it (the table beyond a
@@ -64,12 +64,12 @@ def _table(
     inside = [c for c in components if c.x0 > 0 and c.y0 > 0 and c.x1 < width and c.y1 < height]
     writing = [c for c in inside if c.height >= TABLE_INSIDE * min(height, width)]
     written = bool(writing)
-    pen = max((stroke_width(_pixels(c, labels)) for c in writing), default=0.0)
+    pen = max((stroke_width(component_pixels(c, labels)) for c in writing), default=0.0)
     table = None
     for mark in sorted(components, key=lambda c: c.area, reverse=True)[:FRAME_CANDIDATES]:
         if mark in inside:
             continue
-        pixels = _pixels(mark, labels)
+        pixels = component_pixels(mark, labels)
         if not written and _in_middle(mark, pixels, labels.shape):
             continue
         beyond = _beyond_sheet(mark, pixels, labels.shape, written, pen, sheet)
@@ -82,15 +82,15 @@ def _table(
     if table is None:
         return None
     for _ in range(2):
-        table = _dilate(table)
+        table = dilate(table)
     return table
 
 
 def _beyond_sheet(
-    mark: _Component, pixels: np.ndarray, shape: tuple[int, int], written: bool, pen: float, sheet: bool
+    mark: Component, pixels: np.ndarray, shape: tuple[int, int], written: bool, pen: float, sheet: bool
 ) -> bool:
     """Whether ``mark`` (its pixels in its box), not clear of the edges of a picture of ``shape``, is table
-    (:func:`_table`; ``written``: the picture holds writing clear of its edges, ``pen`` its thickest stroke)."""
+    (:func:`find_table`; ``written``: the picture holds writing clear of its edges, ``pen`` its thickest stroke)."""
     height, width = shape
     sides = [  # (the mark's pixels on that side of the picture, its depth from that side per row)
         (pixels[0], pixels.sum(axis=0), width) if mark.y0 == 0 else None,
@@ -109,26 +109,26 @@ def _beyond_sheet(
     # corner: too ragged for the hull, too thin to narrow measurably (a thin 1 flush with the edge
     # of a picture cropped close reaches no corner; on a blank sheet, a sliver cut off its corner
     # by the table taken out before need not, nor on a sheet read alone one left of a phone over its edge).
-    sliver = _sliver(mark, shape) and (_in_corner(mark, shape) or not written or sheet)
+    sliver = is_table_sliver(mark, shape) and (_in_corner(mark, shape) or not written or sheet)
     # With nothing written, a mark along a side keeping to the margins is table, whatever its shape: the
     # band beside a blank sheet moved off centre broken by the JPEG's noise, the sheet's edge joined to it.
     shaped = corner or any(
         share >= TABLE_BAND or (share >= TABLE_EDGE and (narrows or not written)) for share, narrows in along
     )
     touching = [side is not None for side in sides]
-    beyond = shaped and (not written or _convex(pixels) or _in_from_sides(pixels, touching))
+    beyond = shaped and (not written or is_convex(pixels) or _in_from_sides(pixels, touching))
     beyond = beyond or _across_corner(pixels, touching, shape)
     # A solid round blob coming in over the edge, far thicker than the writing's strokes: a thumb
     # holding the sheet, an object at the frame's edge.
-    beyond = beyond or (written and stroke_width(pixels) >= TABLE_BLOB * pen and _convex(pixels))
+    beyond = beyond or (written and stroke_width(pixels) >= TABLE_BLOB * pen and is_convex(pixels))
     # A blank sheet's corner: any; the table beyond a page's corner running off the frame: any too.
     long = any(share >= TABLE_EDGE for share, _ in along) or not written or _in_corner(mark, shape)
     return (sliver and long) or beyond
 
 
 def _table_level(
-    mark: _Component, pixels: np.ndarray, labels: np.ndarray, grey: np.ndarray, inside: list[_Component]
-) -> tuple[_Component, np.ndarray] | None:
+    mark: Component, pixels: np.ndarray, labels: np.ndarray, grey: np.ndarray, inside: list[Component]
+) -> tuple[Component, np.ndarray] | None:
     """``mark`` (its pixels in its box) grown over the pixels joined to it at its own grey level (within
     :data:`TABLE_LEVEL` noise deviations of its median, never under half ``MIN_CONTRAST``), and its pixels
     in its new box; ``None`` when that adds none, reaches a mark ``inside`` (clear of the edges), or the
@@ -137,9 +137,9 @@ def _table_level(
     than the ink threshold: only a ragged band of it along the sheet's edge is ink. The table is one flat
     level, apart from the paper's by a step: at that level it is whole again."""
     values = grey[mark.y0 : mark.y1, mark.x0 : mark.x1][pixels]
-    level = _median(values)
-    reach = max(TABLE_LEVEL * _mad_sigma(values), MIN_CONTRAST / 2)
-    paper = _median(grey.ravel())  # most of the picture
+    level = fast_median(values)
+    reach = max(TABLE_LEVEL * mad_sigma(values), MIN_CONTRAST / 2)
+    paper = fast_median(grey.ravel())  # most of the picture
     if abs(level - paper) <= reach:  # no step from the paper: the paper itself would be taken
         return None
     # Writing in the mark (strokes running into a shadow joined to it) lies beyond its level, away from the
@@ -148,7 +148,7 @@ def _table_level(
     box = grey[mark.y0 : mark.y1, mark.x0 : mark.x1]
     away = pixels & ((box - level if paper < level else level - box) > reach)
     if away.sum() > TABLE_ASIDE * mark.area or any(
-        part.height >= _least_height(grey.shape) for part in label_components(away)[1]
+        part.height >= least_height(grey.shape) for part in label_components(away)[1]
     ):
         return None
     near = np.abs(grey - level) <= reach
@@ -157,15 +157,15 @@ def _table_level(
     own = np.unique(joined[mark.y0 : mark.y1, mark.x0 : mark.x1][pixels])
     grown = np.isin(joined, own)
     area = int(grown.sum())
-    reached = np.unique(labels[_dilate(grown)])
+    reached = np.unique(labels[dilate(grown)])
     if area <= mark.area or any(np.isin(c.labels, reached).any() for c in inside):
         return None
     rows, cols = np.flatnonzero(grown.any(axis=1)), np.flatnonzero(grown.any(axis=0))
     box = int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
-    return _Component(mark.labels, *box, area), grown[box[1] : box[3], box[0] : box[2]]
+    return Component(mark.labels, *box, area), grown[box[1] : box[3], box[0] : box[2]]
 
 
-def _in_middle(mark: _Component, pixels: np.ndarray, shape: tuple[int, int]) -> bool:
+def _in_middle(mark: Component, pixels: np.ndarray, shape: tuple[int, int]) -> bool:
     """Whether any of ``mark``'s ``pixels`` (in its box) lie in the middle of a picture of ``shape``, over
     :data:`TABLE_MARGIN` of it in from every side."""
     height, width = shape
@@ -181,7 +181,7 @@ def _in_from_sides(pixels: np.ndarray, touching: list[bool]) -> bool:
     of a pixel in a run bridged): the table beyond a sheet's straight edges, a band along a side
     joined at a corner to slivers along the next, is; a digit's strokes leave the side, bend and
     cross, and are in no such run but where they touch it."""
-    solid = _dilate(pixels)  # a pixel's gap in the table's ragged edge: not its end
+    solid = dilate(pixels)  # a pixel's gap in the table's ragged edge: not its end
     held = np.zeros(pixels.shape, dtype=bool)
     views = (  # each side's view: inward along axis 0, along the side on axis 1
         (solid, held),
@@ -201,7 +201,7 @@ def _in_from_sides(pixels: np.ndarray, touching: list[bool]) -> bool:
 def _across_corner(pixels: np.ndarray, touching: list[bool], shape: tuple[int, int]) -> bool:
     """Whether a mark (its pixels in its box) touching two sides of a picture of ``shape`` that meet
     (``touching``: top, bottom, left, right) is a band across their corner: what lies between it and the
-    corner, with it, a triangle (:func:`_convex`) along :data:`TABLE_EDGE` of both sides or more. The
+    corner, with it, a triangle (:func:`is_convex`) along :data:`TABLE_EDGE` of both sides or more. The
     table beyond a turned sheet's edge, its far corner fitted as paper (the surface bends into it)."""
     vertical = [i for i in (0, 1) if touching[i]]
     horizontal = [i for i in (2, 3) if touching[i]]
@@ -214,10 +214,10 @@ def _across_corner(pixels: np.ndarray, touching: list[bool], shape: tuple[int, i
     corner = towards_side & towards_bottom
     height, width = shape
     legs = corner[-1].sum() >= TABLE_EDGE * width and corner[:, 0].sum() >= TABLE_EDGE * height
-    return bool(legs) and _convex(corner)
+    return bool(legs) and is_convex(corner)
 
 
-def _sliver(mark: _Component, shape: tuple[int, int]) -> bool:
+def is_table_sliver(mark: Component, shape: tuple[int, int]) -> bool:
     """Whether ``mark`` may be a sliver of table along a side of a picture of ``shape``: no thicker than
     :data:`TABLE_SLIVER` of its shorter side, lying along a side it touches (a margin line crossing
     the page touches the top and the bottom)."""
@@ -228,7 +228,7 @@ def _sliver(mark: _Component, shape: tuple[int, int]) -> bool:
     return mark.y0 == 0 or mark.y1 == shape[0]
 
 
-def _in_corner(mark: _Component, shape: tuple[int, int]) -> bool:
+def _in_corner(mark: Component, shape: tuple[int, int]) -> bool:
     """Whether ``mark`` reaches a corner of a picture of ``shape``: two of its sides that meet."""
     return (mark.x0 == 0 or mark.x1 == shape[1]) and (mark.y0 == 0 or mark.y1 == shape[0])
 
@@ -240,7 +240,7 @@ def _narrowing(depth: np.ndarray) -> bool:
     return depth.size > 0 and min(depth[0], depth[-1]) < 0.5 * depth.max()
 
 
-def _hull(pixels: np.ndarray) -> list[tuple[int, int]]:
+def convex_hull(pixels: np.ndarray) -> list[tuple[int, int]]:
     """The convex hull of a mark's pixels' centres (its pixels in its box), (x, y) counter-clockwise by
     Andrew's monotone chain; fewer than 3 points for one row or column of pixels."""
     rows = np.flatnonzero(pixels.any(axis=1))
@@ -269,14 +269,14 @@ def _hull(pixels: np.ndarray) -> list[tuple[int, int]]:
     return half(points) + half(points[::-1])
 
 
-def _convex(pixels: np.ndarray, share: float = TABLE_CONVEX, hull: list[tuple[int, int]] | None = None) -> bool:
+def is_convex(pixels: np.ndarray, share: float = TABLE_CONVEX, hull: list[tuple[int, int]] | None = None) -> bool:
     """Whether a mark (its pixels in its box) fills ``share`` of its convex hull or more (by default
     :data:`TABLE_CONVEX`: a triangle or a band of the table does, any digit but a straight bar does
     not, its strokes bend or cross, or enclose a loop). The hull is that of the pixels' centres
-    (:func:`_hull`), and the pixels it holds are counted as Pick's theorem counts a lattice polygon's
+    (:func:`convex_hull`), and the pixels it holds are counted as Pick's theorem counts a lattice polygon's
     points (its area, half its perimeter, and one), so that a thin sliver, a staircase of pixels, counts
     as the triangle it is. ``hull``: the pixels' hull when it is known."""
-    hull = _hull(pixels) if hull is None else hull
+    hull = convex_hull(pixels) if hull is None else hull
     if len(hull) < 3:
         return True  # one row or one column of pixels: a straight bar
     edges = list(zip(hull, hull[1:] + hull[:1], strict=True))

@@ -355,7 +355,7 @@ def test_a_notebook_page_photographed_at_an_angle_is_read(seed: int, three) -> N
     (the bench's ``notebook_photos``): with the table along the far side and down both others, the paper's
     surface was fitted to the table, the page read as light ink on it and its writing lost, or the
     table's corner left as a mark, or the slanting margin line read as a 1. The table is now taken out
-    with the page's closing as the paper (model.shadows._without_shadow), the margin line followed at a
+    with the page's closing as the paper (model.shadows.without_shadow), the margin line followed at a
     slant, and the table's thin corners taken out beside writing (docs/model.md, step 3)."""
     picture = images.notebook_photo(three, seed=seed)
     found = preprocess(images.jpeg(picture, 85))
