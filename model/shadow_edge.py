@@ -99,11 +99,14 @@ def without_shadow_edge(grey: np.ndarray) -> Divided | None:
 def _turn(values: np.ndarray, degrees: float) -> tuple[np.ndarray, np.ndarray]:
     """``values`` turned ``degrees`` counter-clockwise about their centre, bilinear, grown to hold them all
     (``Image.rotate(expand=True)``), and which pixels lie wholly inside the picture."""
-    # raised by 1000 (log grey levels are 0-5.6): the corners, filled with 0 and their rims blended
-    # with it, fall under the rest
-    picture = Image.fromarray((values + 1000.0).astype(np.float32), mode="F")
-    turned = np.asarray(picture.rotate(degrees, Image.Resampling.BILINEAR, expand=True)) - 1000.0
+    turned = np.asarray(_raised(values).rotate(degrees, Image.Resampling.BILINEAR, expand=True)) - 1000.0
     return turned, turned > -1e-3
+
+
+def _raised(values: np.ndarray) -> Image.Image:
+    """``values`` (log grey levels, 0-5.6) raised by 1000, as a float picture to turn: the corners, filled
+    with 0 and their rims blended with it, fall under the rest (:func:`_turn` takes 1000 off again)."""
+    return Image.fromarray((values + 1000.0).astype(np.float32), mode="F")
 
 
 def _edge_line(logs: np.ndarray) -> tuple[float, int, bool] | None:
@@ -117,21 +120,39 @@ def _edge_line(logs: np.ndarray) -> tuple[float, int, bool] | None:
     small = logs[: height // 4 * 4, : width // 4 * 4].reshape(height // 4, 4, width // 4, 4).mean(axis=(1, 3))
     reach = 2 * EDGE_REACH
     paper = float(np.percentile(small, 95))
+    # Every turn at once: the pictures turned, stacked (padded with pixels outside the picture, which
+    # no line counts), so that each array operation runs once for all of them.
+    picture = _raised(small)
+    turns = [np.asarray(picture.rotate(d, Image.Resampling.BILINEAR, expand=True)) for d in range(0, 180, EDGE_ANGLES)]
+    stacked = np.zeros((len(turns), max(t.shape[0] for t in turns), max(t.shape[1] for t in turns)), np.float32)
+    for turn, turned in enumerate(turns):
+        stacked[turn, : turned.shape[0], : turned.shape[1]] = turned
+    stacked -= 1000.0  # as in _turn
+    inside = stacked > -1e-3
+    valid = inside[:, :, :-reach] & inside[:, :, reach:]
+    counted = valid.sum(axis=1)
+    short = counted < 0.75 * counted.max(axis=1, keepdims=True)  # a line across a corner: too short to tell
+    drop = np.where(valid, stacked[:, :, :-reach] - stacked[:, :, reach:], 0.0)  # rising: exactly -drop
+    stepping, shares = {}, {}
+    for dark_right in (True, False):
+        stepping[dark_right] = (drop if dark_right else -drop) > EDGE_STEP
+        shares[dark_right] = stepping[dark_right].sum(axis=1) / np.maximum(counted, 1)
+        shares[dark_right][short] = 0
     best: dict[bool, tuple[float, int, int, bool]] = {}  # by whether two surfaces are on the lit side
-    for degrees in range(0, 180, EDGE_ANGLES):
-        turned, inside = _turn(small, degrees)
-        left, right = turned[:, :-reach], turned[:, reach:]
-        valid = inside[:, :-reach] & inside[:, reach:]
-        counted = valid.sum(axis=0)
+    along = (np.maximum(shares[True], shares[False]) >= EDGE_ALONG).any(axis=1)
+    for turn in np.nonzero(along)[0]:  # the turns with a line stepping down along enough of its rows
+        degrees, tall = int(turn) * EDGE_ANGLES, turns[turn].shape[0]
+        left, right = stacked[turn, :tall, :-reach], stacked[turn, :tall, reach:]
         for dark_right in (True, False):
-            steps = valid & ((left - right if dark_right else right - left) > EDGE_STEP)
-            share = steps.sum(axis=0) / np.maximum(counted, 1)
-            share[counted < 0.75 * counted.max()] = 0  # a line across a corner: too short to tell
+            steps, share = stepping[dark_right][turn, :tall], shares[dark_right][turn]
             # a two-surface edge found outranks every line stepping down in fewer rows
             for column in np.nonzero(share >= max(EDGE_ALONG, best[True][0] if True in best else 0))[0]:
                 lit, dark = (left, right) if dark_right else (right, left)
                 rows = steps[:, column]
-                if not (_edge_across(rows, valid[:, column]) and _shadow_step(lit[rows, column] - dark[rows, column])):
+                if not (
+                    _edge_across(rows, valid[turn, :tall, column])
+                    and _shadow_step(lit[rows, column] - dark[rows, column])
+                ):
                     continue
                 two = _two_surfaces(lit[:, column], dark[:, column], rows, paper)
                 if (two or _paper_alone(lit[:, column], dark[:, column], rows)) and (
