@@ -276,7 +276,8 @@ class Stack:
                 given_up = lambda: supervisor.state(service.name) in GIVEN_UP  # noqa: E731
                 wait_http(service.health_url, service.timeout, given_up=given_up)
             except OpsError as exc:
-                raise OpsError(f"{service.name}: {exc}; see {supervisor.log_path(service.name)}") from None
+                why = supervisor.reason(service.name) or exc
+                raise OpsError(f"{service.name}: {why}; see {supervisor.log_path(service.name)}") from None
         else:
             supervisor.wait_running(service.name, service.timeout)
         log("stack", f"{service.name:<9} {service.health_url or 'running'}")

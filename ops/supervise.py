@@ -22,6 +22,7 @@ from __future__ import annotations
 import configparser
 import getpass
 import http.client
+import json
 import os
 import secrets
 import shlex
@@ -185,6 +186,22 @@ class Supervisor:
             self._rpc.supervisor.startProcess(name, False)
         except xmlrpc.client.Fault as exc:
             raise OpsError(f"{name} could not be started: {exc.faultString}") from None
+
+    def reason(self, name: str) -> str | None:
+        """Why ``name`` stopped, as it said so: its log's last ``CRITICAL`` line of JSON (the endpoint's
+        format, :class:`ops.endpoint.JsonFormatter`) as ``message: error``, or None without one."""
+        try:
+            lines = self.log_path(name).read_text(errors="replace").splitlines()
+        except OSError:
+            return None
+        for line in reversed(lines):
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(entry, dict) and entry.get("level") == "CRITICAL":
+                return ": ".join(str(entry[key]) for key in ("message", "error") if entry.get(key))
+        return None
 
     def state(self, name: str) -> str:
         """supervisord's state of ``name``: ``STARTING``, ``RUNNING``, ``BACKOFF``, ``FATAL``, ``EXITED``, ..."""

@@ -209,9 +209,9 @@ def test_a_model_that_cannot_load_stops_make_up_at_once(tmp_path: Path):
     assert "holds the weights of another network" in out
     assert f"exited: endpoint (exit status {EXIT_NO_RESTART}; expected)" in out
     assert [line for line in out.splitlines() if "error:" in line] == [
-        f"stack    | error: endpoint: given up before http://127.0.0.1:{env['ENDPOINT_PORT']}/ping was healthy; "
-        f"see {tmp_path / 'local' / 'logs' / 'endpoint.log'}"
-    ]
+        f"stack    | error: endpoint: model failed to load: model.pt holds the weights of another "
+        f"network, not a DigitNet state_dict; see {tmp_path / 'local' / 'logs' / 'endpoint.log'}"
+    ]  # the endpoint's own reason, not only that it was given up
     assert "Traceback" not in out + result.stderr
     left = [
         p.info for p in psutil.process_iter(["pid", "cmdline"]) if str(tmp_path) in " ".join(p.info["cmdline"] or [])
