@@ -93,8 +93,9 @@ def sniff(data: bytes) -> str | None:
 
 
 def describe_non_image(data: bytes) -> str:
-    """What a body that is no image seems to be, for the ``unsupported_media_type`` message."""
-    head = data[:64].lstrip().lower()
+    """What a body that is no image seems to be, for the ``unsupported_media_type`` message. A UTF-8 byte
+    order mark before the text (JSON saved by Windows' Notepad or PowerShell) is no part of what it is."""
+    head = data[:64].removeprefix(b"\xef\xbb\xbf").lstrip().lower()
     return next((name for magic, name in _NOT_IMAGES if head.startswith(magic)), "not an image")
 
 

@@ -64,7 +64,7 @@ import numpy as np
 from PIL import Image
 
 from .components import label_components, overlap_length
-from .contract import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, InputError
+from .contract import InputError
 from .decoding import WORK_SIZE, decode, decode_with_size, work_factor
 from .digits import MAX_DIGITS, SPLIT_ASPECT, find_digits
 from .exceptions import (
@@ -83,8 +83,6 @@ from .rendering import BOX, MIN_DIGIT_CONTRAST, SIZE, Digit, with_boxes
 
 __all__ = [
     "MAX_DIGITS",
-    "MAX_IMAGE_BYTES",
-    "MAX_IMAGE_PIXELS",
     "MIN_DIGIT_CONTRAST",
     "SIZE",
     "SPLIT_ASPECT",

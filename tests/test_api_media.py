@@ -51,6 +51,8 @@ def test_a_jpeg_declared_as_png_is_sent_as_jpeg():
         (b"  <html><body>hi</body></html>", "HTML"),
         (b"hello, this is plain text", "not an image"),
         (b'{"image": "abc"}', "JSON"),
+        (b'\xef\xbb\xbf{"image": "abc"}', "JSON"),  # a byte order mark first (shared/cases/b4_*)
+        (b"\xef\xbb\xbf<html><body>hi</body></html>", "HTML"),
     ],
 )
 def test_non_images_are_refused_with_415_naming_what_was_sent(body: bytes, named: str):

@@ -22,10 +22,8 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from bench import recognition_sets
-from model.contract import SHRINK_HINT, InputError
+from model.contract import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, SHRINK_HINT, InputError
 from model.preprocess import (
-    MAX_IMAGE_BYTES,
-    MAX_IMAGE_PIXELS,
     WORK_SIZE,
     Digit,
     decode,
