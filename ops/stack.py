@@ -271,15 +271,15 @@ class Stack:
         supervisor = self._supervisor
         assert supervisor is not None
         supervisor.start_program(service.name)
-        if service.health_url:
-            try:
+        try:
+            if service.health_url:
                 given_up = lambda: supervisor.state(service.name) in GIVEN_UP  # noqa: E731
                 wait_http(service.health_url, service.timeout, given_up=given_up)
-            except OpsError as exc:
-                why = supervisor.reason(service.name) or exc
-                raise OpsError(f"{service.name}: {why}; see {supervisor.log_path(service.name)}") from None
-        else:
-            supervisor.wait_running(service.name, service.timeout)
+            else:
+                supervisor.wait_running(service.name, service.timeout)
+        except OpsError as exc:  # the service's own reason where it logged one
+            why = supervisor.reason(service.name) or exc
+            raise OpsError(f"{service.name}: {why}; see {supervisor.log_path(service.name)}") from None
         log("stack", f"{service.name:<9} {service.health_url or 'running'}")
 
     def _provision(self, env: dict[str, str]) -> None:

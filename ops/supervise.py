@@ -208,11 +208,12 @@ class Supervisor:
         return self._rpc.supervisor.getProcessInfo(name)["statename"]
 
     def wait_running(self, name: str, timeout: float) -> None:
-        """Wait until ``name`` has stayed up :data:`START_SECS`; OpsError when it is given up or times out."""
+        """Wait until ``name`` has stayed up :data:`START_SECS`; OpsError when it is given up or times out
+        (its message names neither the service nor its log: the caller's does)."""
         deadline = time.monotonic() + timeout
         while (state := self.state(name)) != "RUNNING":
             if state in GIVEN_UP or time.monotonic() > deadline:
-                raise OpsError(f"{name} did not start ({state}); see {self.log_path(name)}")
+                raise OpsError(f"did not start ({state})")
             time.sleep(0.1)
 
     @property
