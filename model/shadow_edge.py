@@ -99,14 +99,20 @@ def without_shadow_edge(grey: np.ndarray) -> Divided | None:
 def _turn(values: np.ndarray, degrees: float) -> tuple[np.ndarray, np.ndarray]:
     """``values`` turned ``degrees`` counter-clockwise about their centre, bilinear, grown to hold them all
     (``Image.rotate(expand=True)``), and which pixels lie wholly inside the picture."""
-    turned = np.asarray(_raised(values).rotate(degrees, Image.Resampling.BILINEAR, expand=True)) - 1000.0
-    return turned, turned > -1e-3
+    return _lowered(np.asarray(_raised(values).rotate(degrees, Image.Resampling.BILINEAR, expand=True)))
 
 
 def _raised(values: np.ndarray) -> Image.Image:
     """``values`` (log grey levels, 0-5.6) raised by 1000, as a float picture to turn: the corners, filled
-    with 0 and their rims blended with it, fall under the rest (:func:`_turn` takes 1000 off again)."""
+    with 0 and their rims blended with it, fall under the rest (:func:`_lowered` takes 1000 off again)."""
     return Image.fromarray((values + 1000.0).astype(np.float32), mode="F")
+
+
+def _lowered(turned: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A :func:`_raised` picture turned, as log grey levels again, and which of its pixels lie wholly inside
+    the picture turned (any share of the corners' 0 takes a pixel far below)."""
+    turned = turned - 1000.0
+    return turned, turned > -1e-3
 
 
 def _edge_line(logs: np.ndarray) -> tuple[float, int, bool] | None:
@@ -127,8 +133,7 @@ def _edge_line(logs: np.ndarray) -> tuple[float, int, bool] | None:
     stacked = np.zeros((len(turns), max(t.shape[0] for t in turns), max(t.shape[1] for t in turns)), np.float32)
     for turn, turned in enumerate(turns):
         stacked[turn, : turned.shape[0], : turned.shape[1]] = turned
-    stacked -= 1000.0  # as in _turn
-    inside = stacked > -1e-3
+    stacked, inside = _lowered(stacked)
     valid = inside[:, :, :-reach] & inside[:, :, reach:]
     counted = valid.sum(axis=1)
     short = counted < 0.75 * counted.max(axis=1, keepdims=True)  # a line across a corner: too short to tell
