@@ -204,7 +204,7 @@ def decode_image_field(value: object) -> bytes:
     and parameters, e.g. ``data:image/png;charset=utf-8;base64,...``). Raises :class:`InputError`:
     ``invalid_request`` (not a string), ``empty_body``, ``image_too_large``, ``invalid_base64``."""
     if value is None:
-        raise InputError("invalid_request", 'the body has no "image": send {"image": "<the file, base64-encoded>"}')
+        raise InputError("invalid_request", '"image" is missing or null: send {"image": "<the file, base64-encoded>"}')
     if not isinstance(value, str):
         raise InputError("invalid_request", '"image" must be a base64 string or a data: URL')
     text = value.strip()

@@ -222,6 +222,7 @@ def _digits_in(
     unless a shadow was ``divided`` out of ``grey`` (its levels are no longer the photo's). ``beyond`` and
     ``pair_level``: as :func:`find_digits`'s (two marks not on a slope: :class:`NoSecondLook`)."""
     threshold, low = levels.threshold, levels.low
+    read_alone = sheet  # the inside of a sheet, a card or a filled shape (below, ``sheet`` is one found here)
     labels, components = label_strokes(ink, threshold, low)
     taken = beyond  # the table beyond the sheet, or taken out: where a margin line ends
     for _ in range(2 if photo else 0):  # the table in a photo's corners: not ink (fainter parts show once it is out)
@@ -308,6 +309,8 @@ def _digits_in(
             f"{MIN_DIGIT_HEIGHT:.0%} of the picture's size): this looks like small text, a texture or noise",
         )
     if not digits:
+        if read_alone:  # "blank" would puzzle whoever drew a filled square, read as a card
+            raise InputError("no_digit_found", "no digit found: nothing is written on the sheet, card or filled shape")
         raise InputError("no_digit_found", "no digit found: the image looks blank or contains only noise")
     if len(digits) > MAX_DIGITS:
         raise InputError(

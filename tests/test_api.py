@@ -167,8 +167,9 @@ def test_a_refusal_names_what_held_the_bytes(chalice_client):
     assert json.loads(response.body)["error"]["message"].startswith('the "image" field is not an image;')
     response = chalice_client.http.post("/predict", headers={"Content-Type": "image/png"}, body=b"just text")
     assert json.loads(response.body)["error"]["message"].startswith("the body is not an image;")
-    response = post_json(chalice_client, "/predict/json", {"picture": "..."})
-    assert 'no "image"' in json.loads(response.body)["error"]["message"]  # the field is missing, not wrong
+    for body in ({"picture": "..."}, {"image": None}):  # the field is missing, not wrong
+        response = post_json(chalice_client, "/predict/json", body)
+        assert '"image" is missing or null' in json.loads(response.body)["error"]["message"]
 
 
 def test_listing_pages_newest_first(chalice_client, digits):

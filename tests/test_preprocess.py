@@ -1275,6 +1275,18 @@ def test_blank_and_noise_images_have_no_digit(name: str) -> None:
     assert error_code(cases[name]) == "no_digit_found"
 
 
+def test_a_filled_square_is_not_called_blank() -> None:
+    """A filled dark square on a white canvas is read alone, as a card is, and holds nothing: no digit,
+    and the message says so rather than that the picture looks blank (trial 40's drawing)."""
+    square = images.blank((200, 200))
+    square[50:150, 45:145] = 0
+    with pytest.raises(InputError) as info:
+        preprocess(images.png(square))
+    assert info.value.code == "no_digit_found" and "nothing is written on the sheet, card or filled shape" in (
+        info.value.message
+    )
+
+
 def test_a_page_of_small_text_is_not_called_blank() -> None:
     """Thirty lines of small writing: no digit (none is tall enough), and the message says why rather
     than that the picture looks blank (a new user's trial)."""
