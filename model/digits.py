@@ -310,7 +310,10 @@ def _digits_in(
         )
     if not digits:
         if read_alone:  # "blank" would puzzle whoever drew a filled square, read as a card
-            raise InputError("no_digit_found", "no digit found: nothing is written on the sheet, card or filled shape")
+            raise InputError(
+                "no_digit_found",
+                "no digit found: a solid shape (a sheet of paper, a card, a filled shape) with nothing written on it",
+            )
         raise InputError("no_digit_found", "no digit found: the image looks blank or contains only noise")
     if len(digits) > MAX_DIGITS:
         raise InputError(

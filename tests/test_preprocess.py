@@ -1282,9 +1282,8 @@ def test_a_filled_square_is_not_called_blank() -> None:
     square[50:150, 45:145] = 0
     with pytest.raises(InputError) as info:
         preprocess(images.png(square))
-    assert info.value.code == "no_digit_found" and "nothing is written on the sheet, card or filled shape" in (
-        info.value.message
-    )
+    assert info.value.code == "no_digit_found"
+    assert "a solid shape (a sheet of paper, a card, a filled shape) with nothing written on it" in info.value.message
 
 
 def test_a_page_of_small_text_is_not_called_blank() -> None:
