@@ -222,7 +222,6 @@ def _digits_in(
     unless a shadow was ``divided`` out of ``grey`` (its levels are no longer the photo's). ``beyond`` and
     ``pair_level``: as :func:`find_digits`'s (two marks not on a slope: :class:`NoSecondLook`)."""
     threshold, low = levels.threshold, levels.low
-    read_alone = sheet  # the inside of a sheet, a card or a filled shape (below, ``sheet`` is one found here)
     labels, components = label_strokes(ink, threshold, low)
     taken = beyond  # the table beyond the sheet, or taken out: where a margin line ends
     for _ in range(2 if photo else 0):  # the table in a photo's corners: not ink (fainter parts show once it is out)
@@ -237,28 +236,30 @@ def _digits_in(
     if margin := find_margin_line(components, labels, shape, photo, taken):  # a notebook's margin line: not ink
         ink = np.where(np.isin(labels, margin), 0.0, ink)
         labels, components = label_strokes(ink, threshold, low)
-    sheet = find_shaded_sheet(components, labels, ink, low, grey) if photo and grey is not None else None
-    if sheet is None:
-        sheet = find_sheet(components, labels, grey, photo) if grey is not None else None
-    if sheet is not None:  # a photo of a sheet of paper with the table around it, a badge: read it alone
-        x0, y0, x1, y1 = sheet.box
+    found_sheet = find_shaded_sheet(components, labels, ink, low, grey) if photo and grey is not None else None
+    if found_sheet is None:
+        found_sheet = find_sheet(components, labels, grey, photo) if grey is not None else None
+    if found_sheet is not None:  # a photo of a sheet of paper with the table around it, a badge: read it alone
+        x0, y0, x1, y1 = found_sheet.box
         inside = grey[y0:y1, x0:x1]
-        if sheet.outside is not None:
-            inside = np.where(sheet.outside, sheet.colour, inside)
+        if found_sheet.outside is not None:
+            inside = np.where(found_sheet.outside, found_sheet.colour, inside)
         try:
             if sheet_level:  # the writing along the sheet's edges, not upright in the picture
-                if abs(sheet.angle) < SHEET_LEVEL:
+                if abs(found_sheet.angle) < SHEET_LEVEL:
                     raise NoSecondLook
-                return [shift_digit(digit, x0, y0) for digit in _read_turned(sheet, inside, photo)]
-            found = find_digits(inside, photo, sheet=True, divided=divided, beyond=sheet.outside, pair_level=pair_level)
+                return [shift_digit(digit, x0, y0) for digit in _read_turned(found_sheet, inside, photo)]
+            found = find_digits(
+                inside, photo, sheet=True, divided=divided, beyond=found_sheet.outside, pair_level=pair_level
+            )
             return [shift_digit(digit, x0, y0) for digit in found]
         except FaintWriting as faint:
             raise faint.moved(lambda box: shift_box(box, x0, y0)) from None
         except (TooSmallError, LocatedError) as placed:
-            if not sheet.tentative:
+            if not found_sheet.tentative:
                 raise placed.moved(lambda box: shift_box(box, x0, y0)) from None
         except InputError:
-            if not sheet.tentative:
+            if not found_sheet.tentative:
                 raise
     if sheet_level:
         raise NoSecondLook
@@ -309,7 +310,7 @@ def _digits_in(
             f"{MIN_DIGIT_HEIGHT:.0%} of the picture's size): this looks like small text, a texture or noise",
         )
     if not digits:
-        if read_alone:  # "blank" would puzzle whoever drew a filled square, read as a card
+        if sheet:  # a sheet, card or filled shape read alone: "blank" would puzzle whoever drew a square
             raise InputError(
                 "no_digit_found",
                 "no digit found: a solid shape (a sheet of paper, a card, a filled shape) with nothing written on it",
